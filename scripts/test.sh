@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite (GUI tests run on an Xvfb display that pytest-xvfb starts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+.venv/bin/ruff check src tests benchmarks
+exec .venv/bin/python -m pytest "$@"
