@@ -1,0 +1,128 @@
+"""Which transformer each curve needs, where it comes from, and how a task runs it.
+
+A model is *shipped* (a checkpoint of :mod:`napari_mpt.transformer`), *cached* (trained
+by an earlier ``--train`` run, under :func:`cache_dir`) or *missing*; missing models are
+trained with ``--train`` and otherwise their curves are skipped with a note.  Trained
+checkpoints travel to the workers as bytes, so a remote Dask cluster needs no shared
+file system.  Torch is imported only inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from ..data import Detections
+    from ..runtime import TrackingResult
+    from .figures import TrainSpec
+
+Source = Literal["shipped", "cached", "train", "missing"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A concrete transformer_{T,i}: a TrainSpec with every field resolved."""
+
+    frames: int
+    per_batch: int
+    batches: int | None = None
+    sigma: float | None = None
+    decoder: int | None = None
+    encoder: int | None = None
+
+    @property
+    def base(self) -> str:
+        return f"transformer_{self.frames}_{self.per_batch}"
+
+    @property
+    def default_protocol(self) -> bool:
+        """Trained like the shipped checkpoints (so a shipped one of that name fits)."""
+        return (self.batches is None and self.sigma is None and self.decoder is None
+                and self.encoder is None)
+
+    @property
+    def name(self) -> str:
+        parts = [self.base]
+        if self.batches is not None:
+            parts.append(f"b{self.batches}")
+        if self.sigma is not None:
+            parts.append(f"sigma{self.sigma:g}")
+        if self.decoder is not None:
+            parts.append(f"kd{self.decoder}")
+        if self.encoder is not None:
+            parts.append(f"ke{self.encoder}")
+        return "_".join(parts)
+
+
+def model_for(spec: TrainSpec, *, x: float, frames: int, sigma: float) -> ModelSpec:
+    """Resolve a curve's TrainSpec at one point of the x-axis."""
+    def r(v: Any) -> Any:
+        return {"x": x, "T": frames, "sigma": sigma}.get(v, v) if isinstance(v, str) else v
+
+    opt_int = lambda v: None if v is None else int(r(v))  # noqa: E731
+    opt_float = lambda v: None if v is None else float(r(v))  # noqa: E731
+    return ModelSpec(frames=int(r(spec.frames)), per_batch=int(r(spec.per_batch)),
+                     batches=opt_int(spec.batches), sigma=opt_float(spec.sigma),
+                     decoder=opt_int(spec.decoder), encoder=opt_int(spec.encoder))
+
+
+def cache_dir(override: str | os.PathLike | None = None) -> Path:
+    """Where ``--train`` keeps its checkpoints: ``$NAPARI_MPT_CACHE``, else
+    ``$XDG_CACHE_HOME/napari-mpt``, else ``~/.cache/napari-mpt`` (never the repository)."""
+    if override:
+        return Path(override)
+    if os.environ.get("NAPARI_MPT_CACHE"):
+        return Path(os.environ["NAPARI_MPT_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "napari-mpt"
+
+
+def cached_path(model: ModelSpec, cache: Path) -> Path:
+    return cache / "transformers" / f"{model.name}.pt"
+
+
+def shipped_names() -> set[str]:
+    """Names of the checkpoints the transformer package ships (empty until it exists)."""
+    try:
+        from ..transformer import available_checkpoints
+    except ImportError:
+        return set()
+    return set(available_checkpoints())
+
+
+def locate(model: ModelSpec, cache: Path, shipped: set[str]) -> tuple[Source, Path | str | None]:
+    """Where ``model`` comes from: a shipped name, a cached file, or nowhere yet."""
+    if model.default_protocol and model.base in shipped:
+        return "shipped", model.base
+    path = cached_path(model, cache)
+    if path.is_file():
+        return "cached", path
+    return "missing", None
+
+
+def train_model(model: ModelSpec, seed: int = 0) -> bytes:
+    """Train ``model`` with the transformer package and return the checkpoint's bytes."""
+    raise NotImplementedError("the transformer package has not landed yet")
+
+
+def _materialise(blob: bytes) -> str:
+    """Write checkpoint bytes once per worker, named by their hash; return the path."""
+    digest = hashlib.sha256(blob).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "napari-mpt-reproduce"
+    path = folder / f"ckpt-{digest}.pt"
+    if not path.is_file():
+        from ..io import atomic_write
+
+        with atomic_write(path, "wb") as fh:
+            fh.write(blob)
+    return str(path)
+
+
+def track_with(task: Any, detections: Detections, checkpoint: Any) -> TrackingResult:
+    """Run the transformer of ``task`` on ``detections``."""
+    raise NotImplementedError("the transformer package has not landed yet")

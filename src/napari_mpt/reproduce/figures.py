@@ -1,0 +1,208 @@
+"""One declarative spec per figure of the paper's section IV.
+
+A field may name the x-axis instead of a number: ``"x"`` follows the figure's x value,
+``"T"`` the sequence length and ``"sigma"`` the simulated measurement noise (a *known*
+prior).  :func:`napari_mpt.reproduce.tasks.build_tasks` resolves them per point.
+
+The paper gives T, the lookbacks, eta' and nu' and the training sizes, but not the sigma
+grid, the values of i, the number of seeds nor the training batches of transformer_{T,i};
+those choices are ours and are stated here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+XName = Literal["sigma", "i", "K", "T"]
+Metric = Literal["jaccard", "flops"]
+Follow = Literal["x", "T", "sigma"]
+
+MU = 1.5
+"""Simulated process noise mu (paper: eta' = 1.5 is the matching prior)."""
+
+ETA = 1.5
+"""Process-noise prior eta' of the MHT in every figure."""
+
+SIGMAS: tuple[float, ...] = tuple(float(s) for s in range(11))
+"""Our sigma axis for Figs. 2 and 3: 0..10 px (the paper plots one but gives no grid)."""
+
+QUICK_SIGMAS: tuple[float, ...] = (1.0, 5.0, 9.0)
+
+FIG3_I: tuple[int, ...] = (1, 2, 4, 8, 16, 30)
+"""Training sizes i of transformer_{8,i} drawn in Fig. 3 and swept in Fig. 4."""
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """How the transformer of a curve was (or must be) trained: transformer_{T,i}.
+
+    ``batches=None`` and ``sigma=None`` mean the transformer package's default protocol,
+    the one its shipped checkpoints ``transformer_<T>_<i>`` were trained with; a number or
+    ``"sigma"`` (train at the evaluated sigma, Fig. 2(a)) asks for a dedicated model.
+    """
+
+    frames: int | Follow
+    per_batch: int | Follow
+    batches: int | None = None
+    sigma: float | Follow | None = None
+    decoder: int | None = None     # K_D the model is built for; None: the package default
+    encoder: int | Follow | None = None  # K_E; None: the package default (= T)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One line of a plot: a tracker and how it is parameterised."""
+
+    label: str
+    method: Literal["mht", "transformer"]
+    lookback: int | Follow = 1            # K_MHT, or K_D for a transformer
+    encoder: int | Follow = "T"           # K_E (transformer only)
+    prior: float | Follow = "sigma"       # nu' (MHT only)
+    eta: float = ETA                      # eta' (MHT only)
+    mode: Literal["exact", "exhaustive"] = "exact"
+    train: TrainSpec | None = None        # transformer only
+    color: str = "C0"
+    linestyle: str = "-"
+    quick: bool = True                    # drawn by --quick
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """What one figure simulates, which curves it draws and how it is laid out."""
+
+    name: str
+    title: str
+    claim: str                  # the paper's claim, one sentence
+    x: XName
+    xs: tuple[float, ...]
+    quick_xs: tuple[float, ...]
+    curves: tuple[Curve, ...]
+    metric: Metric = "jaccard"
+    frames: int | None = None   # T, unless the x-axis is T
+    sigma: float | None = None  # sigma, unless the x-axis is sigma
+    mu: float = MU
+    seeds: int = 20
+    quick_seeds: int = 2
+    logx: bool = False
+    logy: bool = False
+    overlay: str | None = None  # draw this figure's curves dashed (Fig. 2(c) shows 2(b))
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def curve(self, label: str) -> Curve:
+        for c in self.curves:
+            if c.label == label:
+                return c
+        raise KeyError(label)
+
+
+def _mht(label: str, k: int | Follow, prior: float | Follow, color: str, **kw) -> Curve:
+    return Curve(label, "mht", lookback=k, prior=prior, color=color, **kw)
+
+
+_FIG2_T = 150
+
+FIGURES: dict[str, FigureSpec] = {}
+
+
+def _add(spec: FigureSpec) -> None:
+    FIGURES[spec.name] = spec
+
+
+_add(FigureSpec(
+    name="fig2a",
+    title="Fig. 2(a): known priors, T=150, K_MHT=K_D=1, K_E=T",
+    claim="With exact priors (nu'=sigma, transformer trained at sigma) the transformer is "
+          "significantly more robust to measurement noise than MHT on long sequences.",
+    x="sigma", xs=SIGMAS, quick_xs=QUICK_SIGMAS, frames=_FIG2_T,
+    curves=(
+        _mht("MHT K=1, nu'=sigma", 1, "sigma", "C0"),
+        Curve("transformer K_D=1, trained at sigma", "transformer", lookback=1, encoder="T",
+              train=TrainSpec(_FIG2_T, 1, batches=6, sigma="sigma", decoder=1), color="C1",
+              quick=False),
+    ),
+))
+_add(FigureSpec(
+    name="fig2b",
+    title="Fig. 2(b): fixed prior nu'=1, T=150, K_MHT=K_D=1, K_E=T",
+    claim="With the prior fixed at nu'=1 (transformer trained at sigma=1) both methods "
+          "degrade and the transformer stays more robust.",
+    x="sigma", xs=SIGMAS, quick_xs=QUICK_SIGMAS, frames=_FIG2_T,
+    curves=(
+        _mht("MHT K=1, nu'=1", 1, 1.0, "C0"),
+        Curve("transformer K_D=1, trained at sigma=1", "transformer", lookback=1, encoder="T",
+              train=TrainSpec(_FIG2_T, 1, batches=6, sigma=1.0, decoder=1), color="C1",
+              quick=False),
+    ),
+))
+_add(FigureSpec(
+    name="fig2c",
+    title="Fig. 2(c): fixed prior nu'=1, T=150, K_MHT=K_D=8, K_E=T (dashed: 2(b))",
+    claim="With K_MHT=K_D=8 both methods become more robust and the transformer's advantage "
+          "remains significant.",
+    x="sigma", xs=SIGMAS, quick_xs=QUICK_SIGMAS, frames=_FIG2_T, overlay="fig2b",
+    curves=(
+        _mht("MHT K=8, nu'=1", 8, 1.0, "C0"),
+        Curve("transformer K_D=8, trained at sigma=1", "transformer", lookback=8, encoder="T",
+              train=TrainSpec(_FIG2_T, 1, batches=6, sigma=1.0, decoder=8), color="C1",
+              quick=False),
+    ),
+))
+_add(FigureSpec(
+    name="fig3",
+    title="Fig. 3: short sequences, T=8, K_MHT=K_E=K_D=8, nu'=sigma",
+    claim="Where MHT is optimal (T=K=8) transformer_{8,1} is much worse than MHT; more "
+          "training brings it closer, non-uniformly, but never to MHT.",
+    x="sigma", xs=SIGMAS, quick_xs=QUICK_SIGMAS, frames=8,
+    curves=(
+        _mht("MHT K=8, nu'=sigma", 8, "sigma", "k"),
+        *(Curve(f"transformer_{{8,{i}}}", "transformer", lookback=8, encoder=8,
+                train=TrainSpec(8, i), color=f"C{n}", quick=i in (1, 30))
+          for n, i in enumerate(FIG3_I)),
+    ),
+))
+_add(FigureSpec(
+    name="fig4",
+    title="Fig. 4: JC against training size i, T=8, sigma=7",
+    claim="More training experiments help transformer_{8,i} with diminishing returns and it "
+          "does not reach the optimal MHT.",
+    x="i", xs=tuple(float(i) for i in FIG3_I), quick_xs=(1.0, 30.0), frames=8, sigma=7.0,
+    logx=True,
+    curves=(
+        _mht("MHT K=8, nu'=sigma", 8, "sigma", "k"),
+        Curve("transformer_{8,i}", "transformer", lookback=8, encoder=8,
+              train=TrainSpec(8, "x"), color="C1"),
+    ),
+))
+_add(FigureSpec(
+    name="fig5",
+    title="Fig. 5: FLOPs against lookback K, T=150, sigma=7",
+    claim="MHT's cost grows exponentially with the lookback while the transformer's "
+          "(K_E=K_D=K) grows about linearly, so the transformer is cheaper for long lookbacks.",
+    x="K", xs=tuple(float(k) for k in range(1, 17)), quick_xs=(1.0, 2.0, 4.0),
+    metric="flops", frames=150, sigma=7.0, seeds=3, quick_seeds=1, logy=True,
+    curves=(
+        _mht("MHT exhaustive (paper's cost model)", "x", "sigma", "C0", mode="exhaustive"),
+        _mht("MHT exact (branch and bound)", "x", "sigma", "C2"),
+        Curve("transformer K_E=K_D=K", "transformer", lookback="x", encoder="x",
+              train=TrainSpec(150, 30, decoder=None, encoder="x"), color="C1"),
+    ),
+))
+_add(FigureSpec(
+    name="fig6",
+    title="Fig. 6: JC against sequence length T, sigma=7",
+    claim="transformer_{150,30} is best overall and MHT (K=8) degrades as T grows; "
+          "transformer_{T,30} and transformer_{150,1} start lower but improve with T.",
+    x="T", xs=(8.0, 16.0, 32.0, 64.0, 100.0, 150.0), quick_xs=(8.0, 32.0), sigma=7.0,
+    curves=(
+        _mht("MHT K=8, nu'=sigma", 8, "sigma", "k"),
+        Curve("transformer_{T,30}", "transformer", lookback=8, encoder="T",
+              train=TrainSpec("x", 30), color="C1", quick=False),
+        Curve("transformer_{150,30}", "transformer", lookback=8, encoder="T",
+              train=TrainSpec(150, 30), color="C2"),
+        Curve("transformer_{150,1}", "transformer", lookback=8, encoder="T",
+              train=TrainSpec(150, 1), color="C3", quick=False),
+    ),
+))
+
+FIGURE_NAMES: tuple[str, ...] = tuple(FIGURES)

@@ -1,0 +1,232 @@
+"""Run a figure's tasks on Dask: a small in-process cluster, or an existing one.
+
+The driver (this process) submits the tasks still missing from the store, writes each
+result as it arrives (so Ctrl-C loses at most the tasks in flight) and advances a
+progress bar.  Transformers that must be trained are Dask tasks too; the tasks that use
+one depend on its future, so MHT work proceeds while it trains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import MPTError
+from .checkpoints import ModelSpec, cached_path, locate, shipped_names, train_model
+from .store import ResultStore
+from .tasks import Task, run_task
+
+
+class ClusterError(MPTError):
+    """The Dask scheduler given with ``--scheduler`` cannot be reached."""
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, workers: int = 2,
+                processes: bool = False) -> Iterator[Any]:
+    """A Dask client: to ``scheduler`` when given, else to a local cluster of ``workers``
+    single-threaded workers (threads of this process unless ``processes``), closed on exit.
+    """
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=30)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+@dataclass
+class ModelPlan:
+    """Where each transformer a sweep needs comes from, and what is left out."""
+
+    source: dict[str, str] = field(default_factory=dict)     # model name -> shipped/cached/train
+    value: dict[str, Any] = field(default_factory=dict)      # model name -> shipped name / path
+    specs: dict[str, ModelSpec] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+def plan_models(tasks: list[Task], cache: Path, train: bool,
+                shipped: set[str] | None = None) -> ModelPlan:
+    """Decide, per distinct model, whether it is shipped, cached, to train or missing."""
+    shipped = shipped_names() if shipped is None else shipped
+    plan = ModelPlan()
+    for t in tasks:
+        if t.model is None or t.model.name in plan.specs:
+            continue
+        m = t.model
+        plan.specs[m.name] = m
+        source, value = locate(m, cache, shipped)
+        if source == "missing":
+            if train:
+                source = "train"
+            else:
+                plan.missing.append(m.name)
+        plan.source[m.name] = source
+        plan.value[m.name] = value
+    return plan
+
+
+def model_seed(name: str) -> int:
+    """Training seed of a model, from its name alone."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") & 0x7FFF_FFFF
+
+
+def run_sweep(client: Any, tasks: list[Task], store: ResultStore, plan: ModelPlan,
+              cache: Path, *, progress: bool = True, desc: str = "tasks",
+              on_record: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run the tasks of ``tasks`` not yet in ``store``; returns counts and timings.
+
+    Tasks whose model is missing must already have been removed by the caller.
+    """
+    from dask.distributed import as_completed
+    from tqdm.auto import tqdm
+
+    from ..io import atomic_write
+
+    todo = [t for t in tasks if t.key not in store]
+    needed = {t.model.name for t in todo if t.model is not None}
+    inputs: dict[str, Any] = {}
+    train_futures: dict[Any, str] = {}
+    for name in sorted(needed):
+        src = plan.source[name]
+        if src == "shipped":
+            inputs[name] = plan.value[name]
+        elif src == "cached":
+            inputs[name] = client.scatter(Path(plan.value[name]).read_bytes())
+        elif src == "train":
+            fut = client.submit(train_model, plan.specs[name], model_seed(name),
+                                key=f"train-{name}", pure=False)
+            inputs[name] = fut
+            train_futures[fut] = name
+        else:
+            raise ValueError(f"model {name} is missing; drop its tasks first")
+
+    futures = [client.submit(run_task, t, inputs.get(t.model.name) if t.model else None,
+                             key=f"task-{t.key}", pure=False) for t in todo]
+    stats = {"tasks": len(tasks), "ran": 0, "reused": len(tasks) - len(todo),
+             "trained": [], "task_seconds": 0.0}
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(todo) + len(train_futures), desc=desc, unit="task",
+               disable=not progress, leave=True, dynamic_ncols=True)
+    try:
+        for fut in as_completed([*train_futures, *futures]):
+            result = fut.result()
+            if fut in train_futures:
+                name = train_futures[fut]
+                with atomic_write(cached_path(plan.specs[name], cache), "wb") as fh:
+                    fh.write(result)
+                stats["trained"].append(name)
+            else:
+                store.add(result)
+                stats["ran"] += 1
+                stats["task_seconds"] += float(result.get("wall_s", 0.0))
+                if on_record is not None:
+                    on_record(result)
+            bar.update(1)
+    except BaseException:
+        client.cancel([*train_futures, *futures])
+        raise
+    finally:
+        bar.close()
+    stats["elapsed_s"] = time.perf_counter() - t0
+    return stats
+
+
+@dataclass
+class FigureReport:
+    """What one figure's run produced, for the console and ``timings.json``."""
+
+    figure: str
+    csv: Path
+    png: Path
+    tasks: int
+    ran: int
+    reused: int
+    trained: list[str]
+    skipped: dict[str, list[str]]   # curve -> models it lacked
+    elapsed_s: float
+    task_seconds: float
+    rows: int
+
+
+def reproduce_figure(client: Any, name: str, out: Path, *, quick: bool = False,
+                     seeds: int | None = None, train: bool = False, cache: Path,
+                     progress: bool = True, shipped: set[str] | None = None,
+                     log: Callable[[str], None] = print) -> FigureReport:
+    """Run (or resume) one figure and write ``<name>.csv`` and ``<name>.png`` in ``out``."""
+    from .figures import FIGURES
+    from .plot import plot_figure
+    from .summary import read_csv, summarize, write_csv
+    from .tasks import build_tasks
+
+    t0 = time.perf_counter()
+    spec = FIGURES[name]
+    tasks = build_tasks(spec, quick=quick, seeds=seeds)
+    plan = plan_models(tasks, cache, train, shipped)
+    skipped: dict[str, list[str]] = {}
+    if plan.missing:
+        lacking = set(plan.missing)
+        for t in tasks:
+            if t.model is not None and t.model.name in lacking:
+                models = skipped.setdefault(t.curve, [])
+                if t.model.name not in models:
+                    models.append(t.model.name)
+        tasks = [t for t in tasks if t.model is None or t.model.name not in lacking]
+        for curve, models in skipped.items():
+            log(f"{name}: note: skipped curve {curve!r} at {len(models)} point(s): "
+                f"transformer(s) {', '.join(models)} are not shipped; rerun with --train to "
+                f"train them (cached in {cache / 'transformers'})")
+    out.mkdir(parents=True, exist_ok=True)
+    store = ResultStore(out / f"{name}.jsonl")
+    stats = run_sweep(client, tasks, store, plan, cache, progress=progress, desc=name)
+    rows = summarize(spec, store.records(t.key for t in tasks))
+    csv_path, png_path = out / f"{name}.csv", out / f"{name}.png"
+    write_csv(csv_path, rows)
+    overlay = None
+    if spec.overlay and (out / f"{spec.overlay}.csv").is_file():
+        overlay = read_csv(out / f"{spec.overlay}.csv")
+    n_seeds = seeds if seeds is not None else (spec.quick_seeds if quick else spec.seeds)
+    subtitle = f"mean and 95% CI over {n_seeds} seed(s)" + (" — quick run" if quick else "")
+    plot_figure(spec, rows, png_path, overlay=overlay, subtitle=subtitle)
+    elapsed = time.perf_counter() - t0
+    log(f"{name}: {stats['ran']} task(s) run, {stats['reused']} reused"
+        + (f", trained {', '.join(stats['trained'])}" if stats["trained"] else "")
+        + f" in {elapsed:.1f} s; wrote {csv_path} and {png_path}")
+    return FigureReport(name, csv_path, png_path, stats["tasks"], stats["ran"],
+                        stats["reused"], stats["trained"], skipped, elapsed,
+                        stats["task_seconds"], len(rows))
+
+
+def write_timings(out: Path, reports: list[FigureReport], command: str) -> None:
+    """Merge this run's per-figure timings into ``out/timings.json``."""
+    import json
+
+    from ..io import write_json
+
+    path = out / "timings.json"
+    data: dict[str, Any] = {}
+    if path.is_file():
+        with contextlib.suppress(ValueError, OSError):
+            data = json.loads(path.read_text())
+    for r in reports:
+        data[r.figure] = {
+            "command": command, "elapsed_s": round(r.elapsed_s, 2),
+            "task_seconds": round(r.task_seconds, 2), "tasks": r.tasks, "ran": r.ran,
+            "reused": r.reused, "trained": r.trained, "skipped": r.skipped,
+        }
+    write_json(path, data)

@@ -1,0 +1,150 @@
+"""A figure as a list of independent tasks, one per (curve, x, seed), and how to run one.
+
+A task is plain data (picklable, the same on any Dask worker) and carries its own seed,
+derived from (figure, x, seed index) only, so a result never depends on which worker ran
+it or in which order; every curve of a figure sees the same simulations at a given point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .checkpoints import ModelSpec, model_for
+from .figures import Curve, FigureSpec
+
+PRIOR_FLOOR = 1e-3
+"""nu' used for sigma = 0: the Kalman filter needs a positive measurement-noise prior."""
+
+
+def task_seed(figure: str, x: float, seed_index: int) -> int:
+    """A 31-bit simulation seed from (figure, x, seed index) alone."""
+    text = f"{figure}|{float(x)!r}|{int(seed_index)}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "big") & 0x7FFF_FFFF
+
+
+@dataclass(frozen=True)
+class Task:
+    """Everything needed to simulate, track and score one point of one curve."""
+
+    figure: str
+    curve: str
+    x: float
+    seed_index: int
+    seed: int
+    frames: int
+    sigma: float
+    mu: float
+    method: str
+    lookback: int
+    encoder: int
+    prior: float
+    eta: float
+    mode: str
+    model: ModelSpec | None
+    metric: str
+
+    @property
+    def key(self) -> str:
+        """Unique and stable; changes whenever any parameter of the task changes."""
+        digest = hashlib.sha256(repr(sorted(asdict(self).items())).encode()).hexdigest()[:10]
+        return f"{self.figure}/{_slug(self.curve)}/x={self.x:g}/seed={self.seed_index}/{digest}"
+
+    def describe(self) -> dict[str, Any]:
+        """The task's parameters as a flat JSON-ready dict."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+        out["model"] = self.model.name if self.model is not None else ""
+        out["key"] = self.key
+        return out
+
+
+def _slug(text: str) -> str:
+    keep = "".join(c if c.isalnum() else "_" for c in text)
+    return "_".join(p for p in keep.split("_") if p)
+
+
+def _resolve(value: Any, x: float, frames: int, sigma: float) -> Any:
+    if value == "x":
+        return x
+    if value == "T":
+        return frames
+    if value == "sigma":
+        return sigma
+    return value
+
+
+def point_params(spec: FigureSpec, x: float) -> tuple[int, float]:
+    """(T, sigma) of the simulations at x."""
+    frames = int(x) if spec.x == "T" else spec.frames
+    sigma = float(x) if spec.x == "sigma" else spec.sigma
+    if frames is None or sigma is None:
+        raise ValueError(f"{spec.name}: T and sigma must be fixed or on the x-axis")
+    return frames, sigma
+
+
+def curve_task(spec: FigureSpec, curve: Curve, x: float, seed_index: int) -> Task:
+    frames, sigma = point_params(spec, x)
+    r = lambda v: _resolve(v, x, frames, sigma)  # noqa: E731
+    prior = float(r(curve.prior))
+    model = None
+    if curve.method == "transformer":
+        if curve.train is None:
+            raise ValueError(f"{spec.name}: transformer curve {curve.label!r} has no TrainSpec")
+        model = model_for(curve.train, x=x, frames=frames, sigma=sigma)
+    return Task(
+        figure=spec.name, curve=curve.label, x=float(x), seed_index=int(seed_index),
+        seed=task_seed(spec.name, x, seed_index), frames=frames, sigma=sigma, mu=spec.mu,
+        method=curve.method, lookback=int(r(curve.lookback)), encoder=int(r(curve.encoder)),
+        prior=max(prior, PRIOR_FLOOR), eta=float(curve.eta), mode=curve.mode, model=model,
+        metric=spec.metric)
+
+
+def build_tasks(spec: FigureSpec, *, quick: bool = False, seeds: int | None = None,
+                curves: tuple[Curve, ...] | None = None) -> list[Task]:
+    """Every task of ``spec`` (``curves`` defaults to all curves, or the quick ones)."""
+    xs = spec.quick_xs if quick else spec.xs
+    n = seeds if seeds is not None else (spec.quick_seeds if quick else spec.seeds)
+    if curves is None:
+        curves = tuple(c for c in spec.curves if c.quick or not quick)
+    return [curve_task(spec, c, x, s) for c in curves for x in xs for s in range(n)]
+
+
+def run_task(task: Task, checkpoint: Any = None) -> dict[str, Any]:
+    """Simulate, track and score one task; returns its result record.
+
+    ``checkpoint`` is what :func:`napari_mpt.reproduce.checkpoints.resolve` produced for
+    the task's model (a shipped name, or the bytes of a trained one).  Errors a user can
+    act on (:class:`~napari_mpt.errors.MPTError`, e.g. a refused hypothesis count) are
+    recorded in the result instead of stopping the sweep.
+    """
+    from ..errors import MPTError
+    from ..metrics import link_jaccard
+    from ..params import MHTParams, SimulationParams
+    from ..simulate import simulate
+
+    record = task.describe()
+    sim = simulate(SimulationParams(particles=2, frames=task.frames, process_noise=task.mu,
+                                    measurement_noise=task.sigma, seed=task.seed))
+    t0 = time.perf_counter()
+    try:
+        if task.method == "mht":
+            from ..api import track
+
+            result = track(sim.detections, MHTParams(
+                lookback=task.lookback, process_noise=task.eta,
+                measurement_noise=task.prior, mode=task.mode))
+        else:
+            from .checkpoints import track_with
+
+            result = track_with(task, sim.detections, checkpoint)
+    except MPTError as exc:
+        record.update(error=f"{type(exc).__name__}: {exc}", wall_s=time.perf_counter() - t0)
+        return record
+    score = link_jaccard(result.tracks, sim.truth)
+    record.update(
+        jaccard=float(score.jaccard), tp=int(score.tp), fp=int(score.fp), fn=int(score.fn),
+        flops=int(result.flops.value), flops_source=str(result.flops.source),
+        wall_s=float(result.wall_s), error="")
+    return record

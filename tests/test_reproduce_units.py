@@ -1,0 +1,102 @@
+"""The reproduction framework's parts: figure specs, seeds, tasks, statistics, the store."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from napari_mpt.reproduce.figures import FIGURE_NAMES, FIGURES
+from napari_mpt.reproduce.store import ResultStore
+from napari_mpt.reproduce.summary import mean_ci
+from napari_mpt.reproduce.tasks import build_tasks, task_seed
+
+
+def test_every_figure_of_the_issue_is_declared():
+    assert set(FIGURE_NAMES) == {"fig2a", "fig2b", "fig2c", "fig3", "fig4", "fig5", "fig6"}
+
+
+@pytest.mark.parametrize("name", FIGURE_NAMES)
+def test_tasks_cover_curves_points_and_seeds_with_unique_keys(name):
+    spec = FIGURES[name]
+    tasks = build_tasks(spec, seeds=2)
+    assert len(tasks) == len(spec.curves) * len(spec.xs) * 2
+    assert len({t.key for t in tasks}) == len(tasks)
+    quick = build_tasks(spec, quick=True)
+    assert {t.x for t in quick} == set(spec.quick_xs)
+    assert {t.seed_index for t in quick} == set(range(spec.quick_seeds))
+
+
+def test_paper_parameters_reach_the_tasks():
+    fig2a = build_tasks(FIGURES["fig2a"], seeds=1)
+    mht = [t for t in fig2a if t.method == "mht"]
+    assert all(t.frames == 150 and t.lookback == 1 and t.eta == 1.5 for t in mht)
+    assert all(t.prior == max(t.sigma, 1e-3) for t in mht)          # known prior nu' = sigma
+    tr = [t for t in fig2a if t.method == "transformer"]
+    assert all(t.encoder == 150 and t.lookback == 1 for t in tr)    # K_E = T, K_D = 1
+    assert {t.model.sigma for t in tr} == {t.sigma for t in tr}      # trained at each sigma
+    assert all(t.prior == 1.0 for t in build_tasks(FIGURES["fig2b"], seeds=1)
+               if t.method == "mht")
+    assert {t.lookback for t in build_tasks(FIGURES["fig2c"], seeds=1)} == {8}
+    fig6 = build_tasks(FIGURES["fig6"], seeds=1)
+    per_t = {t.model.name for t in fig6 if t.curve == "transformer_{T,30}"}
+    assert per_t == {f"transformer_{int(x)}_30" for x in FIGURES["fig6"].xs}
+    assert {t.frames for t in fig6} == {int(x) for x in FIGURES["fig6"].xs}
+    fig5 = build_tasks(FIGURES["fig5"], seeds=1)
+    assert {t.mode for t in fig5 if t.method == "mht"} == {"exact", "exhaustive"}
+    assert all(t.lookback == int(t.x) for t in fig5)
+
+
+def test_task_seed_depends_on_figure_point_and_seed_only():
+    assert task_seed("fig3", 2.0, 1) == task_seed("fig3", 2, 1)
+    seeds = {task_seed(f, x, s) for f in ("fig2a", "fig3") for x in (0.0, 1.0, 7.0)
+             for s in range(5)}
+    assert len(seeds) == 2 * 3 * 5
+    tasks = build_tasks(FIGURES["fig3"], seeds=2)
+    by_point: dict[tuple[float, int], set[int]] = {}
+    for t in tasks:
+        by_point.setdefault((t.x, t.seed_index), set()).add(t.seed)
+    assert all(len(s) == 1 for s in by_point.values())   # every curve sees the same data
+
+
+def test_mean_ci_is_a_student_t_interval():
+    from scipy import stats
+
+    values = [0.2, 0.5, 0.9, 0.4, 0.6]
+    mean, lo, hi, std = mean_ci(values)
+    ref_lo, ref_hi = stats.t.interval(0.95, len(values) - 1, loc=sum(values) / len(values),
+                                      scale=stats.sem(values))
+    assert lo <= mean <= hi
+    assert math.isclose(lo, ref_lo) and math.isclose(hi, ref_hi)
+    assert mean_ci([3.0]) == (3.0, 3.0, 3.0, 0.0)
+    m, lo, hi, _ = mean_ci([2.0, 2.0, 2.0])
+    assert lo == m == hi == 2.0
+    assert all(math.isnan(v) for v in mean_ci([]))
+
+
+def test_store_skips_a_torn_last_line_and_keeps_appending(tmp_path):
+    path = tmp_path / "fig.jsonl"
+    store = ResultStore(path)
+    store.add({"key": "a", "v": 1})
+    store.add({"key": "b", "v": 2})
+    with open(path, "a") as fh:
+        fh.write('{"key": "c", "v"')          # a crash in the middle of a write
+    reread = ResultStore(path)
+    assert "a" in reread and "b" in reread and "c" not in reread
+    reread.add({"key": "c", "v": 3})
+    final = ResultStore(path)
+    assert [r["v"] for r in final.records(["a", "b", "c"])] == [1, 2, 3]
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[-1]) == {"key": "c", "v": 3}
+
+
+def test_cli_module_stays_import_light():
+    code = ("import sys, napari_mpt.reproduce.cli; "
+            "print([m for m in ('dask', 'distributed', 'matplotlib', 'torch') "
+            "if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
