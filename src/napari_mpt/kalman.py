@@ -1,0 +1,143 @@
+"""Kalman filter arithmetic, batched over hypotheses and tracks, with exact FLOP counts.
+
+Why a shared schedule works: every track starts with the same covariance ``P0`` and gets
+exactly one measurement per frame, so ``P_t``, ``S_t``, ``S_t^-1`` and the gain ``K_t``
+depend on ``t`` only, never on which detection a hypothesis assigned.  The exact MHT
+computes them once per frame for all hypotheses; only the means differ.  The exhaustive
+MHT instead runs :func:`kalman_step` (state and covariance) for every track of every
+hypothesis, as a tracker that keeps one independent filter per hypothesis would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .flops import FlopCounter, inverse, matmul
+from .motion import MotionModel
+
+
+def inv(a: np.ndarray) -> np.ndarray:
+    """Closed-form inverse of ``(..., d, d)`` matrices, d <= 3 (FLOPs: :func:`flops.inverse`).
+
+    The adjugate formula keeps the FLOP count exact and is faster than LAPACK for the tiny
+    innovation covariances used here.
+    """
+    d = a.shape[-1]
+    if d == 1:
+        return 1.0 / a
+    if d == 2:
+        r = 1.0 / (a[..., 0, 0] * a[..., 1, 1] - a[..., 0, 1] * a[..., 1, 0])
+        out = np.empty_like(a)
+        out[..., 0, 0] = a[..., 1, 1] * r
+        out[..., 0, 1] = -a[..., 0, 1] * r
+        out[..., 1, 0] = -a[..., 1, 0] * r
+        out[..., 1, 1] = a[..., 0, 0] * r
+        return out
+    if d == 3:
+        c = np.empty_like(a)
+        for i in range(3):
+            for j in range(3):
+                i1, i2 = (i + 1) % 3, (i + 2) % 3
+                j1, j2 = (j + 1) % 3, (j + 2) % 3
+                # cofactor C_ij via cyclic indices (sign included); adjugate is C^T
+                c[..., j, i] = a[..., i1, j1] * a[..., i2, j2] - a[..., i1, j2] * a[..., i2, j1]
+        det = (a[..., 0, 0] * c[..., 0, 0] + a[..., 0, 1] * c[..., 1, 0]
+               + a[..., 0, 2] * c[..., 2, 0])
+        return c * (1.0 / det)[..., None, None]
+    raise ValueError(f"closed-form inverse supports d <= 3, got {d}")
+
+
+def step_covariance_flops(s: int, d: int) -> int:
+    """FLOPs of one covariance predict/update, as written in :func:`covariance_step`."""
+    return (2 * matmul(s, s, s) + s * s          # P' = F P F^T + Q
+            + matmul(d, s, s) + matmul(d, s, d) + d * d  # S = H P' H^T + R
+            + inverse(d)                          # S^-1
+            + matmul(s, s, d) + matmul(s, d, d)   # K = P' H^T S^-1
+            + matmul(s, d, s) + s * s + matmul(s, s, s))  # P = (I - K H) P'
+
+
+def covariance_step(m: MotionModel, P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One predict/update of covariance ``P`` (..., s, s): returns ``(P_new, S^-1, K)``."""
+    Pp = m.F @ P @ m.F.T + m.Q
+    S = m.H @ Pp @ m.H.T + m.R
+    Sinv = inv(S)
+    K = Pp @ m.H.T @ Sinv
+    P_new = (np.eye(m.state_dim) - K @ m.H) @ Pp
+    return P_new, Sinv, K
+
+
+def kalman_step_flops(s: int, d: int) -> int:
+    """FLOPs of :func:`kalman_step` for one track: covariance, mean and Mahalanobis."""
+    return (step_covariance_flops(s, d)
+            + matmul(s, s, 1)                     # x' = F x
+            + matmul(d, s, 1) + d                 # y = z - H x'
+            + matmul(s, d, 1) + s                 # x = x' + K y
+            + matmul(1, d, d) + matmul(1, d, 1))  # d2 = y^T S^-1 y
+
+
+def kalman_step(m: MotionModel, x: np.ndarray, P: np.ndarray, z: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A full, independent Kalman predict+update of states ``x`` (..., s) with their own
+    covariances ``P`` (..., s, s) and measurements ``z`` (..., d).
+
+    Returns ``(x_new, P_new, d2)`` with ``d2`` the squared Mahalanobis distance of the
+    innovation.  Written like a textbook filter (generic products) on purpose: this is the
+    per-hypothesis cost the paper's complexity analysis assumes.
+    """
+    P_new, Sinv, K = covariance_step(m, P)
+    xp = x @ m.F.T
+    y = z - xp @ m.H.T
+    x_new = xp + (K @ y[..., None])[..., 0]
+    d2 = ((y[..., None, :] @ Sinv) @ y[..., :, None])[..., 0, 0]
+    return x_new, P_new, d2
+
+
+@dataclass
+class Schedule:
+    """Covariances, inverse innovation covariances and gains shared by every track.
+
+    ``Sinv[t]`` and ``K[t]`` are those of the step into frame ``t`` (t >= 1); ``P[t]`` is
+    the filtered covariance after frame ``t``.  Extended lazily, frame by frame, and each
+    frame's work is counted once.
+    """
+
+    model: MotionModel
+    counter: FlopCounter
+    P: list[np.ndarray] = field(default_factory=list)
+    Sinv: list[np.ndarray] = field(default_factory=list)
+    K: list[np.ndarray] = field(default_factory=list)
+    # ``S^-1`` and ``P(t)`` of a prediction several frames ahead (for gating), memoised
+    _ahead: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.P.append(self.model.P0)
+        self.Sinv.append(np.full((self.model.ndim,) * 2, np.nan))
+        self.K.append(np.full((self.model.state_dim, self.model.ndim), np.nan))
+
+    def upto(self, t: int) -> None:
+        m = self.model
+        while len(self.P) <= t:
+            P_new, Sinv, K = covariance_step(m, self.P[-1])
+            self.counter.add(step_covariance_flops(m.state_dim, m.ndim))
+            self.P.append(P_new)
+            self.Sinv.append(Sinv)
+            self.K.append(K)
+
+    def gate_sinv(self, t: int, ahead: int) -> np.ndarray:
+        """``S^-1`` of predicting ``ahead`` frames past the filtered frame ``t`` without
+        updates (the widest a track can have spread), for gating clusters."""
+        key = (t, ahead)
+        if key not in self._ahead:
+            m = self.model
+            P = self.P[t]
+            for _ in range(ahead):
+                P = m.F @ P @ m.F.T + m.Q
+                self.counter.add(2 * matmul(m.state_dim, m.state_dim, m.state_dim)
+                                 + m.state_dim**2)
+            self._ahead[key] = inv(m.H @ P @ m.H.T + m.R)
+            self.counter.add(matmul(m.ndim, m.state_dim, m.state_dim)
+                             + matmul(m.ndim, m.state_dim, m.ndim) + m.ndim**2
+                             + inverse(m.ndim))
+        return self._ahead[key]

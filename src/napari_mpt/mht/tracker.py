@@ -1,0 +1,166 @@
+"""The sliding-window MHT driver: windows, clusters, commits, result.
+
+Window and commit rule (the paper is terse here; this is our choice, tested):
+tracks are started from frame 0's detections (track i = i-th detection of frame 0) and
+every later frame is an association step, a permutation of the frame's N detections over
+the N tracks.  With all decisions up to frame ``c`` committed, the window holds the next
+``L = min(K, T-1-c)`` steps; every permutation sequence over it is scored by the summed
+squared Mahalanobis distance of the innovations, and the best one is found.  If the window
+reaches the last frame, all of its steps are committed; otherwise only the first one
+(frame ``c+1``), and the window slides by one frame.  K = 1 is therefore a frame-by-frame
+optimal assignment, and K >= T-1 scores all N!^(T-1) sequences at once: the global
+optimum.  Estimated positions are the filtered (not smoothed) Kalman means.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..data import Detections, Tracks, stack_frames
+from ..errors import TooManyHypotheses
+from ..flops import FlopCounter, measured
+from ..kalman import Schedule, kalman_step_flops
+from ..motion import motion_model
+from ..params import MHTParams
+from ..runtime import RunControl, TrackingResult
+from .clusters import Cluster, gate_clusters
+from .exact import ExactSearch, all_permutations
+from .exhaustive import exhaustive_bytes, exhaustive_search
+
+EXACT_MAX_PERMUTATIONS = 40_320  # 8!: permutations costed at each node of the exact search
+
+
+def _available_bytes() -> int:
+    try:
+        import os
+
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8 << 30
+
+
+def check_window(params: MHTParams, n: int, L: int, s: int, d: int) -> None:
+    """Refuse, before any work, a cluster window that cannot be searched in memory."""
+    n_perms = math.factorial(n)
+    if params.mode == "exact":
+        if n_perms > EXACT_MAX_PERMUTATIONS:
+            raise TooManyHypotheses(
+                f"{n} particles interact in one cluster: {n}! = {n_perms:,} associations per "
+                f"frame ({n_perms**L:.3g} hypotheses per window of K={L}); the exact search "
+                f"takes clusters of at most 8. Lower the gate or use fewer/sparser particles.")
+        return
+    hyp = n_perms**L
+    need = exhaustive_bytes(n_perms, L, n, s, d)
+    avail = _available_bytes() // 2
+    if hyp > params.max_hypotheses or need > avail:
+        raise TooManyHypotheses(
+            f"exhaustive MHT with lookback K={L} and {n} particles in a cluster enumerates "
+            f"{n}!^{L} = {hyp:,} hypotheses per window, about {need / 2**30:.1f} GiB "
+            f"(limit: {params.max_hypotheses:,} hypotheses, {avail / 2**30:.1f} GiB free); "
+            f"lower the lookback or use mode='exact', which returns the same tracks.")
+
+
+def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
+         control: RunControl | None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Association ``(T, N)`` (detection position within its frame per track) and filtered
+    positions ``(T, N, D)``."""
+    T, N, d = stack_coords.shape
+    model = motion_model(params, d)
+    s = model.state_dim
+    schedule = Schedule(model, counter)
+    X = model.initial_states(stack_coords[0])
+    assign = np.zeros((T, N), dtype=np.int64)
+    assign[0] = np.arange(N)
+    est = np.zeros((T, N, d))
+    est[0] = X[:, :d]
+    K = min(params.lookback, T - 1)
+    clustered = N > 2
+    searches: dict[tuple[int, ...], tuple[ExactSearch, list[bytes]]] = {}
+    perms_of: dict[int, np.ndarray] = {}
+    stats = {"nodes_expanded": 0, "clusters_max": 0, "windows": 0}
+    if not clustered:
+        check_window(params, N, K, s, d)
+    c = 0
+    while c < T - 1:
+        L = min(K, T - 1 - c)
+        final = c + L == T - 1
+        schedule.upto(c + L)
+        Zw = [stack_coords[c + 1 + j] for j in range(L)]
+        if clustered:
+            clusters = gate_clusters(schedule, c, X, Zw, params.gate)
+        else:
+            clusters = [Cluster(np.arange(N), [np.arange(N)] * L)]
+        ncommit = L if final else 1
+        newX = X.copy()
+        for cl in clusters:
+            n = len(cl.tracks)
+            stats["clusters_max"] = max(stats["clusters_max"], n)
+            check_window(params, n, L, s, d)
+            perms = perms_of.setdefault(n, all_permutations(n))
+            Zc = [Zw[j][cl.dets[j]] for j in range(L)]
+            if params.mode == "exhaustive":
+                path, _, states = exhaustive_search(
+                    model, X[cl.tracks], schedule.P[c], Zc, perms, counter)
+            else:
+                path, states = _exact(searches, cl, X, c, Zc, schedule, perms, counter,
+                                      ncommit, stats)
+            for j in range(ncommit):
+                assign[c + 1 + j, cl.tracks] = cl.dets[j][perms[path[j]]]
+                est[c + 1 + j, cl.tracks] = states[j][:, :d]
+            newX[cl.tracks] = states[ncommit - 1]
+        if clustered:  # caches of clusters that no longer exist are stale
+            live = {cl.key() for cl in clusters}
+            for key in list(searches):
+                if key not in live:
+                    del searches[key]
+        X = newX
+        c += ncommit
+        stats["windows"] += 1
+        if control is not None:
+            control.step(c, T - 1)
+    stats["kalman_step_flops"] = kalman_step_flops(s, d)
+    return assign, est, stats
+
+
+def _exact(searches: dict, cl: Cluster, X: np.ndarray, c: int, Zc: list[np.ndarray],
+           schedule: Schedule, perms: np.ndarray, counter: FlopCounter, ncommit: int,
+           stats: dict) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """Run (or continue) the cached branch-and-bound search of one cluster."""
+    key = cl.key()
+    # the cache is valid while the cluster keeps the same detections in the frames it saw
+    frame_keys = [cl.dets[j].tobytes() for j in range(len(Zc))]
+    entry = searches.get(key)
+    if entry is None or entry[1] != frame_keys[: len(entry[1])]:
+        search = ExactSearch(schedule, perms, counter)
+        search.reset(X[cl.tracks])
+    else:
+        search = entry[0]
+    before = search.nodes_expanded
+    path, _ = search.solve(c, Zc)
+    stats["nodes_expanded"] += search.nodes_expanded - before
+    states = [search.state(path[: j + 1], c) for j in range(ncommit)]
+    if ncommit == 1:
+        search.commit(path[0])
+        searches[key] = (search, frame_keys[1:])
+    else:
+        searches.pop(key, None)
+    return path, states
+
+
+def track_mht(detections: Detections, params: MHTParams | None = None,
+              control: RunControl | None = None) -> TrackingResult:
+    """Track with the windowed MHT; see the module docstring for the exact rule."""
+    params = params or MHTParams()
+    stack = stack_frames(detections)
+    start = time.perf_counter()
+    (assign, est, stats), flops = measured(
+        lambda counter: _run(stack.coords, params, counter, control))
+    wall = time.perf_counter() - start
+    T = assign.shape[0]
+    rows = stack.index[np.arange(T)[:, None], assign]
+    tracks = Tracks.from_assignment(stack.frames, rows, est)
+    return TrackingResult(tracks, "mht", params.label(), params.to_dict(), wall, flops,
+                          device="cpu", info=stats)
