@@ -122,7 +122,23 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
         if control is not None:
             control.step(c, T - 1)
     stats["kalman_step_flops"] = kalman_step_flops(s, d)
+    stats["cost"] = hypothesis_cost(schedule, stack_coords, assign)
     return assign, est, stats
+
+
+def hypothesis_cost(schedule: Schedule, coords: np.ndarray, assign: np.ndarray) -> float:
+    """Summed squared Mahalanobis distance of the committed association (reported, so users
+    and tests can compare hypotheses; not part of the tracking work, so not counted)."""
+    m = schedule.model
+    d = coords.shape[2]
+    X = m.initial_states(coords[0, assign[0]])
+    total = 0.0
+    for t in range(1, coords.shape[0]):
+        Xp = m.predict_mean(X)
+        Y = coords[t, assign[t]] - Xp[:, :d]
+        total += float(((Y @ schedule.Sinv[t]) * Y).sum())
+        X = Xp + Y @ schedule.K[t].T
+    return total
 
 
 def _exact(searches: dict, cl: Cluster, X: np.ndarray, c: int, Zc: list[np.ndarray],
