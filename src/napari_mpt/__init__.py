@@ -10,8 +10,8 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+unknown"
 
-from .api import evaluate, simulate, track  # noqa: E402
-from .params import MHTParams, SimulationParams, TransformerParams  # noqa: E402
+from .api import evaluate, simulate, track
+from .params import MHTParams, SimulationParams, TransformerParams
 
 __all__ = ["MHTParams", "SimulationParams", "TransformerParams", "__version__", "evaluate",
            "simulate", "track"]

@@ -15,8 +15,18 @@ from .runtime import RunControl, TrackingResult
 from .simulate import simulate
 
 __all__ = [
-    "Detections", "LinkScore", "MHTParams", "RunControl", "Simulation", "SimulationParams",
-    "Tracks", "TrackingResult", "TransformerParams", "evaluate", "simulate", "track",
+    "Detections",
+    "LinkScore",
+    "MHTParams",
+    "RunControl",
+    "Simulation",
+    "SimulationParams",
+    "TrackingResult",
+    "Tracks",
+    "TransformerParams",
+    "evaluate",
+    "simulate",
+    "track",
 ]
 
 

@@ -65,6 +65,6 @@ class TrackingResult:
             "flops_source": self.flops.source,
             "flops_detail": self.flops.detail,
             "device": self.device,
-            "tracks": int(len(self.tracks.ids())),
+            "tracks": len(self.tracks.ids()),
             **self.info,
         }
