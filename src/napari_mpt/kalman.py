@@ -108,8 +108,6 @@ class Schedule:
     P: list[np.ndarray] = field(default_factory=list)
     Sinv: list[np.ndarray] = field(default_factory=list)
     K: list[np.ndarray] = field(default_factory=list)
-    # ``S^-1`` and ``P(t)`` of a prediction several frames ahead (for gating), memoised
-    _ahead: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.P.append(self.model.P0)
@@ -124,20 +122,3 @@ class Schedule:
             self.P.append(P_new)
             self.Sinv.append(Sinv)
             self.K.append(K)
-
-    def gate_sinv(self, t: int, ahead: int) -> np.ndarray:
-        """``S^-1`` of predicting ``ahead`` frames past the filtered frame ``t`` without
-        updates (the widest a track can have spread), for gating clusters."""
-        key = (t, ahead)
-        if key not in self._ahead:
-            m = self.model
-            P = self.P[t]
-            for _ in range(ahead):
-                P = m.F @ P @ m.F.T + m.Q
-                self.counter.add(2 * matmul(m.state_dim, m.state_dim, m.state_dim)
-                                 + m.state_dim**2)
-            self._ahead[key] = inv(m.H @ P @ m.H.T + m.R)
-            self.counter.add(matmul(m.ndim, m.state_dim, m.state_dim)
-                             + matmul(m.ndim, m.state_dim, m.ndim) + m.ndim**2
-                             + inverse(m.ndim))
-        return self._ahead[key]

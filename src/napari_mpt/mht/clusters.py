@@ -1,9 +1,11 @@
 """Split tracks into independent clusters by gating, for N > 2 particles.
 
-Over one window, detection ``z`` of frame ``t0 + j`` is *gated* to a track when its
-squared Mahalanobis distance to the track's ``j``-step prediction (no intermediate
-updates, so the widest the track can have spread) is below ``gate``.  Tracks that share a
-gated detection, directly or through others, form a cluster; clusters share no detection,
+Over one window, detection ``z`` of frame ``t0 + j`` is *reachable* by a track when its
+squared Mahalanobis distance (one-step innovation covariance ``S``) to the track's
+prediction, or to a detection the track could reach in frame ``t0 + j - 1``, is below
+``gate``: the chain follows every path the track could take through the window, without
+the overly wide spread of a many-step prediction.  Tracks that share a reachable
+detection, directly or through others, form a cluster; clusters share no detection,
 so the window's joint optimum is the union of the clusters' optima.  A cluster whose
 detection count differs from its track count in some frame (an ungated detection, say)
 cannot be solved alone; all such clusters are merged into one, which is balanced because
@@ -41,15 +43,22 @@ def gate_clusters(schedule: Schedule, t0: int, X: np.ndarray, Z: list[np.ndarray
     rows, cols = [], []
     pos, vel = X[:, :d], (X[:, d:] if m.velocity else None)
     counter = schedule.counter
+    reach = None
     for j, Zj in enumerate(Z, start=1):
         pred = pos + j * vel if vel is not None else pos
         if vel is not None:
             counter.add(2 * n * d)
-        Sinv = schedule.gate_sinv(t0, j)
+        Sinv = schedule.Sinv[t0 + j]
         Y = Zj[None, :, :] - pred[:, None, :]
-        d2 = ((Y @ Sinv) * Y).sum(-1)
+        near = ((Y @ Sinv) * Y).sum(-1) < gate               # (track, detection)
         counter.add(n * n * (d + matmul(1, d, d) + 2 * d - 1))
-        a, b = np.nonzero(d2 < gate)
+        if reach is not None:                                  # chain through frame j-1
+            W = Zj[None, :, :] - Z[j - 2][:, None, :]          # (previous det, det)
+            step = ((W @ Sinv) * W).sum(-1) < gate
+            counter.add(n * n * (d + matmul(1, d, d) + 2 * d - 1))
+            near |= (reach.astype(np.int64) @ step.astype(np.int64)) > 0
+        reach = near
+        a, b = np.nonzero(reach)
         rows.append(a)
         cols.append(n + (j - 1) * n + b)
     r = np.concatenate(rows)

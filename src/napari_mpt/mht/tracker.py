@@ -49,7 +49,8 @@ def check_window(params: MHTParams, n: int, L: int, s: int, d: int) -> None:
         if n_perms > EXACT_MAX_PERMUTATIONS:
             raise TooManyHypotheses(
                 f"{n} particles interact in one cluster: {n}! = {n_perms:,} associations per "
-                f"frame ({n_perms**L:.3g} hypotheses per window of K={L}); the exact search "
+                f"frame (about 1e{L * math.log10(n_perms):.0f} hypotheses per window of K={L}); "
+                f"the exact search "
                 f"takes clusters of at most 8. Lower the gate or use fewer/sparser particles.")
         return
     hyp = n_perms**L

@@ -1,0 +1,82 @@
+"""MHT wall time and FLOPs against the lookback K (prints tables; not a test).
+
+    .venv/bin/python benchmarks/bench_mht.py            # everything (about 2 minutes)
+    .venv/bin/python benchmarks/bench_mht.py --quick    # K <= 8, fewer repeats
+
+Wall time is the median of ``--repeats`` runs of ``track_mht`` (whole call: validation,
+search, result); FLOPs are the analytic count (or PAPI's where the machine has counters).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from napari_mpt import MHTParams, evaluate, simulate
+from napari_mpt.errors import TooManyHypotheses
+from napari_mpt.mht import track_mht
+
+
+def timed(sim, params: MHTParams, repeats: int):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        res = track_mht(sim.detections, params)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), res
+
+
+def pair_table(sigma: float, ks: list[int], max_exhaustive: int, repeats: int, seed: int) -> None:
+    sim = simulate(frames=150, measurement_noise=sigma, seed=seed)
+    print(f"\nN=2, T=150, mu=1.5, sigma={sigma}, seed={seed} (priors eta'=1.5, nu'={sigma})")
+    print(f"{'K':>3} | {'exact ms':>9} {'exact FLOPs':>13} {'nodes':>8} {'JC':>6} | "
+          f"{'exhaustive ms':>13} {'exhaustive FLOPs':>17} | {'same tracks':>11}")
+    for k in ks:
+        p = MHTParams(lookback=k, measurement_noise=sigma)
+        t_ex, r_ex = timed(sim, p, repeats if k <= 12 else 1)
+        jc = evaluate(r_ex.tracks, sim.truth).jaccard
+        row = (f"{k:>3} | {t_ex * 1e3:9.1f} {r_ex.flops.value:13,d} "
+               f"{r_ex.info['nodes_expanded']:8,d} {jc:6.3f} | ")
+        if k <= max_exhaustive:
+            t_full, r_full = timed(sim, p.replace(mode="exhaustive"), 1)
+            same = (r_full.tracks.detection == r_ex.tracks.detection).all()
+            row += f"{t_full * 1e3:13.1f} {r_full.flops.value:17,d} | {'yes' if same else 'NO':>11}"
+        else:
+            row += f"{'-':>13} {'-':>17} | {'-':>11}"
+        print(row, flush=True)
+
+
+def many_table(repeats: int) -> None:
+    print("\nMany particles (exact mode, gated clusters), mu=1.5, sigma=1")
+    print(f"{'N':>3} {'T':>4} {'FOV':>5} {'K':>3} | {'ms':>8} {'FLOPs':>13} "
+          f"{'largest cluster':>15} {'JC':>6}")
+    for n, t, fov, k in [(10, 100, 128, 3), (10, 100, 128, 8), (10, 100, 256, 8),
+                         (50, 100, 512, 3), (50, 100, 512, 8), (50, 100, 256, 3)]:
+        sim = simulate(particles=n, frames=t, field_of_view=fov, seed=1)
+        try:
+            dt, res = timed(sim, MHTParams(lookback=k), repeats)
+        except TooManyHypotheses as exc:
+            print(f"{n:>3} {t:>4} {fov:>5g} {k:>3} | refused: {str(exc)[:70]}...")
+            continue
+        jc = evaluate(res.tracks, sim.truth).jaccard
+        print(f"{n:>3} {t:>4} {fov:>5g} {k:>3} | {dt * 1e3:8.1f} {res.flops.value:13,d} "
+              f"{res.info['clusters_max']:>15} {jc:6.3f}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--max-exhaustive-k", type=int, default=14)
+    ap.add_argument("--seed", type=int, default=3)
+    args = ap.parse_args()
+    ks = list(range(1, 9)) if args.quick else list(range(1, 17))
+    reps = 3 if args.quick else args.repeats
+    pair_table(1.0, ks, min(args.max_exhaustive_k, 8 if args.quick else 99), reps, args.seed)
+    pair_table(7.0, ks, min(args.max_exhaustive_k, 8 if args.quick else 99), reps, args.seed)
+    many_table(reps)
+
+
+if __name__ == "__main__":
+    main()
