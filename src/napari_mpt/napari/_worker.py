@@ -1,0 +1,105 @@
+"""Run a tracker on a napari thread worker, with progress and cooperative cancel.
+
+The tracker itself is the core's (:func:`napari_mpt.api.track`); this module only
+bridges its :class:`~napari_mpt.runtime.RunControl` hooks to Qt: ``progress`` emits a
+queued signal (the bar lives in the GUI thread) and ``should_stop`` reads an event the
+Cancel button sets, so a cancelled run raises :class:`~napari_mpt.errors.Cancelled`
+inside the core and returns nothing half-made.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from qtpy.QtCore import QObject, Signal
+
+from ..data import Detections, Tracks
+from ..errors import MPTError
+from ..metrics import LinkScore
+from ..runtime import RunControl, TrackingResult
+
+
+@dataclass
+class JobOutput:
+    """What a finished run hands back to the GUI thread.
+
+    ``error`` is an input or parameter problem (or a cancel) the user can act on; it comes
+    back as a value so the widget shows its message.  Anything else is a bug and goes
+    through the worker's ``errored`` signal, which napari reports with its traceback.
+    """
+
+    result: TrackingResult | None = None
+    score: LinkScore | None = None
+    score_error: str | None = None
+    error: MPTError | None = None
+
+
+def run_tracking(detections: Detections, params: Any, truth: Tracks | None,
+                 control: RunControl) -> JobOutput:
+    """Track, then score against ``truth`` when there is one (both in the worker thread)."""
+    from .. import api
+
+    try:
+        result = api.track(detections, params, control)
+    except MPTError as exc:
+        return JobOutput(error=exc)
+    if truth is None:
+        return JobOutput(result)
+    try:
+        return JobOutput(result, api.evaluate(result.tracks, truth))
+    except MPTError as exc:   # e.g. 3D tracks against a 2D truth: keep the tracks
+        return JobOutput(result, None, str(exc))
+
+
+class _Progress(QObject):
+    """Lives in the GUI thread; emitting from the worker queues the update there."""
+
+    changed = Signal(object, object)  # totals may exceed 32 bits
+
+
+class TrackingJob:
+    """One run: start it, cancel it, ask whether it is still running."""
+
+    def __init__(self, detections: Detections, params: Any, truth: Tracks | None, *,
+                 on_progress: Callable[[int, int], None],
+                 on_done: Callable[[JobOutput], None],
+                 on_error: Callable[[BaseException], None],
+                 on_finished: Callable[[], None]):
+        from napari.qt.threading import create_worker
+
+        self._cancel = threading.Event()
+        self._progress = _Progress()
+        self._progress.changed.connect(on_progress)
+        self._last = (-1, -1)
+        self.running = True
+        control = RunControl(progress=self._emit, should_stop=self._cancel.is_set)
+        # our own "errored" handler stops create_worker from re-raising in the GUI thread
+        self.worker = create_worker(run_tracking, detections, params, truth, control,
+                                    _start_thread=False, _connect={"errored": on_error})
+        self.worker.returned.connect(on_done)
+
+        def finished() -> None:
+            self.running = False
+            on_finished()
+
+        self.worker.finished.connect(finished)
+
+    def _emit(self, done: int, total: int) -> None:
+        # at most one queued update per percent, however often the core reports
+        pct = (100 * done // total) if total else 0
+        if (pct, total) != self._last:
+            self._last = (pct, total)
+            self._progress.changed.emit(int(done), int(total))
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()

@@ -1,0 +1,58 @@
+"""The Load spots dock widget: a detections CSV and, optionally, its truth CSV.
+
+The same as dropping the files on the viewer (the reader contribution), but the truth
+can be any file, not only the ``*truth*.csv`` beside the detections.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from magicgui.widgets import Container, FileEdit, Label, PushButton
+
+from ..errors import InputError, MPTError
+from .messages import notify
+from .reader import read_csv, truth_path_for
+
+if TYPE_CHECKING:
+    import napari
+
+
+def _chosen(value: Any) -> str | None:
+    text = str(value or "").strip()
+    return text if text and text != "." and not Path(text).is_dir() else None
+
+
+class LoadSpotsWidget(Container):
+    """Read the files, then add a Points layer (and a paired Tracks layer for the truth)."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.detections = FileEdit(label="detections CSV", mode="r", filter="*.csv",
+                                   tooltip="frame, y, x (and z) columns; row i is detection i")
+        self.truth = FileEdit(label="truth CSV (optional)", mode="r", filter="*.csv",
+                              tooltip="track_id, frame, y, x; empty: the *truth*.csv beside "
+                              "the detections, if there is one")
+        self.load_button = PushButton(text="Load")
+        self.status = Label(value="")
+        self.extend([self.detections, self.truth, self.load_button, self.status])
+        self.load_button.changed.connect(self.load)
+
+    def load(self) -> list[Any]:
+        """Add the layers; on a bad file, say which line is wrong and add nothing."""
+        from napari.layers import Layer
+
+        try:
+            det = _chosen(self.detections.value)
+            if det is None:
+                raise InputError("Load spots", "choose a detections CSV first")
+            truth = _chosen(self.truth.value) or truth_path_for(det)
+            tuples = read_csv(det, truth)
+        except MPTError as exc:
+            self.status.value = notify(str(exc))
+            return []
+        layers = [self.viewer.add_layer(Layer.create(*t)) for t in tuples]
+        self.status.value = f"loaded {', '.join(repr(layer.name) for layer in layers)}"
+        return layers

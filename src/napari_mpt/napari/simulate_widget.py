@@ -1,0 +1,88 @@
+"""The Simulate dock widget: Brownian particles as a detections layer and its ground truth.
+
+Its controls come from :class:`~napari_mpt.params.SimulationParams` field metadata (the
+same help, ranges and defaults as ``napari-mpt simulate``).  Running it again updates its
+two layers in place, so repeated simulations do not pile up layers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from magicgui.widgets import Container, Label, PushButton
+
+from ..errors import MPTError
+from ..params import SimulationParams
+from ..simulate import simulate
+from .controls import ParamForm
+from .layers import new_pair_id, set_tracks, simulation_layers, tracks_features
+from .messages import notify
+
+if TYPE_CHECKING:
+    import napari
+
+LABELS = {"particles": "particles N", "frames": "frames T", "process_noise": "process noise mu",
+          "measurement_noise": "measurement noise sigma", "drift": "drift (dy, dx)",
+          "separation": "separation", "field_of_view": "field of view", "ndim": "dimensions",
+          "seed": "seed"}
+
+
+class SimulateWidget(Container):
+    """Simulate, then add (first time) or update (afterwards) the two layers."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
+        super().__init__(labels=False)
+        self.viewer = napari_viewer
+        self.form = ParamForm(SimulationParams, labels=LABELS)
+        self.run_button = PushButton(text="Simulate")
+        self.status = Label(value="")
+        self.extend([self.form, self.run_button, self.status])
+        self.run_button.changed.connect(self.run)
+        self._points: Any = None
+        self._truth: Any = None
+        self._pair = new_pair_id()
+
+    def params(self) -> SimulationParams:
+        values = self.form.values()
+        if values["ndim"] == 3 and tuple(values["drift"]) == (0.0, 0.0):
+            values["drift"] = (0.0, 0.0, 0.0)   # as the CLI: the default drift in 3D
+        return SimulationParams(**values)
+
+    def _alive(self, layer: Any) -> bool:
+        return layer is not None and layer in self.viewer.layers
+
+    def run(self) -> list[Any]:
+        """Simulate with the current settings; returns [points layer, truth layer], or []
+        after telling the user what is wrong (existing layers are left as they were)."""
+        try:
+            params = self.params()
+            sim = simulate(params)
+        except MPTError as exc:
+            self.status.value = notify(str(exc))
+            return []
+        points_t, truth_t = simulation_layers(sim, self._pair)
+        reuse = (self._alive(self._points) and self._alive(self._truth)
+                 and self._points.data.shape[1] == points_t[0].shape[1])
+        if reuse:
+            self._points.data = points_t[0]
+            self._points.metadata = points_t[1]["metadata"]
+            set_tracks(self._truth, truth_t[0], tracks_features(sim.truth))
+            self._truth.metadata = truth_t[1]["metadata"]
+        else:
+            for layer in (self._points, self._truth):
+                if self._alive(layer):
+                    self.viewer.layers.remove(layer)
+            self._truth = self.viewer.add_layer(_make_layer(truth_t))
+            self._points = self.viewer.add_layer(_make_layer(points_t))
+            self.viewer.layers.selection.active = self._points
+        self.status.value = (f"{len(sim.detections)} detections: N={params.particles}, "
+                             f"T={params.frames}, seed={params.seed}")
+        return [self._points, self._truth]
+
+
+def _make_layer(layer_tuple: tuple) -> Any:
+    from napari.layers import Layer
+
+    data, kwargs, kind = layer_tuple
+    return Layer.create(data, kwargs, kind)
+

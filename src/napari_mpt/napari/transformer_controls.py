@@ -1,0 +1,101 @@
+"""The Transformer controls: shipped checkpoints or a file, and this machine's devices.
+
+Asked of :mod:`napari_mpt.transformer` lazily (it imports torch), and only when the user
+picks the transformer, so docking the Track widget stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import fields
+from pathlib import Path
+
+from magicgui.widgets import ComboBox, Container, FileEdit
+
+from ..errors import CheckpointError, ParameterError
+from ..params import TransformerParams
+from .controls import control_for
+
+
+def transformer_installed() -> bool:
+    try:
+        spec = importlib.util.find_spec("napari_mpt.transformer")
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and spec.origin is not None   # a bare folder is not the module
+
+
+def _names(items: object) -> list[str]:
+    if isinstance(items, dict):
+        items = list(items)
+    out = []
+    for it in items or ():  # type: ignore[attr-defined]
+        name = getattr(it, "name", it)
+        out.append(Path(name).stem if isinstance(name, Path) else str(name))
+    return out
+
+
+def checkpoint_names() -> list[str]:
+    """Names of the shipped checkpoints (empty when the transformer part is missing)."""
+    if not transformer_installed():
+        return []
+    from ..transformer import available_checkpoints
+
+    return _names(available_checkpoints())
+
+
+def device_names() -> list[str]:
+    """Devices this machine has: ``cpu``, plus ``cuda`` where torch sees a GPU."""
+    if not transformer_installed():
+        return ["cpu"]
+    from ..transformer import available_devices
+
+    names = [str(d) for d in available_devices()]
+    return [d for d in names if d != "auto"] or ["cpu"]
+
+
+FROM_FILE = "checkpoint file…"
+
+
+class TransformerControls(Container):
+    """Checkpoint picker (shipped ones, or a file), device menu and batch size.
+
+    The menus are filled on first :meth:`refresh`, when the user picks the transformer.
+    """
+
+    def __init__(self, **kwargs):
+        batch = next(f for f in fields(TransformerParams) if f.name == "batch_size")
+        self.checkpoint = ComboBox(name="checkpoint", label="checkpoint", choices=[FROM_FILE],
+                                   tooltip="a shipped checkpoint, or a .pt file chosen below")
+        self.file = FileEdit(name="file", label="file", mode="r", filter="*.pt",
+                             tooltip="a napari-mpt transformer checkpoint (.pt)")
+        self.device = ComboBox(name="device", label="device", choices=["cpu"],
+                               tooltip="only the devices this machine has")
+        self.batch_size = control_for(batch, "batch size")
+        super().__init__(widgets=[self.checkpoint, self.file, self.device, self.batch_size],
+                         **kwargs)
+        self.loaded = False
+
+    def refresh(self) -> None:
+        """Ask the transformer part for its checkpoints and this machine's devices."""
+        names = checkpoint_names()
+        self.checkpoint.choices = [*names, FROM_FILE]
+        self.device.choices = device_names()
+        self.loaded = True
+
+    def params(self) -> TransformerParams:
+        """The validated parameters; raises an MPTError saying what to fix."""
+        if not transformer_installed():
+            raise ParameterError("method", "the transformer is not part of this installation; "
+                                 "use MHT or install napari-mpt with its transformer module")
+        if not self.loaded:
+            self.refresh()
+        checkpoint = self.checkpoint.value
+        if checkpoint == FROM_FILE:
+            path = self.file.value
+            if path is None or not str(path).strip() or Path(path).is_dir():
+                raise CheckpointError("no checkpoint file chosen: pick a shipped checkpoint or "
+                                      "choose a .pt file")
+            checkpoint = str(path)
+        return TransformerParams(checkpoint=checkpoint, device=self.device.value,
+                                 batch_size=self.batch_size.value)

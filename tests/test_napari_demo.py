@@ -1,0 +1,47 @@
+"""``napari-mpt demo --screenshot``: with no display it starts its own Xvfb, renders the
+scene, writes the PNG and prints the table, whose numbers are the core's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_mpt import api
+
+pytestmark = [pytest.mark.gui, pytest.mark.skipif(shutil.which("Xvfb") is None,
+                                                  reason="needs the Xvfb binary")]
+
+
+def test_demo_without_display_writes_screenshot_and_table(tmp_path):
+    pytest.importorskip("napari")
+    from skimage.io import imread
+
+    from napari_mpt.napari.layers import FN_COLOR, FP_COLOR
+
+    png = tmp_path / "demo.png"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    exe = Path(sys.executable).with_name("napari-mpt")
+    out = subprocess.run([str(exe), "demo", "--screenshot", str(png), "--frames", "60",
+                          "--size", "1200", "800"], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+    sim = api.simulate(api.SimulationParams(frames=60, measurement_noise=5.0, seed=7))
+    res = api.track(sim.detections, api.MHTParams(lookback=8, measurement_noise=5.0))
+    score = api.evaluate(res.tracks, sim.truth)
+    assert score.fp + score.fn > 0, "the demo scene should show link errors"
+    row = next(line for line in out.stdout.splitlines() if line.startswith("MHT K=8"))
+    assert f"{score.jaccard:.4f}" in row.split()
+    assert f"{res.flops.value:,}" in row.split()
+
+    img = imread(png)[..., :3].astype(int)
+    assert img.shape[:2] == (800, 1200)
+    for color in (FP_COLOR, FN_COLOR):       # both kinds of link error are drawn
+        target = np.asarray(color[:3]) * 255
+        assert (np.abs(img - target).max(axis=-1) < 40).sum() > 20

@@ -1,0 +1,190 @@
+"""The napari layer conversions, reader and writer functions, without a viewer or Qt."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+
+from napari.layers import Points, Tracks
+
+from napari_mpt import api
+from napari_mpt.errors import InputError
+from napari_mpt.io import read_detections, read_tracks, write_detections, write_tracks
+from napari_mpt.napari import layers as L
+from napari_mpt.napari.reader import csv_kind, get_reader, read_csv, truth_path_for
+from napari_mpt.napari.runs import RunRecord, detections_key, format_table
+from napari_mpt.napari.sample_data import EXAMPLES, SAMPLE_DIR, brownian_pair, example
+from napari_mpt.napari.writer import write_tracks_layer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sim(**kw):
+    return api.simulate(api.SimulationParams(**{"frames": 40, **kw}))
+
+
+def test_points_layer_round_trips_detection_rows():
+    sim = _sim(seed=3)
+    data, kwargs, kind = L.detections_layer(sim.detections, "d")
+    det = L.detections_from_points(Points(data, **{k: v for k, v in kwargs.items()
+                                                   if k != "metadata"}))
+    assert kind == "points"
+    np.testing.assert_array_equal(det.frame, sim.detections.frame)
+    np.testing.assert_allclose(det.coords, sim.detections.coords)
+
+
+@pytest.mark.parametrize(("data", "needle"), [
+    (np.zeros((4, 2)), "no time axis"),
+    (np.column_stack([[0.5, 1, 2], np.zeros((3, 2))]), "not a whole frame number"),
+    (np.zeros((3, 5)), "expected (t, y, x)"),
+])
+def test_points_without_usable_time_axis_are_refused_with_the_layer_named(data, needle):
+    with pytest.raises(InputError, match="layer 'spots'") as err:
+        L.detections_from_points(Points(data, name="spots"))
+    assert needle in str(err.value)
+
+
+def test_link_error_tracks_are_the_scores_errors_two_vertices_each():
+    sim = _sim(seed=7, measurement_noise=6.0)
+    res = api.track(sim.detections, api.MHTParams(lookback=1, measurement_noise=1.0))
+    score = api.evaluate(res.tracks, sim.truth)
+    assert score.errors, "this noisy pair must produce link errors"
+    data, feats = L.link_error_data(score)
+    layer = Tracks(data, features=feats)
+    ids = np.unique(layer.data[:, 0])
+    assert len(ids) == len(score.errors)
+    for i, e in zip(ids, score.errors, strict=True):
+        rows = layer.data[layer.data[:, 0] == i]
+        assert rows[:, 1].tolist() == [e.frame_from, e.frame_to]
+        np.testing.assert_allclose(rows[0, 2:], e.start)
+        np.testing.assert_allclose(rows[1, 2:], e.end)
+    kinds = np.asarray(layer.features["error_type"])[::2]
+    assert int((kinds == L.FP).sum()) == score.fp
+    assert int((kinds == L.FN).sum()) == score.fn
+    # every error is its own track, so it can be coloured by type
+    layer.colormaps_dict = L.error_colormaps()
+    layer.color_by = "error_type"
+    assert layer.color_by == "error_type"
+
+
+def test_no_errors_means_no_error_layer_data():
+    sim = _sim(seed=0, measurement_noise=0.0)
+    score = api.evaluate(sim.truth, sim.truth)
+    assert score.fp == score.fn == 0
+    assert L.link_error_data(score) is None
+
+
+def test_set_tracks_updates_data_then_features():
+    sim = _sim(seed=1)
+    data, kwargs, _ = L.truth_layer(sim.truth, "t")
+    layer = Tracks(data, features=kwargs["features"])
+    other = _sim(seed=2, frames=20).truth
+    L.set_tracks(layer, other.napari_data(), L.tracks_features(other))
+    np.testing.assert_allclose(layer.data, other.napari_data())
+    np.testing.assert_array_equal(layer.features["detection"], other.detection)
+
+
+def test_reader_sorts_files_into_points_tracks_or_not_ours(tmp_path):
+    sim = _sim(seed=4)
+    write_detections(tmp_path / "run_detections.csv", sim.detections)
+    write_tracks(tmp_path / "run_truth.csv", sim.truth)
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    assert csv_kind(str(tmp_path / "run_detections.csv")) == "detections"
+    assert csv_kind(str(tmp_path / "run_truth.csv")) == "tracks"
+    assert get_reader(str(tmp_path / "other.csv")) is None
+    assert get_reader(str(tmp_path / "x.txt")) is None
+    assert truth_path_for(tmp_path / "run_detections.csv") == tmp_path / "run_truth.csv"
+
+    layers = get_reader(str(tmp_path / "run_detections.csv"))(str(tmp_path / "run_detections.csv"))
+    kinds = [t[2] for t in layers]
+    assert sorted(kinds) == ["points", "tracks"]
+    points = next(t for t in layers if t[2] == "points")
+    truth = next(t for t in layers if t[2] == "tracks")
+    assert points[1]["metadata"]["napari_mpt"]["pair"] == truth[1]["metadata"]["napari_mpt"]["pair"]
+    np.testing.assert_allclose(points[0][:, 1:], sim.detections.coords)
+    np.testing.assert_allclose(truth[0], sim.truth.napari_data())
+
+    # dropping both files gives the truth once, as the detections' truth
+    both = get_reader([str(tmp_path / "run_detections.csv"), str(tmp_path / "run_truth.csv")])
+    assert len(both([str(tmp_path / "run_detections.csv"), str(tmp_path / "run_truth.csv")])) == 2
+
+
+def test_reader_names_the_bad_line(tmp_path):
+    path = tmp_path / "bad_detections.csv"
+    path.write_text("frame,y,x\n0,1,2\n1,oops,3\n")
+    reader = get_reader(str(path))
+    with pytest.raises(InputError, match="line 3"):
+        reader(str(path))
+
+
+def test_writer_round_trip_with_features(tmp_path):
+    sim = _sim(seed=5)
+    res = api.track(sim.detections, api.MHTParams(lookback=2))
+    score = api.evaluate(res.tracks, sim.truth)
+    data, feats = L.result_layer_data(res.tracks, score)
+    layer = Tracks(data, features=feats, name="MHT K=2")
+    written = write_tracks_layer(str(tmp_path / "out"), *layer.as_layer_data_tuple()[:2])
+    assert written == [str(tmp_path / "out.csv")]
+    back = read_tracks(written[0])
+    np.testing.assert_allclose(back.napari_data(), layer.data)
+    np.testing.assert_array_equal(back.detection, res.tracks.detection)
+    np.testing.assert_array_equal(back.features["wrong_link"], score.wrong_link.astype(int))
+    with open(written[0], newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header[:4] == ["track_id", "frame", "y", "x"]
+    # and the plugin reads it back as a Tracks layer
+    (_tdata, tkw, kind), = read_csv(written[0])
+    assert kind == "tracks"
+    np.testing.assert_array_equal(tkw["features"]["wrong_link"], score.wrong_link.astype(int))
+
+
+def test_shipped_examples_match_their_truth():
+    assert (SAMPLE_DIR / "README.txt").is_file()
+    for name in EXAMPLES:
+        layers = example(name)
+        assert [t[2] for t in layers] == ["tracks", "points"]
+        det = read_detections(SAMPLE_DIR / f"{name}_detections.csv")
+        truth = read_tracks(SAMPLE_DIR / f"{name}_truth.csv")
+        # the truth's detection column points at the detection rows of its particles
+        assert np.all(det.frame[truth.detection] == truth.frame)
+        assert len(det) == len(truth)
+    assert [t[2] for t in brownian_pair()] == ["points", "tracks"]
+
+
+def test_run_records_format_what_the_core_returned():
+    sim = _sim(seed=6, measurement_noise=4.0)
+    params = api.MHTParams(lookback=3)
+    res = api.track(sim.detections, params)
+    score = api.evaluate(res.tracks, sim.truth)
+    key = detections_key(L.points_data(sim.detections.frame, sim.detections.coords))
+    rec = RunRecord.from_result(key, params, res, score)
+    assert rec.cells()[0] == "MHT K=3"
+    assert rec.cells()[2] == f"{score.jaccard:.4f}"
+    assert f"{res.flops.value:,} ({res.flops.source})" in rec.readout()
+    assert f"TP {score.tp}  FP {score.fp}  FN {score.fn}" in rec.readout()
+    table = format_table([rec])
+    assert table.splitlines()[0].split()[:3] == ["method", "parameters", "JC"]
+
+
+def test_manifest_is_valid():
+    npe2 = Path(sys.executable).with_name("npe2")
+    out = subprocess.run([str(npe2), "validate", "napari-mpt"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (ROOT / "src" / "napari_mpt" / "napari.yaml").resolve() == (ROOT / "napari.yaml")
+
+
+def test_demo_command_registers_without_importing_napari_qt_or_torch():
+    code = ("import argparse, sys; from napari_mpt.napari import demo; "
+            "p = argparse.ArgumentParser(); demo.register(p.add_subparsers()); "
+            "a = p.parse_args(['demo', '--screenshot', 'x.png']); assert a.func is demo.run_demo; "
+            "print(sorted(m for m in ('napari', 'torch', 'qtpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

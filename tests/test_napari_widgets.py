@@ -1,0 +1,368 @@
+"""The dock widgets, reader, writer and sample data inside a real napari viewer.
+
+Runs under Xvfb (pytest-xvfb).  Every tracker run goes through the Track widget's thread
+worker and is checked against the core's own result on the same layer data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+from napari.layers import Points, Tracks
+from napari.utils.notifications import notification_manager
+
+from napari_mpt import api
+from napari_mpt.io import read_tracks, write_detections
+from napari_mpt.napari.layers import FN, FP, detections_from_points, mpt_meta, tracks_from_layer
+from napari_mpt.napari.sample_data import SAMPLE_DIR
+from napari_mpt.napari.track_widget import TRANSFORMER
+from napari_mpt.napari.transformer_controls import FROM_FILE, transformer_installed
+from napari_mpt.params import MHTParams, SimulationParams
+
+pytestmark = pytest.mark.gui
+needs_transformer = pytest.mark.skipif(not transformer_installed(),
+                                       reason="the transformer module is not installed")
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+def dock(viewer, name: str):
+    return viewer.window.add_plugin_dock_widget("napari-mpt", name)[1]
+
+
+def simulate_in(viewer, **params):
+    w = dock(viewer, "Simulate")
+    for k, v in params.items():
+        w.form[k].value = v
+    layers = w.run()
+    assert len(layers) == 2, w.status.value
+    return layers
+
+
+def snapshot(viewer) -> list[tuple]:
+    return [(layer.name, type(layer).__name__, np.array(layer.data, copy=True))
+            for layer in viewer.layers]
+
+
+def assert_unchanged(viewer, before: list[tuple]) -> None:
+    after = snapshot(viewer)
+    assert [a[:2] for a in after] == [b[:2] for b in before]
+    for a, b in zip(after, before, strict=True):
+        np.testing.assert_array_equal(a[2], b[2])
+
+
+def last_message() -> str:
+    return str(notification_manager.records[-1].message)
+
+
+def run_and_wait(qtbot, track, timeout_ms: int = 60_000) -> None:
+    assert track.run(), track.status.value
+    qtbot.waitUntil(lambda: not track.running, timeout=timeout_ms)
+
+
+# --- Simulate ------------------------------------------------------------------------
+def test_simulate_controls_come_from_the_parameter_model(viewer):
+    w = dock(viewer, "Simulate")
+    for f in fields(SimulationParams):
+        control = w.form[f.name]
+        assert control.tooltip == f.metadata["help"]
+        if f.metadata.get("min") is not None and hasattr(control, "min"):
+            assert control.min == f.metadata["min"]
+        if f.metadata.get("max") is not None and hasattr(control, "max"):
+            assert control.max == f.metadata["max"]
+    assert w.form["particles"].value == SimulationParams().particles == 2
+
+
+def test_simulating_again_updates_the_two_layers_in_place(viewer):
+    points, truth = simulate_in(viewer, frames=30, seed=3, measurement_noise=2.0)
+    sim = api.simulate(SimulationParams(frames=30, seed=3, measurement_noise=2.0))
+    np.testing.assert_allclose(points.data[:, 1:], sim.detections.coords)
+    np.testing.assert_allclose(truth.data, sim.truth.napari_data())
+    assert mpt_meta(points)["pair"] == mpt_meta(truth)["pair"]
+
+    w = dock(viewer, "Simulate")          # the same dock widget again
+    w.form["seed"].value = 4
+    again = w.run()
+    assert [id(x) for x in again] == [id(points), id(truth)]
+    assert len(viewer.layers) == 2
+    sim4 = api.simulate(SimulationParams(frames=30, seed=4, measurement_noise=2.0))
+    np.testing.assert_allclose(points.data[:, 1:], sim4.detections.coords)
+    np.testing.assert_allclose(truth.data, sim4.truth.napari_data())
+    np.testing.assert_array_equal(truth.features["detection"], sim4.truth.detection)
+
+
+def test_simulate_bad_parameter_says_which_and_keeps_layers(viewer):
+    simulate_in(viewer, frames=20)
+    before = snapshot(viewer)
+    w = dock(viewer, "Simulate")
+    w.form["drift"].value = "1, x"
+    assert w.run() == []
+    assert "drift" in w.status.value and "drift" in last_message()
+    assert_unchanged(viewer, before)
+    w.form["drift"].value = "0.5, 0.5"      # the widget keeps working
+    assert len(w.run()) == 2
+
+
+# --- Track: MHT ----------------------------------------------------------------------
+def test_mht_run_matches_the_core(viewer, qtbot):
+    points, truth = simulate_in(viewer, frames=40, seed=7, measurement_noise=6.0)
+    track = dock(viewer, "Track")
+    assert track.input.value == points and track.truth.value == truth
+    track.mht["lookback"].value = 1
+    track.mht["measurement_noise"].value = 1.0
+    run_and_wait(qtbot, track)
+
+    params = MHTParams(lookback=1, measurement_noise=1.0)
+    res = api.track(detections_from_points(points), params)
+    score = api.evaluate(res.tracks, tracks_from_layer(truth))
+    assert score.fp + score.fn > 0, "the scene must have link errors to check"
+
+    result = viewer.layers[res.label]
+    assert isinstance(result, Tracks) and res.label == "MHT K=1"
+    np.testing.assert_allclose(result.data, res.tracks.napari_data())
+    np.testing.assert_array_equal(result.features["detection"], res.tracks.detection)
+    np.testing.assert_array_equal(result.features["wrong_link"], score.wrong_link.astype(int))
+    result.color_by = "wrong_link"          # usable for colouring
+
+    errors = viewer.layers[f"{res.label} link errors"]
+    assert len(np.unique(errors.data[:, 0])) == len(score.errors)
+    etype = np.asarray(errors.features["error_type"])
+    assert (etype == FP).sum() == 2 * score.fp and (etype == FN).sum() == 2 * score.fn
+    assert errors.color_by == "error_type"
+
+    readout = track.readout.value
+    assert f"link Jaccard: {score.jaccard:.4f}" in readout
+    assert f"TP {score.tp}  FP {score.fp}  FN {score.fn}" in readout
+    assert f"FLOPs: {res.flops.value:,} ({res.flops.source})" in readout
+    assert "device: cpu" in readout
+    row = track.table.data.to_list()[0]
+    assert row[:6] == [res.label, row[1], f"{score.jaccard:.4f}", str(score.tp),
+                       str(score.fp), str(score.fn)]
+    assert track.progress.value == 100
+
+    # a second run on the same detections adds a row; the layer of an equal label is reused
+    track.mht["lookback"].value = 4
+    run_and_wait(qtbot, track)
+    assert [r[0] for r in track.table.data.to_list()] == ["MHT K=1", "MHT K=4"]
+    assert len([x for x in viewer.layers if mpt_meta(x).get("kind") == "result"]) == 2
+    run_and_wait(qtbot, track)
+    assert len([x for x in viewer.layers if mpt_meta(x).get("kind") == "result"]) == 2
+
+    # new detections: a new comparison (the old runs belong to the old detections)
+    dock(viewer, "Simulate").form["seed"].value = 8
+    dock(viewer, "Simulate").run()
+    assert track.table.data.to_list() == []
+
+
+def test_track_without_truth_reports_no_score(viewer, qtbot):
+    _points, truth = simulate_in(viewer, frames=20, seed=1)
+    viewer.layers.remove(truth)
+    track = dock(viewer, "Track")
+    assert track.truth.value is None
+    run_and_wait(qtbot, track)
+    assert "no ground-truth layer" in track.readout.value
+    assert not any(mpt_meta(x).get("kind") == "link_errors" for x in viewer.layers)
+
+
+# --- Track: bad input ----------------------------------------------------------------
+def test_no_points_layer(viewer):
+    track = dock(viewer, "Track")
+    assert track.run() is False
+    assert "no Points layer" in track.status.value and "no Points layer" in last_message()
+    assert len(viewer.layers) == 0
+
+
+def test_points_layer_without_time_axis(viewer):
+    viewer.add_points(np.random.default_rng(0).uniform(0, 50, (10, 2)), name="flat")
+    before = snapshot(viewer)
+    track = dock(viewer, "Track")
+    assert track.run() is False
+    assert "no time axis" in track.status.value and "'flat'" in last_message()
+    assert_unchanged(viewer, before)
+
+
+def test_frames_with_a_missing_spot_are_refused_by_the_tracker(viewer, qtbot):
+    points, _ = simulate_in(viewer, frames=20, seed=2)
+    frame = points.data[:, 0]
+    points.data = np.delete(points.data, np.flatnonzero(frame == 5)[0], axis=0)
+    before = snapshot(viewer)
+    track = dock(viewer, "Track")
+    run_and_wait(qtbot, track)
+    assert "same number of detections" in track.status.value
+    assert "5" in track.status.value
+    assert last_message() == track.status.value
+    assert_unchanged(viewer, before)
+    assert track.history.records == []
+    points.data = points.data[points.data[:, 0] != 10]   # a frame with no spot at all
+    run_and_wait(qtbot, track)
+    assert "10" in track.status.value and "no detections" in track.status.value
+    assert track.history.records == []
+
+
+def test_cancel_and_a_second_run_while_running(viewer, qtbot):
+    simulate_in(viewer, frames=400, seed=7, measurement_noise=5.0)
+    before = snapshot(viewer)
+    track = dock(viewer, "Track")
+    track.mht["lookback"].value = 16         # seconds of work: time to press Cancel
+    assert track.run()
+    assert track.cancel_button.enabled
+    qtbot.waitUntil(lambda: track.progress.value > 0 or not track.running, timeout=60_000)
+    assert track.running, "the run ended before it could be cancelled"
+    assert track.run() is False              # refused, not raced
+    assert "already in progress" in track.status.value
+    track.cancel_button.clicked.emit()
+    qtbot.waitUntil(lambda: not track.running, timeout=60_000)
+    assert "cancelled" in track.status.value.lower()
+    assert_unchanged(viewer, before)
+    assert not track.cancel_button.enabled
+    track.mht["lookback"].value = 2          # the widget keeps working
+    run_and_wait(qtbot, track)
+    assert track.history.records[-1].label == "MHT K=2"
+
+
+# --- Track: transformer --------------------------------------------------------------
+@needs_transformer
+def test_transformer_run_matches_the_core(viewer, qtbot):
+    from napari_mpt.napari.transformer_controls import checkpoint_names, device_names
+    from napari_mpt.params import TransformerParams
+
+    points, truth = simulate_in(viewer, frames=30, seed=5, measurement_noise=1.0)
+    track = dock(viewer, "Track")
+    track.method.value = TRANSFORMER
+    assert track.mht.native.isHidden() and not track.transformer.native.isHidden()
+    names = checkpoint_names()
+    if not names:
+        pytest.skip("no shipped checkpoint yet")
+    assert list(track.transformer.checkpoint.choices) == [*names, FROM_FILE]
+    assert list(track.transformer.device.choices) == device_names()
+    assert "cpu" in device_names()
+    track.transformer.checkpoint.value = names[0]
+    track.transformer.device.value = "cpu"
+    run_and_wait(qtbot, track, timeout_ms=120_000)
+
+    params = TransformerParams(checkpoint=names[0], device="cpu")
+    res = api.track(detections_from_points(points), params)
+    score = api.evaluate(res.tracks, tracks_from_layer(truth))
+    layer = viewer.layers[res.label]
+    np.testing.assert_allclose(layer.data, res.tracks.napari_data())
+    assert f"link Jaccard: {score.jaccard:.4f}" in track.readout.value
+    assert f"({res.flops.source})" in track.readout.value
+    assert track.table.data.to_list()[0][0] == res.label
+
+
+@needs_transformer
+def test_unreadable_checkpoint_file(viewer, qtbot, tmp_path):
+    simulate_in(viewer, frames=20)
+    before = snapshot(viewer)
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint")
+    track = dock(viewer, "Track")
+    track.method.value = TRANSFORMER
+    track.transformer.checkpoint.value = FROM_FILE
+    track.transformer.file.value = bad
+    run_and_wait(qtbot, track)
+    assert "broken.pt" in track.status.value
+    assert last_message() == track.status.value
+    assert_unchanged(viewer, before)
+
+
+@needs_transformer
+def test_cuda_where_there_is_none(viewer, qtbot, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    simulate_in(viewer, frames=20)
+    before = snapshot(viewer)
+    track = dock(viewer, "Track")
+    track.method.value = TRANSFORMER
+    assert "cuda" not in track.transformer.device.choices   # the menu lists real devices
+    track.transformer.device.choices = ["cpu", "cuda"]       # as if a stale menu offered it
+    track.transformer.device.value = "cuda"
+    if FROM_FILE == track.transformer.checkpoint.value:     # no shipped checkpoint yet
+        (tmp_path / "any.pt").write_bytes(b"")
+        track.transformer.file.value = tmp_path / "any.pt"
+    run_and_wait(qtbot, track)
+    assert "cuda" in track.status.value.lower()
+    assert_unchanged(viewer, before)
+
+
+def test_transformer_missing_or_without_file_is_explained(viewer, monkeypatch):
+    simulate_in(viewer, frames=20)
+    track = dock(viewer, "Track")
+    track.method.value = TRANSFORMER
+    track.transformer.checkpoint.value = FROM_FILE
+    assert track.run() is False
+    assert "checkpoint" in track.status.value or "transformer" in track.status.value
+
+
+# --- reader, writer, samples, Load spots ---------------------------------------------
+def test_open_detections_csv_brings_its_truth(viewer, tmp_path):
+    sim = api.simulate(SimulationParams(frames=25, seed=9))
+    write_detections(tmp_path / "detections.csv", sim.detections)
+    from napari_mpt.io import write_tracks
+
+    write_tracks(tmp_path / "truth.csv", sim.truth)
+    layers = viewer.open(str(tmp_path / "detections.csv"), plugin="napari-mpt")
+    kinds = sorted(type(x).__name__ for x in layers)
+    assert kinds == ["Points", "Tracks"]
+    points = next(x for x in layers if isinstance(x, Points))
+    np.testing.assert_allclose(points.data[:, 1:], sim.detections.coords)
+    track = dock(viewer, "Track")
+    assert track.truth.value == next(x for x in layers if isinstance(x, Tracks))
+    # a tracks CSV opened directly is a Tracks layer
+    (tracks,) = viewer.open(str(tmp_path / "truth.csv"), plugin="napari-mpt")
+    assert isinstance(tracks, Tracks)
+    np.testing.assert_allclose(tracks.data, sim.truth.napari_data())
+
+
+def test_writer_round_trip_through_the_viewer(viewer, qtbot, tmp_path):
+    simulate_in(viewer, frames=30, seed=7, measurement_noise=5.0)
+    track = dock(viewer, "Track")
+    track.mht["lookback"].value = 2
+    run_and_wait(qtbot, track)
+    layer = viewer.layers["MHT K=2"]
+    saved = layer.save(str(tmp_path / "mht.csv"), plugin="napari-mpt")
+    assert saved == [str(tmp_path / "mht.csv")]
+    back = read_tracks(saved[0])
+    np.testing.assert_allclose(back.napari_data(), layer.data)
+    np.testing.assert_array_equal(back.features["wrong_link"], layer.features["wrong_link"])
+    (reopened,) = viewer.open(saved[0], plugin="napari-mpt")
+    np.testing.assert_allclose(reopened.data, layer.data)
+    assert not list(tmp_path.glob(".*.tmp"))        # atomic: no temporary file left
+
+
+def test_sample_data(viewer):
+    viewer.open_sample("napari-mpt", "brownian_pair")
+    assert sorted(type(x).__name__ for x in viewer.layers) == ["Points", "Tracks"]
+    viewer.layers.clear()
+    viewer.open_sample("napari-mpt", "pair_t150_sigma5")
+    points = next(x for x in viewer.layers if isinstance(x, Points))
+    assert points.data.shape == (300, 3)
+    track = dock(viewer, "Track")
+    assert track.input.value == points
+    assert isinstance(track.truth.value, Tracks)
+
+
+def test_load_spots_widget(viewer, tmp_path):
+    w = dock(viewer, "Load spots")
+    assert w.load() == [] and "choose a detections CSV" in w.status.value
+    bad = tmp_path / "bad_detections.csv"
+    bad.write_text("frame,y,x\n0,1\n")
+    w.detections.value = bad
+    assert w.load() == [] and "line 2" in w.status.value and len(viewer.layers) == 0
+    w.detections.value = Path(SAMPLE_DIR) / "pair_T8_sigma1.2_detections.csv"
+    layers = w.load()
+    assert [isinstance(x, Tracks) for x in layers] == [True, False]
+    assert isinstance(layers[1], Points)
+    assert mpt_meta(layers[0])["pair"] == mpt_meta(layers[1])["pair"]
