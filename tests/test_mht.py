@@ -116,3 +116,38 @@ def test_progress_and_cancel():
 
     with pytest.raises(Cancelled):
         track_mht(sim.detections, MHTParams(lookback=4), RunControl(should_stop=stop))
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_centroid_bound_never_exceeds_any_hypothesis(n):
+    """The branch-and-bound's lower bound is below the cost of every complete hypothesis."""
+    from itertools import product
+
+    from napari_mpt.flops import FlopCounter
+    from napari_mpt.kalman import Schedule
+    from napari_mpt.mht.exact import ExactSearch, all_permutations
+    from napari_mpt.motion import motion_model
+
+    rng = np.random.default_rng(n)
+    model = motion_model(MHTParams(measurement_noise=4.0), 2)
+    L = 4
+    for _ in range(5):
+        sched = Schedule(model, FlopCounter())
+        sched.upto(L)
+        perms = all_permutations(n)
+        search = ExactSearch(sched, perms, FlopCounter())
+        X0 = model.initial_states(rng.normal(0, 5, (n, 2)))
+        search.reset(X0)
+        Z = [rng.normal(0, 8, (n, 2)) for _ in range(L)]
+        bound = search.future_bounds(0, Z)
+        costs = []
+        for seq in product(range(len(perms)), repeat=L):
+            X, total = X0, 0.0
+            for t, k in enumerate(seq, start=1):
+                Xp = model.predict_mean(X)
+                Y = Z[t - 1][perms[k]] - Xp[:, :2]
+                total += float(((Y @ sched.Sinv[t]) * Y).sum())
+                X = Xp + Y @ sched.K[t].T
+            costs.append(total)
+        assert bound[0] <= min(costs)
+        assert bound[0] > 0.2 * min(costs)  # and it is not vacuous

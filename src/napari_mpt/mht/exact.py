@@ -1,8 +1,16 @@
 """Exact windowed association search: depth-first branch and bound over permutations.
 
 Why it is exact: a node's partial cost (summed squared Mahalanobis distances of the
-association steps so far) can only grow as steps are added, so a branch whose partial
-cost already exceeds the best complete hypothesis can never contain the optimum.  Children
+association steps so far) plus a lower bound on the steps still to come can never
+underestimate its best completion, so a branch whose bound exceeds the best complete
+hypothesis can never contain the optimum.
+
+The lower bound: all tracks share the gain, and together they take all of a frame's
+detections, so the *sum* of their states evolves as one Kalman filter fed with the sum of
+the detections — the same for every hypothesis.  The innovations ``e_a`` of a step thus
+add up to a fixed ``E``, and ``sum_a |e_a|^2 >= |E|^2 / n`` (convexity; norms in
+``S^-1``).  That unavoidable part of every future step bounds the rest of the window, so
+branches are compared on the part of the cost an association can change.  Children
 are visited cheapest first, which makes the first descent a greedy hypothesis (a good
 incumbent) and lets the loop stop at the first child that is too expensive.  Exact ties
 are broken towards the lexicographically smallest sequence of permutation indices, as the
@@ -53,8 +61,10 @@ class ExactSearch:
     perms: np.ndarray
     counter: FlopCounter
     cache: dict[Path, Node] = field(default_factory=dict)
-    frames: list[tuple[int, bytes]] = field(default_factory=list)  # cache validity key
     nodes_expanded: int = 0
+    # centroid filter of the bound: its state after frame t and the bound of step t
+    _sum_state: dict[int, np.ndarray] = field(default_factory=dict)
+    _step_bound: dict[int, float] = field(default_factory=dict)
 
     def reset(self, X: np.ndarray) -> None:
         self.cache = {(): Node(X.copy())}
@@ -84,6 +94,41 @@ class ExactSearch:
         self.counter.add(matmul(n, d, s) + n * s)
         return node.Xpred + Ysel @ self.schedule.K[t].T
 
+    def future_bounds(self, t0: int, Z: list[np.ndarray]) -> list[float]:
+        """``bound[j]``: a lower bound on the cost of steps ``j+1 .. L`` of any hypothesis
+        (the centroid argument of the module docstring), slightly loosened so rounding
+        can never prune the optimum."""
+        m = self.schedule.model
+        n, d = Z[0].shape
+        s = m.state_dim
+        add = self.counter.add
+        xs = self._sum_state.get(t0)
+        if xs is None:
+            xs = self.cache[()].X.sum(0)
+            add((n - 1) * s)
+        step = []
+        for j, Zj in enumerate(Z):
+            t = t0 + j + 1
+            if t in self._step_bound:  # computed by an earlier window: the same frames
+                step.append(self._step_bound[t])
+                xs = self._sum_state[t]
+                continue
+            xp = m.predict_mean(xs)
+            e = Zj.sum(0) - xp[:d]
+            u = e @ self.schedule.Sinv[t]
+            step.append(float(e @ u) / n)
+            xs = xp + self.schedule.K[t] @ e
+            self._step_bound[t], self._sum_state[t] = step[-1], xs
+            add(m.predict_mean_flops() + (n - 1) * d + d + matmul(1, d, d) + (2 * d - 1) + 1
+                + matmul(s, d, 1) + s)
+        for t in [t for t in self._step_bound if t <= t0]:
+            del self._step_bound[t]
+        bound = [0.0] * (len(Z) + 1)
+        for j in range(len(Z) - 1, -1, -1):
+            bound[j] = bound[j + 1] + step[j]
+        add(len(Z))
+        return [b * (1.0 - 1e-9) for b in bound]
+
     def solve(self, t0: int, Z: list[np.ndarray]) -> tuple[Path, float]:
         """Best permutation sequence for frames ``t0+1 .. t0+len(Z)`` from the root states."""
         L = len(Z)
@@ -91,6 +136,7 @@ class ExactSearch:
         best_path: Path = ()
         cache = self.cache
         add = self.counter.add
+        bound = self.future_bounds(t0, Z) if len(Z[0]) > 1 else [0.0] * (L + 1)
 
         def dfs(path: Path, node: Node, partial: float) -> None:
             nonlocal best_cost, best_path
@@ -100,10 +146,11 @@ class ExactSearch:
                 self._expand(node, t, Z[depth])
             assert node.costs is not None and node.order is not None
             costs = node.costs
+            rest = bound[depth + 1]
             for k in node.order:
                 c = partial + float(costs[k])
-                add(1)
-                if c > best_cost:
+                add(2)
+                if c + rest > best_cost:
                     break
                 child = (*path, k)
                 if depth + 1 == L:
