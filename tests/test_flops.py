@@ -35,9 +35,14 @@ def test_exact_mht_count_of_one_step_matches_a_hand_count():
               + 4 * (1 * 2 * 3)             # 4 (y^T S^-1): (1x2)(2x2)
               + 4 * 3                       # 4 dot products of length 2
               + 2 * 1)                      # 2 permutations, 1 add each
-    search = 2                              # partial + cost for both children
+    bound = (4                              # sum of the 2 root states (4 adds)
+             + 2 + 2 + 2                    # predict the sum; sum the 2 detections; innovation
+             + 1 * 2 * 3 + 3 + 1            # e^T S^-1 e, divided by n
+             + 4 * 3 + 4                    # update the sum: K e + x
+             + 1)                           # suffix sum of the window's bounds
+    search = 2 * 2                          # partial + cost + bound for both children
     update = 2 * 4 * 3 + 2 * 4              # (2x2)(2x4) gain product + 8 adds
-    assert counter.total == schedule + expand + search + update == 676
+    assert counter.total == schedule + expand + bound + search + update == 715
 
 
 def test_source_is_reported():
