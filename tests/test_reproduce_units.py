@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import subprocess
 import sys
 
@@ -35,12 +36,15 @@ def test_paper_parameters_reach_the_tasks():
     mht = [t for t in fig2a if t.method == "mht"]
     assert all(t.frames == 150 and t.lookback == 1 and t.eta == 1.5 for t in mht)
     assert all(t.prior == max(t.sigma, 1e-3) for t in mht)          # known prior nu' = sigma
-    tr = [t for t in fig2a if t.method == "transformer"]
+    tr = [t for t in fig2a if t.curve.startswith("transformer K_D=1")]
+    assert tr
     assert all(t.encoder == 150 and t.lookback == 1 for t in tr)    # K_E = T, K_D = 1
     assert {t.model.sigma for t in tr} == {t.sigma for t in tr}      # trained at each sigma
     assert all(t.prior == 1.0 for t in build_tasks(FIGURES["fig2b"], seeds=1)
                if t.method == "mht")
     assert {t.lookback for t in build_tasks(FIGURES["fig2c"], seeds=1)} == {8}
+    assert all(t.model is None for t in build_tasks(FIGURES["fig5"], seeds=1)
+               if t.method == "transformer")         # Fig. 5 counts the architecture only
     fig6 = build_tasks(FIGURES["fig6"], seeds=1)
     per_t = {t.model.name for t in fig6 if t.curve == "transformer_{T,30}"}
     assert per_t == {f"transformer_{int(x)}_30" for x in FIGURES["fig6"].xs}
@@ -70,6 +74,7 @@ def test_mean_ci_is_a_student_t_interval():
     ref_lo, ref_hi = stats.t.interval(0.95, len(values) - 1, loc=sum(values) / len(values),
                                       scale=stats.sem(values))
     assert lo <= mean <= hi
+    assert math.isclose(std, statistics.stdev(values))
     assert math.isclose(lo, ref_lo) and math.isclose(hi, ref_hi)
     assert mean_ci([3.0]) == (3.0, 3.0, 3.0, 0.0)
     m, lo, hi, _ = mean_ci([2.0, 2.0, 2.0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,6 +35,7 @@ class ModelSpec:
     sigma: float | None = None
     decoder: int | None = None
     encoder: int | None = None
+    epochs: int | None = None
 
     @property
     def base(self) -> str:
@@ -43,7 +45,7 @@ class ModelSpec:
     def default_protocol(self) -> bool:
         """Trained like the shipped checkpoints (so a shipped one of that name fits)."""
         return (self.batches is None and self.sigma is None and self.decoder is None
-                and self.encoder is None)
+                and self.encoder is None and self.epochs is None)
 
     @property
     def name(self) -> str:
@@ -56,6 +58,8 @@ class ModelSpec:
             parts.append(f"kd{self.decoder}")
         if self.encoder is not None:
             parts.append(f"ke{self.encoder}")
+        if self.epochs is not None:
+            parts.append(f"ep{self.epochs}")
         return "_".join(parts)
 
 
@@ -68,7 +72,8 @@ def model_for(spec: TrainSpec, *, x: float, frames: int, sigma: float) -> ModelS
     opt_float = lambda v: None if v is None else float(r(v))  # noqa: E731
     return ModelSpec(frames=int(r(spec.frames)), per_batch=int(r(spec.per_batch)),
                      batches=opt_int(spec.batches), sigma=opt_float(spec.sigma),
-                     decoder=opt_int(spec.decoder), encoder=opt_int(spec.encoder))
+                     decoder=opt_int(spec.decoder), encoder=opt_int(spec.encoder),
+                     epochs=opt_int(spec.epochs))
 
 
 def cache_dir(override: str | os.PathLike | None = None) -> Path:
@@ -105,9 +110,11 @@ def locate(model: ModelSpec, cache: Path, shipped: set[str]) -> tuple[Source, Pa
     return "missing", None
 
 
-def train_model(model: ModelSpec, seed: int = 0) -> bytes:
-    """Train ``model`` with the transformer package and return the checkpoint's bytes."""
-    raise NotImplementedError("the transformer package has not landed yet")
+def train_model(model: ModelSpec, seed: int = 0) -> dict[str, Any]:
+    """Train ``model`` (see :mod:`.training`): ``{"blob": bytes, "seconds": float}``."""
+    from .training import train_model as _train
+
+    return _train(model, seed)
 
 
 def _materialise(blob: bytes) -> str:
@@ -123,6 +130,44 @@ def _materialise(blob: bytes) -> str:
     return str(path)
 
 
+def checkpoint_argument(checkpoint: Any) -> str:
+    """A shipped name or a local path for what a task received (name, bytes or a
+    training result)."""
+    if isinstance(checkpoint, dict):
+        checkpoint = checkpoint["blob"]
+    if isinstance(checkpoint, (bytes, bytearray)):
+        return _materialise(bytes(checkpoint))
+    if isinstance(checkpoint, (str, Path)):
+        return str(checkpoint)
+    raise TypeError(f"no checkpoint for this transformer task (got {type(checkpoint).__name__})")
+
+
 def track_with(task: Any, detections: Detections, checkpoint: Any) -> TrackingResult:
-    """Run the transformer of ``task`` on ``detections``."""
-    raise NotImplementedError("the transformer package has not landed yet")
+    """Run the transformer of ``task`` on ``detections`` on the CPU, one torch thread."""
+    import torch
+
+    from ..params import TransformerParams
+    from ..transformer import track_transformer
+
+    torch.set_num_threads(1)
+    params = TransformerParams(checkpoint=checkpoint_argument(checkpoint), device="cpu",
+                               batch_size=1)
+    with warnings.catch_warnings():  # fvcore's tracer notes, once per architecture
+        warnings.simplefilter("ignore")
+        return track_transformer(detections, params)
+
+
+def architecture_flops(frames: int, encoder: int, decoder: int) -> Any:
+    """fvcore FLOPs of one inference of T frames by a transformer with K_E, K_D and the
+    reference architecture (the count depends on the sizes only, not on the weights)."""
+    import torch
+
+    from ..transformer import TrackerTransformer, count_flops, model_config
+    from .training import reference_params
+
+    torch.set_num_threads(1)
+    params = reference_params().replace(frames=frames, encoder_lookback=min(encoder, frames),
+                                        decoder_lookback=decoder)
+    with warnings.catch_warnings():  # the tracer's notes on constants are not for users
+        warnings.simplefilter("ignore")
+        return count_flops(TrackerTransformer(model_config(params)), frames)

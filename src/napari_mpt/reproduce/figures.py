@@ -24,10 +24,18 @@ MU = 1.5
 ETA = 1.5
 """Process-noise prior eta' of the MHT in every figure."""
 
-SIGMAS: tuple[float, ...] = tuple(float(s) for s in range(11))
-"""Our sigma axis for Figs. 2 and 3: 0..10 px (the paper plots one but gives no grid)."""
+FIG2_SIGMAS: tuple[float, ...] = tuple(float(s) for s in range(0, 21, 2))
+"""Our sigma axis for Fig. 2 (T=150): 0..20 px, i.e. up to twice the initial separation of
+10 px, far enough to show where each method breaks (the paper gives no grid)."""
+
+FIG3_SIGMAS: tuple[float, ...] = tuple(float(s) for s in range(11))
+"""Our sigma axis for Fig. 3 (T=8): 0..10 px."""
 
 QUICK_SIGMAS: tuple[float, ...] = (1.0, 5.0, 9.0)
+
+FIG2_EPOCHS = 100
+"""Passes over Fig. 2's 6 training experiments (the paper does not say; 6 single steps
+leave the network untrained, see training.py)."""
 
 FIG3_I: tuple[int, ...] = (1, 2, 4, 8, 16, 30)
 """Training sizes i of transformer_{8,i} drawn in Fig. 3 and swept in Fig. 4."""
@@ -48,6 +56,7 @@ class TrainSpec:
     sigma: float | Follow | None = None
     decoder: int | None = None     # K_D the model is built for; None: the package default
     encoder: int | Follow | None = None  # K_E; None: the package default (= T)
+    epochs: int | None = None      # None: fresh batches every step; E: fixed data, E passes
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ class Curve:
     prior: float | Follow = "sigma"       # nu' (MHT only)
     eta: float = ETA                      # eta' (MHT only)
     mode: Literal["exact", "exhaustive"] = "exact"
-    train: TrainSpec | None = None        # transformer only
+    train: TrainSpec | None = None        # transformer: None = FLOPs of the architecture only
     color: str = "C0"
     linestyle: str = "-"
     quick: bool = True                    # drawn by --quick
@@ -102,6 +111,11 @@ def _mht(label: str, k: int | Follow, prior: float | Follow, color: str, **kw) -
 
 _FIG2_T = 150
 
+_REF_150_30 = Curve(
+    "transformer_{150,30} (K_D=8, default training)", "transformer", lookback=8, encoder="T",
+    train=TrainSpec(150, 30), color="C2", linestyle=":")
+"""Not in the paper's Fig. 2: the package's main transformer, for reference."""
+
 FIGURES: dict[str, FigureSpec] = {}
 
 
@@ -114,12 +128,14 @@ _add(FigureSpec(
     title="Fig. 2(a): known priors, T=150, K_MHT=K_D=1, K_E=T",
     claim="With exact priors (nu'=sigma, transformer trained at sigma) the transformer is "
           "significantly more robust to measurement noise than MHT on long sequences.",
-    x="sigma", xs=SIGMAS, quick_xs=QUICK_SIGMAS, frames=_FIG2_T,
+    x="sigma", xs=FIG2_SIGMAS, quick_xs=QUICK_SIGMAS, frames=_FIG2_T,
     curves=(
         _mht("MHT K=1, nu'=sigma", 1, "sigma", "C0"),
         Curve("transformer K_D=1, trained at sigma", "transformer", lookback=1, encoder="T",
-              train=TrainSpec(_FIG2_T, 1, batches=6, sigma="sigma", decoder=1), color="C1",
+              train=TrainSpec(_FIG2_T, 1, batches=6, sigma="sigma", decoder=1,
+                              epochs=FIG2_EPOCHS), color="C1",
               quick=False),
+        _REF_150_30,
     ),
 ))
 _add(FigureSpec(
@@ -127,12 +143,14 @@ _add(FigureSpec(
     title="Fig. 2(b): fixed prior nu'=1, T=150, K_MHT=K_D=1, K_E=T",
     claim="With the prior fixed at nu'=1 (transformer trained at sigma=1) both methods "
           "degrade and the transformer stays more robust.",
-    x="sigma", xs=SIGMAS, quick_xs=QUICK_SIGMAS, frames=_FIG2_T,
+    x="sigma", xs=FIG2_SIGMAS, quick_xs=QUICK_SIGMAS, frames=_FIG2_T,
     curves=(
         _mht("MHT K=1, nu'=1", 1, 1.0, "C0"),
         Curve("transformer K_D=1, trained at sigma=1", "transformer", lookback=1, encoder="T",
-              train=TrainSpec(_FIG2_T, 1, batches=6, sigma=1.0, decoder=1), color="C1",
+              train=TrainSpec(_FIG2_T, 1, batches=6, sigma=1.0, decoder=1,
+                              epochs=FIG2_EPOCHS), color="C1",
               quick=False),
+        _REF_150_30,
     ),
 ))
 _add(FigureSpec(
@@ -140,12 +158,14 @@ _add(FigureSpec(
     title="Fig. 2(c): fixed prior nu'=1, T=150, K_MHT=K_D=8, K_E=T (dashed: 2(b))",
     claim="With K_MHT=K_D=8 both methods become more robust and the transformer's advantage "
           "remains significant.",
-    x="sigma", xs=SIGMAS, quick_xs=QUICK_SIGMAS, frames=_FIG2_T, overlay="fig2b",
+    x="sigma", xs=FIG2_SIGMAS, quick_xs=QUICK_SIGMAS, frames=_FIG2_T, overlay="fig2b",
     curves=(
         _mht("MHT K=8, nu'=1", 8, 1.0, "C0"),
         Curve("transformer K_D=8, trained at sigma=1", "transformer", lookback=8, encoder="T",
-              train=TrainSpec(_FIG2_T, 1, batches=6, sigma=1.0, decoder=8), color="C1",
+              train=TrainSpec(_FIG2_T, 1, batches=6, sigma=1.0, decoder=8,
+                              epochs=FIG2_EPOCHS), color="C1",
               quick=False),
+        _REF_150_30,
     ),
 ))
 _add(FigureSpec(
@@ -153,7 +173,7 @@ _add(FigureSpec(
     title="Fig. 3: short sequences, T=8, K_MHT=K_E=K_D=8, nu'=sigma",
     claim="Where MHT is optimal (T=K=8) transformer_{8,1} is much worse than MHT; more "
           "training brings it closer, non-uniformly, but never to MHT.",
-    x="sigma", xs=SIGMAS, quick_xs=QUICK_SIGMAS, frames=8,
+    x="sigma", xs=FIG3_SIGMAS, quick_xs=QUICK_SIGMAS, frames=8,
     curves=(
         _mht("MHT K=8, nu'=sigma", 8, "sigma", "k"),
         *(Curve(f"transformer_{{8,{i}}}", "transformer", lookback=8, encoder=8,
@@ -185,7 +205,7 @@ _add(FigureSpec(
         _mht("MHT exhaustive (paper's cost model)", "x", "sigma", "C0", mode="exhaustive"),
         _mht("MHT exact (branch and bound)", "x", "sigma", "C2"),
         Curve("transformer K_E=K_D=K", "transformer", lookback="x", encoder="x",
-              train=TrainSpec(150, 30, decoder=None, encoder="x"), color="C1"),
+              train=None, color="C1"),  # FLOPs depend on the architecture only
     ),
 ))
 _add(FigureSpec(

@@ -28,7 +28,7 @@ class ClusterError(MPTError):
 
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, workers: int = 2,
-                processes: bool = False) -> Iterator[Any]:
+                processes: bool = False, timeout: float = 30.0) -> Iterator[Any]:
     """A Dask client: to ``scheduler`` when given, else to a local cluster of ``workers``
     single-threaded workers (threads of this process unless ``processes``), closed on exit.
     """
@@ -36,7 +36,7 @@ def dask_client(scheduler: str | None = None, workers: int = 2,
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout=30)
+            client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
         with client:
@@ -119,7 +119,7 @@ def run_sweep(client: Any, tasks: list[Task], store: ResultStore, plan: ModelPla
     futures = [client.submit(run_task, t, inputs.get(t.model.name) if t.model else None,
                              key=f"task-{t.key}", pure=False) for t in todo]
     stats = {"tasks": len(tasks), "ran": 0, "reused": len(tasks) - len(todo),
-             "trained": [], "task_seconds": 0.0}
+             "trained": [], "train_seconds": {}, "task_seconds": 0.0}
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo) + len(train_futures), desc=desc, unit="task",
                disable=not progress, leave=True, dynamic_ncols=True)
@@ -129,8 +129,9 @@ def run_sweep(client: Any, tasks: list[Task], store: ResultStore, plan: ModelPla
             if fut in train_futures:
                 name = train_futures[fut]
                 with atomic_write(cached_path(plan.specs[name], cache), "wb") as fh:
-                    fh.write(result)
+                    fh.write(result["blob"])
                 stats["trained"].append(name)
+                stats["train_seconds"][name] = round(float(result["seconds"]), 2)
             else:
                 store.add(result)
                 stats["ran"] += 1
@@ -158,6 +159,7 @@ class FigureReport:
     ran: int
     reused: int
     trained: list[str]
+    train_seconds: dict[str, float]
     skipped: dict[str, list[str]]   # curve -> models it lacked
     elapsed_s: float
     task_seconds: float
@@ -208,7 +210,7 @@ def reproduce_figure(client: Any, name: str, out: Path, *, quick: bool = False,
         + (f", trained {', '.join(stats['trained'])}" if stats["trained"] else "")
         + f" in {elapsed:.1f} s; wrote {csv_path} and {png_path}")
     return FigureReport(name, csv_path, png_path, stats["tasks"], stats["ran"],
-                        stats["reused"], stats["trained"], skipped, elapsed,
+                        stats["reused"], stats["trained"], stats["train_seconds"], skipped, elapsed,
                         stats["task_seconds"], len(rows))
 
 
@@ -227,6 +229,6 @@ def write_timings(out: Path, reports: list[FigureReport], command: str) -> None:
         data[r.figure] = {
             "command": command, "elapsed_s": round(r.elapsed_s, 2),
             "task_seconds": round(r.task_seconds, 2), "tasks": r.tasks, "ran": r.ran,
-            "reused": r.reused, "trained": r.trained, "skipped": r.skipped,
+            "reused": r.reused, "train_seconds": r.train_seconds, "skipped": r.skipped,
         }
     write_json(path, data)

@@ -15,8 +15,9 @@ COLUMNS = (
     "n_failed", "frames", "sigma", "lookback", "encoder", "prior", "eta", "mode", "model",
     "flops_source", "wall_s_mean", "error",
 )
-"""The CSV's columns: ``mean`` of ``metric`` over ``n`` seeds, 95% t-interval
-``[ci_lo, ci_hi]`` (equal to the mean when n = 1 or all seeds agree)."""
+"""The CSV's columns: ``mean`` of ``metric`` over ``n`` seeds, 95% Student-t interval
+``[ci_lo, ci_hi]`` (clipped to [0, 1] for the Jaccard coefficient; equal to the mean when
+n = 1 or all seeds agree)."""
 
 
 def mean_ci(values: list[float], level: float = 0.95) -> tuple[float, float, float, float]:
@@ -48,6 +49,8 @@ def summarize(spec: FigureSpec, records: list[dict[str, Any]]) -> list[dict[str,
         ok = [r for r in recs if not r.get("error")]
         values = [float(r[spec.metric]) for r in ok]
         mean, lo, hi, std = mean_ci(values)
+        if spec.metric == "jaccard":  # JC lives in [0, 1]; so does its interval
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
         first = recs[0]
         sources = sorted({str(r.get("flops_source", "")) for r in ok} - {""})
         errors = sorted({r["error"] for r in recs if r.get("error")})

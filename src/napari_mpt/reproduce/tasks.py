@@ -90,9 +90,11 @@ def curve_task(spec: FigureSpec, curve: Curve, x: float, seed_index: int) -> Tas
     prior = float(r(curve.prior))
     model = None
     if curve.method == "transformer":
-        if curve.train is None:
-            raise ValueError(f"{spec.name}: transformer curve {curve.label!r} has no TrainSpec")
-        model = model_for(curve.train, x=x, frames=frames, sigma=sigma)
+        if curve.train is not None:
+            model = model_for(curve.train, x=x, frames=frames, sigma=sigma)
+        elif spec.metric != "flops":
+            raise ValueError(f"{spec.name}: transformer curve {curve.label!r} needs a "
+                             "TrainSpec to be scored")
     return Task(
         figure=spec.name, curve=curve.label, x=float(x), seed_index=int(seed_index),
         seed=task_seed(spec.name, x, seed_index), frames=frames, sigma=sigma, mu=spec.mu,
@@ -114,8 +116,9 @@ def build_tasks(spec: FigureSpec, *, quick: bool = False, seeds: int | None = No
 def run_task(task: Task, checkpoint: Any = None) -> dict[str, Any]:
     """Simulate, track and score one task; returns its result record.
 
-    ``checkpoint`` is what :func:`napari_mpt.reproduce.checkpoints.resolve` produced for
-    the task's model (a shipped name, or the bytes of a trained one).  Errors a user can
+    ``checkpoint`` is what the driver found for the task's model: a shipped name, the
+    bytes of a cached checkpoint, or the result of training it.  A transformer task with
+    no model only counts the FLOPs of its architecture (Fig. 5).  Errors a user can
     act on (:class:`~napari_mpt.errors.MPTError`, e.g. a refused hypothesis count) are
     recorded in the result instead of stopping the sweep.
     """
@@ -128,6 +131,14 @@ def run_task(task: Task, checkpoint: Any = None) -> dict[str, Any]:
     sim = simulate(SimulationParams(particles=2, frames=task.frames, process_noise=task.mu,
                                     measurement_noise=task.sigma, seed=task.seed))
     t0 = time.perf_counter()
+    if task.method == "transformer" and task.model is None:
+        from .checkpoints import architecture_flops
+
+        flops = architecture_flops(task.frames, task.encoder, task.lookback)
+        record.update(jaccard=float("nan"), tp=-1, fp=-1, fn=-1, flops=int(flops.value),
+                      flops_source=str(flops.source), wall_s=time.perf_counter() - t0,
+                      error="")
+        return record
     try:
         if task.method == "mht":
             from ..api import track
@@ -143,6 +154,9 @@ def run_task(task: Task, checkpoint: Any = None) -> dict[str, Any]:
         record.update(error=f"{type(exc).__name__}: {exc}", wall_s=time.perf_counter() - t0)
         return record
     score = link_jaccard(result.tracks, sim.truth)
+    if task.method == "transformer":  # what the checkpoint really has, not what was asked
+        record.update(encoder=int(result.info.get("encoder_lookback", task.encoder)),
+                      lookback=int(result.info.get("decoder_lookback", task.lookback)))
     record.update(
         jaccard=float(score.jaccard), tp=int(score.tp), fp=int(score.fp), fn=int(score.fn),
         flops=int(result.flops.value), flops_source=str(result.flops.source),
