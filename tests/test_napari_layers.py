@@ -166,11 +166,13 @@ def test_run_records_format_what_the_core_returned():
     key = detections_key(L.points_data(sim.detections.frame, sim.detections.coords))
     rec = RunRecord.from_result(key, params, res, score)
     assert rec.cells()[0] == "MHT K=3"
-    assert rec.cells()[2] == f"{score.jaccard:.4f}"
+    assert rec.cells()[1] == f"{score.jaccard:.4f}"
     assert f"{res.flops.value:,} ({res.flops.source})" in rec.readout()
     assert f"TP {score.tp}  FP {score.fp}  FN {score.fn}" in rec.readout()
     table = format_table([rec])
-    assert table.splitlines()[0].split()[:3] == ["method", "parameters", "JC"]
+    assert table.splitlines()[0].split()[:3] == ["method", "JC", "TP"]
+    assert table.splitlines()[1].split()[:4] == ["MHT", "K=3", f"{score.jaccard:.4f}",
+                                                 str(score.tp)]
 
 
 def test_manifest_is_valid():

@@ -146,8 +146,9 @@ def test_mht_run_matches_the_core(viewer, qtbot):
     assert f"FLOPs: {res.flops.value:,} ({res.flops.source})" in readout
     assert "device: cpu" in readout
     row = track.table.data.to_list()[0]
-    assert row[:6] == [res.label, row[1], f"{score.jaccard:.4f}", str(score.tp),
-                       str(score.fp), str(score.fn)]
+    assert row[:6] == [res.label, f"{score.jaccard:.4f}", str(score.tp), str(score.fp),
+                       str(score.fn), f"{res.flops.value:,}"]
+    assert row[-1].startswith("K=1, constant-velocity")
     assert track.progress.value == 100
 
     # a second run on the same detections adds a row; the layer of an equal label is reused
@@ -172,6 +173,20 @@ def test_track_without_truth_reports_no_score(viewer, qtbot):
     run_and_wait(qtbot, track)
     assert "no ground-truth layer" in track.readout.value
     assert not any(mpt_meta(x).get("kind") == "link_errors" for x in viewer.layers)
+
+
+def test_any_points_layer_with_a_time_axis_can_be_tracked(viewer, qtbot):
+    simulate_in(viewer, frames=25, seed=6, measurement_noise=3.0)
+    sim = api.simulate(SimulationParams(frames=25, seed=11, measurement_noise=3.0))
+    mine = viewer.add_points(np.column_stack([sim.detections.frame, sim.detections.coords]),
+                             name="my spots")
+    track = dock(viewer, "Track")
+    track.input.value = mine
+    assert track.truth.value is None         # not the simulation's truth: it is not theirs
+    run_and_wait(qtbot, track)
+    res = api.track(sim.detections, MHTParams())
+    np.testing.assert_allclose(viewer.layers["MHT K=8"].data, res.tracks.napari_data())
+    assert "no ground-truth layer" in track.readout.value
 
 
 # --- Track: bad input ----------------------------------------------------------------
@@ -231,33 +246,67 @@ def test_cancel_and_a_second_run_while_running(viewer, qtbot):
 
 
 # --- Track: transformer --------------------------------------------------------------
+def _tiny_checkpoint(folder: Path, name: str, **overrides) -> Path:
+    """A transformer trained for two batches: enough to load, infer and count FLOPs."""
+    from napari_mpt.transformer import train
+
+    return train(out=folder / f"{name}.pt", progress_bar=False, frames=8,
+                 experiments_per_batch=2, batches=2, d_model=8, heads=1, ff=8,
+                 encoder_layers=1, decoder_layers=1, **overrides)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    if not transformer_installed():
+        pytest.skip("the transformer module is not installed")
+    folder = tmp_path_factory.mktemp("checkpoints")
+    return {"pair": _tiny_checkpoint(folder, "tiny_pair"),
+            "triple": _tiny_checkpoint(folder, "tiny_triple", particles=3)}
+
+
+def _choose_file(track, path) -> None:
+    track.method.value = TRANSFORMER
+    track.transformer.checkpoint.value = FROM_FILE
+    track.transformer.file.value = path
+
+
 @needs_transformer
-def test_transformer_run_matches_the_core(viewer, qtbot):
-    from napari_mpt.napari.transformer_controls import checkpoint_names, device_names
+def test_transformer_menus_list_shipped_checkpoints_and_real_devices(viewer):
+    from napari_mpt.transformer import available_checkpoints, available_devices
+
+    track = dock(viewer, "Track")
+    assert track.transformer.native.isHidden()
+    track.method.value = TRANSFORMER
+    assert track.mht.native.isHidden() and not track.transformer.native.isHidden()
+    assert list(track.transformer.checkpoint.choices) == [*available_checkpoints(), FROM_FILE]
+    assert list(track.transformer.device.choices) == available_devices()
+    assert track.transformer.device.choices[0] == "cpu"
+
+
+@needs_transformer
+def test_transformer_run_matches_the_core(viewer, qtbot, checkpoints):
     from napari_mpt.params import TransformerParams
 
     points, truth = simulate_in(viewer, frames=30, seed=5, measurement_noise=1.0)
     track = dock(viewer, "Track")
-    track.method.value = TRANSFORMER
-    assert track.mht.native.isHidden() and not track.transformer.native.isHidden()
-    names = checkpoint_names()
-    if not names:
-        pytest.skip("no shipped checkpoint yet")
-    assert list(track.transformer.checkpoint.choices) == [*names, FROM_FILE]
-    assert list(track.transformer.device.choices) == device_names()
-    assert "cpu" in device_names()
-    track.transformer.checkpoint.value = names[0]
+    _choose_file(track, checkpoints["pair"])
     track.transformer.device.value = "cpu"
     run_and_wait(qtbot, track, timeout_ms=120_000)
 
-    params = TransformerParams(checkpoint=names[0], device="cpu")
+    params = TransformerParams(checkpoint=str(checkpoints["pair"]), device="cpu")
     res = api.track(detections_from_points(points), params)
     score = api.evaluate(res.tracks, tracks_from_layer(truth))
     layer = viewer.layers[res.label]
+    assert res.label == "tiny_pair"
     np.testing.assert_allclose(layer.data, res.tracks.napari_data())
-    assert f"link Jaccard: {score.jaccard:.4f}" in track.readout.value
-    assert f"({res.flops.source})" in track.readout.value
-    assert track.table.data.to_list()[0][0] == res.label
+    np.testing.assert_array_equal(layer.features["wrong_link"], score.wrong_link.astype(int))
+    readout = track.readout.value
+    assert f"link Jaccard: {score.jaccard:.4f}" in readout
+    assert f"FLOPs: {res.flops.value:,} ({res.flops.source})" in readout
+    assert "device: cpu" in readout
+    row = track.table.data.to_list()[0]
+    assert row[:2] == [res.label, f"{score.jaccard:.4f}"]
+    assert row[-1] == f"{checkpoints['pair']}, cpu"
 
 
 @needs_transformer
@@ -267,9 +316,7 @@ def test_unreadable_checkpoint_file(viewer, qtbot, tmp_path):
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"not a checkpoint")
     track = dock(viewer, "Track")
-    track.method.value = TRANSFORMER
-    track.transformer.checkpoint.value = FROM_FILE
-    track.transformer.file.value = bad
+    _choose_file(track, bad)
     run_and_wait(qtbot, track)
     assert "broken.pt" in track.status.value
     assert last_message() == track.status.value
@@ -277,7 +324,21 @@ def test_unreadable_checkpoint_file(viewer, qtbot, tmp_path):
 
 
 @needs_transformer
-def test_cuda_where_there_is_none(viewer, qtbot, tmp_path):
+def test_checkpoint_built_for_other_data(viewer, qtbot, checkpoints):
+    simulate_in(viewer, frames=20)
+    before = snapshot(viewer)
+    track = dock(viewer, "Track")
+    _choose_file(track, checkpoints["triple"])
+    run_and_wait(qtbot, track)
+    assert "N=3" in track.status.value and "tiny_triple" in track.status.value
+    assert_unchanged(viewer, before)
+    _choose_file(track, checkpoints["pair"])      # the widget keeps working
+    run_and_wait(qtbot, track)
+    assert track.history.records[-1].label == "tiny_pair"
+
+
+@needs_transformer
+def test_cuda_where_there_is_none(viewer, qtbot, checkpoints):
     import torch
 
     if torch.cuda.is_available():
@@ -285,15 +346,12 @@ def test_cuda_where_there_is_none(viewer, qtbot, tmp_path):
     simulate_in(viewer, frames=20)
     before = snapshot(viewer)
     track = dock(viewer, "Track")
-    track.method.value = TRANSFORMER
+    _choose_file(track, checkpoints["pair"])
     assert "cuda" not in track.transformer.device.choices   # the menu lists real devices
     track.transformer.device.choices = ["cpu", "cuda"]       # as if a stale menu offered it
     track.transformer.device.value = "cuda"
-    if FROM_FILE == track.transformer.checkpoint.value:     # no shipped checkpoint yet
-        (tmp_path / "any.pt").write_bytes(b"")
-        track.transformer.file.value = tmp_path / "any.pt"
     run_and_wait(qtbot, track)
-    assert "cuda" in track.status.value.lower()
+    assert "'cuda' is not available" in track.status.value
     assert_unchanged(viewer, before)
 
 

@@ -16,8 +16,9 @@ from ..metrics import LinkScore
 from ..params import MHTParams
 from ..runtime import TrackingResult
 
-COLUMNS = ("method", "parameters", "JC", "TP", "FP", "FN", "FLOPs", "FLOP source", "time (s)",
-           "device")
+# the long parameter description last, so the numbers stay in view in a narrow dock
+COLUMNS = ("method", "JC", "TP", "FP", "FN", "FLOPs", "FLOP source", "time (s)", "device",
+           "parameters")
 
 
 def detections_key(data: np.ndarray) -> str:
@@ -64,9 +65,9 @@ class RunRecord:
         def opt(v: object, fmt: str) -> str:
             return "–" if v is None else format(v, fmt)
 
-        return (self.label, self.parameters, opt(self.jaccard, ".4f"), opt(self.tp, "d"),
-                opt(self.fp, "d"), opt(self.fn, "d"), f"{self.flops:,}", self.flops_source,
-                f"{self.wall_s:.3f}", self.device)
+        return (self.label, opt(self.jaccard, ".4f"), opt(self.tp, "d"), opt(self.fp, "d"),
+                opt(self.fn, "d"), f"{self.flops:,}", self.flops_source, f"{self.wall_s:.3f}",
+                self.device, self.parameters)
 
     def readout(self) -> str:
         """The multi-line summary shown under the Run button."""
@@ -98,6 +99,7 @@ def format_table(records: list[RunRecord]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = []
     for n, row in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if i < 2 or n == 0 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        lines.append("  ".join(c.ljust(w) if i in (0, len(row) - 1) or n == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+                     .rstrip())
     return "\n".join(lines)

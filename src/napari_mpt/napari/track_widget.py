@@ -108,9 +108,9 @@ class TrackWidget(Container):
         return None
 
     def _input_changed(self, layer: Any) -> None:
-        truth = self.paired_truth(layer)
-        if truth is not None:
-            self.truth.value = truth
+        # another layer's truth would score nonsense: take this layer's own truth, or none
+        # (the user can still pick any Tracks layer afterwards)
+        self.truth.value = self.paired_truth(layer)
         if self._watched is not None:
             self._watched.events.data.disconnect(self.refresh_table)
         self._watched = layer
