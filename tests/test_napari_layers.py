@@ -146,7 +146,7 @@ def test_writer_round_trip_with_features(tmp_path):
 
 
 def test_shipped_examples_match_their_truth():
-    assert (SAMPLE_DIR / "README.txt").is_file()
+    assert (ROOT / "sample_data" / "README.txt").is_file()
     for name in EXAMPLES:
         layers = example(name)
         assert [t[2] for t in layers] == ["tracks", "points"]

@@ -51,6 +51,7 @@ class RunRecord:
     tp: int | None = None
     fp: int | None = None
     fn: int | None = None
+    flops_detail: str = ""
 
     @classmethod
     def from_result(cls, key: str, params: object, result: TrackingResult,
@@ -59,7 +60,7 @@ class RunRecord:
                                           "fp": score.fp, "fn": score.fn}
         return cls(key, result.label, result.method, describe_params(params, result.device),
                    result.wall_s, int(result.flops.value), result.flops.source,
-                   result.device, **extra)
+                   result.device, **extra, flops_detail=result.flops.detail)
 
     def cells(self) -> tuple[str, ...]:
         def opt(v: object, fmt: str) -> str:

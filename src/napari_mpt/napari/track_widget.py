@@ -210,6 +210,7 @@ class TrackWidget(Container):
         self._show_layers(out, pending["source"])
         self.progress.value = 100
         self.readout.value = record.readout()
+        self.readout.tooltip = record.flops_detail   # how the FLOPs were counted
         self.refresh_table()
         if out.score_error:
             self.say(f"tracked, but not scored: {out.score_error}", "warning")
