@@ -87,8 +87,17 @@ def cache_dir(override: str | os.PathLike | None = None) -> Path:
     return Path(base) / "napari-mpt"
 
 
+def model_seed(model: ModelSpec) -> int:
+    """Training seed of a model, from its name alone."""
+    return int.from_bytes(hashlib.sha256(model.name.encode()).digest()[:4], "big") & 0x7FFF_FFFF
+
+
 def cached_path(model: ModelSpec, cache: Path) -> Path:
-    return cache / "transformers" / f"{model.name}.pt"
+    """``<cache>/transformers/<name>-<protocol>.pt``: the tag hashes every training setting,
+    so a changed protocol (e.g. new shipped reference checkpoints) never reuses a stale file."""
+    from .training import protocol_tag
+
+    return cache / "transformers" / f"{model.name}-{protocol_tag(model)}.pt"
 
 
 def shipped_names() -> set[str]:
@@ -110,11 +119,11 @@ def locate(model: ModelSpec, cache: Path, shipped: set[str]) -> tuple[Source, Pa
     return "missing", None
 
 
-def train_model(model: ModelSpec, seed: int = 0) -> dict[str, Any]:
+def train_model(model: ModelSpec) -> dict[str, Any]:
     """Train ``model`` (see :mod:`.training`): ``{"blob": bytes, "seconds": float}``."""
     from .training import train_model as _train
 
-    return _train(model, seed)
+    return _train(model, model_seed(model))
 
 
 def _materialise(blob: bytes) -> str:

@@ -79,13 +79,6 @@ def plan_models(tasks: list[Task], cache: Path, train: bool,
     return plan
 
 
-def model_seed(name: str) -> int:
-    """Training seed of a model, from its name alone."""
-    import hashlib
-
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") & 0x7FFF_FFFF
-
-
 def run_sweep(client: Any, tasks: list[Task], store: ResultStore, plan: ModelPlan,
               cache: Path, *, progress: bool = True, desc: str = "tasks",
               on_record: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
@@ -109,8 +102,8 @@ def run_sweep(client: Any, tasks: list[Task], store: ResultStore, plan: ModelPla
         elif src == "cached":
             inputs[name] = client.scatter(Path(plan.value[name]).read_bytes())
         elif src == "train":
-            fut = client.submit(train_model, plan.specs[name], model_seed(name),
-                                key=f"train-{name}", pure=False)
+            fut = client.submit(train_model, plan.specs[name], key=f"train-{name}",
+                                pure=False)
             inputs[name] = fut
             train_futures[fut] = name
         else:
@@ -202,7 +195,9 @@ def reproduce_figure(client: Any, name: str, out: Path, *, quick: bool = False,
     overlay = None
     if spec.overlay and (out / f"{spec.overlay}.csv").is_file():
         overlay = read_csv(out / f"{spec.overlay}.csv")
-    n_seeds = seeds if seeds is not None else (spec.quick_seeds if quick else spec.seeds)
+    counts = sorted({int(r["n"]) for r in rows})
+    n_seeds = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+               ) if counts else "0"
     subtitle = f"mean and 95% CI over {n_seeds} seed(s)" + (" — quick run" if quick else "")
     plot_figure(spec, rows, png_path, overlay=overlay, subtitle=subtitle)
     elapsed = time.perf_counter() - t0

@@ -51,6 +51,8 @@ def summarize(spec: FigureSpec, records: list[dict[str, Any]]) -> list[dict[str,
         mean, lo, hi, std = mean_ci(values)
         if spec.metric == "jaccard":  # JC lives in [0, 1]; so does its interval
             lo, hi = max(lo, 0.0), min(hi, 1.0)
+        elif values:                  # FLOPs are never negative
+            lo = max(lo, 0.0)
         first = recs[0]
         sources = sorted({str(r.get("flops_source", "")) for r in ok} - {""})
         errors = sorted({r["error"] for r in recs if r.get("error")})

@@ -110,7 +110,8 @@ def build_tasks(spec: FigureSpec, *, quick: bool = False, seeds: int | None = No
     n = seeds if seeds is not None else (spec.quick_seeds if quick else spec.seeds)
     if curves is None:
         curves = tuple(c for c in spec.curves if c.quick or not quick)
-    return [curve_task(spec, c, x, s) for c in curves for x in xs for s in range(n)]
+    return [curve_task(spec, c, x, s) for c in curves for x in xs
+            for s in range(min(n, c.max_seeds or n))]
 
 
 def run_task(task: Task, checkpoint: Any = None) -> dict[str, Any]:

@@ -64,6 +64,18 @@ def train_params(model: ModelSpec, seed: int) -> TrainParams:
     return p.replace(save_every=max(p.batches, 1))
 
 
+def protocol_tag(model: ModelSpec) -> str:
+    """8 hex digits identifying every setting ``model`` is trained with."""
+    import hashlib
+    import json
+
+    from .checkpoints import model_seed
+
+    params = train_params(model, model_seed(model)).to_dict()
+    text = json.dumps({"train": params, "epochs": model.epochs}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
 def train_model(model: ModelSpec, seed: int) -> dict[str, Any]:
     """Train ``model``; returns ``{"blob": checkpoint bytes, "seconds": training time}``."""
     import torch
