@@ -32,8 +32,12 @@ def plot_figure(spec: FigureSpec, rows: list[dict[str, Any]], path: str | os.Pat
     fig, ax = plt.subplots(figsize=(5.6, 3.8), dpi=90)
     styles = {c.label: c for c in spec.curves}
     _draw(ax, rows, styles, alpha=0.18, linestyle=None)
-    if overlay:
-        _draw(ax, overlay, {}, alpha=0.0, linestyle="--", suffix=" (2(b))")
+    if overlay and spec.overlay:
+        from .figures import FIGURES
+
+        other = FIGURES[spec.overlay]
+        _draw(ax, overlay, {c.label: c for c in other.curves}, alpha=0.0, linestyle="--",
+              suffix=f" ({other.name})")
     ax.set_xlabel(X_LABELS[spec.x])
     ax.set_ylabel(Y_LABELS[spec.metric])
     if spec.metric == "jaccard":
