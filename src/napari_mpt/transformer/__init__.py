@@ -1,0 +1,40 @@
+"""The transformer tracker (paper III-C): model, training, checkpoints, inference, FLOPs.
+
+Importing this package is cheap; torch is imported when one of its functions is first
+used (``napari_mpt.transformer.cli`` must stay import-light for ``napari-mpt --help``).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "track_transformer": "infer",
+    "track_transformer_batch": "infer",
+    "available_devices": "infer",
+    "resolve_device": "infer",
+    "available_checkpoints": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "train": "train",
+    "model_config": "train",
+    "count_flops": "flops",
+    "closed_form_flops": "flops",
+    "torch_counter_flops": "flops",
+    "ModelConfig": "config",
+    "TrackerTransformer": "model",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

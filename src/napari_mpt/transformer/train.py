@@ -1,0 +1,246 @@
+"""Training transformer_{T,i}: i fresh simulated experiments of T frames per batch.
+
+Deterministic for a seed: the weights start from ``torch.manual_seed(seed)`` and batch
+``k`` is simulated from ``numpy.random.default_rng([seed, k])``, so a run resumed from
+its last checkpoint continues exactly as if it had never stopped (with one thread).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import __version__
+from ..errors import CheckpointError
+from ..io import atomic_write
+from ..params import SimulationParams, TrainParams
+from ..simulate import simulate_arrays
+from . import checkpoint as ckpt
+from .config import DEFAULT_WAVELENGTHS, ModelConfig, time_periods_for
+from .encoding import normalise, reference_points
+from .model import TrackerTransformer
+
+COORD_SCALE = 10.0
+"""px per normalised unit: about the particles' initial separation."""
+
+
+def model_config(params: TrainParams) -> ModelConfig:
+    """The architecture a TrainParams asks for (K_E = T when encoder_lookback is 0)."""
+    return ModelConfig(
+        particles=params.particles, ndim=params.ndim, d_model=params.d_model,
+        heads=params.heads, ff=params.ff, encoder_layers=params.encoder_layers,
+        decoder_layers=params.decoder_layers,
+        encoder_lookback=params.encoder_lookback or params.frames,
+        decoder_lookback=params.decoder_lookback, coord_scale=COORD_SCALE,
+        wavelengths=DEFAULT_WAVELENGTHS, time_periods=time_periods_for(params.d_model // params.heads))
+
+
+@dataclass
+class Batch:
+    """One training batch, normalised: detections, teacher inputs, truth, targets."""
+
+    z: torch.Tensor        # (B, T, N, D) shuffled detections
+    inputs: torch.Tensor   # (B, T, N, D) anchor at t=0, noisy true previous state after
+    truth: torch.Tensor    # (B, T, N, D) slot p = the particle of detection p at frame 0
+    target: torch.Tensor   # (B, T, N) which detection of frame t is slot p's
+    weight: torch.Tensor   # (B,) 1 / (1 + sigma)^2 per experiment, balances the MSE
+
+
+def simulate_batch(params: TrainParams, index: int) -> Batch:
+    """Batch ``index`` of a run: i simulations from ``default_rng([seed, index])``."""
+    rng = np.random.default_rng([params.seed, index])
+    t, n, d = params.frames, params.particles, params.ndim
+    lo_hi = params.measurement_noise_range
+    zs, truths, targets, sigmas, noise = [], [], [], [], []
+    for _ in range(params.experiments_per_batch):
+        sigma = float(rng.uniform(*lo_hi)) if lo_hi else params.measurement_noise
+        sp = SimulationParams(particles=n, frames=t, process_noise=params.process_noise,
+                              measurement_noise=sigma, drift=(0.0,) * d,
+                              separation=params.separation, ndim=d)
+        truth, meas = simulate_arrays(sp, rng)
+        perm = np.argsort(rng.random((t, n)), axis=1)        # detection j shows particle perm[t, j]
+        z = np.take_along_axis(meas, perm[:, :, None], axis=1)
+        slot_particle = perm[0]                                # slot p follows this particle
+        inv = np.argsort(perm, axis=1)                         # inv[t, particle] = detection
+        zs.append(z)
+        truths.append(truth[:, slot_particle])
+        targets.append(inv[:, slot_particle])
+        sigmas.append(sigma)
+        noise.append(rng.uniform() * params.teacher_noise * (sigma + 1.0))
+    z = np.stack(zs)
+    truth = np.stack(truths)
+    ref = reference_points(z)
+    zn = normalise(z, ref, COORD_SCALE)
+    tn = normalise(truth, ref, COORD_SCALE)
+    jitter = rng.normal(size=tn.shape) * (np.asarray(noise)[:, None, None, None] / COORD_SCALE)
+    inputs = np.concatenate([zn[:, :1], (tn + jitter)[:, :-1]], axis=1)
+    weight = 1.0 / (1.0 + np.asarray(sigmas)) ** 2
+    f32 = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    return Batch(f32(zn), f32(inputs), f32(tn), torch.as_tensor(np.stack(targets)), f32(weight))
+
+
+def loss_terms(model: TrackerTransformer, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Position MSE (px^2 / (1 + sigma)^2, averaged) and pointer cross-entropy."""
+    est, logits = model(batch.z, batch.inputs)
+    err = ((est - batch.truth) ** 2).sum(-1) * COORD_SCALE ** 2          # (B, T, N) px^2
+    mse = (err.mean(dim=(1, 2)) * batch.weight).mean()
+    n = logits.shape[-1]
+    ce = F.cross_entropy(logits.reshape(-1, n), batch.target.reshape(-1))
+    return mse, ce
+
+
+def learning_rate(params: TrainParams, step: int) -> float:
+    """Linear warm-up, then cosine decay to 5 % of the peak."""
+    warm = max(1, min(100, params.batches // 10))
+    if step < warm:
+        return params.learning_rate * (step + 1) / warm
+    frac = (step - warm) / max(1, params.batches - warm)
+    return params.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * frac)))
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _train_config_mismatch(stored: dict[str, Any], params: TrainParams) -> list[str]:
+    """Training settings that differ between a checkpoint and this run (save_every and
+    threads excluded: they do not change the result)."""
+    mine = params.to_dict()
+    out = []
+    for f in fields(TrainParams):
+        if f.name in ("save_every", "threads"):
+            continue
+        if stored.get(f.name) != mine[f.name]:
+            out.append(f"{f.name}: checkpoint {stored.get(f.name)!r}, now {mine[f.name]!r}")
+    return out
+
+
+ProgressHook = Callable[[int, int, float], None]
+
+
+def train(params: TrainParams | None = None, out: str | Path | None = None, *,
+          resume: bool = False, overwrite: bool = False, progress_bar: bool = True,
+          log: str | Path | None = None, on_batch: ProgressHook | None = None,
+          name: str | None = None, **overrides: Any) -> Path:
+    """Train a transformer and write its checkpoint to ``out``; return the path.
+
+    ``params`` (or TrainParams defaults) with ``overrides`` (e.g. ``frames=8,
+    experiments_per_batch=30, measurement_noise_range=(0, 10)``).  An existing ``out`` is
+    continued with ``resume=True`` (same settings required), replaced with
+    ``overwrite=True``, and otherwise refused.  ``log`` writes the loss curve as CSV;
+    ``on_batch(done, total, loss)`` is called after every batch.
+    """
+    params = (params or TrainParams()).replace(**overrides) if overrides else (
+        params or TrainParams())
+    if out is None:
+        raise CheckpointError("train: no output path given")
+    out = Path(out)
+    cfg = model_config(params)
+    state: dict[str, Any] | None = None
+    if out.exists():
+        if resume:
+            state = ckpt.read(out)
+            diff = _train_config_mismatch(state.get("train") or {}, params)
+            if diff:
+                raise CheckpointError(f"{out}: cannot resume, the settings differ: "
+                                      + "; ".join(diff))
+        elif not overwrite:
+            raise CheckpointError(f"{out}: already exists; resume it (--resume) or replace it "
+                                  "(--overwrite)")
+    with _threads(params.threads):
+        torch.manual_seed(params.seed)
+        model = TrackerTransformer(cfg)
+        opt = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=0.01)
+        losses: list[list[float]] = []
+        done, elapsed = 0, 0.0
+        if state is not None:
+            model, _ = ckpt.build(state, str(out))
+            opt = torch.optim.AdamW(model.parameters(), lr=params.learning_rate,
+                                    weight_decay=0.01)
+            if "optimizer" in state:
+                opt.load_state_dict(state["optimizer"])
+            prog = state.get("progress") or {}
+            done = int(prog.get("batches_done", 0))
+            elapsed = float(prog.get("elapsed_s", 0.0))
+            losses = [list(r) for r in prog.get("loss", [])]
+        model.train()
+        label = name or out.stem
+
+        def payload(finished: bool) -> dict[str, Any]:
+            return {
+                "name": label, "model": cfg.to_dict(), "train": params.to_dict(),
+                "package_version": __version__,
+                "progress": {"batches_done": done, "elapsed_s": round(elapsed, 3),
+                             "finished": finished, "loss": losses,
+                             "loss_columns": ["batch", "loss", "mse", "ce", "lr"]},
+                "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+            }
+
+        bar = None
+        if progress_bar:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=params.batches, initial=done, desc=f"train {label}", unit="batch",
+                       dynamic_ncols=True)
+        consistent = True          # weights, optimiser and counters describe `done` batches
+        try:
+            while done < params.batches:
+                t0 = time.perf_counter()
+                lr = learning_rate(params, done)
+                batch = simulate_batch(params, done)
+                consistent = False
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                mse, ce = loss_terms(model, batch)
+                loss = mse + params.pointer_weight * ce
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                done += 1
+                elapsed += time.perf_counter() - t0
+                losses.append([done, round(loss.item(), 6), round(mse.item(), 6),
+                               round(ce.item(), 6), lr])
+                consistent = True
+                if done % params.save_every == 0 and done < params.batches:
+                    ckpt.save(out, payload(False))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss.item():.4f}", ce=f"{ce.item():.3f}")
+                if on_batch is not None:
+                    on_batch(done, params.batches, loss.item())
+        except KeyboardInterrupt:
+            if consistent and done < params.batches:
+                ckpt.save(out, payload(False))     # resume from exactly here
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        model.eval()
+        ckpt.save(out, payload(True))
+    if log is not None:
+        write_loss_log(log, losses)
+    return out
+
+
+def write_loss_log(path: str | Path, losses: list[list[float]]) -> None:
+    """The loss curve as CSV: batch, loss, mse, ce, lr."""
+    with atomic_write(path) as fh:
+        fh.write("batch,loss,mse,ce,lr\n")
+        for row in losses:
+            fh.write(",".join(f"{v:g}" for v in row) + "\n")

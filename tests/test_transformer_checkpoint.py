@@ -1,0 +1,148 @@
+"""Checkpoints: round trip, safe loading (a pickle never runs code), clear errors."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_mpt.errors import CheckpointError, DeviceError  # noqa: E402
+from napari_mpt.params import TrainParams, TransformerParams  # noqa: E402
+from napari_mpt.simulate import simulate  # noqa: E402
+from napari_mpt.transformer import (  # noqa: E402
+    available_checkpoints,
+    available_devices,
+    load_checkpoint,
+    track_transformer,
+)
+from napari_mpt.transformer import checkpoint as ckpt  # noqa: E402
+from napari_mpt.transformer.infer import resolve_device  # noqa: E402
+from napari_mpt.transformer.train import train  # noqa: E402
+
+TINY = TrainParams(frames=6, experiments_per_batch=2, batches=2, d_model=8, heads=2, ff=8,
+                   encoder_layers=1, decoder_layers=1, decoder_lookback=2, save_every=1)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The machine's cores are shared: one torch thread avoids oversubscription stalls."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    train(TINY, path, progress_bar=False)
+    return path
+
+
+def test_round_trip_keeps_weights_and_configuration(tiny_checkpoint, tmp_path):
+    model, config = load_checkpoint(tiny_checkpoint)
+    assert config["model"]["particles"] == 2 and config["model"]["encoder_lookback"] == 6
+    assert config["train"]["frames"] == 6 and config["train"]["experiments_per_batch"] == 2
+    assert config["train"]["seed"] == 0 and config["package_version"]
+    assert config["progress"]["batches_done"] == 2 and config["progress"]["finished"]
+    # save what was loaded under another name, load again: identical weights
+    data = ckpt.read(tiny_checkpoint)
+    copy = tmp_path / "copy.pt"
+    ckpt.save(copy, {k: v for k, v in data.items() if k not in ("format", "format_version")})
+    again, _ = load_checkpoint(copy)
+    for (ka, a), (kb, b) in zip(model.state_dict().items(), again.state_dict().items(),
+                                strict=True):
+        assert ka == kb and torch.equal(a, b)
+
+
+class _Evil:
+    """Unpickling calls ``os.mkdir(target)``: the side effect proves code ran."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def __reduce__(self):
+        return (os.mkdir, (self.target,))
+
+
+@pytest.mark.parametrize("how", ["torch", "pickle"])
+def test_pickle_that_runs_code_is_refused(tmp_path, how):
+    target = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    payload = {"format": ckpt.FORMAT, "format_version": 1, "model": {}, "state_dict": {},
+               "x": _Evil(str(target))}
+    if how == "torch":
+        torch.save(payload, path)
+    else:
+        path.write_bytes(pickle.dumps(payload))
+    # plain pickle would create the folder: the file really is malicious
+    assert not target.exists()
+    with pytest.raises(CheckpointError, match="refused") as err:
+        load_checkpoint(path)
+    assert str(path) in str(err.value)
+    assert not target.exists()
+
+
+def test_corrupt_and_foreign_files_are_named(tmp_path, tiny_checkpoint):
+    trunc = tmp_path / "truncated.pt"
+    trunc.write_bytes(tiny_checkpoint.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match=r"truncated\.pt: not a readable torch checkpoint"):
+        load_checkpoint(trunc)
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match=r"notes\.pt"):
+        load_checkpoint(text)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match=r"foreign\.pt: not a napari-mpt transformer"):
+        load_checkpoint(foreign)
+    with pytest.raises(CheckpointError, match="no shipped checkpoint has this name"):
+        load_checkpoint("transformer_does_not_exist")
+    with pytest.raises(CheckpointError, match="file not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_weights_that_do_not_fit_their_configuration(tmp_path, tiny_checkpoint):
+    data = ckpt.read(tiny_checkpoint)
+    data["model"]["d_model"] = 16
+    bad = tmp_path / "bad.pt"
+    ckpt.save(bad, {k: v for k, v in data.items() if k not in ("format", "format_version")})
+    with pytest.raises(CheckpointError, match=r"bad\.pt: weights do not fit"):
+        load_checkpoint(bad)
+
+
+def test_data_with_another_n_is_refused(tiny_checkpoint):
+    sim = simulate(particles=3, frames=5, seed=1, field_of_view=50.0)
+    with pytest.raises(CheckpointError, match=r"N=2 particles but the data has 3"):
+        track_transformer(sim.detections, TransformerParams(checkpoint=str(tiny_checkpoint),
+                                                            device="cpu"))
+
+
+def test_missing_cuda_is_a_clear_error(monkeypatch, tiny_checkpoint):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert available_devices() == ["cpu"]
+    sim = simulate(frames=5, seed=1)
+    with pytest.raises(DeviceError, match=r"'cuda' is not available.*available: cpu"):
+        track_transformer(sim.detections, TransformerParams(checkpoint=str(tiny_checkpoint),
+                                                            device="cuda"))
+    res = track_transformer(sim.detections, TransformerParams(checkpoint=str(tiny_checkpoint),
+                                                              device="auto"))
+    assert res.device == "cpu" and "CPU" in res.info["device_note"]
+    assert resolve_device("cpu") == ("cpu", None)
+
+
+def test_shipped_checkpoints_load_offline_and_are_small():
+    shipped = available_checkpoints()
+    assert "transformer_150_30" in shipped
+    assert any(name.startswith("transformer_8_") for name in shipped)
+    for name, path in shipped.items():
+        assert path.stat().st_size < 5_000_000
+        model, config = load_checkpoint(name)
+        assert config["progress"]["finished"]
+        assert config["train"]["frames"] == int(name.split("_")[1])
+        assert config["train"]["experiments_per_batch"] == int(name.split("_")[2])
+        assert np.isfinite(sum(float(p.sum()) for p in model.parameters()))
