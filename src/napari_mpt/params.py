@@ -157,3 +157,51 @@ class TransformerParams(_Validated):
 
 
 TrackerParams = MHTParams | TransformerParams
+
+
+@dataclass(frozen=True)
+class TrainParams(_Validated):
+    """Training transformer_{T,i} on fresh simulations (paper III-C, IV-B); also its
+    architecture, so a checkpoint records everything needed to rebuild and retrain it."""
+
+    frames: int = _f(150, "sequence length T of the training simulations", lo=2, hi=100_000)
+    experiments_per_batch: int = _f(30, "simulated experiments per batch i", lo=1, hi=100_000)
+    batches: int = _f(1500, "optimisation steps, one fresh batch of i experiments each",
+                      lo=1, hi=10_000_000)
+    process_noise: float = _f(1.5, "simulated process noise mu (px)", lo=0.0)
+    measurement_noise: float = _f(1.0, "simulated measurement noise sigma (px), unless "
+                                  "--measurement-noise-range is given", lo=0.0)
+    measurement_noise_range: tuple[float, ...] = _f(
+        (), "LO HI: draw each experiment's sigma uniformly in [LO, HI] (px)", lo=0.0)
+    particles: int = _f(2, "number of particles N the model is built for", lo=1, hi=64)
+    ndim: int = _f(2, "spatial dimensions: 2 (y, x) or 3 (z, y, x)", lo=2, hi=3)
+    separation: float = _f(10.0, "initial distance of a particle pair (px), as in the "
+                           "simulator", lo=0.0)
+    encoder_lookback: int = _f(0, "encoder window K_E in frames; 0: K_E = T", lo=0, hi=100_000)
+    decoder_lookback: int = _f(8, "decoder window K_D: previous outputs it reads", lo=1, hi=1024)
+    d_model: int = _f(32, "width of the token embeddings", lo=4, hi=1024)
+    heads: int = _f(2, "attention heads (must divide d_model)", lo=1, hi=64)
+    ff: int = _f(64, "hidden width of the feed-forward blocks", lo=1, hi=8192)
+    encoder_layers: int = _f(2, "encoder layers", lo=1, hi=32)
+    decoder_layers: int = _f(1, "decoder layers", lo=1, hi=32)
+    learning_rate: float = _f(2e-3, "peak AdamW learning rate (cosine decay)", lo=1e-7, hi=1.0)
+    teacher_noise: float = _f(
+        0.5, "teacher forcing: the true previous states get Gaussian noise of std "
+        "U(0,1)*teacher_noise*(sigma+1), mimicking the errors of decoded estimates", lo=0.0)
+    pointer_weight: float = _f(0.5, "weight of the pointer (which detection) cross-entropy "
+                               "in the loss; the position MSE has weight 1", lo=0.0)
+    save_every: int = _f(100, "write the checkpoint every this many batches (resumable)", lo=1)
+    threads: int = _f(1, "torch CPU threads while training (1 is deterministic)", lo=1, hi=256)
+    seed: int = _f(0, "seed of the weights and of every simulated batch", lo=0)
+
+    def _check(self) -> None:
+        rng = self.measurement_noise_range
+        if len(rng) not in (0, 2):
+            raise ParameterError("measurement_noise_range", f"needs 2 values LO HI, got {len(rng)}")
+        if rng and rng[0] > rng[1]:
+            raise ParameterError("measurement_noise_range", f"LO {rng[0]} > HI {rng[1]}")
+        if self.encoder_lookback > self.frames:
+            raise ParameterError("encoder_lookback", f"K_E={self.encoder_lookback} exceeds the "
+                                 f"training sequence length T={self.frames}")
+        if self.d_model % self.heads:
+            raise ParameterError("heads", f"{self.heads} heads do not divide d_model={self.d_model}")
