@@ -144,10 +144,11 @@ def _interactive(sim, mht, transformer, size, notes: list[str]) -> int:
 
 
 def _still(sim, mht, transformer, size, path: Path, notes: list[str]) -> int:
-    from .scene import build_scene
+    from .scene import build_scene, show_whole_tracks
 
     scene = build_scene(sim, mht, transformer, size=size)
     scene.notes[:0] = notes
+    show_whole_tracks(scene.viewer)
     try:
         _print_table(scene)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -95,8 +95,36 @@ def build_scene(sim: SimulationParams, mht: MHTParams, transformer: TransformerP
             controls.device.value = transformer.device
         controls.batch_size.value = transformer.batch_size
         _run(track, timeout_s)
-    show_whole_tracks(viewer)
+    if viewer.dims.ndim:
+        viewer.dims.set_point(0, viewer.dims.range[0].stop)   # the last frame
+    side_by_side(viewer)
     return scene
+
+
+def side_by_side(viewer: Any) -> bool:
+    """One grid cell per run (its tracks and its link errors), the truth in the first.
+
+    Only for two runs or more, and when every run has its error layer right above its
+    tracks (layer order is what napari's grid groups by); otherwise everything stays
+    overlaid.  Returns whether the grid is on.
+    """
+    from qtpy.QtWidgets import QApplication
+
+    kinds = [(mpt_meta(layer).get("kind"), mpt_meta(layer).get("label")) for layer in viewer.layers]
+    runs = kinds[2:]
+    pairs = list(zip(runs[::2], runs[1::2], strict=False))
+    ok = (len(runs) >= 4 and len(runs) % 2 == 0
+          and {k for k, _ in kinds[:2]} == {"detections", "truth"}
+          and all(a == ("result", b[1]) and b[0] == "link_errors" for a, b in pairs))
+    if not ok:
+        return False
+    cells = 1 + len(pairs)
+    viewer.grid.stride = 2
+    viewer.grid.shape = (1, 2) if cells <= 2 else (2, (cells + 1) // 2)
+    viewer.grid.enabled = True
+    QApplication.processEvents()   # the grid's views must exist before they are fitted
+    viewer.reset_view()
+    return True
 
 
 def show_whole_tracks(viewer: Any) -> None:
@@ -111,7 +139,6 @@ def show_whole_tracks(viewer: Any) -> None:
             layer.tail_length = 10 * max(frames, 1)
     if viewer.dims.ndim:
         viewer.dims.set_point(0, frames)
-    viewer.reset_view()
     for layer in viewer.layers:
         if mpt_meta(layer).get("kind") == "result":
             viewer.layers.selection.active = layer
