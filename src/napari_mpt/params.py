@@ -190,6 +190,9 @@ class TrainParams(_Validated):
         "U(0,1)*teacher_noise*(sigma+1), mimicking the errors of decoded estimates", lo=0.0)
     pointer_weight: float = _f(0.5, "weight of the pointer (which detection) cross-entropy "
                                "in the loss; the position MSE has weight 1", lo=0.0)
+    resample: float = _f(
+        0.0, "scheduled sampling: share of the experiments whose decoder inputs are the "
+        "model's own (detached) estimates instead of noisy true states", lo=0.0, hi=1.0)
     save_every: int = _f(100, "write the checkpoint every this many batches (resumable)", lo=1)
     threads: int = _f(1, "torch CPU threads while training (1 is deterministic)", lo=1, hi=256)
     seed: int = _f(0, "seed of the weights and of every simulated batch", lo=0)

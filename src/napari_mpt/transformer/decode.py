@@ -14,19 +14,43 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .encoding import features, rotary_tables, rotate
-from .model import MAX_LAG, TrackerTransformer, attend, aug_key, aug_query
+from .model import MAX_LAG, TrackerTransformer, attend, aug_key, compete
 
 StepHook = Callable[[int, int], None]
+
+
+class _Layer:
+    """One decoder layer's weights rearranged for stepping: the self-attention q/k/v in
+    one product, 1/sqrt(d_h) folded into the queries, the distance-bias coefficients
+    ``[2 g, .., 2 g, -g, -g]`` per head precomputed."""
+
+    def __init__(self, layer: torch.nn.Module, dim: int):
+        a, c = layer.self_attn, layer.cross_attn
+        s = a.head_dim ** -0.5
+        self.layer = layer
+        self.qkv_w = torch.cat([a.q.weight * s, a.kv.weight])
+        self.qkv_b = torch.cat([a.q.bias * s, a.kv.bias])
+        self.cq_w, self.cq_b = c.q.weight * s, c.q.bias * s
+        self.coef_self = _coef(a.gamma(), dim)
+        self.coef_cross = _coef(c.gamma(), dim)
+
+
+def _coef(gamma: torch.Tensor, dim: int) -> torch.Tensor:
+    """(H, 1, D + 2): multiplies ``[p, |p|^2, 1]`` into ``[2 g p, -g |p|^2, -g]``."""
+    g = gamma.reshape(-1, 1, 1)
+    return torch.cat([(2.0 * g).expand(-1, 1, dim), -g, -g], dim=-1)
 
 
 class Decoding:
     """Per-batch state of a decoding: window memories, cross keys/values, caches.
 
-    Built once per batch of sequences (encoder windows and cross-attention keys/values
-    computed here); :meth:`step` then advances every sequence by one frame.
+    Built once per batch of sequences (encoder windows, cross-attention and readout keys
+    computed here); :meth:`step` then advances every sequence by one frame.  Same
+    arithmetic as :meth:`TrackerTransformer.forward`, rearranged for few, fused ops.
     """
 
     def __init__(self, model: TrackerTransformer, z: torch.Tensor):
@@ -38,7 +62,7 @@ class Decoding:
         hd, nh = cfg.head_dim, cfg.heads
         ka = hd + dim + 2                                   # augmented key width
         perm = model.perm
-        self.shape = (b, n, dim, kd, nh, hd, ka)
+        self.shape = (b, n, dim, kd, nh, hd, ka, cfg.d_model)
 
         mem, starts, which, kw = model.window_memory(z)                 # (B, W, S, d)
         w, s_len = mem.shape[1], mem.shape[2]
@@ -57,11 +81,14 @@ class Decoding:
                 [x.contiguous() for x in v.reshape(b, nh, w, s_len, hd).unbind(2)]))
         self.which = [int(x) for x in which]
         rk = model.readout_keys(mem_flat, mem_pos).reshape(b, w, s_len, -1)
-        self.read_keys = [x.contiguous() for x in rk.unbind(1)]
+        self.read_keys = [x.transpose(-1, -2).contiguous() for x in rk.unbind(1)]
         self.read_vals = [x.contiguous() for x in mem_pos.reshape(b, w, s_len, dim).unbind(1)]
         steps = torch.arange(t_len, device=dev)
         key_frames = frame_of_key.to(dev).reshape(w, s_len)[torch.as_tensor(which, device=dev)]
         self.lag = (steps[:, None] - key_frames).abs().clamp(max=MAX_LAG)   # (T, S) lags
+        self.read_w = model.read_q.weight * cfg.d_model ** -0.5
+        self.read_b = model.read_q.bias * cfg.d_model ** -0.5
+        self.coef_read = _coef(F.softplus(model.read_gamma_raw), dim).reshape(-1)
 
         self.cos_q, self.sin_q = (a.to(dev) for a in rotary_tables(torch.arange(t_len), cfg))
         # self-attention bias per layer: -inf on ring slots not yet written, own-slot bonus
@@ -72,16 +99,16 @@ class Decoding:
             bonus = layer.same_slot[:, None, None] * same                  # (H, N, K_D*N)
             self.biases.append([bonus.masked_fill((ring > step)[None, None, :], float("-inf"))
                                 for step in range(min(kd, t_len))])
-        self.gammas = [(layer.self_attn.gamma(), layer.cross_attn.gamma())
-                       for layer in model.decoder]
+        self.layers = [_Layer(layer, dim) for layer in model.decoder]
         self.cache_k = [torch.zeros(b, nh, kd, n, ka, device=dev) for _ in model.decoder]
         self.cache_v = [torch.zeros(b, nh, kd, n, hd, device=dev) for _ in model.decoder]
+        self.ones = torch.ones(b, n, 1, device=dev)
 
     def step(self, t: int, u: torch.Tensor) -> torch.Tensor:
         """Estimates at frame ``t`` (B, N, D) from the previous ones ``u`` (the anchors,
         frame 0's detections, at ``t = 0``)."""
         model = self.model
-        b, n, _, kd, nh, hd, ka = self.shape
+        b, n, _, kd, nh, hd, ka, d = self.shape
         perm = model.perm
         r = t % kd
         x = model.dec_in(features(u, model.freqs))
@@ -89,25 +116,34 @@ class Decoding:
             x = x + model.anchor
         wt = self.which[t]
         cq, sq = self.cos_q[t], self.sin_q[t]
-        for li, layer in enumerate(model.decoder):
-            a = layer.self_attn
+        pp = (u * u).sum(-1, keepdim=True)
+        qbase = torch.cat([u, pp, self.ones], dim=-1).unsqueeze(1)       # (B, 1, N, D+2)
+        kbase = torch.cat([u, self.ones, pp], dim=-1).unsqueeze(1)
+        bias = min(t, kd - 1)
+        for li, lp in enumerate(self.layers):
+            layer = lp.layer
             h = layer.norm1(x)
-            q = aug_query(rotate(a.split(a.q(h)), cq, sq, perm), u, self.gammas[li][0])
-            k, v = a.keys_values(h)
-            self.cache_k[li][:, :, r] = aug_key(rotate(k, cq, sq, perm), u)
-            self.cache_v[li][:, :, r] = v
-            bias = self.biases[li][min(t, kd - 1)]
-            x = x + a.merge(attend(q, self.cache_k[li].view(b, nh, kd * n, ka),
-                                   self.cache_v[li].view(b, nh, kd * n, hd), bias))
-            c = layer.cross_attn
+            qkv = F.linear(h, lp.qkv_w, lp.qkv_b).view(b, n, 3, nh, hd).transpose(1, 3)
+            qk = qkv[:, :, :2]                                           # (B, H, 2, N, hd)
+            qk = qk * cq + qk.index_select(-1, perm) * sq
+            q = torch.cat([qk[:, :, 0], qbase * lp.coef_self], dim=-1)
+            ck, cv = self.cache_k[li], self.cache_v[li]
+            ck[:, :, r, :, :hd] = qk[:, :, 1]
+            ck[:, :, r, :, hd:] = kbase
+            cv[:, :, r] = qkv[:, :, 2]
+            a = attend(q, ck.view(b, nh, kd * n, ka), cv.view(b, nh, kd * n, hd),
+                       self.biases[li][bias])
+            x = x + layer.self_attn.out(a.transpose(1, 2).reshape(b, n, d))
             h = layer.norm2(x)
-            q = aug_query(rotate(c.split(c.q(h)), cq, sq, perm), u, self.gammas[li][1])
+            q = F.linear(h, lp.cq_w, lp.cq_b).view(b, n, nh, hd).transpose(1, 2)
+            q = torch.cat([q * cq + q.index_select(-1, perm) * sq, qbase * lp.coef_cross], -1)
             ks, vs = self.cross_kv[li]
-            x = x + c.merge(attend(q, ks[wt], vs[wt], None))
+            a = attend(q, ks[wt], vs[wt], None)
+            x = x + layer.cross_attn.out(a.transpose(1, 2).reshape(b, n, d))
             x = x + layer.ffn(layer.norm3(x))
         h = model.dec_norm(x)
-        scores = torch.matmul(model.readout_query(h, u), self.read_keys[wt].transpose(-1, -2))
-        scores = scores + model.read_lag(h)[:, :, self.lag[t]]
+        q = torch.cat([F.linear(h, self.read_w, self.read_b), qbase[:, 0] * self.coef_read], -1)
+        scores = compete(torch.matmul(q, self.read_keys[wt]) + model.read_lag(h)[:, :, self.lag[t]], 1)
         return torch.matmul(scores.softmax(-1), self.read_vals[wt]) + model.head(h)
 
 

@@ -35,6 +35,13 @@ def lag_index(steps: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     return (steps[:, None] - frames[None, :]).abs().clamp(max=MAX_LAG)
 
 
+def compete(scores: torch.Tensor, slot_dim: int) -> torch.Tensor:
+    """Slots compete for detections: add each slot's log-share of a detection (softmax
+    over the slots) to its score, so a detection another slot claims strongly is
+    discounted (one Sinkhorn-like step; keeps two slots from following one particle)."""
+    return scores + scores.log_softmax(slot_dim)
+
+
 def _inv_softplus(y: float) -> float:
     return math.log(math.expm1(y))
 
@@ -276,6 +283,7 @@ class TrackerTransformer(nn.Module):
         rk = self.readout_keys(mem_flat, mem_pos)
         lags = lag_index(step, frame_of_key).expand(b, -1, -1)
         scores = torch.matmul(rq, rk.transpose(-1, -2)) + torch.gather(self.read_lag(h), 2, lags)
+        scores = compete(scores.reshape(b, t, n, -1), 2).reshape(b, t * n, -1)
         est = torch.matmul((scores + cross_bias).softmax(-1), mem_pos) + self.head(h)
         # pointer over the detections of frame t, in the memory of window which[t]
         tok = torch.as_tensor(which[:, None] * s_len + (np.arange(t) - starts[which])[:, None]
@@ -283,7 +291,7 @@ class TrackerTransformer(nn.Module):
         keys = self.pointer_keys(mem_flat[:, tok.reshape(-1)], z.reshape(b, t * n, dim))
         keys = keys.reshape(b, t, n, -1)
         q = self.pointer_query(h, pos).reshape(b, t, n, -1)
-        logits = torch.matmul(q, keys.transpose(-1, -2))             # (B, T, slot, det)
+        logits = compete(torch.matmul(q, keys.transpose(-1, -2)), 2)   # (B, T, slot, det)
         return est.reshape(b, t, n, dim), logits
 
     # -- readout and pointer heads ------------------------------------------------------

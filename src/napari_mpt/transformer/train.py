@@ -53,6 +53,7 @@ class Batch:
     truth: torch.Tensor    # (B, T, N, D) slot p = the particle of detection p at frame 0
     target: torch.Tensor   # (B, T, N) which detection of frame t is slot p's
     weight: torch.Tensor   # (B,) 1 / (1 + sigma)^2 per experiment, balances the MSE
+    own: torch.Tensor | None = None  # (B,) bool: decoder reads its own estimates (resample)
 
 
 def simulate_batch(params: TrainParams, index: int) -> Batch:
@@ -84,13 +85,26 @@ def simulate_batch(params: TrainParams, index: int) -> Batch:
     jitter = rng.normal(size=tn.shape) * (np.asarray(noise)[:, None, None, None] / COORD_SCALE)
     inputs = np.concatenate([zn[:, :1], (tn + jitter)[:, :-1]], axis=1)
     weight = 1.0 / (1.0 + np.asarray(sigmas)) ** 2
+    own = rng.random(len(sigmas)) < params.resample
     f32 = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
-    return Batch(f32(zn), f32(inputs), f32(tn), torch.as_tensor(np.stack(targets)), f32(weight))
+    return Batch(f32(zn), f32(inputs), f32(tn), torch.as_tensor(np.stack(targets)), f32(weight),
+                 torch.as_tensor(own))
 
 
 def loss_terms(model: TrackerTransformer, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Position MSE (px^2 / (1 + sigma)^2, averaged) and pointer cross-entropy."""
-    est, logits = model(batch.z, batch.inputs)
+    """Position MSE (px^2 / (1 + sigma)^2, averaged) and pointer cross-entropy.
+
+    Experiments marked ``own`` first run without gradients and then read the model's own
+    estimates as their previous states (parallel scheduled sampling), so training sees
+    the kind of errors decoding feeds back, not only Gaussian jitter.
+    """
+    inputs = batch.inputs
+    if batch.own is not None and bool(batch.own.any()):
+        with torch.no_grad():
+            first, _ = model(batch.z, inputs)
+        inputs = inputs.clone()
+        inputs[batch.own, 1:] = first[batch.own, :-1]
+    est, logits = model(batch.z, inputs)
     err = ((est - batch.truth) ** 2).sum(-1) * COORD_SCALE ** 2          # (B, T, N) px^2
     mse = (err.mean(dim=(1, 2)) * batch.weight).mean()
     n = logits.shape[-1]
