@@ -32,9 +32,14 @@ REFERENCE_CHECKPOINT = "transformer_150_30"
 """The shipped checkpoint whose training settings define the package's default protocol."""
 
 
+FALLBACK_NOISE_RANGE = (0.0, 10.0)
+"""sigma range of the training data when no reference checkpoint is shipped: Fig. 3's axis."""
+
+
 @functools.cache
 def reference_params() -> TrainParams:
-    """Training settings of the shipped reference checkpoint, else TrainParams defaults."""
+    """Training settings of the shipped reference checkpoint; without one, TrainParams
+    defaults with sigma drawn in :data:`FALLBACK_NOISE_RANGE`."""
     from ..params import TrainParams
 
     try:
@@ -47,7 +52,7 @@ def reference_params() -> TrainParams:
             return TrainParams.from_dict({k: v for k, v in stored.items() if k in names})
     except ImportError:  # pragma: no cover - the transformer package is a dependency
         pass
-    return TrainParams()
+    return TrainParams(measurement_noise_range=FALLBACK_NOISE_RANGE)
 
 
 def train_params(model: ModelSpec, seed: int) -> TrainParams:
