@@ -91,3 +91,14 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
         raise RuntimeError("boom")
     assert target.read_text() == "precious\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_detections(tmp_path / "d.csv", simulate(frames=3).detections)
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "d.csv").stat().st_mode & 0o777 == 0o644
