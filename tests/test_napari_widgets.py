@@ -281,6 +281,16 @@ def test_transformer_menus_list_shipped_checkpoints_and_real_devices(viewer):
     assert list(track.transformer.checkpoint.choices) == [*available_checkpoints(), FROM_FILE]
     assert list(track.transformer.device.choices) == available_devices()
     assert track.transformer.device.choices[0] == "cpu"
+    # napari resets every menu when a layer is added or removed: the lists must survive
+    if available_checkpoints():
+        assert track.transformer.checkpoint.value == next(iter(available_checkpoints()))
+        chosen = list(available_checkpoints())[-1]
+        track.transformer.checkpoint.value = chosen
+        viewer.add_points(np.zeros((1, 3)))
+        assert list(track.transformer.checkpoint.choices) == [*available_checkpoints(),
+                                                              FROM_FILE]
+        assert track.transformer.checkpoint.value == chosen
+        assert list(track.transformer.device.choices) == available_devices()
 
 
 @needs_transformer

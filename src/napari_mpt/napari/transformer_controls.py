@@ -65,22 +65,36 @@ class TransformerControls(Container):
 
     def __init__(self, **kwargs):
         batch = next(f for f in fields(TransformerParams) if f.name == "batch_size")
-        self.checkpoint = ComboBox(name="checkpoint", label="checkpoint", choices=[FROM_FILE],
+        self._checkpoints: list[str] = []
+        self._devices: list[str] = ["cpu"]
+        # callables, so that napari's reset_choices (on every layer change) keeps them
+        self.checkpoint = ComboBox(name="checkpoint", label="checkpoint",
+                                   choices=self._checkpoint_choices,
                                    tooltip="a shipped checkpoint, or a .pt file chosen below")
         self.file = FileEdit(name="file", label="file", mode="r", filter="*.pt",
                              tooltip="a napari-mpt transformer checkpoint (.pt)")
-        self.device = ComboBox(name="device", label="device", choices=["cpu"],
+        self.device = ComboBox(name="device", label="device", choices=self._device_choices,
                                tooltip="only the devices this machine has")
         self.batch_size = control_for(batch, "batch size")
         super().__init__(widgets=[self.checkpoint, self.file, self.device, self.batch_size],
                          **kwargs)
         self.loaded = False
 
+    def _checkpoint_choices(self, _widget: object = None) -> list[str]:
+        return [*self._checkpoints, FROM_FILE]
+
+    def _device_choices(self, _widget: object = None) -> list[str]:
+        return list(self._devices)
+
     def refresh(self) -> None:
         """Ask the transformer part for its checkpoints and this machine's devices."""
-        names = checkpoint_names()
-        self.checkpoint.choices = [*names, FROM_FILE]
-        self.device.choices = device_names()
+        self._checkpoints = checkpoint_names()
+        self._devices = device_names()
+        # Qt keeps existing entries in place: drop the file entry so that the shipped
+        # checkpoints come first and the first of them is selected
+        self.checkpoint.del_choice(FROM_FILE)
+        self.checkpoint.reset_choices()
+        self.device.reset_choices()
         self.loaded = True
 
     def params(self) -> TransformerParams:
