@@ -69,6 +69,7 @@ class _Evil:
         return (os.mkdir, (self.target,))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("how", ["torch", "pickle"])
 def test_pickle_that_runs_code_is_refused(tmp_path, how):
     target = tmp_path / "pwned"
@@ -145,4 +146,17 @@ def test_shipped_checkpoints_load_offline_and_are_small():
         assert config["progress"]["finished"]
         assert config["train"]["frames"] == int(name.split("_")[1])
         assert config["train"]["experiments_per_batch"] == int(name.split("_")[2])
-        assert np.isfinite(sum(float(p.sum()) for p in model.parameters()))
+        assert np.isfinite(sum(float(p.detach().sum()) for p in model.parameters()))
+
+
+def test_shipped_long_model_tracks_an_easy_pair():
+    """transformer_150_30 really tracks: low noise, fixed seeds, nearly every link right."""
+    from napari_mpt.data import stack_frames
+    from napari_mpt.metrics import link_jaccard
+    from napari_mpt.transformer import track_transformer_batch
+
+    sims = [simulate(frames=150, measurement_noise=1.0, seed=70 + s) for s in range(4)]
+    tracks = track_transformer_batch([stack_frames(s.detections) for s in sims],
+                                     TransformerParams(device="cpu"))
+    jc = [link_jaccard(t, s.truth).jaccard for t, s in zip(tracks, sims, strict=True)]
+    assert np.mean(jc) > 0.9
