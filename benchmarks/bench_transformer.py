@@ -88,7 +88,7 @@ def lookback_table(devices: list[str], quick: bool) -> None:
     if quick:
         configs = [(150, 1), (150, 8), (8, 8)]
     print(f"\n1. Inference, T={T}, N=2, threads={torch.get_num_threads()} "
-          "(ms per sequence; best of 3; decode = network only, track = + Hungarian, Tracks)")
+          "(ms per sequence; best of 5 at batch 1, of 3 at batch 64; decode = network only, track = + Hungarian, Tracks)")
     print(f"{'device':>6} {'K_E':>4} {'K_D':>4} {'GFLOP/seq':>10} {'b1 decode':>10} "
           f"{'b1 track':>9} {'b64 decode':>11} {'b64 track':>10}")
     for dev in devices:
@@ -98,8 +98,8 @@ def lookback_table(devices: list[str], quick: bool) -> None:
                 warnings.simplefilter("ignore")
                 fl = count_flops(model, T).value
             time_track(model, coords[:2], 1, dev, 1)                         # warm up
-            d1, a1 = time_track(model, coords[:1], 1, dev, 3)
-            d64, a64 = time_track(model, coords, 64, dev, 2)
+            d1, a1 = time_track(model, coords[:1], 1, dev, 5)
+            d64, a64 = time_track(model, coords, 64, dev, 3)
             print(f"{dev:>6} {ke:>4} {kd:>4} {fl / 1e9:>10.4f} {d1:>10.2f} {a1:>9.2f} "
                   f"{d64:>11.3f} {a64:>10.3f}")
 

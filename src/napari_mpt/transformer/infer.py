@@ -27,6 +27,7 @@ from . import checkpoint as ckpt
 from .decode import decode
 from .encoding import normalise, reference_points
 from .model import TrackerTransformer
+from .threads import torch_threads
 
 _MODELS: dict[tuple[str, int, int, str], tuple[TrackerTransformer, dict[str, Any]]] = {}
 
@@ -100,7 +101,9 @@ def _as_array(stacks: Sequence[FrameStack] | np.ndarray) -> np.ndarray:
 
 def estimate(model: TrackerTransformer, coords: np.ndarray, batch_size: int,
              control: RunControl | None = None) -> np.ndarray:
-    """Estimated positions ``(B, T, N, D)`` in px for detections ``coords`` (B, T, N, D)."""
+    """Estimated positions ``(B, T, N, D)`` in px for detections ``coords`` (B, T, N, D).
+
+    On the CPU with one torch thread (see :mod:`.threads`)."""
     cfg = model.cfg
     ckpt.check_fits(cfg, coords.shape[2], coords.shape[3], "checkpoint")
     dev = next(model.parameters()).device
@@ -109,7 +112,8 @@ def estimate(model: TrackerTransformer, coords: np.ndarray, batch_size: int,
     zn = normalise(coords, ref, cfg.coord_scale)
     out = np.empty_like(coords)
     steps_total = t * ((total_b + batch_size - 1) // batch_size)
-    with torch.inference_mode():
+    threads = 1 if dev.type == "cpu" else torch.get_num_threads()
+    with torch.inference_mode(), torch_threads(threads):
         for k, start in enumerate(range(0, total_b, batch_size)):
             z = torch.as_tensor(zn[start:start + batch_size], dtype=torch.float32, device=dev)
             hook = None

@@ -54,11 +54,12 @@ def encoder_windows(frames: int, lookback: int) -> tuple[np.ndarray, np.ndarray,
     decoded with (the one where it sits most centrally) and the window length.
 
     ``T <= K_E``: one window, the whole sequence.  Otherwise windows of ``K_E`` frames
-    every ``max(1, K_E // 2)`` frames, the last one ending on the last frame.
+    every ``ceil(K_E / 2)`` frames (each frame is read by about two windows, so the
+    encoder's cost grows linearly with K_E), the last one ending on the last frame.
     """
     if frames <= lookback:
         return np.zeros(1, dtype=np.int64), np.zeros(frames, dtype=np.int64), frames
-    stride = max(1, lookback // 2)
+    stride = (lookback + 1) // 2
     starts = list(range(0, frames - lookback + 1, stride))
     if starts[-1] != frames - lookback:
         starts.append(frames - lookback)

@@ -7,10 +7,9 @@ its last checkpoint continues exactly as if it had never stopped (with one threa
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from . import checkpoint as ckpt
 from .config import DEFAULT_WAVELENGTHS, ModelConfig, time_periods_for
 from .encoding import normalise, reference_points
 from .model import TrackerTransformer
+from .threads import torch_threads
 
 COORD_SCALE = 10.0
 """px per normalised unit: about the particles' initial separation."""
@@ -121,16 +121,6 @@ def learning_rate(params: TrainParams, step: int) -> float:
     return params.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * frac)))
 
 
-@contextlib.contextmanager
-def _threads(n: int) -> Iterator[None]:
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _train_config_mismatch(stored: dict[str, Any], params: TrainParams) -> list[str]:
     """Training settings that differ between a checkpoint and this run (save_every and
     threads excluded: they do not change the result)."""
@@ -176,7 +166,7 @@ def train(params: TrainParams | None = None, out: str | Path | None = None, *,
         elif not overwrite:
             raise CheckpointError(f"{out}: already exists; resume it (--resume) or replace it "
                                   "(--overwrite)")
-    with _threads(params.threads):
+    with torch_threads(params.threads):
         torch.manual_seed(params.seed)
         model = TrackerTransformer(cfg)
         opt = torch.optim.AdamW(model.parameters(), lr=params.learning_rate, weight_decay=0.01)
