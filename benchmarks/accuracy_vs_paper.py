@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--seed0", type=int, default=1_000_000, help="first simulation seed")
     ap.add_argument("--short", default=None, help="checkpoint for T = 8 (default: the "
                     "shipped transformer_8_<i> with the largest i)")
+    ap.add_argument("--sweep", type=float, nargs="*", default=[],
+                    help="also compare transformer_150_30 and MHT K=8 at T=150 at these sigmas")
     args = ap.parse_args()
     torch.set_num_threads(1)
     shipped = available_checkpoints()
@@ -68,6 +70,7 @@ def main() -> None:
     rows = [compare(150, 7.0, "transformer_150_30", args.n, args.seed0),
             compare(8, 1.2, short, args.n, args.seed0),
             compare(8, 7.0, short, args.n, args.seed0)]
+    rows += [compare(150, s, "transformer_150_30", args.n, args.seed0) for s in args.sweep]
     print(f"N=2, mu=1.5, {args.n} sequences per row, seeds {args.seed0}..; MHT K=8 "
           "(eta'=1.5, nu'=sigma, constant-velocity); mean JC ± 95% CI")
     print(f"{'T':>4} {'sigma':>5} {'transformer':<20} {'JC transformer':>17} {'JC MHT K=8':>17} "

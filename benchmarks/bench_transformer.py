@@ -88,7 +88,8 @@ def lookback_table(devices: list[str], quick: bool) -> None:
     if quick:
         configs = [(150, 1), (150, 8), (8, 8)]
     print(f"\n1. Inference, T={T}, N=2, threads={torch.get_num_threads()} "
-          "(ms per sequence; best of 5 at batch 1, of 3 at batch 64; decode = network only, track = + Hungarian, Tracks)")
+          "(ms per sequence; best of 5 at batch 1, of 3 at batch 64; decode = network only, "
+          "track = + Hungarian, Tracks)")
     print(f"{'device':>6} {'K_E':>4} {'K_D':>4} {'GFLOP/seq':>10} {'b1 decode':>10} "
           f"{'b1 track':>9} {'b64 decode':>11} {'b64 track':>10}")
     for dev in devices:

@@ -55,6 +55,11 @@ def test_same_tracks_at_batch_sizes_1_and_8():
                                                            batch_size=4))
     for a, b in zip(one, again, strict=True):
         np.testing.assert_allclose(a.coords, b.coords, atol=1e-4)
+    # sequences of different lengths in one call come back in order
+    mixed = [stacks[0], stack_frames(simulate(frames=6, seed=50).detections), stacks[1]]
+    got = track_transformer_batch(mixed, TransformerParams(checkpoint=model, device="cpu"))
+    assert [len(g.frame) for g in got] == [16, 12, 16]
+    np.testing.assert_allclose(got[2].coords, one[1].coords, atol=1e-4)
 
 
 def test_track_transformer_result_and_detection_assignment(model_path):

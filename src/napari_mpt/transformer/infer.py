@@ -84,28 +84,32 @@ def assign(est: np.ndarray, coords: np.ndarray) -> np.ndarray:
     return out
 
 
-def _as_array(stacks: Sequence[FrameStack] | np.ndarray) -> np.ndarray:
+def _groups(stacks: Sequence[FrameStack] | np.ndarray
+            ) -> tuple[list[FrameStack], dict[tuple[int, ...], list[int]]]:
+    """FrameStacks (an array (B, T, N, D) becomes FrameStacks with frames 0..T-1 and
+    detection ids ``t * N + j``) and their indices grouped by (T, N, D)."""
     if isinstance(stacks, np.ndarray):
         arr = np.asarray(stacks, dtype=np.float64)
         if arr.ndim != 4:
             raise InputError("sequences", f"expected an array (B, T, N, D), got shape {arr.shape}")
         if not np.all(np.isfinite(arr)):
             raise InputError("sequences", "NaN or infinite coordinates")
-        return arr
-    shapes = {s.coords.shape for s in stacks}
-    if len(shapes) != 1:
-        raise InputError("sequences", f"sequences of one batch call must share (T, N, D); got "
-                         f"{sorted(shapes)}")
-    return np.stack([s.coords for s in stacks])
+        b, t, n, _ = arr.shape
+        stacks = [FrameStack(np.arange(t), arr[i], np.arange(t * n).reshape(t, n))
+                  for i in range(b)]
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, s in enumerate(stacks):
+        groups.setdefault(tuple(s.coords.shape), []).append(i)
+    return list(stacks), groups
 
 
 def estimate(model: TrackerTransformer, coords: np.ndarray, batch_size: int,
-             control: RunControl | None = None) -> np.ndarray:
+             control: RunControl | None = None, source: str = "checkpoint") -> np.ndarray:
     """Estimated positions ``(B, T, N, D)`` in px for detections ``coords`` (B, T, N, D).
 
     On the CPU with one torch thread (see :mod:`.threads`)."""
     cfg = model.cfg
-    ckpt.check_fits(cfg, coords.shape[2], coords.shape[3], "checkpoint")
+    ckpt.check_fits(cfg, coords.shape[2], coords.shape[3], source)
     dev = next(model.parameters()).device
     total_b, t = coords.shape[0], coords.shape[1]
     ref = reference_points(coords)
@@ -135,20 +139,23 @@ def track_transformer_batch(stacks: Sequence[FrameStack] | np.ndarray,
                             control: RunControl | None = None) -> list[Tracks]:
     """Tracks of many sequences, decoded ``params.batch_size`` at a time.
 
-    ``stacks``: FrameStacks of equal (T, N, D), or an array (B, T, N, D) of detections
-    (then frame numbers are 0..T-1 and detection ids are ``t * N + j``).
+    ``stacks``: FrameStacks (sequences of different lengths are batched by length), or an
+    array (B, T, N, D) of detections (then frame numbers are 0..T-1 and detection ids are
+    ``t * N + j``).  The result is in the order of ``stacks`` and does not depend on the
+    batch size.
     """
     params = params or TransformerParams()
     device, _ = resolve_device(params.device)
-    model, _ = cached_model(params.checkpoint, device)
-    arr = _as_array(stacks)
-    if isinstance(stacks, np.ndarray):
-        b, t, n, _ = arr.shape
-        stacks = [FrameStack(np.arange(t), arr[i], np.arange(t * n).reshape(t, n))
-                  for i in range(b)]
-    est = estimate(model, arr, params.batch_size, control)
-    cols = assign(est, arr)
-    return [_tracks(s, est[i], cols[i]) for i, s in enumerate(stacks)]
+    model, config = cached_model(params.checkpoint, device)
+    stacks, groups = _groups(stacks)
+    out: list[Tracks | None] = [None] * len(stacks)
+    for idx in groups.values():
+        arr = np.stack([stacks[i].coords for i in idx])
+        est = estimate(model, arr, params.batch_size, control, config["path"])
+        cols = assign(est, arr)
+        for j, i in enumerate(idx):
+            out[i] = _tracks(stacks[i], est[j], cols[j])
+    return out  # type: ignore[return-value]
 
 
 def track_transformer(detections: Detections, params: TransformerParams | None = None,
