@@ -165,6 +165,19 @@ def test_mht_run_matches_the_core(viewer, qtbot):
     assert track.table.data.to_list() == []
 
 
+def test_smoothed_mht_from_the_checkbox(viewer, qtbot):
+    points, _ = simulate_in(viewer, frames=30, seed=3, measurement_noise=4.0)
+    track = dock(viewer, "Track")
+    track.mht["lookback"].value = 3
+    track.mht["measurement_noise"].value = 4.0
+    track.mht["smooth"].value = True
+    run_and_wait(qtbot, track)
+    res = api.track(detections_from_points(points),
+                    MHTParams(lookback=3, measurement_noise=4.0, smooth=True))
+    assert res.label == "MHT K=3 smoothed"
+    np.testing.assert_allclose(viewer.layers[res.label].data, res.tracks.napari_data())
+
+
 def test_track_without_truth_reports_no_score(viewer, qtbot):
     _points, truth = simulate_in(viewer, frames=20, seed=1)
     viewer.layers.remove(truth)

@@ -49,6 +49,32 @@ def inv(a: np.ndarray) -> np.ndarray:
     raise ValueError(f"closed-form inverse supports d <= 3, got {d}")
 
 
+def gauss_jordan_inverse(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """Inverse of a symmetric positive semi-definite ``(s, s)`` matrix and its FLOPs.
+
+    Gauss-Jordan without pivoting (fine for SPD).  A zero pivot whose row is zero (the
+    velocity block of a constant-velocity model started with ``velocity_prior = 0``) is
+    skipped, giving the pseudo-inverse on that block.  Used once per frame by the
+    smoother, so plain loops keep the count exact at no real cost.
+    """
+    n = a.shape[0]
+    aug = np.hstack([a.astype(np.float64), np.eye(n)])
+    flops = 0
+    scale = float(np.abs(a).max()) or 1.0
+    for k in range(n):
+        piv = aug[k, k]
+        if abs(piv) <= 1e-14 * scale:
+            aug[k, :] = 0.0
+            continue
+        aug[k] *= 1.0 / piv
+        flops += 1 + 2 * n
+        for i in range(n):
+            if i != k:
+                aug[i] -= aug[i, k] * aug[k]
+                flops += 4 * n
+    return aug[:, n:], flops
+
+
 def step_covariance_flops(s: int, d: int) -> int:
     """FLOPs of one covariance predict/update, as written in :func:`covariance_step`."""
     return (2 * matmul(s, s, s) + s * s          # P' = F P F^T + Q
@@ -58,14 +84,15 @@ def step_covariance_flops(s: int, d: int) -> int:
             + matmul(s, d, s) + s * s + matmul(s, s, s))  # P = (I - K H) P'
 
 
-def covariance_step(m: MotionModel, P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One predict/update of covariance ``P`` (..., s, s): returns ``(P_new, S^-1, K)``."""
+def covariance_step(m: MotionModel, P: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One predict/update of covariance ``P`` (..., s, s): ``(P_new, S^-1, K, P_pred)``."""
     Pp = m.F @ P @ m.F.T + m.Q
     S = m.H @ Pp @ m.H.T + m.R
     Sinv = inv(S)
     K = Pp @ m.H.T @ Sinv
     P_new = (np.eye(m.state_dim) - K @ m.H) @ Pp
-    return P_new, Sinv, K
+    return P_new, Sinv, K, Pp
 
 
 def kalman_step_flops(s: int, d: int) -> int:
@@ -86,7 +113,7 @@ def kalman_step(m: MotionModel, x: np.ndarray, P: np.ndarray, z: np.ndarray
     innovation.  Written like a textbook filter (generic products) on purpose: this is the
     per-hypothesis cost the paper's complexity analysis assumes.
     """
-    P_new, Sinv, K = covariance_step(m, P)
+    P_new, Sinv, K, _ = covariance_step(m, P)
     xp = x @ m.F.T
     y = z - xp @ m.H.T
     x_new = xp + (K @ y[..., None])[..., 0]
@@ -108,17 +135,20 @@ class Schedule:
     P: list[np.ndarray] = field(default_factory=list)
     Sinv: list[np.ndarray] = field(default_factory=list)
     K: list[np.ndarray] = field(default_factory=list)
+    Ppred: list[np.ndarray] = field(default_factory=list)  # F P F^T + Q into frame t
 
     def __post_init__(self) -> None:
         self.P.append(self.model.P0)
         self.Sinv.append(np.full((self.model.ndim,) * 2, np.nan))
         self.K.append(np.full((self.model.state_dim, self.model.ndim), np.nan))
+        self.Ppred.append(np.full_like(self.model.P0, np.nan))
 
     def upto(self, t: int) -> None:
         m = self.model
         while len(self.P) <= t:
-            P_new, Sinv, K = covariance_step(m, self.P[-1])
+            P_new, Sinv, K, Pp = covariance_step(m, self.P[-1])
             self.counter.add(step_covariance_flops(m.state_dim, m.ndim))
+            self.Ppred.append(Pp)
             self.P.append(P_new)
             self.Sinv.append(Sinv)
             self.K.append(K)

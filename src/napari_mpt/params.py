@@ -127,6 +127,9 @@ class MHTParams(_Validated):
         lo=0.0)
     mode: str = _f("exact", "exact: shared filters + branch and bound; exhaustive: score every "
                    "hypothesis with its own filters (the paper's cost model)", choices=MHT_MODES)
+    smooth: bool = _f(
+        False, "report Rauch-Tung-Striebel smoothed positions of the chosen tracks instead of "
+        "the filtered ones the paper reports (same associations)")
     gate: float = _f(
         50.0, "squared-Mahalanobis gate used only to split N > 2 particles into independent "
         "clusters", lo=1.0)
@@ -137,6 +140,7 @@ class MHTParams(_Validated):
 
     def label(self) -> str:
         extra = "" if self.mode == "exact" else " exhaustive"
+        extra += " smoothed" if self.smooth else ""
         return f"MHT K={self.lookback}{extra}"
 
 

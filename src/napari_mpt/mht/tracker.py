@@ -9,7 +9,8 @@ squared Mahalanobis distance of the innovations, and the best one is found.  If 
 reaches the last frame, all of its steps are committed; otherwise only the first one
 (frame ``c+1``), and the window slides by one frame.  K = 1 is therefore a frame-by-frame
 optimal assignment, and K >= T-1 scores all N!^(T-1) sequences at once: the global
-optimum.  Estimated positions are the filtered (not smoothed) Kalman means.
+optimum.  Estimated positions are the filtered Kalman means, as in the paper, or with
+``smooth=True`` the RTS-smoothed means of the committed tracks (:mod:`.smooth`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..runtime import RunControl, TrackingResult
 from .clusters import Cluster, gate_clusters
 from .exact import ExactSearch, all_permutations
 from .exhaustive import exhaustive_bytes, exhaustive_search
+from .smooth import rts_smooth
 
 EXACT_MAX_PERMUTATIONS = 40_320  # 8!: permutations costed at each node of the exact search
 
@@ -75,8 +77,8 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
     X = model.initial_states(stack_coords[0])
     assign = np.zeros((T, N), dtype=np.int64)
     assign[0] = np.arange(N)
-    est = np.zeros((T, N, d))
-    est[0] = X[:, :d]
+    filtered = np.zeros((T, N, s))
+    filtered[0] = X
     K = min(params.lookback, T - 1)
     clustered = N > 2
     searches: dict[tuple[int, ...], tuple[ExactSearch, list[bytes]]] = {}
@@ -110,7 +112,7 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
                                       ncommit, stats)
             for j in range(ncommit):
                 assign[c + 1 + j, cl.tracks] = cl.dets[j][perms[path[j]]]
-                est[c + 1 + j, cl.tracks] = states[j][:, :d]
+                filtered[c + 1 + j, cl.tracks] = states[j]
             newX[cl.tracks] = states[ncommit - 1]
         if clustered:  # caches of clusters that no longer exist are stale
             live = {cl.key() for cl in clusters}
@@ -124,7 +126,9 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
             control.step(c, T - 1)
     stats["kalman_step_flops"] = kalman_step_flops(s, d)
     stats["cost"] = hypothesis_cost(schedule, stack_coords, assign)
-    return assign, est, stats
+    if params.smooth:
+        filtered = rts_smooth(schedule, filtered, counter)
+    return assign, filtered[:, :, :d], stats
 
 
 def hypothesis_cost(schedule: Schedule, coords: np.ndarray, assign: np.ndarray) -> float:

@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import MISSING, fields
 from typing import Any
 
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, Slider, SpinBox, Widget
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    LineEdit,
+    Slider,
+    SpinBox,
+    Widget,
+)
 
 from ..errors import ParameterError
 
@@ -39,7 +48,9 @@ def control_for(f, label: str | None = None, slider: bool = False,
         return ComboBox(value=default, choices=list(meta["choices"]), **common)
     if isinstance(default, tuple):
         return LineEdit(value=_tuple_text(default), **common)
-    if isinstance(default, bool) or not isinstance(default, (int, float)):
+    if isinstance(default, bool):
+        return CheckBox(value=default, **common)
+    if not isinstance(default, (int, float)):
         return LineEdit(value=str(default), **common)
     lo = meta.get("min")
     hi = meta.get("max") if maximum is None else maximum

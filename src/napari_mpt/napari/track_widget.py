@@ -38,10 +38,11 @@ if TYPE_CHECKING:
 
 MHT, TRANSFORMER = "MHT", "Transformer"
 MHT_FIELDS = ("lookback", "motion_model", "process_noise", "measurement_noise",
-              "velocity_prior", "mode")
+              "velocity_prior", "mode", "smooth")
 MHT_LABELS = {"lookback": "lookback K", "motion_model": "motion model",
               "process_noise": "eta'", "measurement_noise": "nu'",
-              "velocity_prior": "velocity prior", "mode": "search"}
+              "velocity_prior": "velocity prior", "mode": "search",
+              "smooth": "smoothed positions"}
 OUTPUT_KINDS = ("result", "link_errors")
 ERROR_TAIL = 5   # frames a link error stays drawn after the frame it arrives in
 
