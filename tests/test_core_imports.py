@@ -1,0 +1,31 @@
+"""The core needs neither napari nor Qt (and the MHT path not even torch)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CORE = ("napari_mpt", "napari_mpt.api", "napari_mpt.mht", "napari_mpt.metrics", "napari_mpt.io",
+        "napari_mpt.simulate", "napari_mpt.flops", "napari_mpt.cli")
+
+
+def loaded_after(code: str) -> list[str]:
+    probe = (f"{code}\nimport sys\n"
+             "print(sorted(m for m in ('napari', 'qtpy', 'PyQt6', 'magicgui', 'torch') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    return eval(out.strip().splitlines()[-1])
+
+
+def test_core_and_an_mht_run_import_no_gui_and_no_torch():
+    code = "\n".join(f"import {m}" for m in CORE) + (
+        "\nfrom napari_mpt import simulate, track, MHTParams, evaluate"
+        "\nsim = simulate(frames=10)\nevaluate(track(sim.detections, MHTParams()).tracks, sim.truth)"
+        "\nfrom napari_mpt.cli import build_parser\nbuild_parser()")
+    assert loaded_after(code) == []
+
+
+def test_transformer_imports_torch_only_when_used_and_no_gui():
+    assert loaded_after("import napari_mpt.transformer") == []
+    assert loaded_after("from napari_mpt.transformer import track_transformer") == ["torch"]
