@@ -16,8 +16,10 @@ from napari_mpt.reproduce.checkpoints import ModelSpec, cached_path, shipped_nam
 from napari_mpt.reproduce.figures import FIGURE_NAMES, FIGURES
 from napari_mpt.reproduce.runner import (
     ClusterError,
+    ModelBroker,
     dask_client,
     plan_models,
+    prefetch_training,
     reproduce_figure,
     run_sweep,
 )
@@ -115,7 +117,9 @@ def test_missing_transformers_are_skipped_with_a_note(tmp_path, capsys):
                                   cache=tmp_path / "cache", progress=False, shipped=set())
     assert report.skipped == {"transformer_{150,30}": ["transformer_150_30"]}
     assert "rerun with --train" in capsys.readouterr().out
-    assert {r["curve"] for r in _read(report.csv)} == {"MHT K=8, nu'=sigma"}
+    spec = FIGURES["fig6"]
+    assert {r["curve"] for r in _read(report.csv)} == {
+        c.label for c in spec.curves if c.method == "mht" and c.quick}
 
 
 def test_an_interrupted_sweep_resumes_with_only_the_missing_tasks(tmp_path):
@@ -200,3 +204,22 @@ def test_train_caches_a_missing_transformer_and_the_next_run_reuses_it(tmp_path)
         a, b = store.get(t.key), fresh.get(t.key)
         assert 0.0 <= a["jaccard"] <= 1.0 and a["flops_source"] == "fvcore"
         assert _same(a, b)            # the cached checkpoint is the one that was trained
+
+
+def test_trainings_of_a_whole_run_are_submitted_once_and_shared(tmp_path):
+    cache = tmp_path / "cache"
+    base = [t for t in build_tasks(FIGURES["fig4"], quick=True) if t.method == "transformer"]
+    a, b = ModelSpec(8, 1, batches=2), ModelSpec(8, 3, batches=2)
+    first = [dataclasses.replace(base[0], model=a)]
+    second = [dataclasses.replace(t, model=m) for t, m in zip(base[:2], (a, b), strict=True)]
+    plans = [plan_models(ts, cache, train=True, shipped=set()) for ts in (first, second)]
+    with dask_client(workers=2) as client:
+        broker = ModelBroker(client, cache)
+        assert prefetch_training(broker, plans) == sorted([a.name, b.name])
+        s1 = run_sweep(client, first, ResultStore(tmp_path / "1.jsonl"), plans[0], cache,
+                       progress=False, broker=broker)
+        s2 = run_sweep(client, second, ResultStore(tmp_path / "2.jsonl"), plans[1], cache,
+                       progress=False, broker=broker)
+    assert s1["trained"] == [a.name] and s2["trained"] == [b.name]   # each saved once
+    assert cached_path(a, cache).is_file() and cached_path(b, cache).is_file()
+    assert broker.training == {}

@@ -45,6 +45,8 @@ def test_paper_parameters_reach_the_tasks():
     assert {t.lookback for t in build_tasks(FIGURES["fig2c"], seeds=1)} == {8}
     assert all(t.model is None for t in build_tasks(FIGURES["fig5"], seeds=1)
                if t.method == "transformer")         # Fig. 5 counts the architecture only
+    smooth = {t.curve for t in build_tasks(FIGURES["fig3"], seeds=1) if t.smooth}
+    assert smooth == {"MHT K=8, nu'=sigma, RTS-smoothed"}
     fig6 = build_tasks(FIGURES["fig6"], seeds=1)
     per_t = {t.model.name for t in fig6 if t.curve == "transformer_{T,30}"}
     assert per_t == {f"transformer_{int(x)}_30" for x in FIGURES["fig6"].xs}

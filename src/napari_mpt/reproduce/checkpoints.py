@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from .figures import TrainSpec
 
 Source = Literal["shipped", "cached", "train", "missing"]
+
+_TRACE_LOCK = threading.Lock()
+"""fvcore counts FLOPs on a ``torch.jit`` trace, and two traces at once in one process
+abort it; Dask workers that are threads of one process take turns here.  The count is
+cached per architecture and length, so the lock is held for real only once per shape."""
 
 
 @dataclass(frozen=True)
@@ -156,13 +162,17 @@ def track_with(task: Any, detections: Detections, checkpoint: Any) -> TrackingRe
     import torch
 
     from ..params import TransformerParams
-    from ..transformer import track_transformer
+    from ..transformer import count_flops, track_transformer
+    from ..transformer.infer import cached_model
 
     torch.set_num_threads(1)
     params = TransformerParams(checkpoint=checkpoint_argument(checkpoint), device="cpu",
                                batch_size=1)
     with warnings.catch_warnings():  # fvcore's tracer notes, once per architecture
         warnings.simplefilter("ignore")
+        with _TRACE_LOCK:  # fill the FLOP cache one thread at a time (see _TRACE_LOCK)
+            model, _ = cached_model(params.checkpoint, "cpu")
+            count_flops(model, len(detections.frames()))
         return track_transformer(detections, params)
 
 
@@ -177,6 +187,6 @@ def architecture_flops(frames: int, encoder: int, decoder: int) -> Any:
     torch.set_num_threads(1)
     params = reference_params().replace(frames=frames, encoder_lookback=min(encoder, frames),
                                         decoder_lookback=decoder)
-    with warnings.catch_warnings():  # the tracer's notes on constants are not for users
+    with warnings.catch_warnings(), _TRACE_LOCK:  # tracer notes are not for users
         warnings.simplefilter("ignore")
         return count_flops(TrackerTransformer(model_config(params)), frames)

@@ -11,7 +11,7 @@ import shlex
 import time
 from pathlib import Path
 
-from .figures import FIGURE_NAMES
+from .figures import FIGURE_NAMES, FIGURES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,7 +69,16 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .checkpoints import cache_dir, shipped_names
-    from .runner import dask_client, reproduce_figure, write_timings
+    from .runner import (
+        ModelBroker,
+        dask_client,
+        plan_models,
+        prefetch_training,
+        reproduce_figure,
+        write_timings,
+    )
+    from .store import ResultStore
+    from .tasks import build_tasks
 
     names = list(FIGURE_NAMES) if args.figure == "all" else [args.figure]
     out = Path(args.out)
@@ -79,10 +88,22 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     reports = []
     t0 = time.perf_counter()
     with dask_client(args.scheduler, args.workers, args.processes) as client:
+        broker = ModelBroker(client, cache)
+        if args.train and len(names) > 1:
+            plans = []
+            for name in names:
+                store = ResultStore(out / f"{name}.jsonl")
+                todo = [t for t in build_tasks(FIGURES[name], quick=args.quick,
+                                               seeds=args.seeds) if t.key not in store]
+                plans.append(plan_models(todo, cache, True, shipped))
+            started = prefetch_training(broker, plans)
+            if started:
+                print(f"training {len(started)} transformer(s) alongside the sweeps: "
+                      f"{', '.join(started)}")
         for name in names:
             reports.append(reproduce_figure(
                 client, name, out, quick=args.quick, seeds=args.seeds, train=args.train,
-                cache=cache, progress=args.progress, shipped=shipped))
+                cache=cache, progress=args.progress, shipped=shipped, broker=broker))
             write_timings(out, reports[-1:], command)
     if len(names) > 1:
         print(f"all: {len(names)} figures in {time.perf_counter() - t0:.1f} s; see {out}")

@@ -79,8 +79,72 @@ def plan_models(tasks: list[Task], cache: Path, train: bool,
     return plan
 
 
+def _training_cost(m: ModelSpec) -> float:
+    """Rough relative cost of training ``m``, to start the longest trainings first."""
+    return m.frames * m.per_batch * (m.batches or 1500) * (m.epochs or 1)
+
+
+class ModelBroker:
+    """The transformer inputs of one run, shared by its figures: each shipped name,
+    scattered cached checkpoint or training future is made once, and a trained
+    checkpoint is written to the cache once."""
+
+    def __init__(self, client: Any, cache: Path):
+        self.client = client
+        self.cache = cache
+        self.inputs: dict[str, Any] = {}
+        self.training: dict[str, Any] = {}        # model name -> future, until saved
+        self.specs: dict[str, ModelSpec] = {}
+
+    def provide(self, plan: ModelPlan, names: Any) -> dict[str, Any]:
+        """What the tasks of ``names`` receive as their checkpoint argument; trainings are
+        submitted (longest first, ahead of evaluation tasks) on first request."""
+        wanted = sorted(set(names), key=lambda n: -_training_cost(plan.specs[n]))
+        for name in wanted:
+            if name in self.inputs:
+                continue
+            src = plan.source[name]
+            self.specs[name] = plan.specs[name]
+            if src == "shipped":
+                self.inputs[name] = plan.value[name]
+            elif src == "cached":
+                self.inputs[name] = self.client.scatter(Path(plan.value[name]).read_bytes())
+            elif src == "train":
+                fut = self.client.submit(train_model, plan.specs[name], key=f"train-{name}",
+                                         pure=False, priority=10)
+                self.inputs[name] = fut
+                self.training[name] = fut
+            else:
+                raise ValueError(f"model {name} is missing; drop its tasks first")
+        return {n: self.inputs[n] for n in names}
+
+    def save(self, name: str, result: dict[str, Any]) -> float:
+        """Write a finished training to the cache; returns its training seconds."""
+        from ..io import atomic_write
+
+        with atomic_write(cached_path(self.specs[name], self.cache), "wb") as fh:
+            fh.write(result["blob"])
+        self.training.pop(name, None)
+        return round(float(result["seconds"]), 2)
+
+
+def prefetch_training(broker: ModelBroker, plans: list[ModelPlan]) -> list[str]:
+    """Submit every training the run will need up front, so trainings for later figures
+    overlap the evaluation of earlier ones; returns the names submitted."""
+    merged = ModelPlan()
+    for plan in plans:
+        for name, src in plan.source.items():
+            if src == "train":
+                merged.source[name] = src
+                merged.value[name] = plan.value[name]
+                merged.specs[name] = plan.specs[name]
+    broker.provide(merged, list(merged.source))
+    return sorted(merged.source)
+
+
 def run_sweep(client: Any, tasks: list[Task], store: ResultStore, plan: ModelPlan,
               cache: Path, *, progress: bool = True, desc: str = "tasks",
+              broker: ModelBroker | None = None,
               on_record: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run the tasks of ``tasks`` not yet in ``store``; returns counts and timings.
 
@@ -89,30 +153,15 @@ def run_sweep(client: Any, tasks: list[Task], store: ResultStore, plan: ModelPla
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
 
-    from ..io import atomic_write
-
+    broker = broker or ModelBroker(client, cache)
     todo = [t for t in tasks if t.key not in store]
     needed = {t.model.name for t in todo if t.model is not None}
-    inputs: dict[str, Any] = {}
-    train_futures: dict[Any, str] = {}
-    for name in sorted(needed):
-        src = plan.source[name]
-        if src == "shipped":
-            inputs[name] = plan.value[name]
-        elif src == "cached":
-            inputs[name] = client.scatter(Path(plan.value[name]).read_bytes())
-        elif src == "train":
-            fut = client.submit(train_model, plan.specs[name], key=f"train-{name}",
-                                pure=False)
-            inputs[name] = fut
-            train_futures[fut] = name
-        else:
-            raise ValueError(f"model {name} is missing; drop its tasks first")
-
+    inputs = broker.provide(plan, needed)
+    train_futures = {broker.training[n]: n for n in needed if n in broker.training}
     futures = [client.submit(run_task, t, inputs.get(t.model.name) if t.model else None,
                              key=f"task-{t.key}", pure=False) for t in todo]
-    stats = {"tasks": len(tasks), "ran": 0, "reused": len(tasks) - len(todo),
-             "trained": [], "train_seconds": {}, "task_seconds": 0.0}
+    stats: dict[str, Any] = {"tasks": len(tasks), "ran": 0, "reused": len(tasks) - len(todo),
+                             "trained": [], "train_seconds": {}, "task_seconds": 0.0}
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo) + len(train_futures), desc=desc, unit="task",
                disable=not progress, leave=True, dynamic_ncols=True)
@@ -121,10 +170,8 @@ def run_sweep(client: Any, tasks: list[Task], store: ResultStore, plan: ModelPla
             result = fut.result()
             if fut in train_futures:
                 name = train_futures[fut]
-                with atomic_write(cached_path(plan.specs[name], cache), "wb") as fh:
-                    fh.write(result["blob"])
                 stats["trained"].append(name)
-                stats["train_seconds"][name] = round(float(result["seconds"]), 2)
+                stats["train_seconds"][name] = broker.save(name, result)
             else:
                 store.add(result)
                 stats["ran"] += 1
@@ -133,7 +180,7 @@ def run_sweep(client: Any, tasks: list[Task], store: ResultStore, plan: ModelPla
                     on_record(result)
             bar.update(1)
     except BaseException:
-        client.cancel([*train_futures, *futures])
+        client.cancel([*broker.training.values(), *futures])
         raise
     finally:
         bar.close()
@@ -162,6 +209,7 @@ class FigureReport:
 def reproduce_figure(client: Any, name: str, out: Path, *, quick: bool = False,
                      seeds: int | None = None, train: bool = False, cache: Path,
                      progress: bool = True, shipped: set[str] | None = None,
+                     broker: ModelBroker | None = None,
                      log: Callable[[str], None] = print) -> FigureReport:
     """Run (or resume) one figure and write ``<name>.csv`` and ``<name>.png`` in ``out``."""
     from .figures import FIGURES
@@ -188,7 +236,8 @@ def reproduce_figure(client: Any, name: str, out: Path, *, quick: bool = False,
                 f"train them (cached in {cache / 'transformers'})")
     out.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out / f"{name}.jsonl")
-    stats = run_sweep(client, tasks, store, plan, cache, progress=progress, desc=name)
+    stats = run_sweep(client, tasks, store, plan, cache, progress=progress, desc=name,
+                      broker=broker)
     rows = summarize(spec, store.records(t.key for t in tasks))
     csv_path, png_path = out / f"{name}.csv", out / f"{name}.png"
     write_csv(csv_path, rows)

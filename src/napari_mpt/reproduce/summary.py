@@ -12,8 +12,8 @@ from .figures import FigureSpec
 
 COLUMNS = (
     "figure", "curve", "x_name", "x", "metric", "mean", "ci_lo", "ci_hi", "std", "n",
-    "n_failed", "frames", "sigma", "lookback", "encoder", "prior", "eta", "mode", "model",
-    "flops_source", "wall_s_mean", "error",
+    "n_failed", "frames", "sigma", "lookback", "encoder", "prior", "eta", "mode", "smooth",
+    "model", "flops_source", "wall_s_mean", "error",
 )
 """The CSV's columns: ``mean`` of ``metric`` over ``n`` seeds, 95% Student-t interval
 ``[ci_lo, ci_hi]`` (clipped to [0, 1] for the Jaccard coefficient; equal to the mean when
@@ -65,6 +65,7 @@ def summarize(spec: FigureSpec, records: list[dict[str, Any]]) -> list[dict[str,
             "prior": first["prior"] if first["method"] == "mht" else "",
             "eta": first["eta"] if first["method"] == "mht" else "",
             "mode": first["mode"] if first["method"] == "mht" else "",
+            "smooth": int(bool(first.get("smooth"))) if first["method"] == "mht" else "",
             "model": first.get("model", ""), "flops_source": "+".join(sources),
             "wall_s_mean": (math.fsum(float(r["wall_s"]) for r in ok) / len(ok)
                             if ok else float("nan")),

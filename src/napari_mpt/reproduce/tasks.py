@@ -43,6 +43,7 @@ class Task:
     prior: float
     eta: float
     mode: str
+    smooth: bool
     model: ModelSpec | None
     metric: str
 
@@ -99,8 +100,8 @@ def curve_task(spec: FigureSpec, curve: Curve, x: float, seed_index: int) -> Tas
         figure=spec.name, curve=curve.label, x=float(x), seed_index=int(seed_index),
         seed=task_seed(spec.name, x, seed_index), frames=frames, sigma=sigma, mu=spec.mu,
         method=curve.method, lookback=int(r(curve.lookback)), encoder=int(r(curve.encoder)),
-        prior=max(prior, PRIOR_FLOOR), eta=float(curve.eta), mode=curve.mode, model=model,
-        metric=spec.metric)
+        prior=max(prior, PRIOR_FLOOR), eta=float(curve.eta), mode=curve.mode,
+        smooth=bool(curve.smooth), model=model, metric=spec.metric)
 
 
 def build_tasks(spec: FigureSpec, *, quick: bool = False, seeds: int | None = None,
@@ -146,7 +147,7 @@ def run_task(task: Task, checkpoint: Any = None) -> dict[str, Any]:
 
             result = track(sim.detections, MHTParams(
                 lookback=task.lookback, process_noise=task.eta,
-                measurement_noise=task.prior, mode=task.mode))
+                measurement_noise=task.prior, mode=task.mode, smooth=task.smooth))
         else:
             from .checkpoints import track_with
 
