@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import warnings
 from typing import Any
 
@@ -25,6 +26,7 @@ from .decode import DecodeGraph, PrepareGraph, StepGraph, decode
 from .model import MAX_LAG, TrackerTransformer, encoder_windows
 
 _CACHE: dict[tuple[Any, ...], FlopCount] = {}
+_TRACE_LOCK = threading.Lock()
 
 
 def _example(cfg: ModelConfig, frames: int, batch: int) -> torch.Tensor:
@@ -68,6 +70,16 @@ def count_flops(model: TrackerTransformer, frames: int, batch: int = 1,
     key = (tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items())), frames, batch, whole)
     if key in _CACHE:
         return _CACHE[key]
+    # torch.jit.trace (under fvcore) is not thread-safe: two worker threads tracing at once
+    # abort the interpreter, so tracing is serialised
+    with _TRACE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _count(model, cfg, frames, batch, whole)
+    return _CACHE[key]
+
+
+def _count(model: TrackerTransformer, cfg: ModelConfig, frames: int, batch: int,
+           whole: bool) -> FlopCount:
     cpu = _cpu(model)
     z = _example(cfg, frames, batch)
     if whole:
@@ -84,9 +96,7 @@ def count_flops(model: TrackerTransformer, frames: int, batch: int = 1,
     detail = (f"fvcore multiply-adds x 2 ({how}) for T={frames}, N={cfg.particles}, "
               f"K_E={cfg.encoder_lookback}, K_D={cfg.decoder_lookback}, d={cfg.d_model}: "
               f"{ops}; matrix products only (norms, softmax, activations uncounted)")
-    out = FlopCount(2 * macs, "fvcore", detail)
-    _CACHE[key] = out
-    return out
+    return FlopCount(2 * macs, "fvcore", detail)
 
 
 def torch_counter_flops(model: TrackerTransformer, frames: int, batch: int = 1) -> int:
