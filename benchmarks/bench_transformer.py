@@ -28,7 +28,7 @@ from napari_mpt.transformer.decode import decode
 from napari_mpt.transformer.flops import count_flops
 from napari_mpt.transformer.infer import assign, available_devices
 from napari_mpt.transformer.model import TrackerTransformer
-from napari_mpt.transformer.train import model_config
+from napari_mpt.transformer.trainer import model_config
 
 T = 150
 

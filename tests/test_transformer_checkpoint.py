@@ -21,7 +21,7 @@ from napari_mpt.transformer import (  # noqa: E402
 )
 from napari_mpt.transformer import checkpoint as ckpt  # noqa: E402
 from napari_mpt.transformer.infer import resolve_device  # noqa: E402
-from napari_mpt.transformer.train import train  # noqa: E402
+from napari_mpt.transformer.trainer import train  # noqa: E402
 
 TINY = TrainParams(frames=6, experiments_per_batch=2, batches=2, d_model=8, heads=2, ff=8,
                    encoder_layers=1, decoder_layers=1, decoder_lookback=2, save_every=1)

@@ -14,7 +14,7 @@ from napari_mpt.params import TrainParams, TransformerParams  # noqa: E402
 from napari_mpt.runtime import RunControl  # noqa: E402
 from napari_mpt.simulate import simulate  # noqa: E402
 from napari_mpt.transformer.infer import assign, track_transformer_batch  # noqa: E402
-from napari_mpt.transformer.train import train  # noqa: E402
+from napari_mpt.transformer.trainer import train  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from napari_mpt.errors import CheckpointError, ParameterError  # noqa: E402
 from napari_mpt.params import TrainParams  # noqa: E402
 from napari_mpt.transformer import checkpoint as ckpt  # noqa: E402
 from napari_mpt.transformer.model import TrackerTransformer  # noqa: E402
-from napari_mpt.transformer.train import (  # noqa: E402
+from napari_mpt.transformer.trainer import (  # noqa: E402
     loss_terms,
     model_config,
     simulate_batch,

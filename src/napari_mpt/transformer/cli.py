@@ -43,7 +43,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                              "--measurement-noise-range, not both")
     params = params_from_args(TrainParams, args)
     from .checkpoint import read
-    from .train import train
+    from .trainer import train
 
     t0 = time.perf_counter()
     out = train(params, args.out, resume=args.resume, overwrite=args.overwrite,
