@@ -1,6 +1,6 @@
 """Training the transformers a figure needs but the package does not ship.
 
-Two protocols, both built on :mod:`napari_mpt.transformer.train`:
+Two protocols, both built on :mod:`napari_mpt.transformer.trainer`:
 
 * ``epochs=None`` — the transformer package's own :func:`~napari_mpt.transformer.train`:
   every optimisation step draws a fresh batch of i experiments.  transformer_{T,i} of
@@ -91,7 +91,7 @@ def train_model(model: ModelSpec, seed: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="napari-mpt-train-") as tmp:
         out = Path(tmp) / f"{model.name}.pt"
         if model.epochs is None:
-            from ..transformer.train import train
+            from ..transformer.trainer import train
 
             train(params, out, progress_bar=False, name=model.name)
         else:
@@ -109,7 +109,7 @@ def train_epochs(params: TrainParams, epochs: int, out: Path, name: str) -> None
     from .. import __version__
     from ..transformer import checkpoint as ckpt
     from ..transformer.model import TrackerTransformer
-    from ..transformer.train import learning_rate, loss_terms, model_config, simulate_batch
+    from ..transformer.trainer import learning_rate, loss_terms, model_config, simulate_batch
 
     cfg = model_config(params)
     torch.manual_seed(params.seed)
