@@ -215,7 +215,7 @@ def test_trainings_of_a_whole_run_are_submitted_once_and_shared(tmp_path):
     plans = [plan_models(ts, cache, train=True, shipped=set()) for ts in (first, second)]
     with dask_client(workers=2) as client:
         broker = ModelBroker(client, cache)
-        assert prefetch_training(broker, plans) == sorted([a.name, b.name])
+        assert prefetch_training(broker, plans) == [a.name, b.name]   # first figure's first
         s1 = run_sweep(client, first, ResultStore(tmp_path / "1.jsonl"), plans[0], cache,
                        progress=False, broker=broker)
         s2 = run_sweep(client, second, ResultStore(tmp_path / "2.jsonl"), plans[1], cache,

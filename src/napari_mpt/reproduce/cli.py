@@ -88,7 +88,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     reports = []
     t0 = time.perf_counter()
     with dask_client(args.scheduler, args.workers, args.processes) as client:
-        broker = ModelBroker(client, cache)
+        broker = ModelBroker(client, cache, announce=True)
         if args.train and len(names) > 1:
             plans = []
             for name in names:
@@ -98,8 +98,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                 plans.append(plan_models(todo, cache, True, shipped))
             started = prefetch_training(broker, plans)
             if started:
-                print(f"training {len(started)} transformer(s) alongside the sweeps: "
-                      f"{', '.join(started)}")
+                print(f"training {len(started)} transformer(s) alongside the sweeps "
+                      f"(cached in {cache / 'transformers'}): {', '.join(started)}")
         for name in names:
             reports.append(reproduce_figure(
                 client, name, out, quick=args.quick, seeds=args.seeds, train=args.train,

@@ -31,7 +31,8 @@ def plot_figure(spec: FigureSpec, rows: list[dict[str, Any]], path: str | os.Pat
 
     fig, ax = plt.subplots(figsize=(5.6, 3.8), dpi=90)
     styles = {c.label: c for c in spec.curves}
-    _draw(ax, rows, styles, alpha=0.18, linestyle=None)
+    n_curves = len({r["curve"] for r in rows})
+    _draw(ax, rows, styles, alpha=0.18 if n_curves <= 4 else 0.08, linestyle=None)
     if overlay and spec.overlay:
         from .figures import FIGURES
 
@@ -40,8 +41,11 @@ def plot_figure(spec: FigureSpec, rows: list[dict[str, Any]], path: str | os.Pat
               suffix=f" ({other.name})")
     ax.set_xlabel(X_LABELS[spec.x])
     ax.set_ylabel(Y_LABELS[spec.metric])
-    if spec.metric == "jaccard":
-        ax.set_ylim(-0.02, 1.02)
+    if spec.metric == "jaccard":  # zoom on the data, in steps of 0.1, never past [0, 1]
+        lows = [float(r["ci_lo"]) for r in [*rows, *(overlay or [])]
+                if math.isfinite(float(r["ci_lo"]))]
+        bottom = max(0.0, math.floor((min(lows, default=0.0) - 0.02) * 10) / 10)
+        ax.set_ylim(bottom - 0.01, 1.01)
     if spec.logx:
         ax.set_xscale("log", base=2)
     if spec.logy:

@@ -89,17 +89,21 @@ class ModelBroker:
     scattered cached checkpoint or training future is made once, and a trained
     checkpoint is written to the cache once."""
 
-    def __init__(self, client: Any, cache: Path):
+    def __init__(self, client: Any, cache: Path, announce: bool = False):
         self.client = client
         self.cache = cache
+        self.announce = announce                  # print a line as each training ends
         self.inputs: dict[str, Any] = {}
         self.training: dict[str, Any] = {}        # model name -> future, until saved
         self.specs: dict[str, ModelSpec] = {}
 
-    def provide(self, plan: ModelPlan, names: Any) -> dict[str, Any]:
+    def provide(self, plan: ModelPlan, names: Any, ordered: bool = False) -> dict[str, Any]:
         """What the tasks of ``names`` receive as their checkpoint argument; trainings are
-        submitted (longest first, ahead of evaluation tasks) on first request."""
-        wanted = sorted(set(names), key=lambda n: -_training_cost(plan.specs[n]))
+        submitted on first request, ahead of evaluation tasks, longest first unless
+        ``ordered`` (then in the order given)."""
+        wanted = list(dict.fromkeys(names))
+        if not ordered:
+            wanted.sort(key=lambda n: -_training_cost(plan.specs[n]))
         for name in wanted:
             if name in self.inputs:
                 continue
@@ -112,11 +116,13 @@ class ModelBroker:
             elif src == "train":
                 fut = self.client.submit(train_model, plan.specs[name], key=f"train-{name}",
                                          pure=False, priority=10)
+                if self.announce:
+                    fut.add_done_callback(_announce(name))
                 self.inputs[name] = fut
                 self.training[name] = fut
             else:
                 raise ValueError(f"model {name} is missing; drop its tasks first")
-        return {n: self.inputs[n] for n in names}
+        return {n: self.inputs[n] for n in wanted}
 
     def save(self, name: str, result: dict[str, Any]) -> float:
         """Write a finished training to the cache; returns its training seconds."""
@@ -128,18 +134,28 @@ class ModelBroker:
         return round(float(result["seconds"]), 2)
 
 
+def _announce(name: str) -> Callable[[Any], None]:
+    def done(fut: Any) -> None:
+        if fut.status == "finished":
+            print(f"trained {name} in {fut.result()['seconds']:.0f} s", flush=True)
+    return done
+
+
 def prefetch_training(broker: ModelBroker, plans: list[ModelPlan]) -> list[str]:
     """Submit every training the run will need up front, so trainings for later figures
-    overlap the evaluation of earlier ones; returns the names submitted."""
+    overlap the evaluation of earlier ones: the first figure's first, each figure's
+    longest first.  Returns the names submitted."""
     merged = ModelPlan()
+    order: list[str] = []
     for plan in plans:
-        for name, src in plan.source.items():
-            if src == "train":
-                merged.source[name] = src
-                merged.value[name] = plan.value[name]
-                merged.specs[name] = plan.specs[name]
-    broker.provide(merged, list(merged.source))
-    return sorted(merged.source)
+        new = [n for n, src in plan.source.items() if src == "train" and n not in merged.source]
+        for name in sorted(new, key=lambda n: -_training_cost(plan.specs[n])):
+            merged.source[name] = "train"
+            merged.value[name] = plan.value[name]
+            merged.specs[name] = plan.specs[name]
+            order.append(name)
+    broker.provide(merged, order, ordered=True)
+    return order
 
 
 def run_sweep(client: Any, tasks: list[Task], store: ResultStore, plan: ModelPlan,
