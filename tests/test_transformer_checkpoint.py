@@ -27,13 +27,7 @@ TINY = TrainParams(frames=6, experiments_per_batch=2, batches=2, d_model=8, head
                    encoder_layers=1, decoder_layers=1, decoder_lookback=2, save_every=1)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The machine's cores are shared: one torch thread avoids oversubscription stalls."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,7 @@ from napari_mpt.simulate import simulate  # noqa: E402
 from napari_mpt.transformer.infer import assign, track_transformer_batch  # noqa: E402
 from napari_mpt.transformer.trainer import train  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The machine's cores are shared: one torch thread avoids oversubscription stalls."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

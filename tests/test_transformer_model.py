@@ -19,14 +19,7 @@ from napari_mpt.transformer.flops import (  # noqa: E402
 )
 from napari_mpt.transformer.model import TrackerTransformer, encoder_windows  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The machine's cores are shared: one torch thread avoids oversubscription stalls."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(**kw) -> TrackerTransformer:

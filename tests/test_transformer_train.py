@@ -25,13 +25,7 @@ TINY = dict(frames=8, experiments_per_batch=3, d_model=16, heads=2, ff=16, encod
             decoder_layers=1, decoder_lookback=3, save_every=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The machine's cores are shared: one torch thread avoids oversubscription stalls."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_batches_are_shuffled_and_slots_follow_frame0_detections():
