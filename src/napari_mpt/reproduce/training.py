@@ -109,7 +109,12 @@ def train_epochs(params: TrainParams, epochs: int, out: Path, name: str) -> None
     from .. import __version__
     from ..transformer import checkpoint as ckpt
     from ..transformer.model import TrackerTransformer
-    from ..transformer.trainer import learning_rate, loss_terms, model_config, simulate_batch
+    from ..transformer.trainer import (
+        learning_rate,
+        model_config,
+        optimisation_step,
+        simulate_batch,
+    )
 
     cfg = model_config(params)
     torch.manual_seed(params.seed)
@@ -126,14 +131,7 @@ def train_epochs(params: TrainParams, epochs: int, out: Path, name: str) -> None
     for _ in range(epochs):
         for k in order_rng.permutation(params.batches):
             lr = learning_rate(schedule, step)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            mse, ce = loss_terms(model, data[int(k)])
-            loss = mse + params.pointer_weight * ce
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            loss, mse, ce = optimisation_step(model, opt, data[int(k)], lr, params.pointer_weight)
             step += 1
             value = float(loss.item())
             if not math.isfinite(value):

@@ -112,6 +112,21 @@ def loss_terms(model: TrackerTransformer, batch: Batch) -> tuple[torch.Tensor, t
     return mse, ce
 
 
+
+def optimisation_step(model: TrackerTransformer, opt: torch.optim.Optimizer, batch: Batch,
+                      lr: float, pointer_weight: float
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One clipped AdamW step on ``batch`` at learning rate ``lr``: (loss, mse, ce)."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    mse, ce = loss_terms(model, batch)
+    loss = mse + pointer_weight * ce
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss, mse, ce
+
 def learning_rate(params: TrainParams, step: int) -> float:
     """Linear warm-up, then cosine decay to 5 % of the peak."""
     warm = max(1, min(100, params.batches // 10))
@@ -208,14 +223,7 @@ def train(params: TrainParams | None = None, out: str | Path | None = None, *,
                 lr = learning_rate(params, done)
                 batch = simulate_batch(params, done)
                 consistent = False
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                mse, ce = loss_terms(model, batch)
-                loss = mse + params.pointer_weight * ce
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
+                loss, mse, ce = optimisation_step(model, opt, batch, lr, params.pointer_weight)
                 done += 1
                 elapsed += time.perf_counter() - t0
                 losses.append([done, round(loss.item(), 6), round(mse.item(), 6),
