@@ -3,6 +3,7 @@ per tracker with its 95% interval shaded.  Matplotlib's Agg backend, no display 
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections import defaultdict
@@ -55,9 +56,23 @@ def plot_figure(spec: FigureSpec, rows: list[dict[str, Any]], path: str | os.Pat
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="best", framealpha=0.8)
     fig.tight_layout()
-    with atomic_write(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=90)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
+    with atomic_write(path, "wb") as fh:
+        fh.write(_palette_png(buf.getvalue()))
+
+
+def _palette_png(png: bytes) -> bytes:
+    """The same image with a 256-colour palette: a third of the size, to keep the PNGs
+    committed under docs/ small (matplotlib depends on Pillow, so it is there)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        out = io.BytesIO()
+        im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
+            out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def _draw(ax: Any, rows: list[dict[str, Any]], styles: dict[str, Any], *, alpha: float,
