@@ -56,7 +56,7 @@ def test_paper_parameters_reach_the_tasks():
     assert all(t.lookback == int(t.x) for t in fig5)
 
 
-def test_task_seed_depends_on_figure_point_and_seed_only():
+def test_task_seed_depends_on_figure_sigma_and_seed_only():
     assert task_seed("fig3", 2.0, 1) == task_seed("fig3", 2, 1)
     seeds = {task_seed(f, x, s) for f in ("fig2a", "fig3") for x in (0.0, 1.0, 7.0)
              for s in range(5)}
@@ -66,6 +66,9 @@ def test_task_seed_depends_on_figure_point_and_seed_only():
     for t in tasks:
         by_point.setdefault((t.x, t.seed_index), set()).add(t.seed)
     assert all(len(s) == 1 for s in by_point.values())   # every curve sees the same data
+    fig4 = build_tasks(FIGURES["fig4"], seeds=3)              # x = i leaves the data alone
+    assert {(t.seed_index, t.seed) for t in fig4} == {
+        (s, task_seed("fig4", 7.0, s)) for s in range(3)}
 
 
 def test_mean_ci_is_a_student_t_interval():

@@ -1,8 +1,10 @@
 """A figure as a list of independent tasks, one per (curve, x, seed), and how to run one.
 
 A task is plain data (picklable, the same on any Dask worker) and carries its own seed,
-derived from (figure, x, seed index) only, so a result never depends on which worker ran
-it or in which order; every curve of a figure sees the same simulations at a given point.
+derived from (figure, sigma, seed index) only, so a result never depends on which worker
+ran it or in which order.  Every curve of a figure sees the same simulations at a point,
+and along an x-axis that does not change the simulation (i, K) every point sees the same
+ones too, so differences along it are the trackers', not the data's.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ PRIOR_FLOOR = 1e-3
 """nu' used for sigma = 0: the Kalman filter needs a positive measurement-noise prior."""
 
 
-def task_seed(figure: str, x: float, seed_index: int) -> int:
-    """A 31-bit simulation seed from (figure, x, seed index) alone."""
-    text = f"{figure}|{float(x)!r}|{int(seed_index)}".encode()
+def task_seed(figure: str, sigma: float, seed_index: int) -> int:
+    """A 31-bit simulation seed from (figure, sigma, seed index) alone."""
+    text = f"{figure}|{float(sigma)!r}|{int(seed_index)}".encode()
     return int.from_bytes(hashlib.sha256(text).digest()[:4], "big") & 0x7FFF_FFFF
 
 
@@ -98,7 +100,7 @@ def curve_task(spec: FigureSpec, curve: Curve, x: float, seed_index: int) -> Tas
                              "TrainSpec to be scored")
     return Task(
         figure=spec.name, curve=curve.label, x=float(x), seed_index=int(seed_index),
-        seed=task_seed(spec.name, x, seed_index), frames=frames, sigma=sigma, mu=spec.mu,
+        seed=task_seed(spec.name, sigma, seed_index), frames=frames, sigma=sigma, mu=spec.mu,
         method=curve.method, lookback=int(r(curve.lookback)), encoder=int(r(curve.encoder)),
         prior=max(prior, PRIOR_FLOOR), eta=float(curve.eta), mode=curve.mode,
         smooth=bool(curve.smooth), model=model, metric=spec.metric)
