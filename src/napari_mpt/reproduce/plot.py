@@ -48,7 +48,10 @@ def plot_figure(spec: FigureSpec, rows: list[dict[str, Any]], path: str | os.Pat
         bottom = max(0.0, math.floor((min(lows, default=0.0) - 0.02) * 10) / 10)
         ax.set_ylim(bottom - 0.01, 1.01)
     if spec.logx:
+        from matplotlib.ticker import ScalarFormatter
+
         ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(ScalarFormatter())  # 1, 2, 4 … rather than 2^0, 2^1
     if spec.logy:
         ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
