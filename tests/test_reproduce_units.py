@@ -36,8 +36,9 @@ def test_paper_parameters_reach_the_tasks():
     mht = [t for t in fig2a if t.method == "mht"]
     assert all(t.frames == 150 and t.lookback == 1 and t.eta == 1.5 for t in mht)
     assert all(t.prior == max(t.sigma, 1e-3) for t in mht)          # known prior nu' = sigma
-    tr = [t for t in fig2a if t.curve.startswith("transformer K_D=1")]
-    assert tr
+    tr = [t for t in fig2a if t.curve == "transformer K_D=1, trained at sigma, 6 experiments"]
+    assert tr and all(t.model.batches == 6 and t.model.per_batch == 1 and t.model.epochs is None
+                      for t in tr)                       # the paper's 6 experiments, 6 steps
     assert all(t.encoder == 150 and t.lookback == 1 for t in tr)    # K_E = T, K_D = 1
     assert {t.model.sigma for t in tr} == {t.sigma for t in tr}      # trained at each sigma
     assert all(t.prior == 1.0 for t in build_tasks(FIGURES["fig2b"], seeds=1)

@@ -38,8 +38,9 @@ def plot_figure(spec: FigureSpec, rows: list[dict[str, Any]], path: str | os.Pat
         from .figures import FIGURES
 
         other = FIGURES[spec.overlay]
-        _draw(ax, overlay, {c.label: c for c in other.curves}, alpha=0.0, linestyle="--",
-              suffix=f" ({other.name})")
+        paper = {c.label: c for c in other.curves if not c.extra}  # the paper's curves only
+        _draw(ax, [r for r in overlay if r["curve"] in paper], paper, alpha=0.0,
+              linestyle="--", suffix=f" ({other.name})")
     ax.set_xlabel(X_LABELS[spec.x])
     ax.set_ylabel(Y_LABELS[spec.metric])
     if spec.metric == "jaccard":  # zoom on the data, in steps of 0.1, never past [0, 1]

@@ -6,11 +6,11 @@ Two protocols, both built on :mod:`napari_mpt.transformer.trainer`:
   every optimisation step draws a fresh batch of i experiments.  transformer_{T,i} of
   Figs. 3, 4 and 6 use it, with the settings the shipped checkpoints were trained with
   (read from ``transformer_150_30``), so a trained transformer_{16,30} differs from the
-  shipped transformer_{150,30} only in T.
+  shipped transformer_{150,30} only in T.  So do Fig. 2's transformers, read literally:
+  "6 experiments, 1 per batch, 6 batches" is 6 steps on 6 fresh experiments.
 * ``epochs=E`` — a fixed data set of ``batches`` batches of i experiments, visited E
-  times.  Fig. 2's transformers ("6 experiments: 1 per batch, 6 batches") use it: the
-  paper's point is how *little data* the transformer needs, and 6 single gradient steps
-  would leave it untrained.  The number of epochs is our choice (see figures.py).
+  times: Fig. 2's extra curves (not in the paper), the other reading of "trained with 6
+  experiments" (as many passes as one likes over the same 6 sequences).
 
 Both are deterministic for a seed (one torch thread) and return the checkpoint as bytes.
 """
