@@ -9,8 +9,8 @@ naming the field.
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
-from typing import Any, Literal
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
+from typing import Any, Literal, TypedDict
 
 from .errors import ParameterError
 
@@ -30,6 +30,15 @@ def _f(default: Any, help: str, *, lo: float | None = None, hi: float | None = N
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def field_default(f: Field[Any]) -> Any:
+    """The default of dataclass field ``f`` (its default or what its factory makes)."""
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    raise ParameterError(f.name, "has no default")
 
 
 class _Validated:
@@ -74,13 +83,7 @@ class _Validated:
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        out = {}
-        for f in fields(cls):  # type: ignore[arg-type]
-            if f.default is not MISSING:
-                out[f.name] = f.default
-            elif f.default_factory is not MISSING:
-                out[f.name] = f.default_factory()
-        return out
+        return {f.name: field_default(f) for f in fields(cls)}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,8 @@ class SimulationParams(_Validated):
     process_noise: float = _f(1.5, "process noise scale mu (std of each Brownian step, px)", lo=0.0)
     measurement_noise: float = _f(1.0, "measurement noise scale sigma (px)", lo=0.0)
     drift: tuple[float, ...] = _f(
-        (0.0, 0.0), "drift per frame (px): ndim values shared by all particles, or "
-        "particles*ndim values, one (dy, dx) per particle")
+        (), "drift per frame (px): ndim values shared by all particles, or "
+        "particles*ndim values, one (dy, dx) per particle; empty: no drift")
     separation: float = _f(10.0, "initial distance between the two particles of a pair (px)", lo=0.0)
     field_of_view: float = _f(
         512.0, "side of the square/cube in which N > 2 particles start (px)", lo=1.0)
@@ -101,7 +104,8 @@ class SimulationParams(_Validated):
     seed: int = _f(0, "random seed", lo=0)
 
     def _check(self) -> None:
-        if len(self.drift) not in (self.ndim, self.ndim * self.particles):
+        # empty means no drift in any ndim, so the 2-D and 3-D defaults are one value
+        if self.drift and len(self.drift) not in (self.ndim, self.ndim * self.particles):
             raise ParameterError(
                 "drift", f"needs {self.ndim} values (shared) or {self.ndim * self.particles} "
                 f"(one per particle) for ndim={self.ndim}, got {len(self.drift)}")
@@ -110,7 +114,7 @@ class SimulationParams(_Validated):
         """Drift as an ``(N, ndim)`` array."""
         import numpy as np
 
-        d = np.asarray(self.drift, dtype=np.float64).reshape(-1, self.ndim)
+        d = np.asarray(self.drift or (0.0,) * self.ndim, dtype=np.float64).reshape(-1, self.ndim)
         return np.broadcast_to(d, (self.particles, self.ndim)).copy()
 
 
@@ -161,6 +165,22 @@ class TransformerParams(_Validated):
 
 
 TrackerParams = MHTParams | TransformerParams
+
+PRIOR_FLOOR = 1e-3
+"""Smallest noise prior handed to the MHT (px): a simulation with sigma = 0 or mu = 0 would
+give a singular Kalman innovation.  1e-3 px is far below any localisation error."""
+
+
+class Priors(TypedDict):
+    process_noise: float
+    measurement_noise: float
+
+
+def known_priors(sim: SimulationParams) -> Priors:
+    """The MHT priors that equal the simulation's own noise (the paper's Fig. 2(a) setting:
+    eta' = mu, nu' = sigma), floored at :data:`PRIOR_FLOOR`."""
+    return {"process_noise": max(sim.process_noise, PRIOR_FLOOR),
+            "measurement_noise": max(sim.measurement_noise, PRIOR_FLOOR)}
 
 
 @dataclass(frozen=True)

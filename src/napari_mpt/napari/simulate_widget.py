@@ -43,10 +43,7 @@ class SimulateWidget(Container):
         self._pair = new_pair_id()
 
     def params(self) -> SimulationParams:
-        values = self.form.values()
-        if values["ndim"] == 3 and tuple(values["drift"]) == (0.0, 0.0):
-            values["drift"] = (0.0, 0.0, 0.0)   # as the CLI: the default drift in 3D
-        return SimulationParams(**values)
+        return self.form.params()
 
     def _alive(self, layer: Any) -> bool:
         return layer is not None and layer in self.viewer.layers
