@@ -14,13 +14,12 @@ import importlib
 import json
 import sys
 import time
-from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
 
-from . import __version__
+from .version import __version__
 from .errors import MPTError
-from .params import MHTParams, SimulationParams, TransformerParams
+from .options import add_param_options, params_from_args
+from .params import MHTParams, SimulationParams, TransformerParams, known_priors
 
 # module paths exposing ``register(subparsers)``; each sets ``func`` on its parser.
 EXTRA_COMMANDS: tuple[str, ...] = (
@@ -30,49 +29,11 @@ EXTRA_COMMANDS: tuple[str, ...] = (
 )
 
 
-def add_param_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),
-                      prefix: str = "") -> None:
-    """Add one ``--option`` per field of a parameter dataclass, help and choices included."""
-    group = parser.add_argument_group(cls.__name__)
-    for f in fields(cls):
-        if f.name in skip:
-            continue
-        meta = f.metadata
-        flag = "--" + prefix + f.name.replace("_", "-")
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        kwargs: dict[str, Any] = {"dest": prefix.replace("-", "_") + f.name, "default": None,
-                                  "help": f"{meta.get('help', '')} (default: {default})"}
-        if meta.get("choices"):
-            kwargs["choices"] = meta["choices"]
-        if isinstance(default, tuple):
-            kwargs.update(nargs="+", type=float, metavar="V")
-        elif isinstance(default, bool):
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif isinstance(default, int):
-            kwargs["type"] = int
-        elif isinstance(default, float):
-            kwargs["type"] = float
-        group.add_argument(flag, **kwargs)
-
-
-def params_from_args(cls: type, args: argparse.Namespace, prefix: str = "", **extra: Any):
-    """Build (and so validate) a parameter object from the options the user gave."""
-    values = {}
-    for f in fields(cls):
-        v = getattr(args, prefix + f.name, None)
-        if v is not None:
-            values[f.name] = tuple(v) if isinstance(v, list) else v
-    values.update(extra)
-    return cls(**values)
-
-
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from .io import write_detections, write_json, write_tracks
     from .simulate import simulate
 
     params = params_from_args(SimulationParams, args)
-    if params.drift == SimulationParams().drift and params.ndim == 3:
-        params = params.replace(drift=(0.0, 0.0, 0.0))
     sim = simulate(params)
     out = Path(args.out)
     write_detections(out / "detections.csv", sim.detections)
@@ -132,9 +93,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     rows = []
     for k in args.lookbacks:
         # known priors, as in the paper's Fig. 2(a): eta' = mu, nu' = sigma
-        mp = params_from_args(
-            MHTParams, args, lookback=k, process_noise=max(sim_params.process_noise, 1e-6),
-            measurement_noise=max(sim_params.measurement_noise, 1e-6))
+        mp = params_from_args(MHTParams, args, lookback=k, **known_priors(sim_params))
         t0 = time.perf_counter()
         res = track(sim.detections, mp)
         score = evaluate(res.tracks, sim.truth)

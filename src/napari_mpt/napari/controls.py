@@ -1,13 +1,13 @@
 """magicgui controls generated from a parameter dataclass's field metadata.
 
-The CLI builds its options from the same metadata (:func:`napari_mpt.cli.add_param_options`),
+The CLI builds its options from the same metadata (:func:`napari_mpt.options.add_param_options`),
 so a control's tooltip, range and choices are exactly what the option accepts; the
 parameter object is built (and so validated) by the core, never by the widget.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
+from dataclasses import fields
 from typing import Any
 
 from magicgui.widgets import (
@@ -22,14 +22,11 @@ from magicgui.widgets import (
 )
 
 from ..errors import ParameterError
+from ..params import field_default
 
 # spin boxes need a finite range; fields without a maximum get this one
 _FLOAT_MAX = 1e9
 _INT_MAX = 2**31 - 1
-
-
-def _default(f) -> Any:
-    return f.default if f.default is not MISSING else f.default_factory()
 
 
 def _tuple_text(values: tuple[float, ...]) -> str:
@@ -41,7 +38,7 @@ def control_for(f, label: str | None = None, slider: bool = False,
     """One control for dataclass field ``f``: combo for choices, spin box or slider for
     numbers (range from metadata), a comma-separated line edit for tuples."""
     meta = f.metadata
-    default = _default(f)
+    default = field_default(f)
     common = {"name": f.name, "label": label or f.name.replace("_", " "),
               "tooltip": meta.get("help", "")}
     if meta.get("choices"):
@@ -89,7 +86,7 @@ class ParamForm(Container):
         out: dict[str, Any] = {}
         for w in self:
             f = self._fields[w.name]
-            default = _default(f)
+            default = field_default(f)
             value = w.value
             if isinstance(default, tuple):
                 try:

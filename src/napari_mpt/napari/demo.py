@@ -22,7 +22,7 @@ DEFAULT_CHECKPOINT = "transformer_150_30"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..cli import add_param_options
+    from ..options import add_param_options
     from ..params import SimulationParams
 
     p = subparsers.add_parser(
@@ -93,13 +93,12 @@ def virtual_display(width: int = 1920, height: int = 1200) -> Iterator[str]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from ..cli import params_from_args
-    from ..params import MHTParams, SimulationParams, TransformerParams
+    from ..options import params_from_args
+    from ..params import MHTParams, SimulationParams, TransformerParams, known_priors
 
     sim = params_from_args(SimulationParams, args)
     # known priors, as in the paper's Fig. 2(a): eta' = mu, nu' = sigma
-    mht = MHTParams(lookback=args.lookback, process_noise=max(sim.process_noise, 1e-6),
-                    measurement_noise=max(sim.measurement_noise, 1e-6))
+    mht = MHTParams(lookback=args.lookback, **known_priors(sim))
     transformer = None if args.no_transformer else TransformerParams(
         checkpoint=args.checkpoint, device=args.device)
     notes = []

@@ -14,7 +14,7 @@ from ..errors import ParameterError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..cli import add_param_options
+    from ..options import add_param_options
     from ..params import TrainParams
 
     p = subparsers.add_parser(
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from ..cli import params_from_args
+    from ..options import params_from_args
     from ..params import TrainParams
 
     if args.measurement_noise is not None and args.measurement_noise_range is not None:

@@ -1,0 +1,56 @@
+"""Parameter model -> command-line options, for every subcommand.
+
+Below the CLI modules on purpose: ``cli.py``, ``transformer/cli.py``, ``napari/demo.py`` and
+``reproduce/cli.py`` all build their options here, so none of them imports another's CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from .params import field_default
+
+P = TypeVar("P")
+
+
+def add_param_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),
+                      prefix: str = "", only: tuple[str, ...] | None = None) -> None:
+    """Add one ``--option`` per field of a parameter dataclass, help and choices included.
+
+    ``only`` limits the options to those fields; ``skip`` leaves fields out.  An option left
+    unset is ``None`` in the namespace, so the model's own default applies.
+    """
+    group = parser.add_argument_group(cls.__name__)
+    for f in fields(cls):
+        if f.name in skip or (only is not None and f.name not in only):
+            continue
+        meta = f.metadata
+        flag = "--" + (meta.get("cli") or prefix + f.name.replace("_", "-"))
+        default = field_default(f)
+        kwargs: dict[str, Any] = {"dest": prefix.replace("-", "_") + f.name, "default": None,
+                                  "help": f"{meta.get('help', '')} (default: {default})"}
+        if meta.get("choices"):
+            kwargs["choices"] = meta["choices"]
+        if isinstance(default, tuple):
+            kwargs.update(nargs="+", type=float, metavar="V")
+        elif isinstance(default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif isinstance(default, int):
+            kwargs["type"] = int
+        elif isinstance(default, float):
+            kwargs["type"] = float
+        group.add_argument(flag, **kwargs)
+
+
+def params_from_args(cls: type[P], args: argparse.Namespace, prefix: str = "",
+                     **extra: Any) -> P:
+    """Build (and so validate) a parameter object from the options the user gave."""
+    values = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        v = getattr(args, prefix + f.name, None)
+        if v is not None:
+            values[f.name] = tuple(v) if isinstance(v, list) else v
+    values.update(extra)
+    return cls(**values)
