@@ -106,7 +106,7 @@ def train_epochs(params: TrainParams, epochs: int, out: Path, name: str) -> None
     import numpy as np
     import torch
 
-    from .. import __version__
+    from ..version import __version__
     from ..transformer import checkpoint as ckpt
     from ..transformer.model import TrackerTransformer
     from ..transformer.trainer import (

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import __version__
+from ..version import __version__
 from ..errors import CheckpointError
 from ..io import atomic_write
 from ..params import SimulationParams, TrainParams
