@@ -25,11 +25,17 @@ def axes_for(ndim: int) -> tuple[str, ...]:
 
 @dataclass(frozen=True, eq=False)
 class Detections:
-    """Unlabelled measurements: ``frame[i]`` and ``coords[i]`` of detection ``i``."""
+    """Unlabelled measurements: ``frame[i]`` and ``coords[i]`` of detection ``i``.
+
+    ``features`` holds extra per-detection numbers (a detector's amplitude, trackpy's mass,
+    size, ecc, signal), one array of ``len(self)`` values per name; they travel with the
+    detections through files and layers.
+    """
 
     frame: np.ndarray
     coords: np.ndarray
     source: str = "detections"
+    features: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         frame = np.asarray(self.frame)
@@ -44,8 +50,16 @@ class Detections:
                 bad = int(np.flatnonzero(as_int != frame)[0])
                 raise InputError(self.source, f"frame {frame[bad]!r} is not an integer", row=bad)
             frame = as_int
+        feats = {}
+        for name, values in self.features.items():
+            arr = np.asarray(values, dtype=np.float64)
+            if arr.shape != (coords.shape[0],):
+                raise InputError(self.source, f"feature {name!r} has {arr.shape} values for "
+                                 f"{coords.shape[0]} detections")
+            feats[name] = arr
         object.__setattr__(self, "frame", frame.astype(np.int64))
         object.__setattr__(self, "coords", coords)
+        object.__setattr__(self, "features", feats)
 
     @property
     def ndim(self) -> int:

@@ -110,14 +110,31 @@ def _coords(name: str, header: list[str], rows: list[list[str]]) -> np.ndarray:
     return np.column_stack([_numbers(name, rows, c, a, False) for c, a in zip(cols, axes, strict=True)])
 
 
+def _features(name: str, header: list[str], rows: list[list[str]], used: set[int]
+              ) -> dict[str, np.ndarray]:
+    """Every other column that holds numbers (NaN allowed) becomes a feature; text columns
+    are skipped."""
+    feats = {}
+    for c, h in enumerate(header):
+        if c in used or not h:
+            continue
+        with contextlib.suppress(InputError):
+            feats[h] = _numbers(name, rows, c, h, False, allow_nan=True)
+    return feats
+
+
 def read_detections(path: str | os.PathLike) -> Detections:
-    """Detections CSV: columns ``frame, y, x`` (and ``z``), any order; row i is detection i."""
+    """Detections CSV: columns ``frame, y, x`` (and ``z``), any order; row i is detection i.
+    Frames may hold any number of detections; other numeric columns become features."""
     name, header, rows = _read_table(path)
-    frame = _numbers(name, rows, _column(name, header, ("frame", "t"), "frame"), "frame", True)
+    frame_col = _column(name, header, ("frame", "t"), "frame")
+    frame = _numbers(name, rows, frame_col, "frame", True)
     if np.any(frame < 0):
         bad = int(np.flatnonzero(frame < 0)[0])
         raise InputError(name, f"frame {frame[bad]} is negative", line=bad + 2)
-    return Detections(frame, _coords(name, header, rows), source=name)
+    used = {frame_col, *(header.index(a) for a in ("z", "y", "x") if a in header)}
+    return Detections(frame, _coords(name, header, rows), source=name,
+                      features=_features(name, header, rows, used))
 
 
 def read_tracks(path: str | os.PathLike) -> Tracks:
@@ -135,12 +152,7 @@ def read_tracks(path: str | os.PathLike) -> Tracks:
     used = {tid_col, frame_col, *(header.index(a) for a in ("z", "y", "x") if a in header)}
     if "detection" in header:
         used.add(header.index("detection"))
-    feats = {}
-    for c, h in enumerate(header):
-        if c in used or not h:
-            continue
-        with contextlib.suppress(InputError):
-            feats[h] = _numbers(name, rows, c, h, False, allow_nan=True)
+    feats = _features(name, header, rows, used)
     key = tid * (int(frame.max()) + 1) + frame
     if len(np.unique(key)) != len(key):
         _, first = np.unique(key, return_index=True)
@@ -155,12 +167,15 @@ def _fmt(v: float) -> str:
 
 
 def write_detections(path: str | os.PathLike, detections: Detections) -> None:
+    """``frame,[z,]y,x`` plus one column per feature; row i is detection i."""
     axes = axes_for(detections.ndim)
+    names = list(detections.features)
+    cols = [detections.features[k] for k in names]
     with atomic_write(path) as fh:
         w = csv.writer(fh)
-        w.writerow(["frame", *axes])
-        for f, c in zip(detections.frame, detections.coords, strict=True):
-            w.writerow([int(f), *(_fmt(v) for v in c)])
+        w.writerow(["frame", *axes, *names])
+        for i, (f, c) in enumerate(zip(detections.frame, detections.coords, strict=True)):
+            w.writerow([int(f), *(_fmt(v) for v in c), *(_fmt(col[i]) for col in cols)])
 
 
 def write_tracks(path: str | os.PathLike, tracks: Tracks) -> None:
