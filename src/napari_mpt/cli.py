@@ -16,10 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from .version import __version__
 from .errors import MPTError
 from .options import add_param_options, params_from_args
 from .params import MHTParams, SimulationParams, TransformerParams, known_priors
+from .version import __version__
 
 # module paths exposing ``register(subparsers)``; each sets ``func`` on its parser.
 EXTRA_COMMANDS: tuple[str, ...] = (

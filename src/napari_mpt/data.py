@@ -95,14 +95,16 @@ class Tracks:
     track_id: np.ndarray
     frame: np.ndarray
     coords: np.ndarray
-    detection: np.ndarray | None = None
+    detection: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     features: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         tid = np.asarray(self.track_id, dtype=np.int64)
         frame = np.asarray(self.frame, dtype=np.int64)
         coords = np.asarray(self.coords, dtype=np.float64).reshape(len(tid), -1)
-        det = (np.full(len(tid), -1, dtype=np.int64) if self.detection is None
+        # no detection column given (None or empty): every vertex took an unknown detection
+        det = (np.full(len(tid), -1, dtype=np.int64)
+               if self.detection is None or np.size(self.detection) == 0
                else np.asarray(self.detection, dtype=np.int64))
         order = np.lexsort((frame, tid))
         feats = {k: np.asarray(v)[order] for k, v in self.features.items()}

@@ -146,7 +146,7 @@ def read_tracks(path: str | os.PathLike) -> Tracks:
     tid = _numbers(name, rows, tid_col, header[tid_col], True)
     frame = _numbers(name, rows, frame_col, header[frame_col], True)
     coords = _coords(name, header, rows)
-    det = None
+    det = np.full(len(tid), -1, dtype=np.int64)
     if "detection" in header:
         det = _numbers(name, rows, header.index("detection"), "detection", True)
     used = {tid_col, frame_col, *(header.index(a) for a in ("z", "y", "x") if a in header)}

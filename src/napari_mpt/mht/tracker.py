@@ -83,7 +83,7 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
     clustered = N > 2
     searches: dict[tuple[int, ...], tuple[ExactSearch, list[bytes]]] = {}
     perms_of: dict[int, np.ndarray] = {}
-    stats = {"nodes_expanded": 0, "clusters_max": 0, "windows": 0}
+    stats: dict[str, float] = {"nodes_expanded": 0, "clusters_max": 0, "windows": 0}
     if not clustered:
         check_window(params, N, K, s, d)
     c = 0

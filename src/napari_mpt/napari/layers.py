@@ -135,24 +135,35 @@ def detections_from_points(layer: Any) -> Detections:
 
 def tracks_from_layer(layer: Any) -> Tracks:
     """A Tracks layer as core :class:`Tracks`; a ``detection`` feature becomes the column."""
-    data = np.asarray(layer.data, dtype=np.float64)
-    feats = features_dict(layer)
-    det = feats.pop("detection", None)
+    return tracks_from_data(layer.data, getattr(layer, "features", None), repr(layer.name))
+
+
+def tracks_from_data(data: Any, table: Any, source: str) -> Tracks:
+    """Tracks layer data ``(track_id, t, [z,] y, x)`` and its features (a table with
+    ``columns``, or a mapping) as core :class:`Tracks`.  Used for live layers and for the
+    writer, which napari hands data and attributes rather than a layer."""
+    arr = np.asarray(data, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] not in (4, 5):
+        raise InputError(f"layer {source}",
+                         "only 2D or 3D tracks (track_id, t, [z,] y, x) can be used")
+    feats = features_dict(table, len(arr))
     feats.pop("track_id", None)
-    return Tracks(data[:, 0], np.round(data[:, 1]), data[:, 2:], det, feats)
+    det = feats.pop("detection", np.empty(0, dtype=np.int64))
+    return Tracks(arr[:, 0], np.round(arr[:, 1]), arr[:, 2:], det, feats)
 
 
-def features_dict(layer: Any) -> dict[str, np.ndarray]:
-    """The layer's numeric features as arrays, in the layer's data order."""
-    table = getattr(layer, "features", None)
-    if table is None or len(table.columns) == 0:
+def features_dict(table: Any, n: int) -> dict[str, np.ndarray]:
+    """The numeric features of a layer's table (or mapping) with ``n`` rows, as arrays in
+    the layer's data order; booleans become 0/1, text columns are left out."""
+    if table is None:
         return {}
+    cols = list(table.columns) if hasattr(table, "columns") else list(table)
     out = {}
-    for col in table.columns:
+    for col in cols:
         values = np.asarray(table[col])
         if values.dtype == bool:
             values = values.astype(np.int64)
-        if np.issubdtype(values.dtype, np.number):
+        if values.shape == (n,) and np.issubdtype(values.dtype, np.number):
             out[str(col)] = values
     return out
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from magicgui.types import FileDialogMode
 from magicgui.widgets import Container, FileEdit, Label, PushButton
 
 from ..errors import InputError, MPTError
@@ -30,9 +31,9 @@ class LoadSpotsWidget(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__()
         self.viewer = napari_viewer
-        self.detections = FileEdit(label="detections CSV", mode="r", filter="*.csv",
+        self.detections = FileEdit(label="detections CSV", mode=FileDialogMode.EXISTING_FILE, filter="*.csv",
                                    tooltip="frame, y, x (and z) columns; row i is detection i")
-        self.truth = FileEdit(label="truth CSV (optional)", mode="r", filter="*.csv",
+        self.truth = FileEdit(label="truth CSV (optional)", mode=FileDialogMode.EXISTING_FILE, filter="*.csv",
                               tooltip="track_id, frame, y, x; empty: the *truth*.csv beside "
                               "the detections, if there is one")
         self.load_button = PushButton(text="Load")

@@ -56,11 +56,13 @@ class RunRecord:
     @classmethod
     def from_result(cls, key: str, params: object, result: TrackingResult,
                     score: LinkScore | None) -> RunRecord:
-        extra = {} if score is None else {"jaccard": score.jaccard, "tp": score.tp,
-                                          "fp": score.fp, "fn": score.fn}
         return cls(key, result.label, result.method, describe_params(params, result.device),
                    result.wall_s, int(result.flops.value), result.flops.source,
-                   result.device, **extra, flops_detail=result.flops.detail)
+                   result.device, flops_detail=result.flops.detail,
+                   jaccard=None if score is None else score.jaccard,
+                   tp=None if score is None else score.tp,
+                   fp=None if score is None else score.fp,
+                   fn=None if score is None else score.fn)
 
     def cells(self) -> tuple[str, ...]:
         def opt(v: object, fmt: str) -> str:

@@ -9,38 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..data import Tracks
-from ..errors import InputError
 from ..io import write_tracks
-
-
-def _features(attributes: dict[str, Any], n: int) -> dict[str, np.ndarray]:
-    table = attributes.get("features")
-    if table is None:
-        table = attributes.get("properties") or {}
-    cols = list(table.columns) if hasattr(table, "columns") else list(table)
-    out = {}
-    for col in cols:
-        values = np.asarray(table[col])
-        if values.dtype == bool:
-            values = values.astype(np.int64)
-        if values.shape == (n,) and np.issubdtype(values.dtype, np.number):
-            out[str(col)] = values
-    return out
+from .layers import tracks_from_data
 
 
 def layer_tracks(data: Any, attributes: dict[str, Any]) -> Tracks:
     """A Tracks layer's data and attributes as core :class:`Tracks`."""
-    arr = np.asarray(data, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] not in (4, 5):
-        raise InputError(f"layer {attributes.get('name', '?')!r}",
-                         "only 2D or 3D tracks (track_id, t, [z,] y, x) can be written")
-    feats = _features(attributes, len(arr))
-    feats.pop("track_id", None)
-    det = feats.pop("detection", None)
-    return Tracks(arr[:, 0], np.round(arr[:, 1]), arr[:, 2:], det, feats)
+    table = attributes.get("features")
+    if table is None or len(table) == 0:
+        table = attributes.get("properties") or {}
+    return tracks_from_data(data, table, repr(attributes.get("name", "?")))
 
 
 def write_tracks_layer(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:

@@ -106,7 +106,6 @@ def train_epochs(params: TrainParams, epochs: int, out: Path, name: str) -> None
     import numpy as np
     import torch
 
-    from ..version import __version__
     from ..transformer import checkpoint as ckpt
     from ..transformer.model import TrackerTransformer
     from ..transformer.trainer import (
@@ -115,6 +114,7 @@ def train_epochs(params: TrainParams, epochs: int, out: Path, name: str) -> None
         optimisation_step,
         simulate_batch,
     )
+    from ..version import __version__
 
     cfg = model_config(params)
     torch.manual_seed(params.seed)

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..version import __version__
 from ..errors import CheckpointError
 from ..io import atomic_write
 from ..params import SimulationParams, TrainParams
 from ..simulate import simulate_arrays
+from ..version import __version__
 from . import checkpoint as ckpt
 from .config import DEFAULT_WAVELENGTHS, ModelConfig, time_periods_for
 from .encoding import normalise, reference_points
