@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 from .errors import ParameterError
-
-MotionModelName = Literal["constant-velocity", "random-walk"]
-MHTMode = Literal["exact", "exhaustive"]
-DeviceName = Literal["auto", "cpu", "cuda"]
 
 MOTION_MODELS: tuple[str, ...] = ("constant-velocity", "random-walk")
 MHT_MODES: tuple[str, ...] = ("exact", "exhaustive")
