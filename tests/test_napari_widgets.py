@@ -378,13 +378,28 @@ def test_cuda_where_there_is_none(viewer, qtbot, checkpoints):
     assert_unchanged(viewer, before)
 
 
-def test_transformer_missing_or_without_file_is_explained(viewer, monkeypatch):
+def test_transformer_without_a_chosen_file_is_explained(viewer):
     simulate_in(viewer, frames=20)
     track = dock(viewer, "Track")
+    before = snapshot(viewer)
     track.method.value = TRANSFORMER
     track.transformer.checkpoint.value = FROM_FILE
     assert track.run() is False
-    assert "checkpoint" in track.status.value or "transformer" in track.status.value
+    assert "no checkpoint file chosen" in track.status.value
+    assert_unchanged(viewer, before)
+
+
+def test_transformer_missing_from_the_installation_is_explained(viewer, monkeypatch):
+    from napari_mpt.napari import transformer_controls
+
+    simulate_in(viewer, frames=20)
+    track = dock(viewer, "Track")
+    before = snapshot(viewer)
+    track.method.value = TRANSFORMER
+    monkeypatch.setattr(transformer_controls, "transformer_installed", lambda: False)
+    assert track.run() is False
+    assert "not part of this installation" in track.status.value
+    assert_unchanged(viewer, before)
 
 
 # --- reader, writer, samples, Load spots ---------------------------------------------
