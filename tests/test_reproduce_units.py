@@ -34,16 +34,18 @@ def test_tasks_cover_curves_points_and_seeds_with_unique_keys(name):
 def test_paper_parameters_reach_the_tasks():
     fig2a = build_tasks(FIGURES["fig2a"], seeds=1)
     mht = [t for t in fig2a if t.method == "mht"]
-    assert all(t.frames == 150 and t.lookback == 1 and t.eta == 1.5 for t in mht)
-    assert all(t.prior == max(t.sigma, 1e-3) for t in mht)          # known prior nu' = sigma
+    assert all(t.frames == 150 and t.lookback == 1 and t.mht_process_noise == 1.5 for t in mht)
+    assert all(t.mht_measurement_noise == max(t.measurement_noise, 1e-3)   # known nu' = sigma
+               for t in mht)
     tr = [t for t in fig2a if t.curve == "transformer K_D=1, trained at sigma, 6 experiments"]
     assert tr and all(t.model.batches == 6 and t.model.per_batch == 1 and t.model.epochs is None
                       for t in tr)                       # the paper's 6 experiments, 6 steps
-    assert all(t.encoder == 150 and t.lookback == 1 for t in tr)    # K_E = T, K_D = 1
-    assert {t.model.sigma for t in tr} == {t.sigma for t in tr}      # trained at each sigma
-    assert all(t.prior == 1.0 for t in build_tasks(FIGURES["fig2b"], seeds=1)
+    assert all(t.encoder_lookback == 150 and t.decoder_lookback == 1 for t in tr)  # K_E=T, K_D=1
+    assert {t.model.sigma for t in tr} == {t.measurement_noise for t in tr}  # trained at sigma
+    assert all(t.mht_measurement_noise == 1.0 for t in build_tasks(FIGURES["fig2b"], seeds=1)
                if t.method == "mht")
-    assert {t.lookback for t in build_tasks(FIGURES["fig2c"], seeds=1)} == {8}
+    fig2c = build_tasks(FIGURES["fig2c"], seeds=1)
+    assert {t.lookback if t.method == "mht" else t.decoder_lookback for t in fig2c} == {8}
     assert all(t.model is None for t in build_tasks(FIGURES["fig5"], seeds=1)
                if t.method == "transformer")         # Fig. 5 counts the architecture only
     smooth = {t.curve for t in build_tasks(FIGURES["fig3"], seeds=1) if t.smooth}
@@ -54,7 +56,9 @@ def test_paper_parameters_reach_the_tasks():
     assert {t.frames for t in fig6} == {int(x) for x in FIGURES["fig6"].xs}
     fig5 = build_tasks(FIGURES["fig5"], seeds=1)
     assert {t.mode for t in fig5 if t.method == "mht"} == {"exact", "exhaustive"}
-    assert all(t.lookback == int(t.x) for t in fig5)
+    assert all(t.lookback == int(t.x) for t in fig5 if t.method == "mht")
+    assert all(t.encoder_lookback == t.decoder_lookback == int(t.x) and t.lookback == 0
+               for t in fig5 if t.method == "transformer")
 
 
 def test_task_seed_depends_on_figure_sigma_and_seed_only():
