@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from napari_mpt import cli
-from napari_mpt.reproduce.models import ModelSpec, cached_path, shipped_names
 from napari_mpt.reproduce.figures import FIGURE_NAMES, FIGURES
+from napari_mpt.reproduce.models import ModelSpec, cached_path, shipped_names
 from napari_mpt.reproduce.runner import (
     ClusterError,
     ModelBroker,

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoding import features, rotary_tables, rotate
-from .model import MAX_LAG, TrackerTransformer, attend, aug_key, compete
+from .model import MAX_LAG, DecoderLayer, TrackerTransformer, attend, aug_key, compete
 
 StepHook = Callable[[int, int], None]
 
@@ -28,7 +28,7 @@ class _Layer:
     one product, 1/sqrt(d_h) folded into the queries, the distance-bias coefficients
     ``[2 g, .., 2 g, -g, -g]`` per head precomputed."""
 
-    def __init__(self, layer: torch.nn.Module, dim: int):
+    def __init__(self, layer: DecoderLayer, dim: int):
         a, c = layer.self_attn, layer.cross_attn
         s = a.head_dim ** -0.5
         self.layer = layer

@@ -73,7 +73,7 @@ def simulate_batch(params: TrainParams, index: int) -> Batch:
     lo_hi = params.measurement_noise_range
     zs, truths, targets, sigmas, noise = [], [], [], [], []
     for _ in range(params.experiments_per_batch):
-        sigma = float(rng.uniform(*lo_hi)) if lo_hi else params.measurement_noise
+        sigma = float(rng.uniform(lo_hi[0], lo_hi[1])) if lo_hi else params.measurement_noise
         sp = SimulationParams(particles=n, frames=t, process_noise=params.process_noise,
                               measurement_noise=sigma, drift=(0.0,) * d,
                               separation=params.separation, ndim=d)
