@@ -27,6 +27,8 @@ from napari_mpt.reproduce.store import ResultStore
 from napari_mpt.reproduce.summary import COLUMNS
 from napari_mpt.reproduce.tasks import build_tasks, run_task
 
+pytestmark = pytest.mark.slow     # every test here starts a Dask cluster or runs a sweep
+
 VOLATILE = {"wall_s"}  # timing is the only field allowed to differ between runs
 
 
