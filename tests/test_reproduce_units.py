@@ -15,7 +15,13 @@ import pytest
 
 from napari_mpt.params import TrainParams
 from napari_mpt.reproduce.figures import FIGURE_NAMES, FIGURES
-from napari_mpt.reproduce.models import ModelSpec, model_seed, reference_params, train_params
+from napari_mpt.reproduce.models import (
+    ModelSpec,
+    model_seed,
+    protocol_tag,
+    reference_params,
+    train_params,
+)
 from napari_mpt.reproduce.store import ResultStore
 from napari_mpt.reproduce.summary import mean_ci
 from napari_mpt.reproduce.tasks import build_tasks, task_seed
@@ -105,6 +111,16 @@ def test_a_model_is_trained_with_the_reference_protocol_and_its_own_settings():
     assert all(getattr(p, k) == getattr(ref, k) for k in same)
     assert train_params(ModelSpec(16, 30)).replace(frames=150, seed=ref.seed, threads=ref.threads,
                                                    save_every=ref.save_every) == ref
+
+
+def test_caches_written_before_the_training_settings_were_recorded_stay_valid():
+    """Tags computed by the code before TrainParams held weight decay, clip, warm-up, floor,
+    coordinate scale and epochs (the models trained now are bit-identical to those)."""
+    assert protocol_tag(ModelSpec(8, 2, batches=3)) == "d397fc91"
+    assert protocol_tag(ModelSpec(150, 1, batches=6, sigma=2.0, decoder=1, epochs=100)) == (
+        "7d837b12")
+    assert protocol_tag(ModelSpec(16, 30)) == "53fd9cc2"
+    assert protocol_tag(ModelSpec(16, 30, epochs=1)) != "53fd9cc2"
 
 
 def test_reproduce_uses_only_the_transformer_packages_public_names():

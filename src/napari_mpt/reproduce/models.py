@@ -37,9 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..params import TrainParams
+
 if TYPE_CHECKING:
     from ..data import Detections
-    from ..params import TrainParams
     from ..runtime import TrackingResult
     from .figures import TrainSpec
 
@@ -129,7 +130,6 @@ def model_seed(model: ModelSpec) -> int:
 def reference_params() -> TrainParams:
     """Training settings of the shipped reference checkpoint; without one, TrainParams
     defaults with sigma drawn in :data:`FALLBACK_NOISE_RANGE`."""
-    from ..params import TrainParams
     from ..transformer import available_checkpoints, train_params_of
 
     if REFERENCE_CHECKPOINT in available_checkpoints():
@@ -153,9 +153,26 @@ def train_params(model: ModelSpec) -> TrainParams:
     return p.replace(save_every=max(p.steps, 1))
 
 
+RECORDED_LATER = ("epochs", "weight_decay", "grad_clip", "warmup_steps", "warmup_fraction",
+                  "lr_floor", "coord_scale")
+"""Training settings that were hard-coded before TrainParams held them."""
+
+
 def protocol_tag(model: ModelSpec) -> str:
-    """8 hex digits identifying every setting ``model`` is trained with."""
-    text = json.dumps({"train": train_params(model).to_dict()}, sort_keys=True)
+    """8 hex digits identifying every setting ``model`` is trained with.
+
+    Hashed as before TrainParams held :data:`RECORDED_LATER`, so a cache written then keeps
+    its tags (its checkpoints are bit-identical to the ones training gives now): those
+    settings only when they differ from their defaults (the values hard-coded then),
+    ``epochs`` beside the settings, and ``save_every`` (which does not change the result)
+    as it was then, one write per ``batches``.
+    """
+    params = train_params(model)
+    defaults = TrainParams.defaults()
+    record = {k: v for k, v in params.to_dict().items()
+              if k not in RECORDED_LATER or (k != "epochs" and v != defaults[k])}
+    record["save_every"] = max(params.batches, 1)
+    text = json.dumps({"train": record, "epochs": model.epochs}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
