@@ -228,7 +228,8 @@ class TrainParams(_Validated):
     resample: float = _f(
         0.0, "scheduled sampling: share of the experiments whose decoder inputs are the "
         "model's own (detached) estimates instead of noisy true states", lo=0.0, hi=1.0)
-    save_every: int = _f(100, "write the checkpoint every this many batches (resumable)", lo=1)
+    save_every: int = _f(100, "write the checkpoint every this many optimisation steps "
+                         "(resumable)", lo=1)
     threads: int = _f(1, "torch CPU threads while training (1 is deterministic)", lo=1, hi=256)
     seed: int = _f(0, "seed of the weights and of every simulated batch", lo=0)
     epochs: int = _f(0, "0: every optimisation step draws a fresh batch; E: simulate --batches "
