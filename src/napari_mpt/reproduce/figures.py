@@ -49,6 +49,14 @@ FIG4_I: tuple[int, ...] = (*FIG3_I, 64, 128)
 """Training sizes swept in Fig. 4: further than Fig. 3 to show where returns diminish."""
 
 
+def resolve(value: Any, x: float, frames: int, sigma: float) -> Any:
+    """A field's value at one point: ``"x"``, ``"T"`` and ``"sigma"`` follow the point's
+    x value, sequence length and simulated sigma; anything else is itself."""
+    if isinstance(value, str):
+        return {"x": x, "T": frames, "sigma": sigma}.get(value, value)
+    return value
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     """How the transformer of a curve was (or must be) trained: transformer_{T,i}.

@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..params import TrainParams
+from .figures import TrainSpec, resolve
 
 if TYPE_CHECKING:
     from ..data import Detections
     from ..runtime import TrackingResult
-    from .figures import TrainSpec
 
 Source = Literal["shipped", "cached", "train", "missing"]
 
@@ -100,10 +100,14 @@ class ModelSpec:
 def model_for(spec: TrainSpec, *, x: float, frames: int, sigma: float) -> ModelSpec:
     """Resolve a curve's TrainSpec at one point of the x-axis."""
     def r(v: Any) -> Any:
-        return {"x": x, "T": frames, "sigma": sigma}.get(v, v) if isinstance(v, str) else v
+        return resolve(v, x, frames, sigma)
 
-    opt_int = lambda v: None if v is None else int(r(v))  # noqa: E731
-    opt_float = lambda v: None if v is None else float(r(v))  # noqa: E731
+    def opt_int(v: Any) -> int | None:
+        return None if v is None else int(r(v))
+
+    def opt_float(v: Any) -> float | None:
+        return None if v is None else float(r(v))
+
     return ModelSpec(frames=int(r(spec.frames)), per_batch=int(r(spec.per_batch)),
                      batches=opt_int(spec.batches), sigma=opt_float(spec.sigma),
                      decoder=opt_int(spec.decoder), encoder=opt_int(spec.encoder),

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..params import PRIOR_FLOOR
-from .figures import Curve, FigureSpec
+from .figures import Curve, FigureSpec, resolve
 from .models import ModelSpec, model_for, seed_of
 
 
@@ -71,16 +71,6 @@ def _slug(text: str) -> str:
     return "_".join(p for p in keep.split("_") if p)
 
 
-def _resolve(value: Any, x: float, frames: int, sigma: float) -> Any:
-    if value == "x":
-        return x
-    if value == "T":
-        return frames
-    if value == "sigma":
-        return sigma
-    return value
-
-
 def point_params(spec: FigureSpec, x: float) -> tuple[int, float]:
     """(T, sigma) of the simulations at x."""
     frames = int(x) if spec.x == "T" else spec.frames
@@ -94,7 +84,7 @@ def curve_task(spec: FigureSpec, curve: Curve, x: float, seed_index: int) -> Tas
     frames, sigma = point_params(spec, x)
 
     def r(v: Any) -> Any:
-        return _resolve(v, x, frames, sigma)
+        return resolve(v, x, frames, sigma)
 
     model = None
     mht = curve.method == "mht"
