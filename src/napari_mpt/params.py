@@ -181,12 +181,23 @@ def known_priors(sim: SimulationParams) -> Priors:
 
 @dataclass(frozen=True)
 class TrainParams(_Validated):
-    """Training transformer_{T,i} on fresh simulations (paper III-C, IV-B); also its
-    architecture, so a checkpoint records everything needed to rebuild and retrain it."""
+    """How transformer_{T,i} is trained (paper III-C, IV-B): the training data, the
+    optimiser and its schedule, and the architecture asked for.
+
+    The architecture fields are the command line's and the checkpoint's record of it;
+    :func:`napari_mpt.transformer.trainer.model_config` turns them into the
+    ``ModelConfig`` that validates them (one place: ranges here, cross-field rules there).
+    ``encoder_lookback`` is K_E, the encoder window in frames, in both; here 0 stands for
+    "as long as the training sequences" (K_E = T), which the ModelConfig holds resolved.
+    Every field is stored in the checkpoint's ``train`` record, so a checkpoint says how
+    it was made; a record written before a field existed means the field's default (the
+    value that was hard-coded then).
+    """
 
     frames: int = _f(150, "sequence length T of the training simulations", lo=2, hi=100_000)
     experiments_per_batch: int = _f(30, "simulated experiments per batch i", lo=1, hi=100_000)
-    batches: int = _f(1500, "optimisation steps, one fresh batch of i experiments each",
+    batches: int = _f(1500, "batches of i experiments: with --epochs 0, one fresh batch per "
+                      "optimisation step; else a fixed set visited --epochs times",
                       lo=1, hi=10_000_000)
     process_noise: float = _f(1.5, "simulated process noise mu (px)", lo=0.0)
     measurement_noise: float = _f(1.0, "simulated measurement noise sigma (px), unless "
@@ -213,9 +224,27 @@ class TrainParams(_Validated):
     resample: float = _f(
         0.0, "scheduled sampling: share of the experiments whose decoder inputs are the "
         "model's own (detached) estimates instead of noisy true states", lo=0.0, hi=1.0)
-    save_every: int = _f(100, "write the checkpoint every this many batches (resumable)", lo=1)
+    save_every: int = _f(100, "write the checkpoint every this many optimisation steps "
+                         "(resumable)", lo=1)
     threads: int = _f(1, "torch CPU threads while training (1 is deterministic)", lo=1, hi=256)
     seed: int = _f(0, "seed of the weights and of every simulated batch", lo=0)
+    epochs: int = _f(0, "0: every optimisation step draws a fresh batch; E: simulate --batches "
+                     "batches once and visit them E times, in a seeded shuffled order", lo=0,
+                     hi=1_000_000)
+    weight_decay: float = _f(0.01, "AdamW weight decay", lo=0.0)
+    grad_clip: float = _f(1.0, "clip the gradient norm to this before each step", lo=1e-12)
+    warmup_steps: int = _f(100, "longest linear learning-rate warm-up (steps)", lo=1)
+    warmup_fraction: float = _f(0.1, "warm-up length as a share of the steps, capped by "
+                                "--warmup-steps (at least 1 step)", lo=0.0, hi=1.0)
+    lr_floor: float = _f(0.05, "after the warm-up the learning rate decays on a cosine to "
+                         "this share of its peak", lo=0.0, hi=1.0)
+    coord_scale: float = _f(10.0, "px per normalised coordinate unit (about the particles' "
+                            "initial separation)", lo=1e-6)
+
+    @property
+    def steps(self) -> int:
+        """Optimisation steps: ``batches``, times ``epochs`` when a fixed set is revisited."""
+        return self.batches * max(self.epochs, 1)
 
     def _check(self) -> None:
         rng = self.measurement_noise_range
@@ -226,5 +255,3 @@ class TrainParams(_Validated):
         if self.encoder_lookback > self.frames:
             raise ParameterError("encoder_lookback", f"K_E={self.encoder_lookback} exceeds the "
                                  f"training sequence length T={self.frames}")
-        if self.d_model % self.heads:
-            raise ParameterError("heads", f"{self.heads} heads do not divide d_model={self.d_model}")

@@ -68,7 +68,7 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .checkpoints import cache_dir, shipped_names
+    from .models import cache_dir, shipped_names
     from .runner import (
         ModelBroker,
         dask_client,

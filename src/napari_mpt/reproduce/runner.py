@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MPTError
-from .checkpoints import ModelSpec, cached_path, locate, shipped_names, train_model
+from .models import ModelSpec, cached_path, locate, shipped_names, train_model
 from .store import ResultStore
 from .tasks import Task, run_task
 
