@@ -22,9 +22,8 @@ from napari_mpt.reproduce.models import (
     reference_params,
     train_params,
 )
-from napari_mpt.reproduce.store import ResultStore
-from napari_mpt.reproduce.summary import mean_ci
 from napari_mpt.reproduce.tasks import build_tasks, task_seed
+from napari_mpt.sweep import ResultStore, mean_ci
 
 
 def test_every_figure_of_the_issue_is_declared():

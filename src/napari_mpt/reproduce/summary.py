@@ -8,6 +8,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
+from ..sweep import mean_ci
 from .figures import FigureSpec
 
 COLUMNS = (
@@ -18,23 +19,6 @@ COLUMNS = (
 """The CSV's columns: ``mean`` of ``metric`` over ``n`` seeds, 95% Student-t interval
 ``[ci_lo, ci_hi]`` (clipped to [0, 1] for the Jaccard coefficient; equal to the mean when
 n = 1 or all seeds agree)."""
-
-
-def mean_ci(values: list[float], level: float = 0.95) -> tuple[float, float, float, float]:
-    """(mean, lo, hi, sample std) with a Student-t interval for the mean."""
-    n = len(values)
-    if n == 0:
-        nan = float("nan")
-        return nan, nan, nan, nan
-    mean = math.fsum(values) / n
-    if n == 1:
-        return mean, mean, mean, 0.0
-    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    from scipy.stats import t
-
-    half = float(t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
-    lo, hi = mean - half, mean + half
-    return mean, min(lo, mean), max(hi, mean), std
 
 
 def summarize(spec: FigureSpec, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
