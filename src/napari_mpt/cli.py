@@ -19,6 +19,7 @@ from pathlib import Path
 from .errors import MPTError
 from .options import add_param_options, params_from_args
 from .params import MHTParams, SimulationParams, TransformerParams, known_priors
+from .presets import PRESETS
 from .version import __version__
 
 # module paths exposing ``register(subparsers)``; each sets ``func`` on its parser.
@@ -33,15 +34,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from .io import write_detections, write_json, write_tracks
     from .simulate import simulate
 
-    params = params_from_args(SimulationParams, args)
+    params = _simulation_params(args)
     sim = simulate(params)
     out = Path(args.out)
     write_detections(out / "detections.csv", sim.detections)
     write_tracks(out / "truth.csv", sim.truth)
-    write_json(out / "params.json", {"simulation": params.to_dict(), "version": __version__})
+    meta = {"preset": args.preset} if getattr(args, "preset", None) else {}
+    write_json(out / "params.json", {"simulation": params.to_dict(), **meta,
+                                     "version": __version__})
     print(f"wrote {out / 'detections.csv'} ({len(sim.detections)} detections), "
           f"{out / 'truth.csv'} and {out / 'params.json'}")
     return 0
+
+
+def _simulation_params(args: argparse.Namespace) -> SimulationParams:
+    """The options given, on top of ``--preset`` when there is one (explicit options win)."""
+    preset = PRESETS[args.preset] if getattr(args, "preset", None) else {}
+    unset = {k: v for k, v in preset.items() if getattr(args, k, None) is None}
+    return params_from_args(SimulationParams, args, **unset)
 
 
 def _tracker_params(args: argparse.Namespace):
@@ -114,8 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"napari-mpt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("simulate", help="simulate Brownian particles and write CSV files")
+    p = sub.add_parser("simulate", help="simulate particles and their detections (misses, "
+                       "clutter, births, deaths) and write CSV files")
     add_param_options(p, SimulationParams)
+    p.add_argument("--preset", choices=tuple(PRESETS), metavar="NAME",
+                   help="ISBI-like scenario applied first, explicit options override it: "
+                   + ", ".join(PRESETS))
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=_cmd_simulate)
 
