@@ -41,7 +41,7 @@ def test_particle_count_stays_near_n(name):
 
 
 def test_overrides_win_and_unknown_names_are_refused():
-    p = SimulationParams.from_preset("vesicle-low", seed=3, clutter=0.0)
+    p = preset_params("vesicle-low", seed=3, clutter=0.0)
     assert (p.seed, p.clutter, p.particles) == (3, 0.0, 100)
     with pytest.raises(ParameterError, match="preset"):
         preset_params("vesicle-huge")

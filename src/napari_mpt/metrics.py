@@ -222,16 +222,18 @@ def link_jaccard(estimated: Tracks, truth: Tracks, gate: float | None = None) ->
     fp = len(fp_rows)
     wrong = np.zeros(len(estimated), dtype=bool)
     wrong[eb[fp_rows]] = True
-    errors = [LinkError("FP", int(estimated.frame[a]), int(estimated.frame[b]),
-                        tuple(map(float, estimated.coords[a])),
-                        tuple(map(float, estimated.coords[b])),
-                        int(estimated.track_id[a]), (int(match[a]), int(match[b])))
-              for a, b in zip(ea[fp_rows], eb[fp_rows], strict=True)]
+    # plain Python values, converted once (tens of thousands of errors on dense scenes)
+    e_frame, e_xy, e_id = estimated.frame.tolist(), estimated.coords.tolist(), \
+        estimated.track_id.tolist()
+    t_frame, t_xy, t_id = truth.frame.tolist(), truth.coords.tolist(), truth.track_id.tolist()
+    m = match.tolist()
+    errors = [LinkError("FP", e_frame[a], e_frame[b], tuple(e_xy[a]), tuple(e_xy[b]), e_id[a],
+                        (m[a], m[b]))
+              for a, b in zip(ea[fp_rows].tolist(), eb[fp_rows].tolist(), strict=True)]
     missed = order[~followed]
-    errors += [LinkError("FN", int(truth.frame[a]), int(truth.frame[b]),
-                         tuple(map(float, truth.coords[a])), tuple(map(float, truth.coords[b])),
-                         int(truth.track_id[a]), (int(truth.track_id[a]), int(truth.track_id[a])))
-               for a, b in zip(ta[missed], tb[missed], strict=True)]
+    errors += [LinkError("FN", t_frame[a], t_frame[b], tuple(t_xy[a]), tuple(t_xy[b]), t_id[a],
+                         (t_id[a], t_id[a]))
+               for a, b in zip(ta[missed].tolist(), tb[missed].tolist(), strict=True)]
     fn = len(missed)
     denom = tp + fp + fn
     jc = tp / denom if denom else 1.0

@@ -145,13 +145,6 @@ class SimulationParams(_Validated):
                 and self.birth_rate == 0.0 and self.survival == 1.0
                 and self.motion == "brownian" and not self.end_at_edge)
 
-    @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> SimulationParams:
-        """A named scenario (:mod:`napari_mpt.presets`) with ``overrides`` on top."""
-        from .presets import preset_params
-
-        return preset_params(name, **overrides)
-
     def drift_array(self):
         """Drift as an ``(N, ndim)`` array."""
         import numpy as np
