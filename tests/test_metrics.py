@@ -240,6 +240,9 @@ def test_evaluate_refuses_a_bad_gate():
         evaluate(TRUTH, TRUTH, gate=-1.0)
     with pytest.raises(ParameterError, match="gate"):
         evaluate(TRUTH, TRUTH, gate="wide")
+    with pytest.raises(ParameterError, match="isbi_gate"):
+        evaluate(TRUTH, TRUTH, isbi_gate=float("inf"))
+    assert evaluate(TRUTH, TRUTH, gate=float("inf")).gate is None
 
 
 def test_cli_evaluate_json_and_text(tmp_path, capsys):

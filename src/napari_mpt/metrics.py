@@ -157,11 +157,11 @@ def _local_rank(group: np.ndarray, value: np.ndarray) -> np.ndarray:
 def match_frames(estimated: Tracks, truth: Tracks, gate: float | None = None) -> np.ndarray:
     """For each estimated vertex, the true particle it is matched to in its frame (-1: none).
 
-    ``gate=None``: the paper's Hungarian matching per frame (min(n_est, n_true) pairs of
-    least summed distance).  A gate: the most pairs at most ``gate`` apart, then the least
-    summed distance.
+    ``gate=None`` (or infinite): the paper's Hungarian matching per frame (min(n_est,
+    n_true) pairs of least summed distance).  A gate: the most pairs at most ``gate``
+    apart, then the least summed distance.
     """
-    if gate is not None:
+    if gate is not None and np.isfinite(gate):
         i, j, dist = _pairs_within(estimated.frame, estimated.coords, truth.frame,
                                    truth.coords, gate)
         partner = _gated_matching(len(estimated), len(truth), i, j, dist, gate)
@@ -470,8 +470,10 @@ def evaluate(estimated: Tracks, truth: Tracks, gate: float | str | None = "auto"
         raise ParameterError("gate", f"{g!r} is not a distance, None or 'auto'")
     if g is not None and not g > 0:
         raise ParameterError("gate", f"must be > 0 px, got {g}")
-    if not isbi_gate > 0:
-        raise ParameterError("isbi_gate", f"must be > 0 px, got {isbi_gate}")
+    if g is not None and np.isinf(g):
+        g = None                                   # an infinite gate is no gate
+    if not 0 < isbi_gate < np.inf:
+        raise ParameterError("isbi_gate", f"must be a finite distance > 0 px, got {isbi_gate}")
     score = link_jaccard(estimated, truth, g)
     return Evaluation(score.jaccard, score.tp, score.fp, score.fn, score.errors,
                       score.wrong_link, score.matched_particle, gate=g,
