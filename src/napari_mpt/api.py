@@ -12,10 +12,12 @@ from .data import Detections, Simulation, Tracks
 from .metrics import ISBI_GATE, AssociationScore, Evaluation, ISBIScore, LinkScore
 from .metrics import evaluate as _evaluate
 from .params import MHTParams, SimulationParams, TrackerParams, TransformerParams
+from .presets import PRESETS, preset_params
 from .runtime import RunControl, TrackingResult
 from .simulate import simulate
 
 __all__ = [
+    "PRESETS",
     "AssociationScore",
     "Detections",
     "Evaluation",
@@ -29,6 +31,7 @@ __all__ = [
     "Tracks",
     "TransformerParams",
     "evaluate",
+    "preset_params",
     "simulate",
     "track",
 ]
