@@ -368,9 +368,10 @@ def isbi_measures(estimated: Tracks, truth: Tracks, gate: float = ISBI_GATE,
       costs ``eps`` per point.
     - Pairing: each true track is paired with at most one estimated track and vice versa,
       or with a dummy, minimising the summed distance (an exact optimal assignment).  A
-      pair with no point strictly closer than ``eps`` costs at least as much as the dummy
-      and is never a true pairing: it counts as a missed true track plus a spurious
-      estimated one (ties included, so the result does not depend on the solver).
+      pair counts only when it costs strictly less than the true track's dummy (so it has
+      at least one point closer than ``eps``); a pair that merely ties with the dummy (for
+      instance one with no point inside the gate) counts as a missed true track plus a
+      spurious estimated one, so the result does not depend on how a solver breaks ties.
     - ``alpha = 1 - d(truth, paired) / d(truth, dummies)``, in [0, 1]; ignores spurious
       tracks.  ``beta = (d(truth, dummies) - d(truth, paired)) / (d(truth, dummies) +
       d(spurious, dummies))``, so spurious estimated tracks lower it (beta <= alpha).
