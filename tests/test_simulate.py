@@ -112,6 +112,14 @@ def test_missed_detections_and_clutter():
     assert len(truth) == 200 * 60
     # ragged frames: counts differ between frames
     assert len(set(det.counts().values())) > 1
+    # shuffled within frames: in frame 0 the rows of particles 0, 1, 2... are not in order,
+    # and clutter rows sit anywhere in their frame (mean relative place 1/2, not last)
+    f0 = (truth.frame == 0) & hit
+    assert not np.all(np.diff(truth.detection[f0]) > 0)
+    first_row = np.searchsorted(det.frame, det.frame)       # frames are in row order
+    counts = np.bincount(det.frame)[det.frame]
+    place = (np.arange(len(det)) - first_row + 0.5) / counts
+    assert abs(place[clutter].mean() - 0.5) < 0.1          # ~300 rows: std 0.017
 
 
 def test_births_and_survival():
