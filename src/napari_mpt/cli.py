@@ -19,6 +19,7 @@ from pathlib import Path
 from .errors import MPTError
 from .options import add_param_options, params_from_args
 from .params import MHTParams, SimulationParams, TransformerParams, known_priors
+from .presets import PRESETS
 from .version import __version__
 
 # module paths exposing ``register(subparsers)``; each sets ``func`` on its parser.
@@ -33,15 +34,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from .io import write_detections, write_json, write_tracks
     from .simulate import simulate
 
-    params = params_from_args(SimulationParams, args)
+    params = _simulation_params(args)
     sim = simulate(params)
     out = Path(args.out)
     write_detections(out / "detections.csv", sim.detections)
     write_tracks(out / "truth.csv", sim.truth)
-    write_json(out / "params.json", {"simulation": params.to_dict(), "version": __version__})
+    meta = {"preset": args.preset} if getattr(args, "preset", None) else {}
+    write_json(out / "params.json", {"simulation": params.to_dict(), **meta,
+                                     "version": __version__})
     print(f"wrote {out / 'detections.csv'} ({len(sim.detections)} detections), "
           f"{out / 'truth.csv'} and {out / 'params.json'}")
     return 0
+
+
+def _simulation_params(args: argparse.Namespace) -> SimulationParams:
+    """The options given, on top of ``--preset`` when there is one (explicit options win)."""
+    preset = PRESETS[args.preset] if getattr(args, "preset", None) else {}
+    unset = {k: v for k, v in preset.items() if getattr(args, k, None) is None}
+    return params_from_args(SimulationParams, args, **unset)
 
 
 def _tracker_params(args: argparse.Namespace):
@@ -67,15 +77,36 @@ def _cmd_track(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gate_arg(text: str) -> float | str | None:
+    """``--gate``: a distance in px, ``none`` (the paper's matching) or ``auto``."""
+    if text.lower() in ("auto", "none"):
+        return None if text.lower() == "none" else "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a distance, 'none' or 'auto'") from None
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .io import read_tracks
-    from .metrics import link_jaccard
+    from .metrics import evaluate
 
-    score = link_jaccard(read_tracks(args.tracks), read_tracks(args.truth))
+    score = evaluate(read_tracks(args.tracks), read_tracks(args.truth), gate=args.gate,
+                     isbi_gate=args.isbi_gate)
+    summary = score.summary()
     if args.json:
-        print(json.dumps(score.summary()))
+        print(json.dumps(summary))
         return 0
-    print(f"jaccard {score.jaccard:.4f}  tp {score.tp}  fp {score.fp}  fn {score.fn}")
+    gate = "no gate" if score.gate is None else f"gate {score.gate:g} px"
+    print(f"jaccard {score.jaccard:.4f}  tp {score.tp}  fp {score.fp}  fn {score.fn}  "
+          f"(positions, {gate})")
+    if score.association is not None:
+        a = score.association
+        print(f"association jaccard {a.jaccard:.4f}  tp {a.tp}  fp {a.fp}  fn {a.fn}")
+    isbi = [f"{k} {summary[k]:.4f}" for k in ("alpha", "beta", "jsc", "jsc_theta", "rmse")
+            if k in summary]
+    if isbi:
+        print(f"ISBI 2012 (gate {args.isbi_gate:g} px): " + "  ".join(isbi))
     per_frame = score.per_frame()
     if per_frame:
         print("frame  fp  fn")
@@ -114,8 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"napari-mpt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("simulate", help="simulate Brownian particles and write CSV files")
+    p = sub.add_parser("simulate", help="simulate particles and their detections (misses, "
+                       "clutter, births, deaths) and write CSV files")
     add_param_options(p, SimulationParams)
+    p.add_argument("--preset", choices=tuple(PRESETS), metavar="NAME",
+                   help="ISBI-like scenario applied first, explicit options override it: "
+                   + ", ".join(PRESETS))
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=_cmd_simulate)
 
@@ -128,10 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=_cmd_track)
 
-    p = sub.add_parser("evaluate", help="link Jaccard of tracks against the truth")
+    p = sub.add_parser("evaluate", help="score tracks against the truth: position and "
+                       "association link Jaccard, ISBI 2012 measures")
     p.add_argument("tracks")
     p.add_argument("truth")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--gate", type=_gate_arg, default="auto",
+                   help="position link Jaccard: farthest matched pair in px, 'none' (the "
+                   "paper's matching) or 'auto' (none when every frame has as many tracked "
+                   "as true positions, else 5 px) (default: auto)")
+    p.add_argument("--isbi-gate", type=float, default=5.0,
+                   help="ISBI 2012 measures: the challenge's gate epsilon in px (default: 5)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("compare", help="simulate, track with MHT at several lookbacks, "

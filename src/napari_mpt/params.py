@@ -17,6 +17,7 @@ from .errors import ParameterError
 MOTION_MODELS: tuple[str, ...] = ("constant-velocity", "random-walk")
 MHT_MODES: tuple[str, ...] = ("exact", "exhaustive")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+SIM_MOTIONS: tuple[str, ...] = ("brownian", "directed", "switching")
 
 
 def _f(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
@@ -84,7 +85,9 @@ class _Validated:
 
 @dataclass(frozen=True)
 class SimulationParams(_Validated):
-    """Brownian particles with drift, observed with Gaussian noise (paper eq. 2-3)."""
+    """Brownian particles with drift, observed with Gaussian noise (paper eq. 2-3), and,
+    switched on field by field, the real world: directed and switching motion, missed
+    detections, clutter, births, deaths and particles leaving the field of view."""
 
     particles: int = _f(2, "number of particles N", lo=1, hi=10_000)
     frames: int = _f(150, "number of frames T", lo=2, hi=1_000_000)
@@ -95,9 +98,30 @@ class SimulationParams(_Validated):
         "particles*ndim values, one (dy, dx) per particle; empty: no drift")
     separation: float = _f(10.0, "initial distance between the two particles of a pair (px)", lo=0.0)
     field_of_view: float = _f(
-        512.0, "side of the square/cube in which N > 2 particles start (px)", lo=1.0)
+        512.0, "side of the square/cube field of view (px): N > 2 particles start, and "
+        "births and clutter appear, uniformly in it", lo=1.0)
     ndim: int = _f(2, "spatial dimensions: 2 (y, x) or 3 (z, y, x)", lo=2, hi=3)
     seed: int = _f(0, "random seed", lo=0)
+    # Real detections (issue 9).  The defaults switch every one of them off, so the
+    # paper's clean world above is unchanged, draw for draw.
+    detection_probability: float = _f(
+        1.0, "detection probability P_D: each particle is missed independently in each frame "
+        "with probability 1 - P_D", lo=0.0, hi=1.0)
+    clutter: float = _f(0.0, "mean spurious detections per frame (Poisson, uniform in the "
+                        "field of view)", lo=0.0)
+    birth_rate: float = _f(0.0, "mean new particles per frame from frame 1 on (Poisson, "
+                           "uniform in the field of view)", lo=0.0)
+    survival: float = _f(1.0, "per-frame survival probability of a particle (1: none dies)",
+                         lo=0.0, hi=1.0)
+    motion: str = _f("brownian", "brownian: steps of std mu; directed: plus speed px/frame "
+                     "along a per-particle random direction; switching: each particle switches "
+                     "between the two with the switch probability", choices=SIM_MOTIONS)
+    speed: float = _f(2.0, "speed of directed motion (px per frame)", lo=0.0)
+    switch_probability: float = _f(
+        0.1, "switching motion: per-frame probability of switching between Brownian and "
+        "directed", lo=0.0, hi=1.0)
+    end_at_edge: bool = _f(
+        False, "a particle that leaves the field of view ends there (its track stops)")
 
     def _check(self) -> None:
         # empty means no drift in any ndim, so the 2-D and 3-D defaults are one value
@@ -105,6 +129,17 @@ class SimulationParams(_Validated):
             raise ParameterError(
                 "drift", f"needs {self.ndim} values (shared) or {self.ndim * self.particles} "
                 f"(one per particle) for ndim={self.ndim}, got {len(self.drift)}")
+        if self.birth_rate > 0 and len(self.drift) == self.ndim * self.particles > self.ndim:
+            raise ParameterError(
+                "drift", "one drift per particle cannot cover particles born later; give "
+                f"{self.ndim} shared values or set birth_rate to 0")
+
+    def is_clean(self) -> bool:
+        """True in the paper's world: every particle detected in every frame, no clutter,
+        no births or deaths, Brownian motion, nobody leaves."""
+        return (self.detection_probability == 1.0 and self.clutter == 0.0
+                and self.birth_rate == 0.0 and self.survival == 1.0
+                and self.motion == "brownian" and not self.end_at_edge)
 
     def drift_array(self):
         """Drift as an ``(N, ndim)`` array."""
