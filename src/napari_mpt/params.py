@@ -245,5 +245,5 @@ class StatsParams(_Validated):
         4, "D and the localisation offset are fitted on MSD lags 1..n (few lags are best: "
         "Michalet 2010)", lo=2, hi=100_000)
     alpha_lags: int = _f(10, "alpha is fitted (log-log) on MSD lags 1..n (at most max_lag)", lo=2, hi=100_000)
-    min_length: int = _f(3, "tracks with fewer points are left out", lo=1, cli="min-length")
+    min_length: int = _f(3, "tracks with fewer points are left out", lo=1)
 

@@ -334,19 +334,28 @@ def write_stats(path: str | os.PathLike, stats: TrackStatistics) -> None:
             w.writerow([_cell(c[i]) for c in cols])
 
 
+def _pretty(unit: str) -> str:
+    return unit.replace("um", "\u00b5m").replace("^2", "\u00b2")
+
+
 def plot_msd(ax: Any, ens: EnsembleMSD) -> None:
-    """Draw the ensemble MSD (points), its fit on the fitted lags (line) and labels on a
-    matplotlib Axes; used by ``analyze --plot`` and the napari widget."""
+    """Draw the ensemble MSD (points), its fit (solid on the fitted lags, dashed beyond) and
+    labels on a matplotlib Axes; used by ``analyze --plot`` and the napari widget."""
     ok = np.isfinite(ens.msd)
     ax.plot(ens.tau[ok], ens.msd[ok], "o", ms=3, color="tab:blue", label="ensemble MSD")
-    if math.isfinite(ens.D):
-        t = np.concatenate([[0.0], ens.tau[ok]]) if ok.any() else np.zeros(1)
-        ax.plot(t, ens.fit_line(t), "-", color="tab:orange",
-                label=f"fit lags 1-{ens.fit_lags}: D={ens.D:.3g} {ens.units.D}")
-    ax.set_xlabel(f"lag ({ens.units.time})")
-    ax.set_ylabel(f"MSD ({ens.units.msd})")
-    alpha = f"alpha={ens.alpha:.2f}" if math.isfinite(ens.alpha) else "alpha: n/a"
-    ax.set_title(f"{ens.n_tracks} tracks, {alpha}", fontsize="medium")
+    if math.isfinite(ens.D) and ok.any():
+        fitted = ens.lag <= ens.fit_lags
+        t_fit = np.concatenate([[0.0], ens.tau[ok & fitted]])
+        ax.plot(t_fit, ens.fit_line(t_fit), "-", lw=2, color="tab:orange",
+                label=f"fit, lags 1-{ens.fit_lags}: D = {ens.D:.3g} {_pretty(ens.units.D)}")
+        t_out = ens.tau[ok & (ens.lag >= ens.fit_lags)]
+        ax.plot(t_out, ens.fit_line(t_out), "--", lw=1, color="tab:orange")
+    ax.set_xlabel(f"lag ({_pretty(ens.units.time)})")
+    ax.set_ylabel(f"MSD ({_pretty(ens.units.msd)})")
+    alpha = f"\u03b1 = {ens.alpha:.2f}" if math.isfinite(ens.alpha) else "\u03b1: n/a"
+    loc = (f", loc. error {ens.loc_error:.2g} {_pretty(ens.units.length)}"
+           if math.isfinite(ens.loc_error) else "")
+    ax.set_title(f"{ens.n_tracks} tracks, {alpha}{loc}", fontsize="medium")
     if ok.any():
         ax.legend(fontsize="small", loc="upper left")
 
