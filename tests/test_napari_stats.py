@@ -58,9 +58,8 @@ def test_sample_truth_fills_table_filter_colour_plot(viewer, qtbot):
     assert w.layer.value is layer
     wait(qtbot, w)
     expected = track_statistics(truth, min_length=1)
-    assert w.table.rowCount() == len(expected) == len(truth.ids())
-    np.testing.assert_allclose([float(w.table.item(i, 2).data(256)) for i in range(len(expected))],
-                               expected["D"])
+    assert w.shown_ids() == truth.ids().tolist()
+    np.testing.assert_allclose([w.cell(i, "D") for i in range(len(expected))], expected["D"])
     # the plot has the ensemble MSD and the fit
     lines = w.figure.axes[0].get_lines()
     assert len(lines) >= 2 and len(lines[0].get_xdata()) > 10
@@ -72,7 +71,7 @@ def test_sample_truth_fills_table_filter_colour_plot(viewer, qtbot):
     assert not np.allclose(layer.track_colors[0], layer.track_colors[-1])
     # a filter longer than every track hides them all: rows, canvas, plot
     w.min_length.value = len(truth) + 1
-    assert all(w.table.isRowHidden(i) for i in range(w.table.rowCount()))
+    assert w.shown_ids() == []
     assert np.all(layer.track_colors[:, 3] == 0)
     assert len(w.figure.axes[0].get_lines()) == 0
     w.colour_by.value = LAYER_COLOURS
@@ -83,20 +82,21 @@ def test_filter_hides_short_tracks_and_selection_round_trip(viewer, qtbot):
     layer = add_tracks(viewer, mixed_tracks(), "mixed")
     w = dock(viewer)
     wait(qtbot, w)
-    ids = [int(w.table.item(i, 0).data(256)) for i in range(3)]
-    assert ids == [0, 1, 2]
-    speeds = [float(w.table.item(i, 4).data(256)) for i in range(3)]
-    np.testing.assert_allclose(speeds, [1.0, 3.0, 2.0])
+    assert w.shown_ids() == [0, 1, 2]
+    np.testing.assert_allclose([w.cell(i, "mean_speed") for i in range(3)], [1.0, 3.0, 2.0])
     w.min_length.value = 5                     # track 1 (4 points) hidden
-    assert [w.table.isRowHidden(i) for i in range(3)] == [False, True, False]
+    assert w.shown_ids() == [0, 2]
     tid = np.asarray(layer.data)[:, 0]
     assert np.all(layer.track_colors[tid == 1, 3] == 0)
     assert np.all(layer.track_colors[tid != 1, 3] == 1)
     assert w.visible_mask().tolist() == [True, False, True]
     assert "2 of 3 tracks shown" in w.status.value
     # sorting by mean speed (descending) reorders rows, the id mapping follows
-    w.table.sortItems(4, Qt.SortOrder.DescendingOrder)
-    assert [int(w.table.item(i, 0).data(256)) for i in range(3)] == [1, 2, 0]
+    w.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+    assert w.shown_ids() == [2, 0]
+    w.min_length.value = 1
+    assert w.shown_ids() == [1, 2, 0]
+    w.min_length.value = 5
     # selecting a row highlights that track: the others are dimmed
     assert w.select_track(2)
     assert w.selected_ids() == [2]
@@ -121,16 +121,17 @@ def test_units_from_layer_scale(viewer, qtbot):
     assert w.stats.units.D == "um^2/s"
     assert "D \u00b5m\u00b2/s" in w.units_label.value and "speed \u00b5m/s" in w.units_label.value
     assert "from the layer's scale" in w.units_label.value
-    header = w.table.horizontalHeaderItem(4)
-    assert header.text() == "speed" and "(\u00b5m/s)" in header.toolTip()
+    horizontal = Qt.Orientation.Horizontal
+    assert w.model.headerData(4, horizontal) == "speed"
+    assert "(\u00b5m/s)" in w.model.headerData(4, horizontal, Qt.ItemDataRole.ToolTipRole)
     # track 0 moves 1 px per frame = 0.1 um per 0.5 s
-    assert float(w.table.item(0, 4).data(256)) == pytest.approx(0.2)
+    assert w.cell(0, "mean_speed") == pytest.approx(0.2)
     # a layer in plain pixels and frames
     plain = add_tracks(viewer, mixed_tracks(), "plain")
     w.layer.value = plain
     wait(qtbot, w)
     qtbot.waitUntil(lambda: w.stats.units.D == "px^2/frame", timeout=10_000)
-    assert float(w.table.item(0, 4).data(256)) == pytest.approx(1.0)
+    assert w.cell(0, "mean_speed") == pytest.approx(1.0)
 
 
 def test_screenshot(make_napari_viewer, qtbot):

@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, SpinBox
+from magicgui.widgets.bases import ValueWidget
+from qtpy.QtCore import QAbstractTableModel, QSortFilterProxyModel, Qt
+from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ..data import Tracks
 from ..errors import MPTError
@@ -38,8 +41,8 @@ if TYPE_CHECKING:
 
 LAYER_COLOURS = "(layer's own)"
 TABLE_COLUMNS = ("track_id", "n_points", "D", "alpha", "mean_speed", "loc_error")
-# short headers so the table fits the dock; the unit goes on a second line, the tooltip
-# says what the column is
+# short headers so the table fits the dock; the units are on the line above the table,
+# the tooltip says what the column is
 HEADERS = {"track_id": "track", "n_points": "points", "D": "D", "alpha": "\u03b1",
            "mean_speed": "speed", "loc_error": "\u03c3 loc", "duration": "duration"}
 LAG_FIELDS = {"max_lag": "max lag", "fit_lags": "D fit lags", "alpha_lags": "\u03b1 fit lags"}
@@ -88,36 +91,72 @@ def layer_scale(layer: Any) -> tuple[float, float]:
     return convert(scale[-1], units[-1], "micrometer"), convert(scale[0], units[0], "second")
 
 
-_ITEM: Any = None
+class StatsModel(QAbstractTableModel):
+    """The per-track table as a Qt model over the numpy columns: nothing is copied into
+    items, so 1000 tracks show at once.  ``VALUE_ROLE`` holds the number; ``SORT_ROLE`` the
+    same with NaN as +inf, so Qt sorts natively (no Python comparison per pair)."""
+
+    SORT_ROLE = Qt.ItemDataRole.UserRole
+    VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stats: TrackStatistics | None = None
+
+    def set_stats(self, stats: TrackStatistics | None) -> None:
+        self.beginResetModel()
+        self.stats = stats
+        self.endResetModel()
+
+    def rowCount(self, parent: Any = None) -> int:
+        return 0 if self.stats is None or (parent is not None and parent.isValid()) else len(self.stats)
+
+    def columnCount(self, parent: Any = None) -> int:
+        return len(TABLE_COLUMNS)
+
+    def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if self.stats is None or not index.isValid():
+            return None
+        value = float(self.stats[TABLE_COLUMNS[index.column()]][index.row()])
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _fmt(value)
+        if role == self.VALUE_ROLE:
+            return value
+        if role == self.SORT_ROLE:
+            return value if math.isfinite(value) else math.inf
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def headerData(self, section: int, orientation: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        name = TABLE_COLUMNS[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[name]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            unit = _pretty((self.stats.units if self.stats is not None else Units()).of(name))
+            return f"{name}: {TIPS[name]}" + (f" ({unit})" if unit else "")
+        return None
 
 
-def _cell(value: float) -> Any:
-    """A read-only table item that shows ``value`` rounded but sorts by the number (NaN,
-    shown empty, last)."""
-    global _ITEM
-    from qtpy.QtCore import Qt
-    from qtpy.QtWidgets import QTableWidgetItem
+class LengthFilter(QSortFilterProxyModel):
+    """Sorts by number (NaN as +inf) and hides tracks shorter than ``min_length``."""
 
-    if _ITEM is None:
-        class NumberItem(QTableWidgetItem):
-            def __lt__(self, other: Any) -> bool:
-                a, b = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
-                if a is None or b is None:
-                    return super().__lt__(other)
-                return (math.isnan(a), a) < (math.isnan(b), b)
+    def __init__(self, model: StatsModel) -> None:
+        super().__init__()
+        self.stats_model = model
+        self.min_length = 1
+        self.setSourceModel(model)
+        self.setSortRole(StatsModel.SORT_ROLE)
 
-        _ITEM = NumberItem
-    item = _ITEM(_fmt(value))
-    item.setData(Qt.ItemDataRole.UserRole, float(value))
-    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-    return item
+    def set_min_length(self, n: int) -> None:
+        self.min_length = int(n)
+        self.invalidateFilter()
 
-
-def _value(item: Any) -> float:
-    from qtpy.QtCore import Qt
-
-    return float(item.data(Qt.ItemDataRole.UserRole))
+    def filterAcceptsRow(self, row: int, parent: Any) -> bool:
+        stats = self.stats_model.stats
+        return stats is not None and int(stats["n_points"][row]) >= self.min_length
 
 
 class StatsWidget(Container):
@@ -126,9 +165,6 @@ class StatsWidget(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
-        from qtpy.QtCore import Qt
-        from qtpy.QtWidgets import QAbstractItemView, QTableWidget
-
         super().__init__()
         self.viewer = napari_viewer
         self.layer = ComboBox(label="tracks", choices=self._tracks_choices,
@@ -141,7 +177,11 @@ class StatsWidget(Container):
             label="frame interval (s)", min=0.0, max=1e6, step=0.01, value=0.0,
             tooltip="from the layer's scale (time axis); 0: time in frames")
         by_name = {f.name: f for f in fields(StatsParams)}
-        self.lags = [control_for(by_name[n], label) for n, label in LAG_FIELDS.items()]
+        self.lags: list[ValueWidget] = []
+        for name, label in LAG_FIELDS.items():
+            control = control_for(by_name[name], label)
+            assert isinstance(control, ValueWidget)   # int fields: spin boxes
+            self.lags.append(control)
         self.min_length = SpinBox(label="min length", min=1, max=2**31 - 1,
                                   value=defaults.min_length,
                                   tooltip="hide tracks with fewer points (table, canvas, "
@@ -162,18 +202,25 @@ class StatsWidget(Container):
         for lab in (self.units_label, self.colour_label, self.status):
             lab.native.setWordWrap(True)
 
-        self.table = QTableWidget(0, len(TABLE_COLUMNS))
+        self.model = StatsModel()
+        self.rows = LengthFilter(self.model)
+        self.rows.set_min_length(self.min_length.value)
+        self.table = QTableView()
+        self.table.setModel(self.rows)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)   # by track id until the user sorts
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         vheader, hheader = self.table.verticalHeader(), self.table.horizontalHeader()
         if vheader is not None:
             vheader.hide()
-        if hheader is not None:     # rows by track id until the user sorts otherwise
-            hheader.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        if hheader is not None:
+            hheader.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            hheader.setResizeContentsPrecision(64)   # size columns on 64 rows, not all
         self.table.setMinimumHeight(160)
         # napari's stylesheet pads cells generously; tighter cells fit the dock's width
         self.table.setStyleSheet("QHeaderView::section { padding: 1px 4px; } "
-                                 "QTableWidget::item { padding: 0px 4px; }")
+                                 "QTableView::item { padding: 0px 4px; }")
         self.figure = Figure(figsize=(3.6, 2.6), dpi=90)
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(230)
@@ -193,7 +240,9 @@ class StatsWidget(Container):
             w.changed.connect(self.refresh)
         self.min_length.changed.connect(self._filter_changed)
         self.colour_by.changed.connect(self._colour_changed)
-        self.table.itemSelectionChanged.connect(self._selection_changed)
+        selection = self.table.selectionModel()
+        assert selection is not None
+        selection.selectionChanged.connect(self._selection_changed)
         self.native.destroyed.connect(self._forget)
         self._layer_changed(self.layer.value)
 
@@ -316,29 +365,7 @@ class StatsWidget(Container):
         self._filter_changed()
 
     def _fill_table(self) -> None:
-        from qtpy.QtWidgets import QHeaderView, QTableWidgetItem
-
-        table, stats = self.table, self.stats
-        table.setSortingEnabled(False)
-        table.blockSignals(True)
-        table.clearContents()
-        table.setRowCount(0 if stats is None else len(stats))
-        units = stats.units if stats is not None else Units()
-        for j, name in enumerate(TABLE_COLUMNS):
-            unit = _pretty(units.of(name))
-            head = QTableWidgetItem(HEADERS[name])
-            head.setToolTip(f"{name}: {TIPS[name]}" + (f" ({unit})" if unit else ""))
-            table.setHorizontalHeaderItem(j, head)
-        if stats is not None:
-            for j, name in enumerate(TABLE_COLUMNS):
-                col = stats[name]
-                for i in range(len(stats)):
-                    table.setItem(i, j, _cell(float(col[i])))
-        table.blockSignals(False)
-        table.setSortingEnabled(True)
-        header = table.horizontalHeader()
-        if header is not None:
-            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.model.set_stats(self.stats)
 
     def visible_mask(self) -> np.ndarray:
         """Which rows of ``stats`` pass the length filter."""
@@ -346,21 +373,10 @@ class StatsWidget(Container):
             return np.zeros(0, dtype=bool)
         return self.stats["n_points"] >= self.min_length.value
 
-    def _row_of(self) -> dict[int, int]:
-        """Track id -> table row (rows move when the user sorts)."""
-        out = {}
-        for r in range(self.table.rowCount()):
-            item = self.table.item(r, 0)
-            if item is not None:
-                out[int(_value(item))] = r
-        return out
-
     def _filter_changed(self, *_: Any) -> None:
+        self.rows.set_min_length(self.min_length.value)
         mask = self.visible_mask()
         if self.stats is not None:
-            rows = self._row_of()
-            for tid, show in zip(self.stats["track_id"], mask, strict=True):
-                self.table.setRowHidden(rows[int(tid)], not bool(show))
             shown = int(mask.sum())
             self.status.value = (f"{shown} of {len(self.stats)} tracks shown"
                                  + (f" ({len(self.stats) - shown} shorter than "
@@ -368,6 +384,14 @@ class StatsWidget(Container):
                                     if shown < len(self.stats) else ""))
         self._plot()
         self.apply_colours()
+
+    def shown_ids(self) -> list[int]:
+        """Track ids of the table's rows, top to bottom (sorted and filtered as shown)."""
+        return [int(self.rows.index(r, 0).data(StatsModel.VALUE_ROLE)) for r in range(self.rows.rowCount())]
+
+    def cell(self, row: int, column: str) -> float:
+        """The number in a shown row (0 = top) and column."""
+        return float(self.rows.index(row, TABLE_COLUMNS.index(column)).data(StatsModel.VALUE_ROLE))
 
     def _plot(self) -> None:
         self.figure.clear()
@@ -382,20 +406,27 @@ class StatsWidget(Container):
         self.canvas.draw_idle()
 
     def selected_ids(self) -> list[int]:
-        rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        return [int(_value(self.table.item(r, 0))) for r in rows]
+        selection = self.table.selectionModel()
+        if selection is None or self.stats is None:
+            return []
+        rows = sorted({self.rows.mapToSource(i).row() for i in selection.selectedRows()})
+        return [int(self.stats["track_id"][r]) for r in rows]
 
     def select_track(self, track_id: int) -> bool:
-        """Select the row of ``track_id`` (False when it has no visible row)."""
-        rows = self._row_of()
-        row = rows.get(int(track_id))
-        if row is None or self.table.isRowHidden(row):
+        """Select the row of ``track_id`` (False when it has no shown row)."""
+        if self.stats is None:
             return False
-        self.table.selectRow(row)
-        self.table.scrollToItem(self.table.item(row, 0))
+        hit = np.flatnonzero(self.stats["track_id"] == int(track_id))
+        if not len(hit):
+            return False
+        index = self.rows.mapFromSource(self.model.index(int(hit[0]), 0))
+        if not index.isValid():
+            return False
+        self.table.selectRow(index.row())
+        self.table.scrollTo(index)
         return True
 
-    def _selection_changed(self) -> None:
+    def _selection_changed(self, *_: Any) -> None:
         ids = self.selected_ids()
         layer = self._stats_layer
         if ids and layer is not None and self.stats is not None:
