@@ -41,6 +41,24 @@ def add_tracks(viewer, tracks: Tracks, name: str, **kwargs) -> TracksLayer:
     return viewer.add_tracks(data, **kw)
 
 
+class FakeMouse:
+    def __init__(self, position):
+        self.type, self.position, self.button = "mouse_press", position, 1
+
+
+def click(w, layer, position, moves) -> None:
+    """Drive the widget's drag callback as napari does: press, moves, release."""
+    event = FakeMouse(position)
+    gen = w._on_click(layer, event)
+    next(gen)
+    for p in moves:
+        event.type, event.position = "mouse_move", p
+        next(gen)
+    event.type = "mouse_release"
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
 def mixed_tracks() -> Tracks:
     """Track 0: 20 points moving 1 px/frame in x; track 1: 4 points, 3 px/frame; track 2:
     30 points, 2 px/frame in y."""
@@ -111,6 +129,30 @@ def test_filter_hides_short_tracks_and_selection_round_trip(viewer, qtbot):
     assert w.track_at((10, 10.0, 20.2)) == 0
     assert w.select_track(w.track_at((10, 10.0, 20.2)))
     assert w.selected_ids() == [0]
+    # the layer's drag callback: a press and release without a move selects the track
+    assert w._on_click in layer.mouse_drag_callbacks
+    click(w, layer, (10, 50.0, 80.4), moves=[])          # track 2 at frame 10: (20, 80)
+    assert w.selected_ids() == [0]                        # nothing within 10 screen px
+    click(w, layer, (10, 20.3, 80.0), moves=[])
+    assert w.selected_ids() == [2]
+    click(w, layer, (10, 10.0, 20.0), moves=[(10, 30.0, 40.0)])   # a drag (pan): no change
+    assert w.selected_ids() == [2]
+
+
+def test_new_data_recomputes_and_keeps_the_colouring(viewer, qtbot):
+    layer = add_tracks(viewer, mixed_tracks(), "mixed")
+    w = dock(viewer)
+    wait(qtbot, w)
+    w.colour_by.value = "alpha"
+    assert layer.color_by == "alpha"
+    data = np.asarray(layer.data)
+    layer.data = data[data[:, 0] != 1]          # e.g. a tracker re-run replaced the tracks
+    qtbot.waitUntil(lambda: not w.busy and w.shown_ids() == [0, 2], timeout=10_000)
+    assert w.colour_by.value == "alpha" and layer.color_by == "alpha"
+    np.testing.assert_allclose(layer.features["alpha"], 2.0)    # straight lines
+    # the user choosing another colouring in the layer's own controls is followed
+    layer.color_by = "track_id"
+    assert w.colour_by.value == LAYER_COLOURS
 
 
 def test_units_from_layer_scale(viewer, qtbot):

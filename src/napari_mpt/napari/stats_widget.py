@@ -493,6 +493,9 @@ class StatsWidget(Container):
         if self._applying:
             return
         layer = self._stats_layer
+        chosen = self.colour_by.value
+        if chosen != LAYER_COLOURS and layer is not None and chosen not in layer.features.columns:
+            return   # new data dropped our features; the recomputation re-applies the choice
         if layer is not None:   # the user picked a colouring in the layer's own controls
             value = layer.color_by if layer.color_by in COLOUR_STATS else LAYER_COLOURS
             with self.colour_by.changed.blocked():
