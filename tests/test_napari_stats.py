@@ -168,12 +168,16 @@ def test_units_from_layer_scale(viewer, qtbot):
     assert "(\u00b5m/s)" in w.model.headerData(4, horizontal, Qt.ItemDataRole.ToolTipRole)
     # track 0 moves 1 px per frame = 0.1 um per 0.5 s
     assert w.cell(0, "mean_speed") == pytest.approx(0.2)
+    w.min_length.value = 5                              # track 1 hidden on this layer
+    assert np.any(layer.track_colors[:, 3] == 0)
     # a layer in plain pixels and frames
     plain = add_tracks(viewer, mixed_tracks(), "plain")
     w.layer.value = plain
     wait(qtbot, w)
     qtbot.waitUntil(lambda: w.stats.units.D == "px^2/frame", timeout=10_000)
     assert w.cell(0, "mean_speed") == pytest.approx(1.0)
+    # the layer left behind gets napari's own colours back (nothing hidden or dimmed)
+    assert np.all(layer.track_colors[:, 3] == 1)
 
 
 def test_screenshot(make_napari_viewer, qtbot):
@@ -192,3 +196,28 @@ def test_screenshot(make_napari_viewer, qtbot):
         viewer.window._qt_window.grab().save(out)
     assert w.canvas.isVisible() and w.table.isVisible()
     assert w.canvas.height() >= 200 and w.table.height() >= 150
+
+
+def test_empty_viewer_then_a_layer_arrives(viewer, qtbot):
+    w = dock(viewer)
+    assert w.layer.value is None and w.stats is None
+    assert "no Tracks layer" in w.status.value
+    assert w.figure.axes[0].texts[0].get_text() == "no tracks to plot"
+    add_tracks(viewer, mixed_tracks(), "late")
+    qtbot.waitUntil(lambda: w.stats is not None and not w.busy, timeout=10_000)
+    assert w.shown_ids() == [0, 1, 2]
+    viewer.layers.clear()
+    qtbot.waitUntil(lambda: w.stats is None, timeout=10_000)
+    assert w.shown_ids() == []
+
+
+def test_3d_anisotropic_scale_is_folded_into_z(viewer, qtbot):
+    # one track stepping 1 px in z and 1 px in x per frame; z voxels 3x the xy pixel
+    f = np.arange(10.0)
+    tracks = Tracks(np.zeros(10), f, np.column_stack([f, np.zeros(10), f]))
+    add_tracks(viewer, tracks, "3d", scale=(0.5, 0.3, 0.1, 0.1))
+    w = dock(viewer)
+    wait(qtbot, w)
+    # each step is (0.3, 0, 0.1) um in 0.5 s: speed sqrt(0.1) / 0.5 um/s
+    assert w.cell(0, "mean_speed") == pytest.approx(np.sqrt(0.09 + 0.01) / 0.5)
+    assert w.cell(0, "alpha") == pytest.approx(2.0)

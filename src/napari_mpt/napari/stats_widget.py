@@ -253,7 +253,15 @@ class StatsWidget(Container):
         return [(layer.name, layer) for layer in self.viewer.layers
                 if isinstance(layer, TracksLayer) and mpt_meta(layer).get("kind") != "link_errors"]
 
+    def reset_choices(self, *args: Any) -> None:
+        super().reset_choices(*args)
+        # the menu does not always say when its layer was deleted (no choices left)
+        if self.layer.value is not self._watched:
+            self._layer_changed(self.layer.value)
+
     def _layer_changed(self, layer: Any) -> None:
+        if layer is self._watched and self.stats is not None:
+            return
         self._unwatch()
         self._watched = layer
         if layer is not None:
@@ -279,7 +287,10 @@ class StatsWidget(Container):
         old.events.colormap.disconnect(self._layer_recoloured)
         if self._on_click in old.mouse_drag_callbacks:
             old.mouse_drag_callbacks.remove(self._on_click)
+        if old in self.viewer.layers and len(old.data):
+            old.color_by = old.color_by     # napari's own colours again: no hidden or dimmed tracks
         self._watched = None
+        self._stats_layer = None
 
     def _forget(self, *_: Any) -> None:
         self._seq += 1
