@@ -137,6 +137,12 @@ def test_filter_hides_short_tracks_and_selection_round_trip(viewer, qtbot):
     assert w.selected_ids() == [2]
     click(w, layer, (10, 10.0, 20.0), moves=[(10, 30.0, 40.0)])   # a drag (pan): no change
     assert w.selected_ids() == [2]
+    # selecting a track that ended before the current frame moves the time slider to its end
+    viewer.dims.set_point(0, 29)
+    assert w.select_track(0)
+    assert viewer.dims.point[0] == 19
+    assert w.select_track(2)                   # frame 19 is inside track 2 (0-29): no move
+    assert viewer.dims.point[0] == 19
 
 
 def test_new_data_recomputes_and_keeps_the_colouring(viewer, qtbot):
