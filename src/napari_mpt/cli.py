@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import MPTError
 from .options import add_param_options, params_from_args
-from .params import MHTParams, SimulationParams, TransformerParams, known_priors
+from .params import MHTParams, SimulationParams, StatsParams, TransformerParams, known_priors
 from .presets import PRESETS
 from .version import __version__
 
@@ -139,6 +139,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    """Per-track statistics (D, alpha, speed, MSD) of a tracks CSV."""
+    from .io import read_tracks
+    from .stats import save_msd_plot, track_statistics, write_stats
+
+    params = params_from_args(StatsParams, args)
+    stats = track_statistics(read_tracks(args.tracks), params)
+    ens = stats.ensemble()
+    if args.plot:
+        save_msd_plot(args.plot, ens)
+    write_stats(args.out, stats)
+    if args.json:
+        print(json.dumps({**stats.summary(), "tracks_file": str(args.tracks), "out": str(args.out),
+                          "plot": str(args.plot) if args.plot else None}))
+    else:
+        print(f"{len(stats)} tracks: ensemble D {ens.D:.4g} {stats.units.D} (lags 1-{ens.fit_lags}), "
+              f"alpha {ens.alpha:.3f}, localisation error {ens.loc_error:.3g} {stats.units.length}; "
+              f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="napari-mpt", description="Multiple-particle tracking: MHT and transformer.")
@@ -182,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_param_options(p, MHTParams, skip=("lookback", "process_noise", "measurement_noise"))
     p.add_argument("--lookbacks", type=int, nargs="+", default=[1, 2, 4, 8])
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("analyze", help="per-track statistics of a tracks CSV: length, mean speed, "
+                       "MSD, D with the localisation offset, alpha; ensemble MSD")
+    p.add_argument("tracks", help="tracks CSV (track_id or particle, frame, y, x)")
+    add_param_options(p, StatsParams)
+    p.add_argument("--out", required=True, help="statistics CSV to write, one row per track")
+    p.add_argument("--plot", help="also write the ensemble MSD with its fit as a PNG")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.set_defaults(func=_cmd_analyze)
 
     for mod in EXTRA_COMMANDS:
         try:
