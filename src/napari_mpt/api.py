@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from .data import Detections, Simulation, Tracks
 from .metrics import LinkScore, link_jaccard
-from .params import MHTParams, SimulationParams, TrackerParams, TransformerParams
+from .params import LAPParams, MHTParams, SimulationParams, TrackerParams, TransformerParams
 from .runtime import RunControl, TrackingResult
 from .simulate import simulate
 
 __all__ = [
     "Detections",
+    "LAPParams",
     "LinkScore",
     "MHTParams",
     "RunControl",
@@ -32,7 +33,7 @@ __all__ = [
 
 def track(detections: Detections, params: TrackerParams,
           control: RunControl | None = None) -> TrackingResult:
-    """Track ``detections`` with the method ``params`` describes (MHT or transformer)."""
+    """Track ``detections`` with the method ``params`` describes (MHT, transformer, LAP)."""
     if isinstance(params, MHTParams):
         from .mht import track_mht
 
@@ -41,6 +42,10 @@ def track(detections: Detections, params: TrackerParams,
         from .transformer import track_transformer  # imports torch only when asked for
 
         return track_transformer(detections, params, control)
+    if isinstance(params, LAPParams):
+        from .lap import track_lap
+
+        return track_lap(detections, params, control)
     raise TypeError(f"unknown tracker parameters {type(params).__name__}")
 
 
