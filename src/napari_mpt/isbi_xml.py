@@ -44,7 +44,7 @@ def tracks_to_isbi_xml(tracks: Tracks, **attributes: str) -> str:
     attrs = "".join(f" {k}={quoteattr(str(v))}" for k, v in attributes.items())
     lines = ['<?xml version="1.0" encoding="UTF-8" standalone="no"?>', "<root>",
              f"<{CONTENT}{attrs}>"]
-    ids, starts = np.unique(tracks.track_id, return_index=True)
+    _, starts = np.unique(tracks.track_id, return_index=True)
     ends = [*starts[1:], len(tracks)]
     for a, b in zip(starts, ends, strict=True):
         lines.append(f"<{TRACK}>")

@@ -240,7 +240,7 @@ class LAPParams(_Validated):
 
     max_link_distance: float = _f(
         0.0, "largest distance (px) a particle may move between consecutive frames; 0: "
-        "estimate from the data (3 x the median distance from a detection to its nearest "
+        "estimate from the data (4 x the median distance from a detection to its nearest "
         "detection in the next frame)", lo=0.0)
     gap_closing_frames: int = _f(
         1, "most consecutive frames a particle may go undetected and still be linked "
