@@ -160,3 +160,21 @@ def test_cli_lap_on_a_ragged_trackpy_csv(tmp_path, capsys):
     assert main(["track", str(spots), "--method", "lap", "--out", str(xml)]) == 0
     assert "TrackContestISBI2012" in xml.read_text()
     assert "LAP d=auto gap=1" in capsys.readouterr().out
+
+
+def test_cli_lap_on_a_trackmate_export(tmp_path, capsys):
+    from test_formats import TM_HEADER, TM_LABELS, TM_ROWS
+
+    spots = tmp_path / "export.csv"
+    spots.write_text(TM_HEADER + TM_LABELS + TM_ROWS)
+    out = tmp_path / "T.csv"
+    assert main(["track", str(spots), "--method", "lap", "--max-link-distance", "2",
+                 "--out", str(out), "--json"]) == 0
+    json.loads(capsys.readouterr().out)
+    from napari_mpt.io import read_tracks
+
+    t = read_tracks(out)
+    # spots 10 -> 11 (1.1 px apart) and 13 -> 14 (2 frames, 0.7 px: a gap) are linked;
+    # the untracked spot 12 at (50, 40) stays alone
+    assert chains(t) == {(0, 1), (2,), (3, 4)}
+    np.testing.assert_array_equal(t.features["x_detection"], t.coords[:, 1])
