@@ -11,7 +11,7 @@ from __future__ import annotations
 from .data import Detections, Simulation, Tracks
 from .metrics import ISBI_GATE, AssociationScore, Evaluation, ISBIScore, LinkScore
 from .metrics import evaluate as _evaluate
-from .params import MHTParams, SimulationParams, TrackerParams, TransformerParams
+from .params import LAPParams, MHTParams, SimulationParams, TrackerParams, TransformerParams
 from .presets import PRESETS, preset_params
 from .runtime import RunControl, TrackingResult
 from .simulate import simulate
@@ -22,6 +22,7 @@ __all__ = [
     "Detections",
     "Evaluation",
     "ISBIScore",
+    "LAPParams",
     "LinkScore",
     "MHTParams",
     "RunControl",
@@ -39,7 +40,7 @@ __all__ = [
 
 def track(detections: Detections, params: TrackerParams,
           control: RunControl | None = None) -> TrackingResult:
-    """Track ``detections`` with the method ``params`` describes (MHT or transformer)."""
+    """Track ``detections`` with the method ``params`` describes (MHT, transformer, LAP)."""
     if isinstance(params, MHTParams):
         from .mht import track_mht
 
@@ -48,6 +49,10 @@ def track(detections: Detections, params: TrackerParams,
         from .transformer import track_transformer  # imports torch only when asked for
 
         return track_transformer(detections, params, control)
+    if isinstance(params, LAPParams):
+        from .lap import track_lap
+
+        return track_lap(detections, params, control)
     raise TypeError(f"unknown tracker parameters {type(params).__name__}")
 
 

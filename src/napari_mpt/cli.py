@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import MPTError
 from .options import add_param_options, params_from_args
-from .params import MHTParams, SimulationParams, StatsParams, TransformerParams, known_priors
+from .params import LAPParams, MHTParams, SimulationParams, StatsParams, TransformerParams, known_priors
 from .presets import PRESETS
 from .version import __version__
 
@@ -57,17 +57,20 @@ def _simulation_params(args: argparse.Namespace) -> SimulationParams:
 def _tracker_params(args: argparse.Namespace):
     if args.method == "mht":
         return params_from_args(MHTParams, args)
+    if args.method == "lap":
+        return params_from_args(LAPParams, args)
     return params_from_args(TransformerParams, args)
 
 
 def _cmd_track(args: argparse.Namespace) -> int:
     from .api import track
-    from .io import read_detections, write_tracks
+    from .io import read_detections, with_detection_positions, write_tracks
 
     params = _tracker_params(args)
     detections = read_detections(args.detections)
     result = track(detections, params)
-    write_tracks(args.out, result.tracks)
+    # the detection each vertex took, beside the estimate (a .xml out keeps positions only)
+    write_tracks(args.out, with_detection_positions(result.tracks, detections))
     if args.json:
         print(json.dumps({**result.summary(), "detections": str(args.detections),
                           "out": str(args.out)}))
@@ -175,12 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=_cmd_simulate)
 
-    p = sub.add_parser("track", help="track a detections CSV with MHT or a transformer")
-    p.add_argument("detections", help="detections CSV (frame, y, x)")
-    p.add_argument("--method", choices=("mht", "transformer"), default="mht")
+    p = sub.add_parser("track", help="track a detections CSV with MHT, a transformer or LAP")
+    p.add_argument("detections", help="detections CSV (frame, y, x; trackpy's or TrackMate's "
+                   "spot table too)")
+    p.add_argument("--method", choices=("mht", "transformer", "lap"), default="mht")
     add_param_options(p, MHTParams)
     add_param_options(p, TransformerParams)
-    p.add_argument("--out", required=True, help="tracks CSV to write")
+    add_param_options(p, LAPParams)
+    p.add_argument("--out", required=True, help="tracks file to write: CSV (trackpy reads it "
+                   "as it is), or .xml for the ISBI 2012 challenge's evaluator")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=_cmd_track)
 

@@ -195,8 +195,6 @@ class TransformerParams(_Validated):
         return Path(self.checkpoint).stem
 
 
-TrackerParams = MHTParams | TransformerParams
-
 PRIOR_FLOOR = 1e-3
 """Smallest noise prior handed to the MHT (px): a simulation with sigma = 0 or mu = 0 would
 give a singular Kalman innovation.  1e-3 px is far below any localisation error."""
@@ -305,3 +303,35 @@ class StatsParams(_Validated):
     alpha_lags: int = _f(10, "alpha is fitted (log-log) on MSD lags 1..n (at most max_lag)", lo=2, hi=100_000)
     min_length: int = _f(3, "tracks with fewer points are left out", lo=1)
 
+
+@dataclass(frozen=True)
+class LAPParams(_Validated):
+    """Frame-to-frame LAP linking with gap closing, through the ``laptrack`` library (the
+    u-track / TrackMate family: Jaqaman et al., Nature Methods 2008); no splitting or
+    merging, so every track is a chain of detections."""
+
+    max_link_distance: float = _f(
+        0.0, "largest distance (px) a particle may move between consecutive frames; 0: "
+        "estimate from the data (4 x the median distance from a detection to its nearest "
+        "detection in the next frame)", lo=0.0)
+    gap_closing_frames: int = _f(
+        1, "most consecutive frames a particle may go undetected and still be linked "
+        "across (0: no gap closing)", lo=0, hi=1000)
+    gap_closing_distance: float = _f(
+        0.0, "largest distance (px) bridged by a gap-closing link; 0: the link distance "
+        "x sqrt(gap frames + 1), as Brownian displacement grows with sqrt(time)", lo=0.0)
+
+    method = "lap"
+
+    def label(self) -> str:
+        d = f"d={self.max_link_distance:g}" if self.max_link_distance else "d=auto"
+        return f"LAP {d} gap={self.gap_closing_frames}"
+
+    def describe(self) -> str:
+        gap = (f"gap distance {self.gap_closing_distance:g}" if self.gap_closing_distance
+               else "gap distance auto")
+        d = f"{self.max_link_distance:g}" if self.max_link_distance else "auto"
+        return f"max link distance {d}, gap frames {self.gap_closing_frames}, {gap}"
+
+
+TrackerParams = MHTParams | TransformerParams | LAPParams
