@@ -27,6 +27,7 @@ EXTRA_COMMANDS: tuple[str, ...] = (
     "napari_mpt.transformer.cli",
     "napari_mpt.napari.demo",
     "napari_mpt.reproduce.cli",
+    "napari_mpt.benchmark.cli",
 )
 
 

@@ -79,8 +79,10 @@ def run_case(case: Case) -> dict[str, Any]:
     except MPTError as exc:
         record["error"] = str(exc)
         return record
-    record.update(label=result.label, wall_s=result.wall_s, flops=result.flops.value,
-                  flops_source=result.flops.source, device=result.device)
+    record.update(label=result.label, wall_s=result.wall_s, flops_source=result.flops.source,
+                  device=result.device)
+    if result.flops.source != "none":      # a library that cannot be counted has no figure
+        record["flops"] = result.flops.value
     t0 = time.perf_counter()
     summary = evaluate(result.tracks, sim.truth).summary()
     record["evaluate_s"] = time.perf_counter() - t0
