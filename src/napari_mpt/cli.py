@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -242,6 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("napari-mpt: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (``napari-mpt evaluate ... | head``): files
+        # are written before anything is printed, so nothing is lost; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
