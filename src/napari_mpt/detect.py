@@ -50,6 +50,9 @@ MAD_TO_STD = 1.4826
 
 FEATURES = ("amplitude", "background", "width", "snr", "fitted")
 LM_ITERATIONS = 12
+STEP_TOL = 1e-3
+"""A spot's fit stops when no parameter moves by more than this (positions and width in
+px, background and amplitude relative to the starting amplitude)."""
 
 
 @dataclass
@@ -147,35 +150,48 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -
     n_pix = weight.sum(axis=1)
 
     # start: background from the window's lowest decile, amplitude from its peak pixel
-    masked = np.where(weight > 0, values, np.nan)
-    b0 = np.nanpercentile(masked, 10, axis=1)
+    ranked = np.sort(np.where(weight > 0, values, np.inf), axis=1)
+    decile = np.floor(0.1 * (n_pix - 1)).astype(np.int64)
+    b0 = ranked[np.arange(n), decile]
     centre = offsets.shape[0] // 2
     a0 = np.maximum(values[:, centre] - b0, 1e-6)
-    theta = np.column_stack([b0, a0, np.zeros((n, ndim)), np.full(n, sig[-1])])
+    # start from the intensity centroid of the inner window (within one sigma), clipped
+    # to half a pixel: a start near the optimum saves Levenberg-Marquardt iterations
+    inner = np.all(np.abs(offsets) <= np.maximum(np.round(sig), 1), axis=1)
+    mu0 = np.clip(_centroids(values[:, inner], weight[:, inner], offsets[inner], b0), -0.5, 0.5)
+    theta = np.column_stack([b0, a0, mu0, np.full(n, sig[-1])])
     lam = np.full(n, 1e-3)
+    scale = np.column_stack([a0, a0, np.ones((n, ndim + 1))])
 
-    def cost(th: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def cost(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         model, jac = _model(th, offsets, ratio)
-        res = (values - model) * weight
+        res = (values[rows] - model) * weight[rows]
         return (res ** 2).sum(axis=1), res, jac
 
-    c, res, jac = cost(theta)
+    every = np.arange(n)
+    c, res, jac = cost(theta, every)
     eye = np.eye(theta.shape[1])
+    active = every
     for _ in range(LM_ITERATIONS):
-        jw = jac * weight[..., None]
-        h = np.einsum("nkp,nkq->npq", jw, jw)
-        grad = np.einsum("nkp,nk->np", jw, res)
+        # only spots still moving are refitted: most converge in a few steps
+        jw = jac[active] * weight[active, :, None]
+        jt = jw.transpose(0, 2, 1)
+        h = jt @ jw
+        grad = (jt @ res[active, :, None])[..., 0]
         diag = np.einsum("npp->np", h)[:, :, None] * eye + 1e-12 * eye
-        step = np.linalg.solve(h + lam[:, None, None] * diag, grad[..., None])[..., 0]
-        trial = theta + step
+        step = np.linalg.solve(h + lam[active, None, None] * diag, grad[..., None])[..., 0]
+        trial = theta[active] + step
         trial[:, -1] = np.abs(trial[:, -1]) + 1e-9
-        c_new, res_new, jac_new = cost(trial)
-        better = np.isfinite(c_new) & (c_new < c)
-        theta = np.where(better[:, None], trial, theta)
-        c = np.where(better, c_new, c)
-        res = np.where(better[:, None], res_new, res)
-        jac = np.where(better[:, None, None], jac_new, jac)
-        lam = np.where(better, lam * 0.3, lam * 10.0)
+        c_new, res_new, jac_new = cost(trial, active)
+        better = np.isfinite(c_new) & (c_new < c[active])
+        won = active[better]
+        theta[won], c[won], res[won], jac[won] = (trial[better], c_new[better], res_new[better],
+                                                  jac_new[better])
+        lam[active] = np.where(better, lam[active] * 0.3, lam[active] * 10.0)
+        moving = np.where(better, np.abs(step / scale[active]).max(axis=1) > STEP_TOL, lam[active] < 1e6)
+        active = active[moving]
+        if not len(active):
+            break
 
     b, a, mu, w = theta[:, 0], theta[:, 1], theta[:, 2:2 + ndim], theta[:, -1]
     ok = (np.all(np.isfinite(theta), axis=1) & (a > 0)
@@ -183,7 +199,7 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -
           & (w > 0.25 * sig[-1]) & (w < 4.0 * sig[-1]))
     if not ok.all():
         mu = mu.copy()
-        mu[~ok] = _centroids(values[~ok], weight[~ok], offsets)
+        mu[~ok] = _centroids(values[~ok], weight[~ok], offsets, b0[~ok])
         b = np.where(ok, b, b0)
         a = np.where(ok, a, a0)
         w = np.where(ok, w, sig[-1])
@@ -195,11 +211,10 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -
     return FrameSpots(peaks + mu, feats)
 
 
-def _centroids(values: np.ndarray, weight: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def _centroids(values: np.ndarray, weight: np.ndarray, offsets: np.ndarray,
+               background: np.ndarray) -> np.ndarray:
     """Background-subtracted intensity centroids of windows (offsets from the centre)."""
-    masked = np.where(weight > 0, values, np.nan)
-    lo = np.nanmin(masked, axis=1, keepdims=True)
-    mass = np.clip(values - lo, 0.0, None) * weight
+    mass = np.clip(values - background[:, None], 0.0, None) * weight
     total = mass.sum(axis=1, keepdims=True)
     cen = (mass @ offsets) / np.where(total > 0, total, 1.0)
     return np.where(total > 0, cen, 0.0)
