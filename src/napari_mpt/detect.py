@@ -3,16 +3,17 @@
 Per frame (so memory stays bounded by one frame, whatever the movie's length):
 
 1. **Filter** with a difference of Gaussians at the spot size
-   (:func:`skimage.filters.difference_of_gaussians`, sigmas ``spot_sigma`` and
-   ``DOG_RATIO * spot_sigma``): a band-pass that approximates the matched filter of a
-   Gaussian spot and removes a slowly varying background.
+   (:func:`skimage.filters.difference_of_gaussians`, sigmas ``LOW_RATIO * spot_sigma`` and
+   ``DOG_RATIO * spot_sigma``): a band-pass close to the matched filter of a Gaussian spot
+   that removes a slowly varying background.
 2. **Threshold** from a robust estimate of the filtered frame's noise: ``median +
    threshold * 1.4826 * MAD``.  Spots cover a small part of the frame, so the median
    absolute deviation measures the noise, not the spots.
 3. **Peaks**: :func:`skimage.feature.peak_local_max` with ``min_distance`` and ``border``.
 4. **Sub-pixel localisation**: a least-squares fit of ``background + amplitude *
    exp(-|p - mu|^2 / 2 w^2)`` (per-axis width ratio fixed by the spot sigmas) on the
-   ``(2r+1)^d`` window around each peak, ``r = ceil(2 sigma)``, by Levenberg-Marquardt.
+   ``(2r+1)^d`` window around each peak, ``r = ceil(2 sigma)``, by Levenberg-Marquardt;
+   window pixels nearer another peak are left out, so a neighbour's light barely pulls it.
    scipy's ``least_squares`` fits one spot per call (about a millisecond each; 100 frames
    of 1000 spots would take minutes), so the fit is written here, batched over every spot
    of a frame in numpy (a few milliseconds per frame).  A fit that does not converge, or
@@ -45,6 +46,12 @@ DOG_RATIO = 3.0
 """High sigma of the difference of Gaussians over the spot sigma: wide enough to keep most
 of a spot's contrast, narrow enough to remove uneven background."""
 
+LOW_RATIO = 0.8
+"""Low sigma of the difference of Gaussians over the spot sigma: a little under the matched
+filter's 1, so two spots 3 px apart stay two peaks (on simulated ISBI-like movies: recall
+at 1000 spots per frame 0.92 instead of 0.90, at the cost of 0.77 instead of 0.81 at SNR 2
+with 100 spots)."""
+
 MAD_TO_STD = 1.4826
 """Standard deviation over median absolute deviation for Gaussian noise."""
 
@@ -70,7 +77,7 @@ def filter_frame(image: np.ndarray, sigmas: tuple[float, ...]) -> np.ndarray:
     """The band-passed frame in which spots are bright peaks (see the module docstring)."""
     from skimage.filters import difference_of_gaussians
 
-    return difference_of_gaussians(image, np.asarray(sigmas),
+    return difference_of_gaussians(image, LOW_RATIO * np.asarray(sigmas),
                                    DOG_RATIO * np.asarray(sigmas))
 
 
@@ -114,6 +121,23 @@ def _windows(image: np.ndarray, peaks: np.ndarray, radius: np.ndarray
     return np.where(inside, values, 0.0), inside.astype(np.float64), offsets.astype(np.float64)
 
 
+def _own_pixels(shape: tuple[int, ...], peaks: np.ndarray, offsets: np.ndarray,
+                sigmas: np.ndarray) -> np.ndarray:
+    """1 where a window pixel is nearer its own peak than any other (distances in spot
+    sigmas), else 0: a neighbouring spot's light then barely pulls a fit towards it."""
+    from scipy import ndimage as ndi
+
+    markers = np.zeros(shape, dtype=np.int64)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    nearest = ndi.distance_transform_edt(markers == 0, sampling=sigmas, return_distances=False,
+                                         return_indices=True)
+    owner = markers[tuple(nearest)]
+    pix = peaks[:, None, :] + offsets.astype(np.int64)[None, :, :]
+    clipped = np.clip(pix, 0, np.array(shape) - 1)
+    mine = owner[tuple(clipped[..., i] for i in range(len(shape)))]
+    return (mine == np.arange(1, len(peaks) + 1)[:, None]).astype(np.float64)
+
+
 def _model(theta: np.ndarray, offsets: np.ndarray, ratio: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray]:
     """Model values ``(n, k)`` and Jacobian ``(n, k, P)`` for ``theta = (b, a, mu.., w)``.
@@ -147,6 +171,8 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -
     ratio = sig / sig[-1]
     radius = np.ceil(2.0 * sig).astype(np.int64)
     values, weight, offsets = _windows(image, peaks, radius)
+    if n > 1:
+        weight *= _own_pixels(image.shape, peaks, offsets, sig)
     n_pix = weight.sum(axis=1)
 
     # start: background from the window's lowest decile, amplitude from its peak pixel
@@ -196,6 +222,7 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -
     b, a, mu, w = theta[:, 0], theta[:, 1], theta[:, 2:2 + ndim], theta[:, -1]
     ok = (np.all(np.isfinite(theta), axis=1) & (a > 0)
           & np.all(np.abs(mu) <= radius, axis=1)
+          & np.all((peaks + mu >= -1.0) & (peaks + mu <= np.array(image.shape)), axis=1)
           & (w > 0.25 * sig[-1]) & (w < 4.0 * sig[-1]))
     if not ok.all():
         mu = mu.copy()

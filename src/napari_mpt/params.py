@@ -249,7 +249,8 @@ class DetectParams(_Validated):
     threshold: float = _f(5.0, "keep peaks of the filtered frame this many noise standard "
                           "deviations above its median (noise from the median absolute "
                           "deviation)", lo=0.0, hi=1000.0)
-    min_distance: int = _f(2, "minimum distance between two spots (px)", lo=1, hi=100)
+    min_distance: int = _f(1, "minimum distance between two spots (px): a spot is the brightest "
+                           "point of the filtered frame within this many px", lo=1, hi=100)
     border: int = _f(0, "ignore peaks closer than this to the image edge (px)", lo=0, hi=1000)
     workers: int = _f(1, "frames processed in parallel threads", lo=1, hi=64)
 
