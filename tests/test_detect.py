@@ -49,6 +49,21 @@ def test_noiseless_3d_spot_with_its_own_z_width():
     assert spots.features["width"][0] == pytest.approx(1.3, rel=1e-3)
 
 
+def test_3d_movie_finds_every_spot():
+    rng = np.random.default_rng(3)
+    centres = np.column_stack([rng.uniform(4, 12, 24), rng.uniform(4, 44, 24), rng.uniform(4, 44, 24)])
+    keep = [0]
+    for i in range(1, len(centres)):                  # spots at least 6 px apart
+        if np.min(np.linalg.norm(centres[keep] - centres[i], axis=1)) > 6:
+            keep.append(i)
+    truth = (np.repeat([0, 1], len(keep)), np.concatenate([centres[keep]] * 2))
+    movie = render_movie(truth, MovieParams(snr=7.0, size=(16, 48, 48), psf_sigma_z=2.0))
+    det = detect(movie, DetectParams(spot_sigma_z=2.0))
+    assert det.ndim == 3
+    score = evaluate_detections(det, truth)
+    assert score.recall == 1.0 and score.precision == 1.0 and score.rmse < 0.5
+
+
 def test_spot_at_the_image_edge_is_fitted_from_the_pixels_inside():
     frame = gaussian_frame((30, 30), [(0.6, 14.3)], amp=60.0, bg=10.0)
     spots = detect_frame(frame)

@@ -36,6 +36,7 @@ LABELS = {"spot_sigma": "spot sigma (px)", "spot_sigma_z": "spot sigma z (px)",
           "threshold": "threshold (noise sd)", "min_distance": "min distance (px)",
           "border": "border (px)", "workers": "threads"}
 PREVIEW, SPOTS = "spots_preview", "spots"
+RING_SIGMAS = 5.0   # ring diameter in spot sigmas: just outside a spot's visible extent
 
 
 @dataclass
@@ -133,8 +134,7 @@ class DetectWidget(Container):
             return None
         det = Detections(np.full(len(spots), t), spots.coords, features=spots.features)
         out = self._put_points(layer, det, PREVIEW, f"{layer.name} spots (preview)",
-                               face_color="transparent", border_color="cyan", border_width=0.15,
-                               border_width_is_relative=True)
+                               border_color="cyan")
         self.status.value = f"frame {t}: {len(spots)} spots (preview)"
         return out
 
@@ -205,9 +205,15 @@ class DetectWidget(Container):
         self.progress.value = 100
         counts = det.counts()
         self.status.value = (f"{len(det)} spots in {len(counts)} of {len(layer.data)} frames "
-                             f"(double-click a point to inspect its features)")
+                             f"(features: {', '.join(det.features)})")
 
     # --- output --------------------------------------------------------------------
+    def _spot_sigma(self) -> float:
+        try:
+            return float(self.form.params().spot_sigma)
+        except MPTError:
+            return float(DetectParams().spot_sigma)
+
     def _put_points(self, image: Any, det: Detections, kind: str, name: str, **style: Any) -> Any:
         """Update the spots layer of ``kind`` made from ``image`` in place, or add it."""
         params = style.pop("params", None)
@@ -228,9 +234,11 @@ class DetectWidget(Container):
                 layer.features = features
                 layer.metadata = meta
                 return layer
-        kwargs = {"face_color": "yellow", "border_width": 0, **style}
+        # rings around the spots, so the spots themselves stay visible
+        kwargs = {"face_color": "transparent", "border_color": "yellow", "border_width": 0.12,
+                  "border_width_is_relative": True, **style}
         return self.viewer.add_points(
-            data, features=features, name=name, size=2 + 2 * float(self.form.params().spot_sigma),
+            data, features=features, name=name, size=RING_SIGMAS * self._spot_sigma(),
             scale=tuple(image.scale), translate=tuple(image.translate),
             axis_labels=axis_labels(det.ndim), metadata=meta, **kwargs)
 
