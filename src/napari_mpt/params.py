@@ -247,8 +247,8 @@ class DetectParams(_Validated):
     spot_sigma_z: float = _f(0.0, "spot size along z for (T, Z, Y, X) movies (px); 0: the same "
                              "as spot_sigma", lo=0.0, hi=20.0)
     threshold: float = _f(5.0, "keep peaks of the filtered frame this many noise standard "
-                          "deviations above its median (noise from the median absolute "
-                          "deviation)", lo=0.0, hi=1000.0)
+                          "deviations above its median (pixel noise from the median absolute "
+                          "deviation of neighbouring-pixel differences)", lo=0.0, hi=1000.0)
     min_distance: int = _f(1, "minimum distance between two spots (px): a spot is the brightest "
                            "point of the filtered frame within this many px", lo=1, hi=100)
     border: int = _f(0, "ignore peaks closer than this to the image edge (px)", lo=0, hi=1000)
