@@ -77,6 +77,17 @@ def test_empty_frames_are_background_and_size_comes_from_the_simulation():
     assert 5 <= blank[1:].mean() <= 15
 
 
+def test_too_large_a_movie_is_refused_up_front():
+    sim = simulate(SimulationParams(particles=3, frames=100, ndim=3, seed=1))   # 512 px cube
+    with pytest.raises(ParameterError, match=r"size.*GiB"):
+        render_movie(sim)
+
+
+def test_movie_files_are_memory_mapped(tmp_path):
+    write_movie(tmp_path / "m.tif", np.zeros((3, 8, 8), np.uint16))
+    assert isinstance(read_movie(tmp_path / "m.tif"), np.memmap)
+
+
 def test_movie_params_validation():
     with pytest.raises(ParameterError, match="size"):
         MovieParams(size=(10.0,))

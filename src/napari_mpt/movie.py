@@ -26,12 +26,16 @@ from typing import Any
 import numpy as np
 
 from .data import Simulation, Tracks
-from .errors import InputError
+from .errors import InputError, ParameterError
 from .io import atomic_write
 from .params import MovieParams
 
 SNR_PRESETS: dict[str, float] = {"snr1": 1.0, "snr2": 2.0, "snr4": 4.0, "snr7": 7.0}
 """The ISBI 2012 challenge's four signal-to-noise ratios."""
+
+MAX_MOVIE_BYTES = 4 * 1024 ** 3
+"""Largest movie rendered in memory (uint16): a 3-D simulation's default 512 px cube over
+100 frames would be 27 GB, so it is refused with a message instead of exhausting memory."""
 
 PSF_EXTENT = 4.0
 """Spots are drawn out to this many sigmas, where the Gaussian is below 3.4e-4 of its peak."""
@@ -84,6 +88,11 @@ def render_movie(source: Simulation | Tracks | tuple[np.ndarray, np.ndarray],
     ndim = coords.shape[1]
     shape = _movie_shape(params, ndim, coords, fov)
     n_frames = frames if frames is not None else (int(frame.max()) + 1 if len(frame) else 1)
+    nbytes = 2 * n_frames * math.prod(shape)
+    if nbytes > MAX_MOVIE_BYTES:
+        raise ParameterError("size", f"a movie of {n_frames} frames of {' x '.join(map(str, shape))} "
+                             f"px would take {nbytes / 1024 ** 3:.1f} GiB (limit "
+                             f"{MAX_MOVIE_BYTES / 1024 ** 3:.0f}); set a smaller size or fewer frames")
     sigma = np.array([params.psf_sigma_z or params.psf_sigma] * (ndim - 2)
                      + [params.psf_sigma] * 2)
     amp = params.amplitude()
