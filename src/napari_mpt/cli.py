@@ -165,6 +165,46 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from .detect import detect, spots_per_frame
+    from .io import write_detections
+    from .movie import read_movie
+    from .params import DetectParams
+
+    params = params_from_args(DetectParams, args)
+    movie = read_movie(args.movie)
+    t0 = time.perf_counter()
+    detections = detect(movie, params, source=str(args.movie))
+    wall = time.perf_counter() - t0
+    write_detections(args.out, detections)
+    counts = spots_per_frame(detections, len(movie))
+    if args.json:
+        print(json.dumps({"movie": str(args.movie), "out": str(args.out),
+                          "shape": list(movie.shape), "frames": len(counts),
+                          "detections": len(detections), "counts": counts,
+                          "wall_s": wall, "params": params.to_dict()}))
+    else:
+        print(f"{len(detections)} spots in {len(counts)} frames ({min(counts)} to {max(counts)} "
+              f"per frame) in {wall:.2f} s, wrote {args.out}")
+    return 0
+
+
+def _cmd_evaluate_detections(args: argparse.Namespace) -> int:
+    from .detection_metrics import evaluate_detections
+    from .io import read_detections
+
+    score = evaluate_detections(read_detections(args.detections), read_detections(args.truth),
+                                args.max_distance)
+    if args.json:
+        print(json.dumps({**score.summary(), "per_frame": score.per_frame()}))
+        return 0
+    s = score.summary()
+    print(f"precision {s['precision']:.4f}  recall {s['recall']:.4f}  f1 {s['f1']:.4f}  "
+          f"rmse {s['rmse']:.4f} px  tp {s['tp']}  fp {s['fp']}  fn {s['fn']}  "
+          f"(matching within {score.max_distance:g} px)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="napari-mpt", description="Multiple-particle tracking: MHT and transformer.")
@@ -220,6 +260,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="also write the ensemble MSD with its fit as a PNG")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("detect", help="detect spots in a movie (TIFF) and write a detections CSV")
+    p.add_argument("movie", help="movie TIFF, (T, Y, X) or (T, Z, Y, X)")
+    from .params import DetectParams
+
+    add_param_options(p, DetectParams)
+    p.add_argument("--out", required=True, help="detections CSV to write (frame, y, x, features)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: counts per frame and the time taken")
+    p.set_defaults(func=_cmd_detect)
+
+    p = sub.add_parser("evaluate-detections",
+                       help="precision, recall, F1 and RMSE of detections against true positions")
+    p.add_argument("detections", help="detections CSV (frame, y, x)")
+    p.add_argument("truth", help="true positions CSV (frame, y, x; a truth.csv works)")
+    p.add_argument("--max-distance", type=float, default=2.0,
+                   help="matching distance in px (default: 2)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (overall keys and per_frame)")
+    p.set_defaults(func=_cmd_evaluate_detections)
 
     for mod in EXTRA_COMMANDS:
         try:

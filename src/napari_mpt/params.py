@@ -335,3 +335,63 @@ class LAPParams(_Validated):
 
 
 TrackerParams = MHTParams | TransformerParams | LAPParams
+
+
+@dataclass(frozen=True)
+class DetectParams(_Validated):
+    """Spot detection in a fluorescence movie (:func:`napari_mpt.detect.detect`).
+
+    The defaults suit ISBI-2012-like movies (Gaussian spots of sigma about 1.3 px, Poisson
+    noise, SNR 2 and up) without tuning.
+    """
+
+    spot_sigma: float = _f(1.3, "spot size: the standard deviation of the spots' Gaussian "
+                           "profile in y and x (px)", lo=0.5, hi=20.0)
+    spot_sigma_z: float = _f(0.0, "spot size along z for (T, Z, Y, X) movies (px); 0: the same "
+                             "as spot_sigma", lo=0.0, hi=20.0)
+    threshold: float = _f(5.0, "keep peaks of the filtered frame this many noise standard "
+                          "deviations above its median (pixel noise from the median absolute "
+                          "deviation of neighbouring-pixel differences)", lo=0.0, hi=1000.0)
+    min_distance: int = _f(1, "minimum distance between two spots (px): a spot is the brightest "
+                           "point of the filtered frame within this many px", lo=1, hi=100)
+    border: int = _f(0, "ignore peaks closer than this to the image edge (px)", lo=0, hi=1000)
+    workers: int = _f(1, "frames processed in parallel threads", lo=1, hi=64)
+
+    def sigmas(self, ndim: int) -> tuple[float, ...]:
+        """Per-axis spot sigma for ``ndim`` spatial axes (napari order)."""
+        if ndim == 2:
+            return (self.spot_sigma, self.spot_sigma)
+        return (self.spot_sigma_z or self.spot_sigma, self.spot_sigma, self.spot_sigma)
+
+
+@dataclass(frozen=True)
+class MovieParams(_Validated):
+    """A simulated fluorescence movie: Gaussian spots on a background, Poisson noise.
+
+    ``snr`` follows the ISBI 2012 challenge: the spot's peak above background over the
+    standard deviation of the Poisson noise at the peak, ``A / sqrt(background + A)``
+    (background 10 gives peaks of 13.7 / 18.6 / 33.0 / 67.5 at SNR 1 / 2 / 4 / 7).
+    """
+
+    snr: float = _f(4.0, "signal-to-noise ratio of each spot (ISBI 2012 presets: 1, 2, 4, 7)",
+                    lo=0.0, hi=1000.0)
+    psf_sigma: float = _f(1.3, "standard deviation of the Gaussian point-spread function in "
+                          "y and x (px)", lo=0.3, hi=20.0)
+    psf_sigma_z: float = _f(0.0, "PSF standard deviation along z in 3-D movies (px); 0: the "
+                            "same as psf_sigma", lo=0.0, hi=20.0)
+    background: float = _f(10.0, "background level (photons per pixel)", lo=0.0, hi=1e6)
+    size: tuple[float, ...] = _f(
+        (), "image size in px, ndim values (y, x) or (z, y, x); empty: the simulation's "
+        "field of view", lo=1.0)
+    seed: int = _f(0, "seed of the Poisson noise", lo=0)
+
+    def _check(self) -> None:
+        if self.size and len(self.size) not in (2, 3):
+            raise ParameterError("size", f"needs 2 (y, x) or 3 (z, y, x) values, got {len(self.size)}")
+        if any(v != int(v) for v in self.size):
+            raise ParameterError("size", f"pixel counts must be whole numbers, got {self.size}")
+
+    def amplitude(self) -> float:
+        """Peak above background for ``snr``: solves ``A / sqrt(background + A) = snr``."""
+        s = self.snr
+        return 0.5 * (s * s + s * math.sqrt(s * s + 4.0 * self.background))
