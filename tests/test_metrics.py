@@ -266,3 +266,18 @@ def test_cli_evaluate_json_and_text(tmp_path, capsys):
     text = capsys.readouterr().out.splitlines()
     assert text[0].startswith("jaccard 1.0000") and text[1].startswith("association jaccard")
     assert text[2].startswith("ISBI 2012 (gate 5 px): alpha 1.0000")
+
+
+def test_association_measure_is_absent_for_tracks_of_another_detection_table():
+    """Tracks of spots detected again (rows numbered afresh) must not be scored against the
+    simulation's detection rows: the measure is absent, not a near-zero number."""
+    from napari_mpt.metrics import association_jaccard
+    from napari_mpt.params import SimulationParams
+    from napari_mpt.simulate import simulate
+
+    sim = simulate(SimulationParams(particles=6, frames=12, field_of_view=200.0, seed=4))
+    same = association_jaccard(sim.truth, sim.truth)
+    assert same is not None and same.jaccard == 1.0
+    renumbered = Tracks(sim.truth.track_id, sim.truth.frame, sim.truth.coords,
+                        (sim.truth.detection + 7) % len(sim.detections))
+    assert association_jaccard(renumbered, sim.truth) is None

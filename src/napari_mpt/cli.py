@@ -16,10 +16,19 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .errors import MPTError
 from .options import add_param_options, params_from_args
-from .params import LAPParams, MHTParams, SimulationParams, StatsParams, TransformerParams, known_priors
+from .params import (
+    LAPParams,
+    MHTParams,
+    MovieParams,
+    SimulationParams,
+    StatsParams,
+    TransformerParams,
+    known_priors,
+)
 from .presets import PRESETS
 from .version import __version__
 
@@ -39,13 +48,23 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     params = _simulation_params(args)
     sim = simulate(params)
     out = Path(args.out)
+    meta: dict[str, Any] = {"preset": args.preset} if getattr(args, "preset", None) else {}
+    movie = None
+    if args.movie:   # rendered before any file is written: a refused movie leaves nothing
+        from .movie import render_movie, write_movie
+
+        movie_params = params_from_args(MovieParams, args, prefix="movie_")
+        movie = render_movie(sim, movie_params, frames=params.frames)
+        meta["movie"] = movie_params.to_dict()
     write_detections(out / "detections.csv", sim.detections)
     write_tracks(out / "truth.csv", sim.truth)
-    meta = {"preset": args.preset} if getattr(args, "preset", None) else {}
+    written = [out / "truth.csv"]
+    if movie is not None:
+        written.append(write_movie(out / "movie.tif", movie))
     write_json(out / "params.json", {"simulation": params.to_dict(), **meta,
                                      "version": __version__})
     print(f"wrote {out / 'detections.csv'} ({len(sim.detections)} detections), "
-          f"{out / 'truth.csv'} and {out / 'params.json'}")
+          + ", ".join(str(p) for p in written) + f" and {out / 'params.json'}")
     return 0
 
 
@@ -217,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=tuple(PRESETS), metavar="NAME",
                    help="ISBI-like scenario applied first, explicit options override it: "
                    + ", ".join(PRESETS))
+    p.add_argument("--movie", action="store_true", help="also render movie.tif: the particles "
+                   "as Gaussian spots with Poisson noise at --movie-snr (ISBI 2012 SNR)")
+    add_param_options(p, MovieParams, prefix="movie-")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=_cmd_simulate)
 

@@ -297,12 +297,26 @@ def detection_links(tracks: Tracks) -> np.ndarray:
     return np.column_stack([det[:-1][same], det[1:][same]])
 
 
+def same_detection_table(estimated: Tracks, truth: Tracks) -> bool:
+    """Whether the detection rows named by ``estimated`` and ``truth`` can be rows of one
+    table: a row that both name must lie in the same frame in both.  Tracks of spots found
+    again in a movie (``napari-mpt detect``) number their rows afresh, so their rows land in
+    other frames than the simulation's and the association measure does not apply."""
+    e = estimated.detection >= 0
+    t = truth.detection >= 0
+    frame_of = dict(zip(truth.detection[t].tolist(), truth.frame[t].tolist(), strict=True))
+    shared = [(d, f) for d, f in zip(estimated.detection[e].tolist(),
+                                     estimated.frame[e].tolist(), strict=True) if d in frame_of]
+    return bool(shared) and all(frame_of[d] == f for d, f in shared)
+
+
 def association_jaccard(estimated: Tracks, truth: Tracks) -> AssociationScore | None:
     """Link Jaccard by detection identity; None when it does not apply.
 
     It applies when the truth names the detection each particle produced
     (``truth.detection``, -1 when missed) and the estimated tracks name the detections they
-    took; both refer to rows of the same detections table.  It scores association alone:
+    took; both refer to rows of the same detections table (checked by
+    :func:`same_detection_table`).  It scores association alone:
     estimated positions play no part.
 
     - True links: for each particle, each detection it produced and its next one, skipping
@@ -315,6 +329,8 @@ def association_jaccard(estimated: Tracks, truth: Tracks) -> AssociationScore | 
       link no predicted link follows.  ``JC = TP / (TP + FP + FN)`` (1 when all are 0).
     """
     if not (truth.detection >= 0).any() or not (estimated.detection >= 0).any():
+        return None
+    if not same_detection_table(estimated, truth):
         return None
     pred, true = detection_links(estimated), detection_links(truth)
     width = int(max(pred.max(initial=0), true.max(initial=0))) + 1
