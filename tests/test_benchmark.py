@@ -44,6 +44,9 @@ def test_a_case_is_seeded_and_its_key_names_its_settings():
     assert first["association_jaccard"] == again["association_jaccard"]
     assert "flops" not in first              # laptrack's work cannot be counted: absent
     assert first["flops_source"] == "none"
+    oracle = run_case(Case("v", "oracle", 0, {**sim.to_dict(), "seed": 0}))
+    assert oracle["association_jaccard"] == 1.0
+    assert oracle["association_jaccard"] >= first["association_jaccard"]
 
 
 @pytest.mark.slow
@@ -61,3 +64,7 @@ def test_quick_benchmark_writes_csv_plots_and_table(tmp_path, capsys):
     assert main(["benchmark", "--quick", "--out", str(tmp_path), "--no-progress",
                  "--trackers", "lap", "mht"]) == 0
     assert "0 case(s) run, 4 reused" in capsys.readouterr().out
+    # the oracle row tells what the detections allow at best
+    assert main(["benchmark", "--quick", "--out", str(tmp_path), "--no-progress",
+                 "--trackers", "oracle", "lap"]) == 0
+    assert "| vesicle-low | oracle | 2/2 | 1.000 ± 0.000 |" in capsys.readouterr().out

@@ -14,11 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api import evaluate, simulate, track
+from ..data import Detections, Tracks
 from ..errors import MPTError
 from ..params import LAPParams, MHTParams, SimulationParams, TransformerParams, known_priors
 
-TRACKERS: tuple[str, ...] = ("lap", "mht", "transformer")
-"""Trackers the benchmark knows, in the order tables list them."""
+TRACKERS: tuple[str, ...] = ("oracle", "lap", "mht", "transformer")
+"""Trackers the benchmark knows, in the order tables list them.  ``oracle`` is no tracker:
+the truth's own association of the detections at their measured positions, i.e. the best
+any tracker can score on these detections (the position measures cannot reach 1 when
+particles are missed: a true vertex without a detection cannot be matched)."""
 
 MEASURES: tuple[str, ...] = ("association_jaccard", "jaccard", "alpha", "beta", "jsc",
                              "jsc_theta", "rmse", "wall_s", "flops")
@@ -63,6 +67,13 @@ def tracker_params(name: str, sim: SimulationParams, overrides: dict[str, Any],
     raise MPTError(f"unknown tracker {name!r} (known: {', '.join(TRACKERS)})")
 
 
+def oracle_tracks(truth: Tracks, detections: Detections) -> Tracks:
+    """Each particle's detected vertices at the measured positions of its detections."""
+    took = truth.detection >= 0
+    rows = truth.detection[took]
+    return Tracks(truth.track_id[took], truth.frame[took], detections.coords[rows], rows)
+
+
 def run_case(case: Case) -> dict[str, Any]:
     """Simulate, track and evaluate ``case``; a tracker's refusal is recorded as
     ``error`` (its message), never raised, so one refusal does not stop a sweep."""
@@ -73,18 +84,23 @@ def run_case(case: Case) -> dict[str, Any]:
     sim = simulate(sim_params)
     record["simulate_s"] = time.perf_counter() - t0
     record["detections"] = len(sim.detections)
-    try:
-        params = tracker_params(case.tracker, sim_params, case.tracker_params, case.priors)
-        result = track(sim.detections, params)
-    except MPTError as exc:
-        record["error"] = str(exc)
-        return record
-    record.update(label=result.label, wall_s=result.wall_s, flops_source=result.flops.source,
-                  device=result.device)
-    if result.flops.source != "none":      # a library that cannot be counted has no figure
-        record["flops"] = result.flops.value
+    if case.tracker == "oracle":
+        record["label"] = "oracle (true association)"
+        tracks = oracle_tracks(sim.truth, sim.detections)
+    else:
+        try:
+            params = tracker_params(case.tracker, sim_params, case.tracker_params, case.priors)
+            result = track(sim.detections, params)
+        except MPTError as exc:
+            record["error"] = str(exc)
+            return record
+        tracks = result.tracks
+        record.update(label=result.label, wall_s=result.wall_s, flops_source=result.flops.source,
+                      device=result.device)
+        if result.flops.source != "none":  # a library that cannot be counted has no figure
+            record["flops"] = result.flops.value
     t0 = time.perf_counter()
-    summary = evaluate(result.tracks, sim.truth).summary()
+    summary = evaluate(tracks, sim.truth).summary()
     record["evaluate_s"] = time.perf_counter() - t0
     record.update({k: summary[k] for k in MEASURES if k in summary})
     return record
