@@ -101,7 +101,8 @@ class Tracks:
     def __post_init__(self) -> None:
         tid = np.asarray(self.track_id, dtype=np.int64)
         frame = np.asarray(self.frame, dtype=np.int64)
-        coords = np.asarray(self.coords, dtype=np.float64).reshape(len(tid), -1)
+        coords = np.asarray(self.coords, dtype=np.float64)
+        coords = coords.reshape(len(tid), -1 if len(tid) else coords.shape[-1])  # empty: keep D
         # no detection column given (None or empty): every vertex took an unknown detection
         det = (np.full(len(tid), -1, dtype=np.int64)
                if self.detection is None or np.size(self.detection) == 0
