@@ -52,30 +52,43 @@ def field_of_view(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, flo
     return lo, hi, float(np.prod(np.maximum(hi - lo, 1.0)))
 
 
-def _spacing(frames: list[np.ndarray]) -> float:
-    nn = []
-    for z in frames:
-        if len(z) >= 2:
-            d, _ = cKDTree(z).query(z, k=2)
-            nn.append(d[:, 1])
-    return float(np.median(np.concatenate(nn))) if nn else np.inf
+def _stacked(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, float]:
+    """All detections with the frame index as an extra leading coordinate, scaled by
+    ``big`` (more than any distance within the data), so one k-d tree answers every
+    per-frame query: a neighbour in another frame is at least ``big`` away."""
+    t = np.concatenate([np.full(len(z), i) for i, z in enumerate(frames)])
+    allc = np.concatenate([z for z in frames if len(z)])
+    big = 4.0 * float(np.ptp(allc, axis=0).sum()) + 1.0
+    return np.column_stack([t * big, allc]), t, big
+
+
+def _spacing(points: np.ndarray, big: float) -> float:
+    d, _ = cKDTree(points).query(points, k=2)
+    same = d[:, 1] < big
+    return float(np.median(d[same, 1])) if same.any() else np.inf
 
 
 def _links(frames: list[np.ndarray], radius: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """``nxt[t][i]``: the detection of frame t+1 linked to detection i of frame t (or -1);
     ``prv[t][j]`` the reverse."""
-    T = len(frames)
+    points, t, big = _stacked(frames)
+    tree = cKDTree(points)
+    start = np.concatenate([[0], np.cumsum([len(z) for z in frames])])
+    fwd, back = points.copy(), points.copy()
+    fwd[:, 0] += big
+    back[:, 0] -= big
+    df, jf = tree.query(fwd)       # nearest in the next frame (if within big)
+    _, jb = tree.query(back)       # nearest in the previous frame
+    n = len(points)
+    idx = np.arange(n)
+    ok = (df < big) & (df <= radius) & (t[np.minimum(jf, n - 1)] == t + 1)
+    ok &= jb[np.minimum(jf, n - 1)] == idx
     nxt = [np.full(len(z), -1) for z in frames]
     prv = [np.full(len(z), -1) for z in frames]
-    for t in range(T - 1):
-        a, b = frames[t], frames[t + 1]
-        if not len(a) or not len(b):
-            continue
-        da, ja = cKDTree(b).query(a)
-        _, ib = cKDTree(a).query(b)
-        i = np.flatnonzero((ib[ja] == np.arange(len(a))) & (da <= radius))
-        nxt[t][i] = ja[i]
-        prv[t + 1][ja[i]] = i
+    for i in np.flatnonzero(ok):
+        ti, j = int(t[i]), int(jf[i])
+        nxt[ti][i - start[ti]] = j - start[ti + 1]
+        prv[ti + 1][j - start[ti + 1]] = i - start[ti]
     return nxt, prv
 
 
@@ -148,7 +161,8 @@ def estimate_parameters(frames: list[np.ndarray]) -> dict[str, Any]:
     they came from."""
     T = len(frames)
     _, _, area = field_of_view(frames)
-    radius = _spacing(frames)
+    points, _, big = _stacked(frames)
+    radius = _spacing(points, big)
     nxt, prv = _links(frames, radius)
     eta, sigma, pairs = _noises(frames, nxt)
     links = int(sum((n >= 0).sum() for n in nxt))
