@@ -182,8 +182,9 @@ class MHTParams(_Validated):
         "sequences); a track with more keeps its best ones and its cluster is flagged "
         "bounded", lo=1)
     search_budget: int = _f(
-        200_000, "per cluster and window: search nodes of the exact selection before it "
-        "returns its best hypothesis so far, flagged bounded", lo=1)
+        2_000, "per cluster and window: nodes of the branch-and-bound selection before the "
+        "cluster goes to the integer program (HiGHS, exact; bounded and flagged only if it "
+        "cannot prove optimality within 10 s)", lo=1)
     memory_budget_mb: float = _f(
         2048.0, "peak memory of the hypothesis trees (MiB); beyond it branches are capped "
         "(bounded, flagged) instead of running out of memory", lo=1.0)
