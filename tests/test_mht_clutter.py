@@ -122,3 +122,50 @@ def test_flops_of_one_link_hand_counted():
     assert r.flops.source == "analytic"
     assert r.flops.value == expand + gate + cand + update + miss == 147
     assert [len(r.tracks.ids()), len(r.tracks)] == [1, 2]
+
+
+def test_smoothing_across_a_gap_matches_filterpy():
+    from filterpy.kalman import KalmanFilter
+
+    from napari_mpt.motion import motion_model
+
+    z = np.array([[10.0, 10.0], [11.0, 10.5], [12.5, 11.0], [14.0, 11.2], [15.1, 12.0]])
+    det = Detections([0, 1, 3, 4], z[[0, 1, 3, 4]])     # frame 2 missed
+    params = MHTParams(lookback=4, process_noise=1.0, measurement_noise=0.5,
+                       detection_probability=0.9, clutter_density=1e-4, birth_density=1e-4,
+                       smooth=True)
+    r = track_mht(det, params)
+    assert r.tracks.detection.tolist() == [0, 1, 2, 3]
+    m = motion_model(params, 2)
+    kf = KalmanFilter(dim_x=4, dim_z=2)
+    kf.F, kf.H, kf.Q, kf.R, kf.P = m.F, m.H, m.Q, m.R, m.P0.copy()
+    kf.x = m.initial_states(z[:1])[0]
+    xs, Ps = [kf.x.copy()], [kf.P.copy()]
+    for t in (1, 2, 3, 4):
+        kf.predict()
+        if t != 2:
+            kf.update(z[t])
+        xs.append(kf.x.copy())
+        Ps.append(kf.P.copy())
+    ref, _, _, _ = kf.rts_smoother(np.array(xs), np.array(Ps))
+    np.testing.assert_allclose(r.tracks.coords, ref[[0, 1, 3, 4], :2], atol=1e-9)
+    filtered = track_mht(det, params.replace(smooth=False))
+    np.testing.assert_allclose(filtered.tracks.coords, np.array(xs)[[0, 1, 3, 4], :2], atol=1e-9)
+
+
+def test_progress_and_cancel_on_ragged_detections():
+    from napari_mpt.errors import Cancelled
+    from napari_mpt.runtime import RunControl
+
+    det, _ = scene(5, 20, seed=4, fov=80.0)
+    seen: list[tuple[int, int]] = []
+    track_mht(det, MHTParams(lookback=3), RunControl(progress=lambda d, t: seen.append((d, t))))
+    assert seen[-1] == (20, 20) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    calls: list[int] = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(Cancelled):
+        track_mht(det, MHTParams(lookback=3), RunControl(should_stop=stop))
