@@ -183,6 +183,10 @@ def test_whole_window_mht_is_the_brute_force_optimum(n, T, seed, motion, gap):
     got = score_of(rules, result.tracks)
     assert got == pytest.approx(best, rel=1e-9, abs=1e-9), f"{count} hypotheses"
     assert result.info["score"] == pytest.approx(best, rel=1e-9, abs=1e-9)
+    # the integer program (HiGHS) alone: a one-node search budget hands every cluster to it
+    by_milp = track_mht(det, params.replace(search_budget=1))
+    assert by_milp.info["bounded_clusters"] == 0
+    assert score_of(rules, by_milp.tracks) == pytest.approx(best, rel=1e-9, abs=1e-9)
 
 
 def test_brute_force_test_can_fail():
@@ -198,3 +202,16 @@ def test_brute_force_test_can_fail():
         best, _ = brute_force(rules)
         worse += score_of(rules, track_mht(det, params).tracks) < best - 1e-9
     assert worse > 0
+
+
+def test_the_integer_program_is_used_in_these_cases():
+    """With a one-node search budget, some clusters above really went to HiGHS."""
+    used = 0
+    for n, T, seed, motion, gap in _cases():
+        det, _ = _scene(n, T, seed)
+        params = MHTParams(lookback=T - 1, motion_model=motion, process_noise=1.5,
+                           measurement_noise=0.6, detection_probability=0.8,
+                           clutter_density=0.6 / 14.0**2, birth_density=0.2 / 14.0**2,
+                           max_gap=gap, link_gate=16.0, search_budget=1)
+        used += track_mht(det, params).info["milp_clusters"]
+    assert used > 0

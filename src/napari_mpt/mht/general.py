@@ -291,7 +291,8 @@ def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_byte
             progress(c + 1, T)
     info["score"] = sum(tr.nodes[-1].score for tr in tracks)
     info.update(exact_clusters=stats.exact, bounded_clusters=stats.bounded,
-                largest_cluster=stats.largest, selection_nodes=stats.nodes)
+                largest_cluster=stats.largest, selection_nodes=stats.nodes,
+                milp_clusters=stats.milp)
     return tracks, info
 
 

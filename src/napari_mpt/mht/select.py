@@ -13,7 +13,8 @@ scores is a weighted set packing problem (NP-hard in general), solved here
   every remaining owner's best branch (0 for an optional owner), which can never
   underestimate a completion, so pruning never loses the optimum; ties keep the first
   hypothesis found;
-* a cluster that needs more than ``budget`` search nodes goes to an integer program
+* a cluster of more than :data:`SMALL_CLUSTER` owners, or one that needs more than
+  ``budget`` search nodes, goes to an integer program
   (scipy's ``milp``, HiGHS, relative gap 0: exact): one binary per branch, "exactly one"
   rows for tracks, "at most one" rows for new tracks and for detections;
 * bounded only when HiGHS does not prove optimality within :data:`MILP_TIME_LIMIT_S`: the
@@ -34,6 +35,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
 
 MILP_TIME_LIMIT_S = 10.0
+SMALL_CLUSTER = 12  # owners; larger clusters skip the branch and bound
 
 Option = tuple[float, tuple[int, ...]]  # (score, detection ids)
 
@@ -140,13 +142,19 @@ def select(owners: list[Owner], budget: int, stats: SelectStats) -> float:
             total += o.options[0][0] if take else 0.0
             stats.exact += 1
             continue
-        score, ch, exact, nodes = _solve(group, budget)
+        if len(group) > SMALL_CLUSTER:  # the search rarely finishes there: straight to HiGHS
+            score, ch, exact, nodes = -math.inf, [], False, 0
+        else:
+            score, ch, exact, nodes = _solve(group, budget)
         stats.nodes += nodes
         if not exact:
             stats.milp += 1
             score2, ch2, exact = _milp(group)
-            if score2 > score + 1e-9 * max(1.0, abs(score)) or (exact and ch2):
+            if ch2 and (exact or not ch or score2 > score):
                 score, ch = score2, ch2
+            if not ch:  # HiGHS found nothing in time: the search's best (greedy at worst)
+                score, ch, _, nodes = _solve(group, budget)
+                stats.nodes += nodes
         if exact:
             stats.exact += 1
         else:
