@@ -142,6 +142,7 @@ def select(owners: list[Owner], budget: int, stats: SelectStats) -> float:
             total += o.options[0][0] if take else 0.0
             stats.exact += 1
             continue
+        ch: list[int]
         if len(group) > SMALL_CLUSTER:  # the search rarely finishes there: straight to HiGHS
             score, ch, exact, nodes = -math.inf, [], False, 0
         else:
