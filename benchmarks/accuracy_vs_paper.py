@@ -29,8 +29,7 @@ from napari_mpt.data import Tracks, stack_frames
 from napari_mpt.metrics import link_jaccard
 from napari_mpt.params import MHTParams, SimulationParams, TransformerParams
 from napari_mpt.simulate import simulate
-from napari_mpt.transformer import available_checkpoints
-from napari_mpt.transformer.infer import track_transformer_batch
+from napari_mpt.transformer import available_checkpoints, track_transformer_batch
 
 
 def ci(x: np.ndarray) -> str:

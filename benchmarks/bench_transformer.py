@@ -34,11 +34,9 @@ T = 150
 
 
 def reference_train_params() -> TrainParams:
-    path = ckpt.available_checkpoints().get("transformer_150_30")
-    if path is None:
+    if "transformer_150_30" not in ckpt.available_checkpoints():
         return TrainParams()
-    stored = ckpt.read(path)["train"]
-    return TrainParams.from_dict({k: v for k, v in stored.items() if k in TrainParams.defaults()})
+    return ckpt.train_params_of("transformer_150_30")
 
 
 def build(ke: int, kd: int, device: str) -> TrackerTransformer:

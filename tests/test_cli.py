@@ -26,7 +26,8 @@ def test_simulate_track_evaluate(tmp_path, capsys):
     assert report["method"] == "mht" and report["lookback"] == 4
     assert report["flops"] > 0 and report["flops_source"] in ("papi", "analytic")
     assert report["wall_s"] > 0
-    assert tracks.read_text().splitlines()[0] == "track_id,frame,y,x,detection"
+    assert tracks.read_text().splitlines()[0] == ("track_id,frame,y,x,detection,particle,"
+                                                  "y_detection,x_detection")
     assert main(["evaluate", str(tracks), str(out / "truth.csv"), "--json"]) == 0
     score = json.loads(capsys.readouterr().out)
     assert 0 <= score["jaccard"] <= 1 and score["tp"] + score["fn"] == 78

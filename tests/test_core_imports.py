@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 CORE = ("napari_mpt", "napari_mpt.api", "napari_mpt.mht", "napari_mpt.metrics", "napari_mpt.io",
         "napari_mpt.simulate", "napari_mpt.flops", "napari_mpt.cli")
 
@@ -26,6 +28,7 @@ def test_core_and_an_mht_run_import_no_gui_and_no_torch():
     assert loaded_after(code) == []
 
 
+@pytest.mark.slow
 def test_transformer_imports_torch_only_when_used_and_no_gui():
     assert loaded_after("import napari_mpt.transformer") == []
     assert loaded_after("from napari_mpt.transformer import track_transformer") == ["torch"]

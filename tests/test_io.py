@@ -102,3 +102,14 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "d.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_empty_tracks_keep_their_dimension_and_round_trip(tmp_path):
+    """A tracker may return no tracks: the container, the writer and the reader cope."""
+    from napari_mpt.data import Tracks
+
+    empty = Tracks([], [], np.zeros((0, 3)))
+    assert (len(empty), empty.ndim) == (0, 3)
+    write_tracks(tmp_path / "none.csv", empty)
+    header = (tmp_path / "none.csv").read_text().splitlines()[0]
+    assert header.startswith("track_id,frame,z,y,x")

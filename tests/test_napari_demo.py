@@ -14,7 +14,7 @@ import pytest
 
 from napari_mpt import api
 
-pytestmark = [pytest.mark.gui, pytest.mark.skipif(shutil.which("Xvfb") is None,
+pytestmark = [pytest.mark.gui, pytest.mark.slow, pytest.mark.skipif(shutil.which("Xvfb") is None,
                                                   reason="needs the Xvfb binary")]
 
 

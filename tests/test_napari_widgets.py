@@ -378,13 +378,28 @@ def test_cuda_where_there_is_none(viewer, qtbot, checkpoints):
     assert_unchanged(viewer, before)
 
 
-def test_transformer_missing_or_without_file_is_explained(viewer, monkeypatch):
+def test_transformer_without_a_chosen_file_is_explained(viewer):
     simulate_in(viewer, frames=20)
     track = dock(viewer, "Track")
+    before = snapshot(viewer)
     track.method.value = TRANSFORMER
     track.transformer.checkpoint.value = FROM_FILE
     assert track.run() is False
-    assert "checkpoint" in track.status.value or "transformer" in track.status.value
+    assert "no checkpoint file chosen" in track.status.value
+    assert_unchanged(viewer, before)
+
+
+def test_transformer_missing_from_the_installation_is_explained(viewer, monkeypatch):
+    from napari_mpt.napari import transformer_controls
+
+    simulate_in(viewer, frames=20)
+    track = dock(viewer, "Track")
+    before = snapshot(viewer)
+    track.method.value = TRANSFORMER
+    monkeypatch.setattr(transformer_controls, "transformer_installed", lambda: False)
+    assert track.run() is False
+    assert "not part of this installation" in track.status.value
+    assert_unchanged(viewer, before)
 
 
 # --- reader, writer, samples, Load spots ---------------------------------------------
@@ -447,3 +462,86 @@ def test_load_spots_widget(viewer, tmp_path):
     assert [isinstance(x, Tracks) for x in layers] == [True, False]
     assert isinstance(layers[1], Points)
     assert mpt_meta(layers[0])["pair"] == mpt_meta(layers[1])["pair"]
+
+
+# --- LAP and other tools' files (issue 9) ----------------------------------------------
+def test_lap_run_on_a_points_layer_matches_the_core(viewer, qtbot):
+    from napari_mpt.napari.track_widget import LAP, MHT
+    from napari_mpt.params import LAPParams
+
+    points, truth = simulate_in(viewer, particles=20, frames=30, seed=3)
+    track = dock(viewer, "Track")
+    track.method.value = LAP
+    assert not track.lap.native.isHidden() and track.mht.native.isHidden()
+    assert track.transformer.native.isHidden()
+    for f in fields(LAPParams):                       # controls from the parameter model
+        assert track.lap[f.name].tooltip == f.metadata["help"]
+    track.lap["max_link_distance"].value = 8.0
+    track.lap["gap_closing_frames"].value = 2
+    run_and_wait(qtbot, track)
+
+    res = api.track(detections_from_points(points),
+                    LAPParams(max_link_distance=8.0, gap_closing_frames=2))
+    score = api.evaluate(res.tracks, tracks_from_layer(truth))
+    result = viewer.layers[res.label]
+    assert res.label == "LAP d=8 gap=2"
+    np.testing.assert_allclose(result.data, res.tracks.napari_data())
+    np.testing.assert_array_equal(result.features["detection"], res.tracks.detection)
+    # the detection taken is carried beside the estimate (LAP: the same position)
+    np.testing.assert_allclose(result.features["y_detection"], res.tracks.coords[:, 0])
+    row = track.table.data.to_list()[0]
+    assert row[:7] == [res.label, f"{score.jaccard:.4f}", str(score.tp), str(score.fp),
+                       str(score.fn), "0", "none"]
+    assert row[-1] == "max link distance 8, gap frames 2, gap distance auto"
+    assert "laptrack" in track.readout.tooltip
+
+    # MHT in the same run table
+    track.method.value = MHT
+    track.mht["lookback"].value = 1
+    run_and_wait(qtbot, track)
+    assert [r[0] for r in track.table.data.to_list()] == ["LAP d=8 gap=2", "MHT K=1"]
+
+
+def test_trackpy_and_trackmate_files_open_as_spots_and_tracks(viewer, tmp_path):
+    from test_formats import TM_HEADER, TM_LABELS, TM_ROWS, trackpy_csv
+
+    spots = tmp_path / "trackpy_spots.csv"
+    counts = trackpy_csv(spots)
+    (points,) = viewer.open(str(spots), plugin="napari-mpt")
+    assert isinstance(points, Points) and len(points.data) == sum(counts)
+    first = spots.read_text().splitlines()[1].split(",")
+    assert points.features["mass"][0] == float(first[3])      # trackpy's columns travel
+    assert detections_from_points(points).features["ecc"][0] == float(first[5])
+
+    tm = tmp_path / "trackmate.csv"
+    tm.write_text(TM_HEADER + TM_LABELS + TM_ROWS)
+    layers = viewer.open(str(tm), plugin="napari-mpt")
+    assert sorted(type(x).__name__ for x in layers) == ["Points", "Tracks"]
+    tm_points = next(x for x in layers if isinstance(x, Points))
+    np.testing.assert_allclose(tm_points.data[:3], [[0, 2.0, 1.0], [1, 2.5, 2.0], [1, 50.0, 40.0]])
+    tm_tracks = next(x for x in layers if isinstance(x, Tracks))
+    assert sorted(np.unique(tm_tracks.data[:, 0]).tolist()) == [0, 1]
+
+    # Load spots reads the same file as spots to track, with an ISBI XML truth
+    truth = tmp_path / "truth.xml"
+    from napari_mpt.io import write_isbi_xml
+
+    write_isbi_xml(truth, read_tracks(tm))
+    w = dock(viewer, "Load spots")
+    w.detections.value = tm
+    w.truth.value = truth
+    loaded = w.load()
+    assert [isinstance(x, Tracks) for x in loaded] == [True, False], w.status.value
+    assert isinstance(loaded[1], Points)
+    assert len(loaded[1].data) == 5 and len(loaded[0].data) == 4
+
+
+def test_tracks_layer_saved_as_isbi_xml(viewer, tmp_path):
+    sim = api.simulate(SimulationParams(frames=6, seed=2))
+    layer = viewer.add_tracks(sim.truth.napari_data(), name="truth")
+    saved = layer.save(str(tmp_path / "truth.xml"), plugin="napari-mpt")
+    assert saved == [str(tmp_path / "truth.xml")]
+    back = read_tracks(saved[0])
+    np.testing.assert_allclose(back.coords, sim.truth.coords)
+    (reopened,) = viewer.open(saved[0], plugin="napari-mpt")
+    assert isinstance(reopened, Tracks) and len(reopened.data) == 12

@@ -12,20 +12,20 @@ from pathlib import Path
 import pytest
 
 from napari_mpt import cli
-from napari_mpt.reproduce.checkpoints import ModelSpec, cached_path, shipped_names
 from napari_mpt.reproduce.figures import FIGURE_NAMES, FIGURES
+from napari_mpt.reproduce.models import ModelSpec, cached_path, shipped_names
 from napari_mpt.reproduce.runner import (
-    ClusterError,
     ModelBroker,
-    dask_client,
     plan_models,
     prefetch_training,
     reproduce_figure,
     run_sweep,
 )
-from napari_mpt.reproduce.store import ResultStore
 from napari_mpt.reproduce.summary import COLUMNS
 from napari_mpt.reproduce.tasks import build_tasks, run_task
+from napari_mpt.sweep import ClusterError, ResultStore, dask_client
+
+pytestmark = pytest.mark.slow     # every test here starts a Dask cluster or runs a sweep
 
 VOLATILE = {"wall_s"}  # timing is the only field allowed to differ between runs
 

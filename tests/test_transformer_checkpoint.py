@@ -154,3 +154,43 @@ def test_shipped_long_model_tracks_an_easy_pair():
                                      TransformerParams(device="cpu"))
     jc = [link_jaccard(t, s.truth).jaccard for t, s in zip(tracks, sims, strict=True)]
     assert np.mean(jc) > 0.9
+
+
+HISTORICAL = {"weight_decay": 0.01, "grad_clip": 1.0, "warmup_steps": 100,
+              "warmup_fraction": 0.1, "lr_floor": 0.05, "coord_scale": 10.0, "epochs": 0}
+"""Training settings that were hard-coded before they became TrainParams fields."""
+
+
+def test_checkpoints_that_predate_the_training_settings_read_as_the_old_values():
+    for name in ("transformer_150_30", "transformer_8_30"):
+        data = ckpt.read(available_checkpoints()[name])
+        assert not set(HISTORICAL) & set(data["train"])       # written before the fields
+        params = ckpt.train_params_of(data)
+        assert {k: getattr(params, k) for k in HISTORICAL} == HISTORICAL
+        assert params.frames == data["train"]["frames"] == int(name.split("_")[1])
+        assert ckpt.train_params_of(name) == params           # by name too
+        _, cfg = ckpt.build(data, name)
+        assert cfg.coord_scale == 10.0 and cfg.to_dict() == data["model"]
+
+
+def test_new_checkpoints_say_how_they_were_made(tiny_checkpoint):
+    data = ckpt.read(tiny_checkpoint)
+    assert {k: data["train"][k] for k in HISTORICAL} == HISTORICAL
+    assert ckpt.train_params_of(data) == TINY
+    # a setting from a newer version is left out, not an error
+    data["train"]["from_the_future"] = 1
+    assert ckpt.train_params_of(data) == TINY
+
+
+def test_a_bad_model_configuration_is_named(tmp_path, tiny_checkpoint):
+    data = ckpt.read(tiny_checkpoint)
+    for change, message in (({"heads": 3}, r"'heads': 3 heads do not divide d_model=8"),
+                            ({"decoder_lookback": 0}, r"'decoder_lookback': must be >= 1"),
+                            ({"d_model": "8"}, r"'d_model': '8' is not an integer"),
+                            ({"colour": 1}, r"'colour': unknown parameter")):
+        bad = tmp_path / "bad.pt"
+        payload = {k: v for k, v in data.items() if k not in ("format", "format_version")}
+        ckpt.save(bad, {**payload, "model": {**data["model"], **change}})
+        with pytest.raises(CheckpointError, match=r"bad\.pt: model configuration: parameter "
+                           + message):
+            load_checkpoint(bad)

@@ -76,7 +76,10 @@ def test_track_transformer_result_and_detection_assignment(model_path):
     stack = stack_frames(sim.detections)
     cols = assign(est, stack.coords[None])[0]
     assert np.array_equal(np.take_along_axis(stack.index, cols, 1).T.reshape(-1), t.detection)
-    assert api.evaluate(t, sim.truth).jaccard >= 0.0
+    # scored over every link: 2 tracks x 14 links predicted, 2 x 14 true
+    score = api.evaluate(t, sim.truth)
+    assert score.tp + score.fp == 28 and score.tp + score.fn == 28
+    assert score.jaccard == score.tp / (score.tp + score.fp + score.fn)
 
 
 def test_assignment_is_hungarian_for_larger_n():

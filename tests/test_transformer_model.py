@@ -58,7 +58,9 @@ def test_stepwise_decoding_equals_parallel_pass(frames, ke, kd, layers):
         est = decode(model, z)
         inputs = torch.cat([z[:, :1], est[:, :-1]], dim=1)
         par, _ = model(z, inputs)
-    np.testing.assert_allclose(par.numpy(), est.numpy(), atol=1e-4)
+    # float32, values up to ~3.5: the step-wise pass fuses q/k/v and folds 1/sqrt(d_h) into
+    # the weights, so its sums round differently by a few ulps (measured: <= 9e-7)
+    np.testing.assert_allclose(par.numpy(), est.numpy(), rtol=0, atol=1e-6)
 
 
 def test_time_shift_invariance():
@@ -93,6 +95,7 @@ def test_encoder_windows_cover_every_frame_centrally():
     assert list(starts) == [0] and kw == 5 and np.all(which == 0)
 
 
+@pytest.mark.slow                   # fvcore traces the whole unrolled decoding: 2-5 s each
 @pytest.mark.parametrize(("frames", "ke", "kd", "layers", "n"),
                          [(16, 16, 4, 1, 2), (14, 5, 3, 2, 2), (6, 8, 8, 1, 3)])
 def test_flops_fvcore_matches_flopcounter_and_closed_form(frames, ke, kd, layers, n):
@@ -104,8 +107,7 @@ def test_flops_fvcore_matches_flopcounter_and_closed_form(frames, ke, kd, layers
     cf = closed_form_flops(model.cfg, frames)
     assert fv.source == "fvcore" and fv.value > 0
     assert 2 * whole == fv.value             # multiply-adds x 2, whole unrolled trace
-    assert abs(fv.value - tc) <= 0.02 * tc
-    assert abs(fv.value - cf) <= 0.02 * cf
+    assert fv.value == tc == cf              # three independent counts agree exactly
     # attention (explicit matmuls) is a large share, so fvcore must be counting it
     assert by_op.get("matmul", 0) > 0.1 * sum(by_op.values())
 

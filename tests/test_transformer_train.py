@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -15,6 +16,10 @@ from napari_mpt.params import TrainParams  # noqa: E402
 from napari_mpt.transformer import checkpoint as ckpt  # noqa: E402
 from napari_mpt.transformer.model import TrackerTransformer  # noqa: E402
 from napari_mpt.transformer.trainer import (  # noqa: E402
+    FreshBatches,
+    RevisitedBatches,
+    batch_source,
+    learning_rate,
     loss_terms,
     model_config,
     simulate_batch,
@@ -140,3 +145,118 @@ def test_train_params_validate_the_noise_range():
     with pytest.raises(ParameterError, match="encoder_lookback"):
         TrainParams(frames=8, encoder_lookback=9)
     assert np.isclose(TrainParams(measurement_noise_range=(0, 10)).measurement_noise_range[1], 10)
+
+
+def test_the_architecture_is_validated_where_it_is_built(tmp_path):
+    """Ranges come from TrainParams' fields, cross-field rules from ModelConfig: a run with
+    an impossible architecture stops before it writes anything."""
+    with pytest.raises(ParameterError, match="'d_model': must be >= 4"):
+        TrainParams(d_model=2)
+    p = TrainParams(**TINY, batches=1).replace(d_model=10, heads=3)
+    with pytest.raises(ParameterError, match="'heads': 3 heads do not divide d_model=10"):
+        model_config(p)
+    with pytest.raises(ParameterError, match="'heads'"):
+        train(p, tmp_path / "x.pt", progress_bar=False)
+    assert not (tmp_path / "x.pt").exists()
+    # K_E: 0 in TrainParams stands for T; the ModelConfig holds the resolved window
+    assert model_config(TrainParams(**TINY)).encoder_lookback == 8
+    assert model_config(TrainParams(**TINY, encoder_lookback=5)).encoder_lookback == 5
+
+
+def _historical_learning_rate(peak: float, batches: int, step: int) -> float:
+    """The schedule as it was hard-coded before its settings became TrainParams fields."""
+    warm = max(1, min(100, batches // 10))
+    if step < warm:
+        return peak * (step + 1) / warm
+    frac = (step - warm) / max(1, batches - warm)
+    return peak * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * frac)))
+
+
+def test_learning_rate_schedule_defaults_are_the_historical_ones():
+    for batches in (1, 6, 9, 10, 37, 600, 1500, 4000):
+        p = TrainParams(batches=batches)
+        for step in {0, 1, batches // 20, batches // 10, batches // 2, batches - 1}:
+            assert learning_rate(p, step) == _historical_learning_rate(2e-3, batches, step)
+    # with E passes the schedule spans all E x batches steps
+    p = TrainParams(batches=6, epochs=100)
+    assert p.steps == 600
+    assert [learning_rate(p, s) for s in (0, 59, 60, 599)] == [
+        _historical_learning_rate(2e-3, 600, s) for s in (0, 59, 60, 599)]
+    # and the settings do what they say
+    p = TrainParams(batches=1000, warmup_steps=10, lr_floor=0.5)
+    assert learning_rate(p, 4) == pytest.approx(2e-3 * 5 / 10)
+    assert learning_rate(p, 10) == pytest.approx(2e-3)
+    assert learning_rate(p, 1000) == pytest.approx(2e-3 * 0.5)
+
+
+def test_batch_sources_fresh_and_revisited():
+    p = TrainParams(**TINY, batches=3, epochs=4)
+    assert isinstance(batch_source(p), RevisitedBatches)
+    assert isinstance(batch_source(p.replace(epochs=0)), FreshBatches)
+    src = RevisitedBatches(p)
+    # every pass visits each of the 3 batches once, in a seeded shuffled order
+    passes = [sorted(src.order[e * 3:(e + 1) * 3]) for e in range(4)]
+    assert passes == [[0, 1, 2]] * 4 and len(src.order) == p.steps == 12
+    assert len({tuple(src.order[e * 3:(e + 1) * 3]) for e in range(4)}) > 1
+    assert RevisitedBatches(p).order == src.order
+    assert RevisitedBatches(p.replace(seed=1)).order != src.order
+    # the fixed set is the fresh source's first batches
+    fresh = FreshBatches(p)
+    for step in range(12):
+        assert torch.equal(src(step).z, fresh(src.order[step]).z)
+
+
+def test_revisited_training_is_deterministic_and_resumes_exactly(tmp_path):
+    p = TrainParams(**TINY, batches=2, epochs=2)
+    a = ckpt.read(train(p, tmp_path / "a.pt", progress_bar=False))
+    assert a["progress"]["batches_done"] == 4 and len(a["progress"]["loss"]) == 4
+    assert a["train"]["epochs"] == 2
+    with pytest.raises(KeyboardInterrupt):
+        def stop(done, total, loss):
+            assert total == 4
+            if done == 3:
+                raise KeyboardInterrupt
+        train(p, tmp_path / "b.pt", progress_bar=False, on_batch=stop)
+    b = ckpt.read(train(p, tmp_path / "b.pt", progress_bar=False, resume=True))
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    assert a["progress"]["loss"] == b["progress"]["loss"]
+    # a fixed set visited twice is not the same training as 4 fresh batches
+    fresh = ckpt.read(train(p.replace(batches=4, epochs=0), tmp_path / "c.pt",
+                            progress_bar=False))
+    assert not torch.equal(fresh["state_dict"]["enc_in.weight"], a["state_dict"]["enc_in.weight"])
+
+
+def test_a_checkpoint_from_before_the_training_settings_resumes(tmp_path):
+    """Its ``train`` record lacks the new settings: they count as the old values."""
+    p = TrainParams(**TINY, batches=4)
+    whole = ckpt.read(train(p, tmp_path / "whole.pt", progress_bar=False))
+    with pytest.raises(KeyboardInterrupt):
+        def stop(done, total, loss):
+            if done == 2:
+                raise KeyboardInterrupt
+        train(p, tmp_path / "old.pt", progress_bar=False, on_batch=stop)
+    data = ckpt.read(tmp_path / "old.pt")
+    new = ("weight_decay", "grad_clip", "warmup_steps", "warmup_fraction", "lr_floor",
+           "coord_scale", "epochs")
+    data["train"] = {k: v for k, v in data["train"].items() if k not in new}
+    ckpt.save(tmp_path / "old.pt", {k: v for k, v in data.items()
+                                    if k not in ("format", "format_version")})
+    with pytest.raises(CheckpointError, match=r"settings differ: weight_decay: checkpoint 0\.01, now 0\.02"):
+        train(p.replace(weight_decay=0.02), tmp_path / "old.pt", progress_bar=False,
+              resume=True)
+    done = ckpt.read(train(p, tmp_path / "old.pt", progress_bar=False, resume=True))
+    for k in whole["state_dict"]:
+        assert torch.equal(whole["state_dict"][k], done["state_dict"][k]), k
+
+
+def test_a_diverging_run_stops_with_a_clear_error(tmp_path):
+    """The loop reads any batch source; a loss that is not finite stops it."""
+    p = TrainParams(**TINY, batches=3)
+    good = simulate_batch(p, 0)
+    broken = simulate_batch(p, 1)
+    broken.truth[0, 3] = float("nan")
+    with pytest.raises(CheckpointError, match=r"training x: the loss became nan at step 2"):
+        train(p, tmp_path / "x.pt", progress_bar=False,
+              source=lambda step: good if step == 0 else broken)
+    assert not (tmp_path / "x.pt").exists()

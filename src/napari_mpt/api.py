@@ -9,13 +9,20 @@
 from __future__ import annotations
 
 from .data import Detections, Simulation, Tracks
-from .metrics import LinkScore, link_jaccard
-from .params import MHTParams, SimulationParams, TrackerParams, TransformerParams
+from .metrics import ISBI_GATE, AssociationScore, Evaluation, ISBIScore, LinkScore
+from .metrics import evaluate as _evaluate
+from .params import LAPParams, MHTParams, SimulationParams, TrackerParams, TransformerParams
+from .presets import PRESETS, preset_params
 from .runtime import RunControl, TrackingResult
 from .simulate import simulate
 
 __all__ = [
+    "PRESETS",
+    "AssociationScore",
     "Detections",
+    "Evaluation",
+    "ISBIScore",
+    "LAPParams",
     "LinkScore",
     "MHTParams",
     "RunControl",
@@ -25,6 +32,7 @@ __all__ = [
     "Tracks",
     "TransformerParams",
     "evaluate",
+    "preset_params",
     "simulate",
     "track",
 ]
@@ -32,7 +40,7 @@ __all__ = [
 
 def track(detections: Detections, params: TrackerParams,
           control: RunControl | None = None) -> TrackingResult:
-    """Track ``detections`` with the method ``params`` describes (MHT or transformer)."""
+    """Track ``detections`` with the method ``params`` describes (MHT, transformer, LAP)."""
     if isinstance(params, MHTParams):
         from .mht import track_mht
 
@@ -41,9 +49,19 @@ def track(detections: Detections, params: TrackerParams,
         from .transformer import track_transformer  # imports torch only when asked for
 
         return track_transformer(detections, params, control)
+    if isinstance(params, LAPParams):
+        from .lap import track_lap
+
+        return track_lap(detections, params, control)
     raise TypeError(f"unknown tracker parameters {type(params).__name__}")
 
 
-def evaluate(tracks: Tracks, truth: Tracks) -> LinkScore:
-    """The paper's link Jaccard of ``tracks`` against ``truth`` (section III-D)."""
-    return link_jaccard(tracks, truth)
+def evaluate(tracks: Tracks, truth: Tracks, gate: float | str | None = "auto",
+             isbi_gate: float = ISBI_GATE) -> Evaluation:
+    """Every measure that applies to ``tracks`` against ``truth``
+    (:func:`napari_mpt.metrics.evaluate`): the paper's position link Jaccard (``.jaccard``,
+    ``.tp``, ``.fp``, ``.fn``, ``.errors``, ``.wrong_link``, ``.per_frame()``), the
+    association Jaccard by detection identity (``.association``, when the truth names
+    detections) and the ISBI 2012 measures (``.isbi``); ``.summary()`` is the
+    ``evaluate --json`` object.  ``gate``: position matching gate in px, None or "auto"."""
+    return _evaluate(tracks, truth, gate, isbi_gate)

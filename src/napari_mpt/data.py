@@ -102,7 +102,8 @@ class Tracks:
         tid = np.asarray(self.track_id, dtype=np.int64)
         frame = np.asarray(self.frame, dtype=np.int64)
         coords = np.asarray(self.coords, dtype=np.float64)
-        coords = coords.reshape(len(tid), -1 if len(tid) else coords.shape[-1])  # empty: keep D
+        # keep the width of an empty (0, D) array: a tracker may return no tracks at all
+        coords = coords.reshape(len(tid), coords.shape[-1] if coords.ndim == 2 else -1)
         # no detection column given (None or empty): every vertex took an unknown detection
         det = (np.full(len(tid), -1, dtype=np.int64)
                if self.detection is None or np.size(self.detection) == 0

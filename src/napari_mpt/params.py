@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 from .errors import ParameterError
-
-MotionModelName = Literal["constant-velocity", "random-walk"]
-MHTMode = Literal["exact", "exhaustive"]
-DeviceName = Literal["auto", "cpu", "cuda"]
 
 MOTION_MODELS: tuple[str, ...] = ("constant-velocity", "random-walk")
 MHT_MODES: tuple[str, ...] = ("exact", "exhaustive")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+SIM_MOTIONS: tuple[str, ...] = ("brownian", "directed", "switching")
 
 
 def _f(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
@@ -94,7 +91,9 @@ class _Validated:
 
 @dataclass(frozen=True)
 class SimulationParams(_Validated):
-    """Brownian particles with drift, observed with Gaussian noise (paper eq. 2-3)."""
+    """Brownian particles with drift, observed with Gaussian noise (paper eq. 2-3), and,
+    switched on field by field, the real world: directed and switching motion, missed
+    detections, clutter, births, deaths and particles leaving the field of view."""
 
     particles: int = _f(2, "number of particles N", lo=1, hi=10_000)
     frames: int = _f(150, "number of frames T", lo=2, hi=1_000_000)
@@ -105,9 +104,30 @@ class SimulationParams(_Validated):
         "particles*ndim values, one (dy, dx) per particle; empty: no drift")
     separation: float = _f(10.0, "initial distance between the two particles of a pair (px)", lo=0.0)
     field_of_view: float = _f(
-        512.0, "side of the square/cube in which N > 2 particles start (px)", lo=1.0)
+        512.0, "side of the square/cube field of view (px): N > 2 particles start, and "
+        "births and clutter appear, uniformly in it", lo=1.0)
     ndim: int = _f(2, "spatial dimensions: 2 (y, x) or 3 (z, y, x)", lo=2, hi=3)
     seed: int = _f(0, "random seed", lo=0)
+    # Real detections (issue 9).  The defaults switch every one of them off, so the
+    # paper's clean world above is unchanged, draw for draw.
+    detection_probability: float = _f(
+        1.0, "detection probability P_D: each particle is missed independently in each frame "
+        "with probability 1 - P_D", lo=0.0, hi=1.0)
+    clutter: float = _f(0.0, "mean spurious detections per frame (Poisson, uniform in the "
+                        "field of view)", lo=0.0)
+    birth_rate: float = _f(0.0, "mean new particles per frame from frame 1 on (Poisson, "
+                           "uniform in the field of view)", lo=0.0)
+    survival: float = _f(1.0, "per-frame survival probability of a particle (1: none dies)",
+                         lo=0.0, hi=1.0)
+    motion: str = _f("brownian", "brownian: steps of std mu; directed: plus speed px/frame "
+                     "along a per-particle random direction; switching: each particle switches "
+                     "between the two with the switch probability", choices=SIM_MOTIONS)
+    speed: float = _f(2.0, "speed of directed motion (px per frame)", lo=0.0)
+    switch_probability: float = _f(
+        0.1, "switching motion: per-frame probability of switching between Brownian and "
+        "directed", lo=0.0, hi=1.0)
+    end_at_edge: bool = _f(
+        False, "a particle that leaves the field of view ends there (its track stops)")
 
     def _check(self) -> None:
         # empty means no drift in any ndim, so the 2-D and 3-D defaults are one value
@@ -115,6 +135,17 @@ class SimulationParams(_Validated):
             raise ParameterError(
                 "drift", f"needs {self.ndim} values (shared) or {self.ndim * self.particles} "
                 f"(one per particle) for ndim={self.ndim}, got {len(self.drift)}")
+        if self.birth_rate > 0 and len(self.drift) == self.ndim * self.particles > self.ndim:
+            raise ParameterError(
+                "drift", "one drift per particle cannot cover particles born later; give "
+                f"{self.ndim} shared values or set birth_rate to 0")
+
+    def is_clean(self) -> bool:
+        """True in the paper's world: every particle detected in every frame, no clutter,
+        no births or deaths, Brownian motion, nobody leaves."""
+        return (self.detection_probability == 1.0 and self.clutter == 0.0
+                and self.birth_rate == 0.0 and self.survival == 1.0
+                and self.motion == "brownian" and not self.end_at_edge)
 
     def drift_array(self):
         """Drift as an ``(N, ndim)`` array."""
@@ -231,8 +262,6 @@ class TransformerParams(_Validated):
         return Path(self.checkpoint).stem
 
 
-TrackerParams = MHTParams | TransformerParams
-
 PRIOR_FLOOR = 1e-3
 """Smallest noise prior handed to the MHT (px): a simulation with sigma = 0 or mu = 0 would
 give a singular Kalman innovation.  1e-3 px is far below any localisation error."""
@@ -241,23 +270,42 @@ give a singular Kalman innovation.  1e-3 px is far below any localisation error.
 class Priors(TypedDict):
     process_noise: float
     measurement_noise: float
+    detection_probability: float
+    clutter_density: float
+    birth_density: float
 
 
 def known_priors(sim: SimulationParams) -> Priors:
     """The MHT priors that equal the simulation's own noise (the paper's Fig. 2(a) setting:
-    eta' = mu, nu' = sigma), floored at :data:`PRIOR_FLOOR`."""
+    eta' = mu, nu' = sigma), floored at :data:`PRIOR_FLOOR`, and its own detection model:
+    P_D, clutter and births per frame spread over the field of view (per px^D)."""
+    volume = sim.field_of_view**sim.ndim
     return {"process_noise": max(sim.process_noise, PRIOR_FLOOR),
-            "measurement_noise": max(sim.measurement_noise, PRIOR_FLOOR)}
+            "measurement_noise": max(sim.measurement_noise, PRIOR_FLOOR),
+            "detection_probability": max(sim.detection_probability, 1e-6),
+            "clutter_density": sim.clutter / volume,
+            "birth_density": sim.birth_rate / volume}
 
 
 @dataclass(frozen=True)
 class TrainParams(_Validated):
-    """Training transformer_{T,i} on fresh simulations (paper III-C, IV-B); also its
-    architecture, so a checkpoint records everything needed to rebuild and retrain it."""
+    """How transformer_{T,i} is trained (paper III-C, IV-B): the training data, the
+    optimiser and its schedule, and the architecture asked for.
+
+    The architecture fields are the command line's and the checkpoint's record of it;
+    :func:`napari_mpt.transformer.trainer.model_config` turns them into the
+    ``ModelConfig`` that validates them (one place: ranges here, cross-field rules there).
+    ``encoder_lookback`` is K_E, the encoder window in frames, in both; here 0 stands for
+    "as long as the training sequences" (K_E = T), which the ModelConfig holds resolved.
+    Every field is stored in the checkpoint's ``train`` record, so a checkpoint says how
+    it was made; a record written before a field existed means the field's default (the
+    value that was hard-coded then).
+    """
 
     frames: int = _f(150, "sequence length T of the training simulations", lo=2, hi=100_000)
     experiments_per_batch: int = _f(30, "simulated experiments per batch i", lo=1, hi=100_000)
-    batches: int = _f(1500, "optimisation steps, one fresh batch of i experiments each",
+    batches: int = _f(1500, "batches of i experiments: with --epochs 0, one fresh batch per "
+                      "optimisation step; else a fixed set visited --epochs times",
                       lo=1, hi=10_000_000)
     process_noise: float = _f(1.5, "simulated process noise mu (px)", lo=0.0)
     measurement_noise: float = _f(1.0, "simulated measurement noise sigma (px), unless "
@@ -284,9 +332,27 @@ class TrainParams(_Validated):
     resample: float = _f(
         0.0, "scheduled sampling: share of the experiments whose decoder inputs are the "
         "model's own (detached) estimates instead of noisy true states", lo=0.0, hi=1.0)
-    save_every: int = _f(100, "write the checkpoint every this many batches (resumable)", lo=1)
+    save_every: int = _f(100, "write the checkpoint every this many optimisation steps "
+                         "(resumable)", lo=1)
     threads: int = _f(1, "torch CPU threads while training (1 is deterministic)", lo=1, hi=256)
     seed: int = _f(0, "seed of the weights and of every simulated batch", lo=0)
+    epochs: int = _f(0, "0: every optimisation step draws a fresh batch; E: simulate --batches "
+                     "batches once and visit them E times, in a seeded shuffled order", lo=0,
+                     hi=1_000_000)
+    weight_decay: float = _f(0.01, "AdamW weight decay", lo=0.0)
+    grad_clip: float = _f(1.0, "clip the gradient norm to this before each step", lo=1e-12)
+    warmup_steps: int = _f(100, "longest linear learning-rate warm-up (steps)", lo=1)
+    warmup_fraction: float = _f(0.1, "warm-up length as a share of the steps, capped by "
+                                "--warmup-steps (at least 1 step)", lo=0.0, hi=1.0)
+    lr_floor: float = _f(0.05, "after the warm-up the learning rate decays on a cosine to "
+                         "this share of its peak", lo=0.0, hi=1.0)
+    coord_scale: float = _f(10.0, "px per normalised coordinate unit (about the particles' "
+                            "initial separation)", lo=1e-6)
+
+    @property
+    def steps(self) -> int:
+        """Optimisation steps: ``batches``, times ``epochs`` when a fixed set is revisited."""
+        return self.batches * max(self.epochs, 1)
 
     def _check(self) -> None:
         rng = self.measurement_noise_range
@@ -297,5 +363,110 @@ class TrainParams(_Validated):
         if self.encoder_lookback > self.frames:
             raise ParameterError("encoder_lookback", f"K_E={self.encoder_lookback} exceeds the "
                                  f"training sequence length T={self.frames}")
-        if self.d_model % self.heads:
-            raise ParameterError("heads", f"{self.heads} heads do not divide d_model={self.d_model}")
+
+
+@dataclass(frozen=True)
+class StatsParams(_Validated):
+    """Track statistics: physical units, the MSD lags and which lags the fits use."""
+
+    pixel_size: float = _f(0.0, "pixel size (um per px); 0: lengths in px", lo=0.0)
+    frame_interval: float = _f(0.0, "time between frames (s); 0: time in frames", lo=0.0)
+    max_lag: int = _f(100, "longest lag of the MSD curves (frames)", lo=1, hi=100_000)
+    fit_lags: int = _f(
+        4, "D and the localisation offset are fitted on MSD lags 1..n (few lags are best: "
+        "Michalet 2010)", lo=2, hi=100_000)
+    alpha_lags: int = _f(10, "alpha is fitted (log-log) on MSD lags 1..n (at most max_lag)", lo=2, hi=100_000)
+    min_length: int = _f(3, "tracks with fewer points are left out", lo=1)
+
+
+@dataclass(frozen=True)
+class LAPParams(_Validated):
+    """Frame-to-frame LAP linking with gap closing, through the ``laptrack`` library (the
+    u-track / TrackMate family: Jaqaman et al., Nature Methods 2008); no splitting or
+    merging, so every track is a chain of detections."""
+
+    max_link_distance: float = _f(
+        0.0, "largest distance (px) a particle may move between consecutive frames; 0: "
+        "estimate from the data (4 x the median distance from a detection to its nearest "
+        "detection in the next frame)", lo=0.0)
+    gap_closing_frames: int = _f(
+        1, "most consecutive frames a particle may go undetected and still be linked "
+        "across (0: no gap closing)", lo=0, hi=1000)
+    gap_closing_distance: float = _f(
+        0.0, "largest distance (px) bridged by a gap-closing link; 0: the link distance "
+        "x sqrt(gap frames + 1), as Brownian displacement grows with sqrt(time)", lo=0.0)
+
+    method = "lap"
+
+    def label(self) -> str:
+        d = f"d={self.max_link_distance:g}" if self.max_link_distance else "d=auto"
+        return f"LAP {d} gap={self.gap_closing_frames}"
+
+    def describe(self) -> str:
+        gap = (f"gap distance {self.gap_closing_distance:g}" if self.gap_closing_distance
+               else "gap distance auto")
+        d = f"{self.max_link_distance:g}" if self.max_link_distance else "auto"
+        return f"max link distance {d}, gap frames {self.gap_closing_frames}, {gap}"
+
+
+TrackerParams = MHTParams | TransformerParams | LAPParams
+
+
+@dataclass(frozen=True)
+class DetectParams(_Validated):
+    """Spot detection in a fluorescence movie (:func:`napari_mpt.detect.detect`).
+
+    The defaults suit ISBI-2012-like movies (Gaussian spots of sigma about 1.3 px, Poisson
+    noise, SNR 2 and up) without tuning.
+    """
+
+    spot_sigma: float = _f(1.3, "spot size: the standard deviation of the spots' Gaussian "
+                           "profile in y and x (px)", lo=0.5, hi=20.0)
+    spot_sigma_z: float = _f(0.0, "spot size along z for (T, Z, Y, X) movies (px); 0: the same "
+                             "as spot_sigma", lo=0.0, hi=20.0)
+    threshold: float = _f(5.0, "keep peaks of the filtered frame this many noise standard "
+                          "deviations above its median (pixel noise from the median absolute "
+                          "deviation of neighbouring-pixel differences)", lo=0.0, hi=1000.0)
+    min_distance: int = _f(1, "minimum distance between two spots (px): a spot is the brightest "
+                           "point of the filtered frame within this many px", lo=1, hi=100)
+    border: int = _f(0, "ignore peaks closer than this to the image edge (px)", lo=0, hi=1000)
+    workers: int = _f(1, "frames processed in parallel threads", lo=1, hi=64)
+
+    def sigmas(self, ndim: int) -> tuple[float, ...]:
+        """Per-axis spot sigma for ``ndim`` spatial axes (napari order)."""
+        if ndim == 2:
+            return (self.spot_sigma, self.spot_sigma)
+        return (self.spot_sigma_z or self.spot_sigma, self.spot_sigma, self.spot_sigma)
+
+
+@dataclass(frozen=True)
+class MovieParams(_Validated):
+    """A simulated fluorescence movie: Gaussian spots on a background, Poisson noise.
+
+    ``snr`` follows the ISBI 2012 challenge: the spot's peak above background over the
+    standard deviation of the Poisson noise at the peak, ``A / sqrt(background + A)``
+    (background 10 gives peaks of 13.7 / 18.6 / 33.0 / 67.5 at SNR 1 / 2 / 4 / 7).
+    """
+
+    snr: float = _f(4.0, "signal-to-noise ratio of each spot (ISBI 2012 presets: 1, 2, 4, 7)",
+                    lo=0.0, hi=1000.0)
+    psf_sigma: float = _f(1.3, "standard deviation of the Gaussian point-spread function in "
+                          "y and x (px)", lo=0.3, hi=20.0)
+    psf_sigma_z: float = _f(0.0, "PSF standard deviation along z in 3-D movies (px); 0: the "
+                            "same as psf_sigma", lo=0.0, hi=20.0)
+    background: float = _f(10.0, "background level (photons per pixel)", lo=0.0, hi=1e6)
+    size: tuple[float, ...] = _f(
+        (), "image size in px, ndim values (y, x) or (z, y, x); empty: the simulation's "
+        "field of view", lo=1.0)
+    seed: int = _f(0, "seed of the Poisson noise", lo=0)
+
+    def _check(self) -> None:
+        if self.size and len(self.size) not in (2, 3):
+            raise ParameterError("size", f"needs 2 (y, x) or 3 (z, y, x) values, got {len(self.size)}")
+        if any(v != int(v) for v in self.size):
+            raise ParameterError("size", f"pixel counts must be whole numbers, got {self.size}")
+
+    def amplitude(self) -> float:
+        """Peak above background for ``snr``: solves ``A / sqrt(background + A) = snr``."""
+        s = self.snr
+        return 0.5 * (s * s + s * math.sqrt(s * s + 4.0 * self.background))

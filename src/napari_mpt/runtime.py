@@ -9,7 +9,9 @@ from typing import Any, Literal
 from .data import Tracks
 from .errors import Cancelled
 
-FlopSource = Literal["papi", "analytic", "fvcore"]
+FlopSource = Literal["papi", "analytic", "fvcore", "none"]
+"""``none``: the computation cannot be counted (a library without a count, e.g. laptrack);
+the value is 0 and ``detail`` says why."""
 
 
 @dataclass(frozen=True)

@@ -73,9 +73,13 @@ def points_data(frame: np.ndarray, coords: np.ndarray) -> np.ndarray:
 
 
 def detections_layer(det: Detections, name: str, pair: str | None = None, **meta: Any) -> tuple:
+    """A Points layer ``(t, [z,] y, x)``; the detections' features (trackpy's mass, a
+    detector's amplitude) become the layer's features."""
     kwargs = {"name": name, "size": 2, "face_color": "yellow", "border_width": 0,
               "axis_labels": axis_labels(det.ndim),
               "metadata": {KEY: {"kind": "detections", "pair": pair, **meta}}}
+    if det.features:
+        kwargs["features"] = dict(det.features)
     return points_data(det.frame, det.coords), kwargs, "points"
 
 
@@ -130,7 +134,8 @@ def detections_from_points(layer: Any) -> Detections:
     if len(bad):
         raise InputError(src, f"time value {t[bad[0]]!r} is not a whole frame number; the "
                          "first axis of the layer must be the frame", row=int(bad[0]))
-    return Detections(whole.astype(np.int64), data[:, 1:], source=src)
+    feats = features_dict(getattr(layer, "features", None), len(data))
+    return Detections(whole.astype(np.int64), data[:, 1:], source=src, features=feats)
 
 
 def tracks_from_layer(layer: Any) -> Tracks:

@@ -1,7 +1,9 @@
-"""The Load spots dock widget: a detections CSV and, optionally, its truth CSV.
+"""The Load spots dock widget: a detections CSV and, optionally, its truth.
 
 The same as dropping the files on the viewer (the reader contribution), but the truth
-can be any file, not only the ``*truth*.csv`` beside the detections.
+can be any file (CSV or ISBI 2012 XML), not only the ``*truth*.csv`` beside the
+detections, and the detections file is always read as spots to track: a trackpy or
+TrackMate export that also holds tracks gives its spots.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ class LoadSpotsWidget(Container):
         super().__init__()
         self.viewer = napari_viewer
         self.detections = FileEdit(label="detections CSV", mode=FileDialogMode.EXISTING_FILE, filter="*.csv",
-                                   tooltip="frame, y, x (and z) columns; row i is detection i")
-        self.truth = FileEdit(label="truth CSV (optional)", mode=FileDialogMode.EXISTING_FILE, filter="*.csv",
-                              tooltip="track_id, frame, y, x; empty: the *truth*.csv beside "
-                              "the detections, if there is one")
+                                   tooltip="frame, y, x (and z) columns; row i is detection i; "
+                                   "trackpy's (x, y, frame) and TrackMate's spot tables "
+                                   "(POSITION_X, POSITION_Y, FRAME) too")
+        self.truth = FileEdit(label="truth (optional)", mode=FileDialogMode.EXISTING_FILE,
+                              filter="*.csv *.xml",
+                              tooltip="track_id, frame, y, x CSV or ISBI 2012 challenge XML; "
+                              "empty: the *truth*.csv beside the detections, if there is one")
         self.load_button = PushButton(text="Load")
         self.status = Label(value="")
         self.extend([self.detections, self.truth, self.load_button, self.status])
@@ -50,7 +55,7 @@ class LoadSpotsWidget(Container):
             if det is None:
                 raise InputError("Load spots", "choose a detections CSV first")
             truth = _chosen(self.truth.value) or truth_path_for(det)
-            tuples = read_csv(det, truth)
+            tuples = read_csv(det, truth, as_detections=True)
         except MPTError as exc:
             self.status.value = notify(str(exc))
             return []

@@ -31,6 +31,8 @@ def detections_key(data: np.ndarray) -> str:
 
 def describe_params(params: object, device: str) -> str:
     """The key parameters of a run, as a user would name them."""
+    if hasattr(params, "describe"):    # parameter classes that describe themselves (LAP)
+        return str(params.describe())
     if isinstance(params, MHTParams):
         return (f"K={params.lookback}, {params.motion_model}, eta'={params.process_noise:g}, "
                 f"nu'={params.measurement_noise:g}, {params.mode}")

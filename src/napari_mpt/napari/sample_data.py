@@ -1,6 +1,7 @@
 """Sample data contributions: layer data tuples napari adds to the viewer.
 
-"Brownian pair" is simulated on the fly with the default parameters; the others are the
+"Brownian pair" and "simulated movie, SNR 4" are simulated on the fly from a fixed seed
+(no image ships with the plugin); the others are the
 example files shipped in ``sample_data/`` (see its README.txt), read with the plugin's
 own reader so they arrive exactly as a dropped file would, truth included.
 """
@@ -43,3 +44,25 @@ def pair_t150_sigma5() -> list[tuple]:
 
 def pair_t8_sigma1_2() -> list[tuple]:
     return example("pair_T8_sigma1.2")
+
+
+SAMPLE_MOVIE = SimulationParams(particles=30, frames=50, field_of_view=128.0, seed=4)
+
+
+def simulated_movie_snr4() -> list[tuple]:
+    """A 50-frame 128 x 128 movie of 30 Brownian particles at the ISBI SNR 4 (PSF sigma
+    1.3 px, background 10, Poisson noise) and its ground truth, paired, so spots detected
+    in it are scored by the Track widget."""
+    from ..movie import render_movie
+    from ..params import MovieParams
+    from .layers import KEY, new_pair_id, truth_layer
+
+    sim = simulate(SAMPLE_MOVIE)
+    movie_params = MovieParams(snr=4.0, seed=4)
+    movie = render_movie(sim, movie_params, frames=SAMPLE_MOVIE.frames)
+    pair = new_pair_id()
+    meta = {KEY: {"kind": "movie", "pair": pair, "simulation": SAMPLE_MOVIE.to_dict(),
+                  "movie": movie_params.to_dict()}}
+    image = (movie, {"name": "simulated movie (SNR 4)", "colormap": "gray",
+                     "axis_labels": ("t", "y", "x"), "metadata": meta}, "image")
+    return [image, truth_layer(sim.truth, "ground truth", pair)]

@@ -1,18 +1,20 @@
-"""The Simulate dock widget: Brownian particles as a detections layer and its ground truth.
+"""The Simulate dock widget: simulated detections as a points layer and its ground truth.
 
 Its controls come from :class:`~napari_mpt.params.SimulationParams` field metadata (the
-same help, ranges and defaults as ``napari-mpt simulate``).  Running it again updates its
-two layers in place, so repeated simulations do not pile up layers.
+same help, ranges and defaults as ``napari-mpt simulate``); the preset box fills them with
+an ISBI-like scenario (``--preset``), which the user may then edit.  Running it again
+updates its two layers in place, so repeated simulations do not pile up layers.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import Container, Label, PushButton
+from magicgui.widgets import ComboBox, Container, Label, PushButton
 
 from ..errors import MPTError
 from ..params import SimulationParams
+from ..presets import PRESETS, preset_params
 from ..simulate import simulate
 from .controls import ParamForm
 from .layers import new_pair_id, set_tracks, simulation_layers, tracks_features
@@ -24,7 +26,11 @@ if TYPE_CHECKING:
 LABELS = {"particles": "particles N", "frames": "frames T", "process_noise": "process noise mu",
           "measurement_noise": "measurement noise sigma", "drift": "drift (dy, dx)",
           "separation": "separation", "field_of_view": "field of view", "ndim": "dimensions",
-          "seed": "seed"}
+          "seed": "seed", "detection_probability": "detection probability P_D",
+          "clutter": "clutter per frame", "birth_rate": "births per frame",
+          "survival": "survival per frame", "motion": "motion", "speed": "speed (px/frame)",
+          "switch_probability": "switch probability", "end_at_edge": "end at the edge"}
+NO_PRESET = "(none)"
 
 
 class SimulateWidget(Container):
@@ -33,14 +39,21 @@ class SimulateWidget(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__(labels=False)
         self.viewer = napari_viewer
+        self.preset = ComboBox(label="preset", choices=[NO_PRESET, *PRESETS], value=NO_PRESET,
+                               tooltip="fill the controls with an ISBI-like scenario "
+                               "(simulated, not the challenge's data)")
         self.form = ParamForm(SimulationParams, labels=LABELS)
         self.run_button = PushButton(text="Simulate")
         self.status = Label(value="")
-        self.extend([self.form, self.run_button, self.status])
+        self.extend([self.preset, self.form, self.run_button, self.status])
+        self.preset.changed.connect(self._apply_preset)
         self.run_button.changed.connect(self.run)
         self._points: Any = None
         self._truth: Any = None
         self._pair = new_pair_id()
+
+    def _apply_preset(self, name: str) -> None:
+        self.form.set_params(preset_params(name) if name != NO_PRESET else SimulationParams())
 
     def params(self) -> SimulationParams:
         return self.form.params()

@@ -1,4 +1,4 @@
-"""The Track dock widget: run MHT or a transformer on a Points layer, show what it got.
+"""The Track dock widget: run MHT, a transformer or LAP on a Points layer, show what it got.
 
 Tracking and scoring are the core's (:func:`napari_mpt.api.track`,
 :func:`napari_mpt.api.evaluate`) and run on a napari thread worker, so the viewer stays
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton, Table
 
 from ..errors import Cancelled, InputError, MPTError
-from ..params import MHTParams
+from ..io import with_detection_positions
+from ..params import LAPParams, MHTParams
 from ._worker import JobOutput, TrackingJob
 from .controls import ParamForm
 from .layers import (
@@ -36,13 +37,15 @@ from .transformer_controls import TransformerControls
 if TYPE_CHECKING:
     import napari
 
-MHT, TRANSFORMER = "MHT", "Transformer"
+MHT, TRANSFORMER, LAP = "MHT", "Transformer", "LAP"
 MHT_FIELDS = ("lookback", "motion_model", "process_noise", "measurement_noise",
               "velocity_prior", "mode", "smooth")
 MHT_LABELS = {"lookback": "lookback K", "motion_model": "motion model",
               "process_noise": "eta'", "measurement_noise": "nu'",
               "velocity_prior": "velocity prior", "mode": "search",
               "smooth": "smoothed positions"}
+LAP_LABELS = {"max_link_distance": "max link distance", "gap_closing_frames": "gap frames",
+              "gap_closing_distance": "gap distance"}
 OUTPUT_KINDS = ("result", "link_errors")
 ERROR_TAIL = 5   # frames a link error stays drawn after the frame it arrives in
 
@@ -57,10 +60,11 @@ class TrackWidget(Container):
                               tooltip="any Points layer whose first axis is time (t, y, x)")
         self.truth = ComboBox(label="ground truth", choices=self._truth_choices, nullable=True,
                               tooltip="Tracks layer to score against (none: no scoring)")
-        self.method = ComboBox(label="method", choices=[MHT, TRANSFORMER], value=MHT)
+        self.method = ComboBox(label="method", choices=[MHT, TRANSFORMER, LAP], value=MHT)
         self.mht = ParamForm(MHTParams, MHT_FIELDS, labels=MHT_LABELS, sliders=("lookback",),
                              maxima={"lookback": 16})
         self.transformer = TransformerControls(visible=False)
+        self.lap = ParamForm(LAPParams, labels=LAP_LABELS, visible=False)
         self.run_button = PushButton(text="Run")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
@@ -72,7 +76,7 @@ class TrackWidget(Container):
         header = Container(widgets=[self.input, self.truth, self.method])
         buttons = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
                             labels=False)
-        self.extend([header, self.mht, self.transformer, buttons, self.progress, self.status,
+        self.extend([header, self.mht, self.transformer, self.lap, buttons, self.progress, self.status,
                      self.readout, self.table])
 
         self.history = RunHistory()
@@ -127,10 +131,10 @@ class TrackWidget(Container):
             self.truth.value = truth
 
     def _method_changed(self, method: str) -> None:
-        is_mht = method == MHT
-        self.mht.visible = is_mht
-        self.transformer.visible = not is_mht
-        if not is_mht and not self.transformer.loaded:
+        self.mht.visible = method == MHT
+        self.transformer.visible = method == TRANSFORMER
+        self.lap.visible = method == LAP
+        if method == TRANSFORMER and not self.transformer.loaded:
             try:
                 self.transformer.refresh()
             except MPTError as exc:
@@ -145,6 +149,8 @@ class TrackWidget(Container):
         self.status.value = notify(text, level)
 
     def tracker_params(self) -> Any:
+        if self.method.value == LAP:
+            return self.lap.params()
         return self.mht.params() if self.method.value == MHT else self.transformer.params()
 
     def run(self) -> bool:
@@ -166,6 +172,7 @@ class TrackWidget(Container):
             self.say(str(exc))
             return False
         self._pending = {"key": detections_key(layer.data), "params": params,
+                         "detections": detections,
                          "source": mpt_meta(layer).get("pair") or layer.name}
         self._job = TrackingJob(detections, params, truth, on_progress=self._progress,
                                 on_done=self._done, on_error=self._crashed,
@@ -241,7 +248,9 @@ class TrackWidget(Container):
     def _show_layers(self, out: JobOutput, source: str) -> None:
         result = out.result
         assert result is not None
-        data, feats = result_layer_data(result.tracks, out.score)
+        # the detection each vertex took, beside the estimate: saved by the writer too
+        tracks = with_detection_positions(result.tracks, self._pending["detections"])
+        data, feats = result_layer_data(tracks, out.score)
         self._put_tracks("result", result.label, result.label, source, data, feats,
                          tail_width=3, tail_length=30, colormap=track_colormap())
         if out.score is None:

@@ -1,4 +1,5 @@
-"""Writer contribution: a Tracks layer saved as ``track_id,frame,[z,]y,x,detection,...``.
+"""Writer contribution: a Tracks layer saved as ``track_id,frame,[z,]y,x,detection,particle,...``
+(trackpy reads it as it is), or as ISBI 2012 challenge XML for a ``.xml`` path.
 
 The file is written by :func:`napari_mpt.io.write_tracks`, atomically (temporary file,
 then rename), so the reader, ``napari-mpt evaluate`` and other tools read it back.
@@ -23,8 +24,8 @@ def layer_tracks(data: Any, attributes: dict[str, Any]) -> Tracks:
 
 
 def write_tracks_layer(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
-    """npe2 single-layer writer: returns the path written."""
-    if not str(path).lower().endswith(".csv"):
+    """npe2 single-layer writer: returns the path written (``.csv`` added to other names)."""
+    if not str(path).lower().endswith((".csv", ".xml")):
         path = f"{path}.csv"
     write_tracks(path, layer_tracks(data, attributes))
     return [str(Path(path))]

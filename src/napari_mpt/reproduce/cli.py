@@ -68,16 +68,15 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .checkpoints import cache_dir, shipped_names
+    from ..sweep import ResultStore, dask_client
+    from .models import cache_dir, shipped_names
     from .runner import (
         ModelBroker,
-        dask_client,
         plan_models,
         prefetch_training,
         reproduce_figure,
         write_timings,
     )
-    from .store import ResultStore
     from .tasks import build_tasks
 
     names = list(FIGURE_NAMES) if args.figure == "all" else [args.figure]

@@ -12,7 +12,7 @@ those choices are ours and are stated here once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 XName = Literal["sigma", "i", "K", "T"]
 Metric = Literal["jaccard", "flops"]
@@ -49,6 +49,14 @@ FIG4_I: tuple[int, ...] = (*FIG3_I, 64, 128)
 """Training sizes swept in Fig. 4: further than Fig. 3 to show where returns diminish."""
 
 
+def resolve(value: Any, x: float, frames: int, sigma: float) -> Any:
+    """A field's value at one point: ``"x"``, ``"T"`` and ``"sigma"`` follow the point's
+    x value, sequence length and simulated sigma; anything else is itself."""
+    if isinstance(value, str):
+        return {"x": x, "T": frames, "sigma": sigma}.get(value, value)
+    return value
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     """How the transformer of a curve was (or must be) trained: transformer_{T,i}.
@@ -73,10 +81,12 @@ class Curve:
 
     label: str
     method: Literal["mht", "transformer"]
-    lookback: int | Follow = 1            # K_MHT, or K_D for a transformer
-    encoder: int | Follow = "T"           # K_E (transformer only)
-    prior: float | Follow = "sigma"       # nu' (MHT only)
-    eta: float = ETA                      # eta' (MHT only)
+    lookback: int | Follow = 1            # K_MHT (MHT only)
+    decoder_lookback: int | Follow = 8    # K_D (transformer only)
+    encoder_lookback: int | Follow = "T"  # K_E (transformer only)
+    # the MHT's noise priors, named as in MHTParams (MHT only)
+    measurement_noise: float | Follow = "sigma"   # nu'
+    process_noise: float = ETA                    # eta'
     mode: Literal["exact", "exhaustive"] = "exact"
     smooth: bool = False                  # MHT: RTS-smoothed positions (not in the paper)
     train: TrainSpec | None = None        # transformer: None = FLOPs of the architecture only
@@ -100,8 +110,8 @@ class FigureSpec:
     curves: tuple[Curve, ...]
     metric: Metric = "jaccard"
     frames: int | None = None   # T, unless the x-axis is T
-    sigma: float | None = None  # sigma, unless the x-axis is sigma
-    mu: float = MU
+    measurement_noise: float | None = None  # simulated sigma, unless the x-axis is sigma
+    process_noise: float = MU               # simulated mu
     seeds: int = 20
     quick_seeds: int = 2
     logx: bool = False
@@ -116,8 +126,8 @@ class FigureSpec:
         raise KeyError(label)
 
 
-def _mht(label: str, k: int | Follow, prior: float | Follow, color: str, **kw) -> Curve:
-    return Curve(label, "mht", lookback=k, prior=prior, color=color, **kw)
+def _mht(label: str, k: int | Follow, prior: float | Follow, color: str, **kw: Any) -> Curve:
+    return Curve(label, "mht", lookback=k, measurement_noise=prior, color=color, **kw)
 
 
 def _smoothed(k: int, prior: float | Follow) -> Curve:
@@ -131,11 +141,13 @@ def _smoothed(k: int, prior: float | Follow) -> Curve:
 def _fig2_transformer(label: str, decoder: int, sigma: float | Follow) -> tuple[Curve, Curve]:
     """Fig. 2's transformer as the paper states it (6 experiments, 1 per batch, 6 batches:
     6 optimisation steps) and, not in the paper, the same 6 experiments visited 100 times."""
-    paper = Curve(label, "transformer", lookback=decoder, encoder="T", color="C1",
+    paper = Curve(label, "transformer", decoder_lookback=decoder, encoder_lookback="T",
+                  color="C1",
                   train=TrainSpec(_FIG2_T, 1, batches=6, sigma=sigma, decoder=decoder),
                   quick=False)
-    passes = Curve(f"{label}, x{FIG2_EPOCHS} passes", "transformer", lookback=decoder,
-                   encoder="T", color="C4", linestyle="--", quick=False, extra=True,
+    passes = Curve(f"{label}, x{FIG2_EPOCHS} passes", "transformer",
+                   decoder_lookback=decoder, encoder_lookback="T", color="C4", linestyle="--",
+                   quick=False, extra=True,
                    train=TrainSpec(_FIG2_T, 1, batches=6, sigma=sigma, decoder=decoder,
                                    epochs=FIG2_EPOCHS))
     return paper, passes
@@ -144,7 +156,8 @@ def _fig2_transformer(label: str, decoder: int, sigma: float | Follow) -> tuple[
 _FIG2_T = 150
 
 _REF_150_30 = Curve(
-    "transformer_{150,30} (K_D=8, default training)", "transformer", lookback=8, encoder="T",
+    "transformer_{150,30} (K_D=8, default training)", "transformer", decoder_lookback=8,
+    encoder_lookback="T",
     train=TrainSpec(150, 30), color="C2", linestyle=":", extra=True)
 """Not in the paper's Fig. 2: the package's main transformer, for reference."""
 
@@ -203,7 +216,8 @@ _add(FigureSpec(
     curves=(
         _mht("MHT K=8, nu'=sigma", 8, "sigma", "k"),
         _smoothed(8, "sigma"),
-        *(Curve(f"transformer_{{8,{i}}}", "transformer", lookback=8, encoder=8,
+        *(Curve(f"transformer_{{8,{i}}}", "transformer", decoder_lookback=8,
+                encoder_lookback=8,
                 train=TrainSpec(8, i), color=f"C{n}", quick=i in (1, 30))
           for n, i in enumerate(FIG3_I)),
     ),
@@ -213,13 +227,13 @@ _add(FigureSpec(
     title="Fig. 4: JC against training size i, T=8, sigma=7",
     claim="More training experiments help transformer_{8,i} with diminishing returns and it "
           "does not reach the optimal MHT.",
-    x="i", xs=tuple(float(i) for i in FIG4_I), quick_xs=(1.0, 30.0), frames=8, sigma=7.0,
+    x="i", xs=tuple(float(i) for i in FIG4_I), quick_xs=(1.0, 30.0), frames=8, measurement_noise=7.0,
     seeds=SHORT_SEEDS,
     logx=True,
     curves=(
         _mht("MHT K=8, nu'=sigma", 8, "sigma", "k"),
         _smoothed(8, "sigma"),
-        Curve("transformer_{8,i}", "transformer", lookback=8, encoder=8,
+        Curve("transformer_{8,i}", "transformer", decoder_lookback=8, encoder_lookback=8,
               train=TrainSpec(8, "x"), color="C1"),
     ),
 ))
@@ -229,14 +243,15 @@ _add(FigureSpec(
     claim="MHT's cost grows exponentially with the lookback while the transformer's "
           "(K_E=K_D=K) grows about linearly, so the transformer is cheaper for long lookbacks.",
     x="K", xs=tuple(float(k) for k in range(1, 17)), quick_xs=(1.0, 2.0, 4.0),
-    metric="flops", frames=150, sigma=7.0, quick_seeds=1, logy=True,
+    metric="flops", frames=150, measurement_noise=7.0, quick_seeds=1, logy=True,
     curves=(
         # every hypothesis is scored whatever the data, so its count is the same for every
         # seed; 3 seeds show that and spare minutes of K=16 searches
         _mht("MHT exhaustive (paper's cost model)", "x", "sigma", "C0", mode="exhaustive",
              max_seeds=3),
         _mht("MHT exact (branch and bound)", "x", "sigma", "C2"),
-        Curve("transformer K_E=K_D=K", "transformer", lookback="x", encoder="x",
+        Curve("transformer K_E=K_D=K", "transformer", decoder_lookback="x",
+              encoder_lookback="x",
               train=None, color="C1"),  # FLOPs depend on the architecture only
     ),
 ))
@@ -245,16 +260,16 @@ _add(FigureSpec(
     title="Fig. 6: JC against sequence length T, sigma=7",
     claim="transformer_{150,30} is best overall and MHT (K=8) degrades as T grows; "
           "transformer_{T,30} and transformer_{150,1} start lower but improve with T.",
-    x="T", xs=(8.0, 16.0, 32.0, 64.0, 100.0, 150.0), quick_xs=(8.0, 32.0), sigma=7.0,
+    x="T", xs=(8.0, 16.0, 32.0, 64.0, 100.0, 150.0), quick_xs=(8.0, 32.0), measurement_noise=7.0,
     seeds=50,
     curves=(
         _mht("MHT K=8, nu'=sigma", 8, "sigma", "k"),
         _smoothed(8, "sigma"),
-        Curve("transformer_{T,30}", "transformer", lookback=8, encoder="T",
+        Curve("transformer_{T,30}", "transformer", decoder_lookback=8, encoder_lookback="T",
               train=TrainSpec("x", 30), color="C1", quick=False),
-        Curve("transformer_{150,30}", "transformer", lookback=8, encoder="T",
+        Curve("transformer_{150,30}", "transformer", decoder_lookback=8, encoder_lookback="T",
               train=TrainSpec(150, 30), color="C2"),
-        Curve("transformer_{150,1}", "transformer", lookback=8, encoder="T",
+        Curve("transformer_{150,1}", "transformer", decoder_lookback=8, encoder_lookback="T",
               train=TrainSpec(150, 1), color="C3", quick=False),
     ),
 ))

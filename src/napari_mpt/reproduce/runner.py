@@ -9,43 +9,15 @@ one depend on its future, so MHT work proceeds while it trains.
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MPTError
-from .checkpoints import ModelSpec, cached_path, locate, shipped_names, train_model
-from .store import ResultStore
+from ..sweep import ResultStore
+from .models import ModelSpec, cached_path, locate, shipped_names, train_model
 from .tasks import Task, run_task
-
-
-class ClusterError(MPTError):
-    """The Dask scheduler given with ``--scheduler`` cannot be reached."""
-
-
-@contextlib.contextmanager
-def dask_client(scheduler: str | None = None, workers: int = 2,
-                processes: bool = False, timeout: float = 30.0) -> Iterator[Any]:
-    """A Dask client: to ``scheduler`` when given, else to a local cluster of ``workers``
-    single-threaded workers (threads of this process unless ``processes``), closed on exit.
-    """
-    from dask.distributed import Client, LocalCluster
-
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError) as exc:
-            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
-        with client:
-            yield client
-        return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-            Client(cluster) as client:
-        yield client
 
 
 @dataclass

@@ -8,6 +8,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
+from ..sweep import mean_ci
 from .figures import FigureSpec
 
 COLUMNS = (
@@ -18,23 +19,6 @@ COLUMNS = (
 """The CSV's columns: ``mean`` of ``metric`` over ``n`` seeds, 95% Student-t interval
 ``[ci_lo, ci_hi]`` (clipped to [0, 1] for the Jaccard coefficient; equal to the mean when
 n = 1 or all seeds agree)."""
-
-
-def mean_ci(values: list[float], level: float = 0.95) -> tuple[float, float, float, float]:
-    """(mean, lo, hi, sample std) with a Student-t interval for the mean."""
-    n = len(values)
-    if n == 0:
-        nan = float("nan")
-        return nan, nan, nan, nan
-    mean = math.fsum(values) / n
-    if n == 1:
-        return mean, mean, mean, 0.0
-    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    from scipy.stats import t
-
-    half = float(t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
-    lo, hi = mean - half, mean + half
-    return mean, min(lo, mean), max(hi, mean), std
 
 
 def summarize(spec: FigureSpec, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -54,16 +38,20 @@ def summarize(spec: FigureSpec, records: list[dict[str, Any]]) -> list[dict[str,
         elif values:                  # FLOPs are never negative
             lo = max(lo, 0.0)
         first = recs[0]
+        mht = first["method"] == "mht"
         sources = sorted({str(r.get("flops_source", "")) for r in ok} - {""})
         errors = sorted({r["error"] for r in recs if r.get("error")})
         rows.append({
             "figure": spec.name, "curve": curve, "x_name": spec.x, "x": x,
             "metric": spec.metric, "mean": mean, "ci_lo": lo, "ci_hi": hi, "std": std,
             "n": len(ok), "n_failed": len(recs) - len(ok), "frames": first["frames"],
-            "sigma": first["sigma"], "lookback": first["lookback"],
-            "encoder": first["encoder"] if first["method"] == "transformer" else "",
-            "prior": first["prior"] if first["method"] == "mht" else "",
-            "eta": first["eta"] if first["method"] == "mht" else "",
+            # the columns keep the paper's symbols of the published tables: sigma, K (K_MHT
+            # or K_D), K_E, the MHT's priors nu' ("prior") and eta'
+            "sigma": first["measurement_noise"],
+            "lookback": first["lookback" if mht else "decoder_lookback"],
+            "encoder": "" if mht else first["encoder_lookback"],
+            "prior": first["mht_measurement_noise"] if mht else "",
+            "eta": first["mht_process_noise"] if mht else "",
             "mode": first["mode"] if first["method"] == "mht" else "",
             "smooth": int(bool(first.get("smooth"))) if first["method"] == "mht" else "",
             "model": first.get("model", ""), "flops_source": "+".join(sources),

@@ -14,22 +14,24 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from .checkpoints import ModelSpec, model_for
-from .figures import Curve, FigureSpec
-
-PRIOR_FLOOR = 1e-3
-"""nu' used for sigma = 0: the Kalman filter needs a positive measurement-noise prior."""
+from ..params import PRIOR_FLOOR
+from .figures import Curve, FigureSpec, resolve
+from .models import ModelSpec, model_for, seed_of
 
 
 def task_seed(figure: str, sigma: float, seed_index: int) -> int:
     """A 31-bit simulation seed from (figure, sigma, seed index) alone."""
-    text = f"{figure}|{float(sigma)!r}|{int(seed_index)}".encode()
-    return int.from_bytes(hashlib.sha256(text).digest()[:4], "big") & 0x7FFF_FFFF
+    return seed_of(f"{figure}|{float(sigma)!r}|{int(seed_index)}")
 
 
 @dataclass(frozen=True)
 class Task:
-    """Everything needed to simulate, track and score one point of one curve."""
+    """Everything needed to simulate, track and score one point of one curve.
+
+    The simulation's noise and the MHT's priors of it are named as in SimulationParams
+    and MHTParams.  A field that does not apply to the task's method is 0 (K_MHT for a
+    transformer; K_D, K_E for the MHT; the priors for a transformer).
+    """
 
     figure: str
     curve: str
@@ -37,13 +39,14 @@ class Task:
     seed_index: int
     seed: int
     frames: int
-    sigma: float
-    mu: float
+    measurement_noise: float        # simulated sigma
+    process_noise: float            # simulated mu
     method: str
-    lookback: int
-    encoder: int
-    prior: float
-    eta: float
+    lookback: int                   # K_MHT
+    decoder_lookback: int           # K_D
+    encoder_lookback: int           # K_E
+    mht_measurement_noise: float    # nu', at least PRIOR_FLOOR
+    mht_process_noise: float        # eta'
     mode: str
     smooth: bool
     model: ModelSpec | None
@@ -68,20 +71,10 @@ def _slug(text: str) -> str:
     return "_".join(p for p in keep.split("_") if p)
 
 
-def _resolve(value: Any, x: float, frames: int, sigma: float) -> Any:
-    if value == "x":
-        return x
-    if value == "T":
-        return frames
-    if value == "sigma":
-        return sigma
-    return value
-
-
 def point_params(spec: FigureSpec, x: float) -> tuple[int, float]:
     """(T, sigma) of the simulations at x."""
     frames = int(x) if spec.x == "T" else spec.frames
-    sigma = float(x) if spec.x == "sigma" else spec.sigma
+    sigma = float(x) if spec.x == "sigma" else spec.measurement_noise
     if frames is None or sigma is None:
         raise ValueError(f"{spec.name}: T and sigma must be fixed or on the x-axis")
     return frames, sigma
@@ -89,10 +82,13 @@ def point_params(spec: FigureSpec, x: float) -> tuple[int, float]:
 
 def curve_task(spec: FigureSpec, curve: Curve, x: float, seed_index: int) -> Task:
     frames, sigma = point_params(spec, x)
-    r = lambda v: _resolve(v, x, frames, sigma)  # noqa: E731
-    prior = float(r(curve.prior))
+
+    def r(v: Any) -> Any:
+        return resolve(v, x, frames, sigma)
+
     model = None
-    if curve.method == "transformer":
+    mht = curve.method == "mht"
+    if not mht:
         if curve.train is not None:
             model = model_for(curve.train, x=x, frames=frames, sigma=sigma)
         elif spec.metric != "flops":
@@ -100,9 +96,13 @@ def curve_task(spec: FigureSpec, curve: Curve, x: float, seed_index: int) -> Tas
                              "TrainSpec to be scored")
     return Task(
         figure=spec.name, curve=curve.label, x=float(x), seed_index=int(seed_index),
-        seed=task_seed(spec.name, sigma, seed_index), frames=frames, sigma=sigma, mu=spec.mu,
-        method=curve.method, lookback=int(r(curve.lookback)), encoder=int(r(curve.encoder)),
-        prior=max(prior, PRIOR_FLOOR), eta=float(curve.eta), mode=curve.mode,
+        seed=task_seed(spec.name, sigma, seed_index), frames=frames, measurement_noise=sigma,
+        process_noise=spec.process_noise, method=curve.method,
+        lookback=int(r(curve.lookback)) if mht else 0,
+        decoder_lookback=0 if mht else int(r(curve.decoder_lookback)),
+        encoder_lookback=0 if mht else int(r(curve.encoder_lookback)),
+        mht_measurement_noise=max(float(r(curve.measurement_noise)), PRIOR_FLOOR) if mht else 0.0,
+        mht_process_noise=float(curve.process_noise) if mht else 0.0, mode=curve.mode,
         smooth=bool(curve.smooth), model=model, metric=spec.metric)
 
 
@@ -132,13 +132,14 @@ def run_task(task: Task, checkpoint: Any = None) -> dict[str, Any]:
     from ..simulate import simulate
 
     record = task.describe()
-    sim = simulate(SimulationParams(particles=2, frames=task.frames, process_noise=task.mu,
-                                    measurement_noise=task.sigma, seed=task.seed))
+    sim = simulate(SimulationParams(particles=2, frames=task.frames,
+                                    process_noise=task.process_noise,
+                                    measurement_noise=task.measurement_noise, seed=task.seed))
     t0 = time.perf_counter()
     if task.method == "transformer" and task.model is None:
-        from .checkpoints import architecture_flops
+        from .models import architecture_flops
 
-        flops = architecture_flops(task.frames, task.encoder, task.lookback)
+        flops = architecture_flops(task.frames, task.encoder_lookback, task.decoder_lookback)
         record.update(jaccard=float("nan"), tp=-1, fp=-1, fn=-1, flops=int(flops.value),
                       flops_source=str(flops.source), wall_s=time.perf_counter() - t0,
                       error="")
@@ -148,19 +149,21 @@ def run_task(task: Task, checkpoint: Any = None) -> dict[str, Any]:
             from ..api import track
 
             result = track(sim.detections, MHTParams(
-                lookback=task.lookback, process_noise=task.eta,
-                measurement_noise=task.prior, mode=task.mode, smooth=task.smooth))
+                lookback=task.lookback, process_noise=task.mht_process_noise,
+                measurement_noise=task.mht_measurement_noise, mode=task.mode,
+                smooth=task.smooth))
         else:
-            from .checkpoints import track_with
+            from .models import track_with
 
-            result = track_with(task, sim.detections, checkpoint)
+            result = track_with(sim.detections, checkpoint)
     except MPTError as exc:
         record.update(error=f"{type(exc).__name__}: {exc}", wall_s=time.perf_counter() - t0)
         return record
     score = link_jaccard(result.tracks, sim.truth)
     if task.method == "transformer":  # what the checkpoint really has, not what was asked
-        record.update(encoder=int(result.info.get("encoder_lookback", task.encoder)),
-                      lookback=int(result.info.get("decoder_lookback", task.lookback)))
+        record.update(
+            encoder_lookback=int(result.info.get("encoder_lookback", task.encoder_lookback)),
+            decoder_lookback=int(result.info.get("decoder_lookback", task.decoder_lookback)))
     record.update(
         jaccard=float(score.jaccard), tp=int(score.tp), fp=int(score.fp), fn=int(score.fn),
         flops=int(result.flops.value), flops_source=str(result.flops.source),

@@ -2,6 +2,8 @@
 
 Importing this package is cheap; torch is imported when one of its functions is first
 used (``napari_mpt.transformer.cli`` must stay import-light for ``napari-mpt --help``).
+The names below are the package's public surface: code outside the package (the API,
+the front ends, ``napari_mpt.reproduce``) uses these and not the modules behind them.
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ from typing import Any
 _EXPORTS = {
     "track_transformer": "infer",
     "track_transformer_batch": "infer",
+    "cached_model": "infer",
     "available_devices": "infer",
     "resolve_device": "infer",
     "available_checkpoints": "checkpoint",
     "load_checkpoint": "checkpoint",
+    "train_params_of": "checkpoint",
     "train": "trainer",
     "model_config": "trainer",
     "count_flops": "flops",
     "closed_form_flops": "flops",
     "torch_counter_flops": "flops",
+    "TRACE_LOCK": "flops",
     "ModelConfig": "config",
     "TrackerTransformer": "model",
 }

@@ -16,6 +16,7 @@ import torch
 
 from ..errors import CheckpointError
 from ..io import atomic_write
+from ..params import TrainParams
 from .config import ModelConfig
 from .model import TrackerTransformer
 
@@ -79,7 +80,7 @@ def read(path: str | Path) -> dict[str, Any]:
 
 def build(data: dict[str, Any], source: str) -> tuple[TrackerTransformer, ModelConfig]:
     """The model a checkpoint dict describes, with its weights loaded."""
-    cfg = ModelConfig.from_dict(data["model"], source)
+    cfg = ModelConfig.from_checkpoint(data["model"], source)
     model = TrackerTransformer(cfg)
     state = data["state_dict"]
     expected = model.state_dict()
@@ -134,3 +135,17 @@ def check_fits(cfg: ModelConfig, n: int, ndim: int, source: str) -> None:
     if ndim != cfg.ndim:
         raise CheckpointError(f"{source}: the model was built for {cfg.ndim}D coordinates but "
                               f"the data is {ndim}D")
+
+
+def train_params_of(checkpoint: dict[str, Any] | str | Path) -> TrainParams:
+    """The TrainParams a checkpoint (a shipped name, a path, or a dict from :func:`read`)
+    was trained with.
+
+    A setting its ``train`` record lacks (written before the setting existed) takes its
+    default, which is the value that was hard-coded then; a setting this version does
+    not know (written by a newer one) is left out.
+    """
+    data = checkpoint if isinstance(checkpoint, dict) else read(resolve(checkpoint))
+    stored = data.get("train") or {}
+    names = set(TrainParams.defaults())
+    return TrainParams.from_dict({k: v for k, v in stored.items() if k in names})

@@ -77,12 +77,3 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, perm: torch.Te
     """Apply RoPE to ``x`` (..., L, head_dim) with tables broadcastable to it."""
     return x * cos + x.index_select(-1, perm) * sin
 
-
-def sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pairwise squared distances ``(B, La, Lb)`` of ``a`` (B, La, D) and ``b`` (B, Lb, D).
-
-    Written as ``|a|^2 + |b|^2 - 2 a.b`` so the cross term is a counted matmul.
-    """
-    aa = (a * a).sum(-1, keepdim=True)
-    bb = (b * b).sum(-1).unsqueeze(-2)
-    return (aa + bb - 2.0 * torch.matmul(a, b.transpose(-1, -2))).clamp_min(0.0)

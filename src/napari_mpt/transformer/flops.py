@@ -26,7 +26,12 @@ from .decode import DecodeGraph, PrepareGraph, StepGraph, decode
 from .model import MAX_LAG, TrackerTransformer, encoder_windows
 
 _CACHE: dict[tuple[Any, ...], FlopCount] = {}
-_TRACE_LOCK = threading.Lock()
+TRACE_LOCK = threading.RLock()
+"""fvcore counts FLOPs on a ``torch.jit`` trace, and two traces at once in one process
+abort the interpreter: every trace (and code that must not interleave with one, e.g. a
+``warnings.catch_warnings`` block around it in another thread) holds this lock.
+Re-entrant, so a caller may hold it around :func:`count_flops`.  The count is cached per
+architecture and length, so it is held for real only once per shape."""
 
 
 def _example(cfg: ModelConfig, frames: int, batch: int) -> torch.Tensor:
@@ -70,9 +75,7 @@ def count_flops(model: TrackerTransformer, frames: int, batch: int = 1,
     key = (tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items())), frames, batch, whole)
     if key in _CACHE:
         return _CACHE[key]
-    # torch.jit.trace (under fvcore) is not thread-safe: two worker threads tracing at once
-    # abort the interpreter, so tracing is serialised
-    with _TRACE_LOCK:
+    with TRACE_LOCK:      # torch.jit.trace is not thread-safe (see TRACE_LOCK)
         if key not in _CACHE:
             _CACHE[key] = _count(model, cfg, frames, batch, whole)
     return _CACHE[key]

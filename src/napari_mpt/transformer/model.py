@@ -17,6 +17,8 @@ pass with caches is :mod:`.decode`, built from the same pieces.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
+from typing import Generic, TypeVar, cast
 
 import numpy as np
 import torch
@@ -67,6 +69,21 @@ def encoder_windows(frames: int, lookback: int) -> tuple[np.ndarray, np.ndarray,
     t = np.arange(frames)[:, None]
     margin = np.minimum(t - s[None, :], s[None, :] + lookback - 1 - t)   # <0: outside
     return s, np.argmax(margin, axis=1).astype(np.int64), lookback
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+class Stack(nn.ModuleList, Generic[M]):
+    """A ModuleList of layers of one type, so that a type checker knows what a layer
+    holds (a plain ModuleList yields ``Module``, whose attributes type as ``Tensor |
+    Module``).  The weights' names are those of a ModuleList."""
+
+    def __init__(self, layers: Iterable[M]):
+        super().__init__(layers)
+
+    def __iter__(self) -> Iterator[M]:
+        return cast(Iterator[M], super().__iter__())
 
 
 class Attention(nn.Module):
@@ -171,6 +188,9 @@ class DecoderLayer(nn.Module):
 class TrackerTransformer(nn.Module):
     """Weights plus the teacher-forced pass; see the module docstring."""
 
+    freqs: torch.Tensor     # buffers, declared for the type checker
+    perm: torch.Tensor
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
@@ -180,9 +200,9 @@ class TrackerTransformer(nn.Module):
         self.enc_in = nn.Linear(cfg.n_features, d)
         self.dec_in = nn.Linear(cfg.n_features, d)
         self.anchor = nn.Parameter(torch.zeros(d))
-        self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.encoder_layers))
+        self.encoder = Stack(EncoderLayer(cfg) for _ in range(cfg.encoder_layers))
         self.enc_norm = nn.LayerNorm(d)
-        self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
+        self.decoder = Stack(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
         self.dec_norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, cfg.ndim)
         nn.init.zeros_(self.head.weight)

@@ -1,0 +1,244 @@
+"""The Detect spots dock widget: an Image layer (a movie) in, a Points layer of spots out.
+
+Detection is the core's (:func:`napari_mpt.detect.detect`) and runs on a napari thread
+worker with progress and Cancel; "Preview frame" runs it on the frame on screen only.  The
+spots layer holds ``(t, [z,] y, x)`` points with the detector's features (amplitude,
+background, width, snr, fitted), the image's scale and translate, and, for a simulated
+movie, the movie's ``pair`` id, so the Track widget offers it and scores against the
+movie's ground truth.  The Image layer is only read; a run that fails or is cancelled
+leaves every layer as it was and says why.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
+
+from ..data import Detections
+from ..detect import detect, detect_frame
+from ..errors import Cancelled, InputError, MPTError
+from ..movie import check_movie_axes
+from ..params import DetectParams
+from ..runtime import RunControl
+from ._worker import _Progress
+from .controls import ParamForm
+from .layers import KEY, axis_labels, mpt_meta, points_data
+from .messages import Level, notify
+
+if TYPE_CHECKING:
+    import napari
+
+LABELS = {"spot_sigma": "spot sigma (px)", "spot_sigma_z": "spot sigma z (px)",
+          "threshold": "threshold (noise sd)", "min_distance": "min distance (px)",
+          "border": "border (px)", "workers": "threads"}
+PREVIEW, SPOTS = "spots_preview", "spots"
+RING_SIGMAS = 5.0   # ring diameter in spot sigmas: just outside a spot's visible extent
+
+
+@dataclass
+class DetectOutput:
+    """A finished run: the detections, or the error the user can act on (or a cancel)."""
+
+    detections: Detections | None = None
+    error: MPTError | None = None
+
+
+def run_detection(movie: Any, params: DetectParams, control: RunControl, source: str
+                  ) -> DetectOutput:
+    try:
+        return DetectOutput(detect(movie, params, control, source=source))
+    except MPTError as exc:
+        return DetectOutput(error=exc)
+
+
+def movie_of(layer: Any) -> Any:
+    """The ``(T, [Z,] Y, X)`` data of an Image layer, checked (not copied)."""
+    src = f"layer {layer.name!r}"
+    if getattr(layer, "rgb", False):
+        raise InputError(src, "is an RGB image; spot detection needs one channel "
+                         "(split the channels first)")
+    if getattr(layer, "multiscale", False):
+        raise InputError(src, "is a multiscale image; open the full-resolution level only")
+    return check_movie_axes(layer.data, src)
+
+
+class DetectWidget(Container):
+    """Image layer, DetectParams controls, Preview / Run / Cancel, progress and status."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
+        super().__init__(labels=False)
+        self.viewer = napari_viewer
+        self.image = ComboBox(label="movie", choices=self._image_choices,
+                              tooltip="an Image layer (T, Y, X) or (T, Z, Y, X)")
+        self.form = ParamForm(DetectParams, labels=LABELS)
+        self.preview_button = PushButton(text="Preview frame",
+                                         tooltip="detect in the frame on screen only")
+        self.run_button = PushButton(text="Detect all frames")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
+        self.status = Label(value="")
+        buttons = Container(widgets=[self.preview_button, self.run_button, self.cancel_button],
+                            layout="horizontal", labels=False)
+        self.extend([Container(widgets=[self.image]), self.form, buttons, self.progress,
+                     self.status])
+        self._worker: Any = None
+        self._cancel = threading.Event()
+        self._pending: dict[str, Any] = {}
+        self._progress_signal = _Progress()
+        self._progress_signal.changed.connect(self._progress)
+        self.preview_button.changed.connect(self.preview)
+        self.run_button.changed.connect(self.run)
+        self.cancel_button.changed.connect(self.cancel)
+        self.native.destroyed.connect(lambda *_: self._cancel.set())
+
+    def _image_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        from napari.layers import Image
+
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def say(self, text: str, level: Level = "error") -> None:
+        self.status.value = notify(text, level)
+
+    def _inputs(self) -> tuple[Any, Any, DetectParams]:
+        layer = self.image.value
+        if layer is None:
+            raise InputError("Detect spots", "no Image layer: open a movie (T, Y, X) or the "
+                             "sample 'simulated movie, SNR 4'")
+        return layer, movie_of(layer), self.form.params()
+
+    # --- preview -------------------------------------------------------------------
+    def current_frame(self, layer: Any, frames: int) -> int:
+        point = self.viewer.dims.point[-layer.ndim:]
+        t = round(float(layer.world_to_data(point)[0]))
+        return min(max(t, 0), frames - 1)
+
+    def preview(self) -> Any:
+        """Detect in the frame on screen; returns the preview Points layer (or None)."""
+        try:
+            layer, movie, params = self._inputs()
+            t = self.current_frame(layer, len(movie))
+            frame = np.asarray(movie[t], dtype=np.float32)
+            if not np.all(np.isfinite(frame)):
+                raise InputError(f"layer {layer.name!r}", f"frame {t} has NaN or infinite pixels")
+            spots = detect_frame(frame, params)
+        except MPTError as exc:
+            self.say(str(exc))
+            return None
+        det = Detections(np.full(len(spots), t), spots.coords, features=spots.features)
+        out = self._put_points(layer, det, PREVIEW, f"{layer.name} spots (preview)",
+                               border_color="cyan")
+        self.status.value = f"frame {t}: {len(spots)} spots (preview)"
+        return out
+
+    # --- full run ------------------------------------------------------------------
+    def run(self) -> bool:
+        """Start detection on every frame in a worker thread; False (with a message) when it
+        cannot start."""
+        from napari.qt.threading import create_worker
+
+        if self.running:
+            self.say("Detection is already running: wait or press Cancel.", "warning")
+            return False
+        try:
+            layer, movie, params = self._inputs()
+        except MPTError as exc:
+            self.say(str(exc))
+            return False
+        self._cancel.clear()
+        self._pending = {"layer": layer, "params": params}
+        control = RunControl(progress=self._emit, should_stop=self._cancel.is_set)
+        self._worker = create_worker(run_detection, movie, params, control,
+                                     f"layer {layer.name!r}", _start_thread=False,
+                                     _connect={"errored": self._crashed})
+        self._worker.returned.connect(self._done)
+        self._worker.finished.connect(self._finished)
+        self.progress.value = 0
+        self.cancel_button.enabled = True
+        self.status.value = f"detecting in {layer.name!r}…"
+        self._worker.start()
+        return True
+
+    def cancel(self) -> None:
+        if self.running:
+            self._cancel.set()
+            self.status.value = "cancelling…"
+
+    def _emit(self, done: int, total: int) -> None:
+        self._progress_signal.changed.emit(int(done), int(total))
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.value = int(100 * done / total) if total else 0
+
+    def _finished(self) -> None:
+        self._worker = None
+        self.cancel_button.enabled = False
+
+    def _crashed(self, exc: BaseException) -> None:
+        self.status.value = f"detection failed: {type(exc).__name__}: {exc}"
+
+    def _done(self, out: DetectOutput) -> None:
+        if out.error is not None:
+            if isinstance(out.error, Cancelled):
+                self.say("Detection cancelled: nothing was added and the layers are unchanged.",
+                         "info")
+            else:
+                self.say(str(out.error))
+            self.progress.value = 0
+            return
+        det = out.detections
+        assert det is not None
+        layer = self._pending["layer"]
+        if layer not in self.viewer.layers:
+            self.say(f"layer {layer.name!r} was removed during detection; nothing added",
+                     "warning")
+            return
+        self._put_points(layer, det, SPOTS, f"{layer.name} spots",
+                         params=self._pending["params"].to_dict())
+        self.progress.value = 100
+        counts = det.counts()
+        self.status.value = (f"{len(det)} spots in {len(counts)} of {len(layer.data)} frames "
+                             f"(features: {', '.join(det.features)})")
+
+    # --- output --------------------------------------------------------------------
+    def _spot_sigma(self) -> float:
+        try:
+            return float(self.form.params().spot_sigma)
+        except MPTError:
+            return float(DetectParams().spot_sigma)
+
+    def _put_points(self, image: Any, det: Detections, kind: str, name: str, **style: Any) -> Any:
+        """Update the spots layer of ``kind`` made from ``image`` in place, or add it."""
+        params = style.pop("params", None)
+        source = id(image)
+        # only the full run's layer is paired with the movie's truth (the Track widget's
+        # scoring); a one-frame preview is not something to track
+        pair = mpt_meta(image).get("pair") if kind == SPOTS else None
+        meta = {KEY: {"kind": "detections" if kind == SPOTS else kind, "output": kind,
+                      "image": source, "pair": pair, "detect": params}}
+        data = points_data(det.frame, det.coords)
+        if not len(data):
+            data = np.empty((0, det.ndim + 1))
+        features = {k: np.asarray(v) for k, v in det.features.items()}
+        for layer in self.viewer.layers:
+            m = mpt_meta(layer)
+            if m.get("output") == kind and m.get("image") == source:
+                layer.data = data
+                layer.features = features
+                layer.metadata = meta
+                return layer
+        # rings around the spots, so the spots themselves stay visible
+        kwargs = {"face_color": "transparent", "border_color": "yellow", "border_width": 0.12,
+                  "border_width_is_relative": True, **style}
+        return self.viewer.add_points(
+            data, features=features, name=name, size=RING_SIGMAS * self._spot_sigma(),
+            scale=tuple(image.scale), translate=tuple(image.translate),
+            axis_labels=axis_labels(det.ndim), metadata=meta, **kwargs)
+

@@ -1,0 +1,70 @@
+"""``napari-mpt benchmark``: cases, summaries with intervals, the table, and a quick run."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+
+from napari_mpt.benchmark.cases import Case, run_case
+from napari_mpt.benchmark.summary import markdown_table, summarize
+from napari_mpt.cli import main
+from napari_mpt.presets import preset_params
+
+
+def test_summary_means_and_student_t_intervals_by_hand():
+    recs = [{"scenario": "s", "tracker": "lap", "seed": i, "association_jaccard": v,
+             "wall_s": 1.0} for i, v in enumerate((0.8, 0.9, 1.0))]
+    rows = {r["measure"]: r for r in summarize(recs)}
+    jc = rows["association_jaccard"]
+    # mean 0.9, sample std 0.1, t(0.975, 2) = 4.302653 -> half-width 0.248414
+    assert jc["mean"] == pytest.approx(0.9)
+    assert jc["std"] == pytest.approx(0.1)
+    assert jc["ci_hi"] == pytest.approx(1.0)          # clipped to [0, 1]
+    assert jc["ci_lo"] == pytest.approx(0.9 - 4.302653 * 0.1 / math.sqrt(3), abs=1e-6)
+    assert (jc["n"], jc["n_failed"]) == (3, 0)
+    assert "alpha" not in rows                       # never reported: absent, not zero
+
+
+def test_a_refusal_is_kept_and_shown_with_its_reason():
+    recs = [{"scenario": "s", "tracker": "mht", "seed": 0, "error": "frame 3 has 2 spots"},
+            {"scenario": "s", "tracker": "lap", "seed": 0, "association_jaccard": 0.5}]
+    table = markdown_table(summarize(recs))
+    assert "| s | mht | 0/1 | refused: frame 3 has 2 spots |" in table
+    assert "| s | lap | 1/1 | 0.500 |" in table
+
+
+def test_a_case_is_seeded_and_its_key_names_its_settings():
+    sim = preset_params("vesicle-low").replace(frames=6, particles=12, field_of_view=80.0)
+    a = Case("v", "lap", 0, {**sim.to_dict(), "seed": 0})
+    b = Case("v", "lap", 0, {**sim.to_dict(), "seed": 1})
+    assert a.key != b.key and a.key == Case("v", "lap", 0, {**sim.to_dict(), "seed": 0}).key
+    first, again = run_case(a), run_case(a)
+    assert first["association_jaccard"] == again["association_jaccard"]
+    assert "flops" not in first              # laptrack's work cannot be counted: absent
+    assert first["flops_source"] == "none"
+    oracle = run_case(Case("v", "oracle", 0, {**sim.to_dict(), "seed": 0}))
+    assert oracle["association_jaccard"] == 1.0
+    assert oracle["association_jaccard"] >= first["association_jaccard"]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_csv_plots_and_table(tmp_path, capsys):
+    assert main(["benchmark", "--quick", "--out", str(tmp_path), "--no-progress",
+                 "--trackers", "lap", "mht"]) == 0
+    out = capsys.readouterr().out
+    assert "| vesicle-low | lap | 2/2 |" in out
+    with open(tmp_path / "benchmark.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    lap = {r["measure"]: r for r in rows if r["tracker"] == "lap"}
+    assert 0.0 < float(lap["association_jaccard"]["mean"]) <= 1.0
+    assert (tmp_path / "association_jaccard.png").stat().st_size > 1000
+    # a second run reuses every finished case
+    assert main(["benchmark", "--quick", "--out", str(tmp_path), "--no-progress",
+                 "--trackers", "lap", "mht"]) == 0
+    assert "0 case(s) run, 4 reused" in capsys.readouterr().out
+    # the oracle row tells what the detections allow at best
+    assert main(["benchmark", "--quick", "--out", str(tmp_path), "--no-progress",
+                 "--trackers", "oracle", "lap"]) == 0
+    assert "| vesicle-low | oracle | 2/2 | 1.000 ± 0.000 |" in capsys.readouterr().out

@@ -1,0 +1,145 @@
+"""The Detect spots widget and the sample movie inside a real napari viewer (Xvfb)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+from napari.layers import Image, Points, Tracks
+
+from napari_mpt.detect import FEATURES, detect, detect_frame
+from napari_mpt.detection_metrics import evaluate_detections
+from napari_mpt.napari.layers import detections_from_points, mpt_meta, tracks_from_layer
+from napari_mpt.params import DetectParams
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+def dock(viewer, name: str):
+    return viewer.window.add_plugin_dock_widget("napari-mpt", name)[1]
+
+
+def snapshot(viewer) -> list[tuple]:
+    return [(layer.name, type(layer).__name__, np.array(layer.data, copy=True))
+            for layer in viewer.layers]
+
+
+def assert_unchanged(viewer, before: list[tuple]) -> None:
+    after = snapshot(viewer)
+    assert [a[:2] for a in after] == [b[:2] for b in before]
+    for a, b in zip(after, before, strict=True):
+        np.testing.assert_array_equal(a[2], b[2])
+
+
+def run_and_wait(qtbot, w, timeout_ms: int = 60_000) -> None:
+    assert w.run(), w.status.value
+    qtbot.waitUntil(lambda: not w.running, timeout=timeout_ms)
+
+
+def test_sample_movie_to_spots_to_the_track_widget(viewer, qtbot):
+    viewer.open_sample("napari-mpt", "movie_snr4")
+    image = next(layer for layer in viewer.layers if isinstance(layer, Image))
+    truth = next(layer for layer in viewer.layers if isinstance(layer, Tracks))
+    assert image.data.shape == (50, 128, 128)
+    before = np.array(image.data, copy=True)
+    w = dock(viewer, "Detect spots")
+    assert w.image.value is image
+    run_and_wait(qtbot, w)
+    spots = [layer for layer in viewer.layers if isinstance(layer, Points)]
+    assert len(spots) == 1, w.status.value
+    layer = spots[0]
+    assert w.progress.value == 100
+    # the widget's result is the core's on the same data, features included
+    core = detect(image.data, DetectParams())
+    np.testing.assert_array_equal(layer.data, np.column_stack([core.frame, core.coords]))
+    for k in FEATURES:
+        np.testing.assert_array_equal(layer.features[k], core.features[k])
+    np.testing.assert_array_equal(image.data, before)           # the image is only read
+    # the spots are the particles (those still in the field of view): SNR 4 is easy here
+    true = tracks_from_layer(truth)
+    inside = np.all((true.coords >= -0.5) & (true.coords <= 127.5), axis=1)
+    score = evaluate_detections(detections_from_points(layer),
+                                (true.frame[inside], true.coords[inside]))
+    assert score.recall > 0.95 and score.precision > 0.95
+    # the Track widget offers the layer and scores it against the movie's truth
+    track = dock(viewer, "Track")
+    track.reset_choices()
+    assert layer in [v for _, v in track._points_choices()]
+    assert track.paired_truth(layer) is truth
+    # running again updates the same layer in place
+    w.form["threshold"].value = 8.0
+    run_and_wait(qtbot, w)
+    assert [lay for lay in viewer.layers if isinstance(lay, Points)] == [layer]
+    assert len(layer.data) <= len(core)
+
+
+def test_preview_detects_the_frame_on_screen(viewer):
+    viewer.open_sample("napari-mpt", "movie_snr4")
+    image = viewer.layers["simulated movie (SNR 4)"]
+    w = dock(viewer, "Detect spots")
+    viewer.dims.set_current_step(0, 7)
+    layer = w.preview()
+    assert layer is not None and "frame 7" in w.status.value
+    expected = detect_frame(image.data[7])
+    assert np.all(layer.data[:, 0] == 7)
+    np.testing.assert_array_equal(layer.data[:, 1:], expected.coords)
+    assert mpt_meta(layer)["pair"] is None             # a preview is not paired for tracking
+    viewer.dims.set_current_step(0, 8)
+    # updated in place (the plugin sees the viewer through napari's proxy, so compare names)
+    assert w.preview().name == layer.name and np.all(layer.data[:, 0] == 8)
+    assert len([lay for lay in viewer.layers if isinstance(lay, Points)]) == 1
+
+
+def test_cancel_leaves_the_layers_unchanged(viewer, qtbot):
+    rng = np.random.default_rng(0)
+    viewer.add_image(rng.poisson(10.0, (400, 128, 128)).astype(np.float32), name="noise")
+    before = snapshot(viewer)
+    w = dock(viewer, "Detect spots")
+    assert w.run()
+    w.cancel()
+    qtbot.waitUntil(lambda: not w.running, timeout=60_000)
+    assert "cancelled" in w.status.value
+    assert_unchanged(viewer, before)
+
+
+@pytest.mark.parametrize(("data", "kwargs", "message"), [
+    (np.zeros((32, 32)), {}, "single 2-D image"),
+    (np.zeros((4, 32, 32, 3), np.uint8), {"rgb": True}, "RGB"),
+])
+def test_bad_images_are_refused_with_a_message(viewer, data, kwargs, message):
+    viewer.add_image(data, name="bad", **kwargs)
+    before = snapshot(viewer)
+    w = dock(viewer, "Detect spots")
+    assert not w.run()
+    assert message in w.status.value and "'bad'" in w.status.value
+    assert w.preview() is None
+    assert_unchanged(viewer, before)
+
+
+def test_nan_movie_reports_the_frame(viewer, qtbot):
+    data = np.full((5, 32, 32), 10.0)
+    data[3, 2, 2] = np.nan
+    viewer.add_image(data, name="holes")
+    before = snapshot(viewer)
+    w = dock(viewer, "Detect spots")
+    run_and_wait(qtbot, w)
+    assert "frame 3" in w.status.value and "NaN" in w.status.value
+    assert_unchanged(viewer, before)
+
+
+def test_no_image_and_bad_parameter(viewer):
+    w = dock(viewer, "Detect spots")
+    assert not w.run() and "no Image layer" in w.status.value
+    viewer.add_image(np.zeros((3, 16, 16)), name="m")
+    w.reset_choices()
+    w.form["spot_sigma"].value = 0.5
+    w.form["min_distance"].value = 1
+    assert w.run()                                  # valid settings start
