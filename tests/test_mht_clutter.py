@@ -170,3 +170,18 @@ def test_progress_and_cancel_on_ragged_detections():
 
     with pytest.raises(Cancelled):
         track_mht(det, MHTParams(lookback=3), RunControl(should_stop=stop))
+
+
+def test_memory_budget_caps_branches_and_flags_them():
+    det, _ = scene(30, 12, p_d=0.8, clutter=5.0, fov=60.0, seed=5)
+    free = track_mht(det, MHTParams(lookback=4))
+    tight = track_mht(det, MHTParams(lookback=4, memory_budget_mb=1.0))
+    assert free.info["capped_owners"] == 0
+    assert tight.info["capped_owners"] > 0 and len(tight.tracks) > 0
+
+
+def test_three_d_detections_with_misses_and_clutter():
+    det, truth = scene(8, 25, p_d=0.85, clutter=1.0, fov=120.0, ndim=3, seed=6)
+    r = track_mht(det, MHTParams(lookback=3))
+    assert r.tracks.coords.shape[1] == 3 and "z_measured" in r.tracks.features
+    assert link_jaccard(r.tracks, truth) > 0.8
