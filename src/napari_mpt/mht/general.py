@@ -68,6 +68,7 @@ from .select import Owner, SelectStats, select
 MISS, END = -1, -2
 PD_CAP = 1.0 - 1e-9
 FA_FLOOR = 1e-12
+COV_CACHE = 100_000  # distinct covariances kept (a few MiB); cleared when exceeded
 NODE_BYTES = 600  # a node: state, two covariances, bookkeeping (measured: ~550 B for s = 4)
 
 
@@ -106,6 +107,8 @@ class Scene:
     counter: FlopCounter
     trees: list[cKDTree | None] = field(default_factory=list)
     nodes: int = 0
+    _cov: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]] = \
+        field(default_factory=dict)
 
     def __post_init__(self) -> None:
         d = self.model.ndim
@@ -123,6 +126,28 @@ class Scene:
         self.nodes += 1
         return Node(None, t, j, x, m.P0, None, 0, self.start_score(t))
 
+    def _covariance(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray, float, float]:
+        """Covariance step from ``P``, gate radius and score constant, computed once per
+        distinct ``P``: covariances depend only on a track's pattern of detections and
+        misses since its start, so a window holds few distinct ones (cached, and counted
+        once, as executed)."""
+        key = P.tobytes()
+        hit = self._cov.get(key)
+        if hit is not None:
+            return hit
+        m = self.model
+        d, s = m.ndim, m.state_dim
+        P_new, Sinv, K, Pp = covariance_step(m, P)
+        S = m.H @ Pp @ m.H.T + m.R  # as covariance_step computes it (counted there)
+        radius = math.sqrt(self.gate * float(np.trace(S)))  # trace >= largest eigenvalue
+        const = self.ln_det - 0.5 * math.log(float(det(S)))
+        self.counter.add(step_covariance_flops(s, d) + d + 1 + det_flops(d) + 2)
+        if len(self._cov) > COV_CACHE:
+            self._cov.clear()
+        hit = self._cov[key] = (P_new, Sinv, K, Pp, radius, const)
+        return hit
+
     def expand(self, n: Node) -> list[Node]:
         """Children of ``n`` in frame ``n.frame + 1`` (see the module docstring)."""
         m, add = self.model, self.counter.add
@@ -131,17 +156,12 @@ class Scene:
         xp = m.predict_mean(n.x)
         add(m.predict_mean_flops())
         pos = xp[:d]
-        P_new, Sinv, K, Pp = covariance_step(m, n.P)
-        S = m.H @ Pp @ m.H.T + m.R  # as covariance_step computes it (counted there)
-        radius = math.sqrt(self.gate * float(np.trace(S)))  # trace >= largest eigenvalue
-        add(step_covariance_flops(s, d) + d + 1)
+        P_new, Sinv, K, Pp, radius, const = self._covariance(n.P)
         if np.any(pos < self.lo - radius) or np.any(pos > self.hi + radius):
             # left the field of view: its gate no longer reaches it (comparisons only)
             n.children = [Node(n, t, END, xp, n.P, None, n.misses, n.score, True)]
             self.nodes += 1
             return n.children
-        const = self.ln_det - 0.5 * math.log(float(det(S)))
-        add(det_flops(d) + 2)
         kids: list[Node] = []
         tree = self.trees[t]
         if tree is not None:
