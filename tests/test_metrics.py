@@ -83,7 +83,8 @@ def test_clean_samples_give_todays_numbers(name):
     data = Path(__file__).parents[1] / "sample_data"
     truth = read_tracks(data / f"{name}_truth.csv")
     tracks = api.track(read_detections(data / f"{name}_detections.csv"),
-                       api.MHTParams(lookback=4)).tracks
+                       api.MHTParams(lookback=4, process_noise=1.5,  # today's priors
+                                     measurement_noise=1.0)).tracks
     (tp, fp, fn), wrong, reach = SAMPLES[name]
     auto = api.evaluate(tracks, truth)
     assert auto.gate is None                       # equal counts: the paper's matching

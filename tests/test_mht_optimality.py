@@ -65,7 +65,7 @@ CASES += [(*c, "exact", "random-walk") for c in PAIRS[::3] + TRIPLES[::2]]
 def test_full_window_mht_is_the_brute_force_optimum(n, T, sigma, seed, mode, motion):
     sim = simulate(particles=n, frames=T, measurement_noise=sigma, separation=4.0, seed=seed,
                    field_of_view=30.0)
-    params = MHTParams(lookback=T - 1, measurement_noise=max(sigma, 0.1), mode=mode,
+    params = MHTParams(lookback=T - 1, process_noise=1.5, measurement_noise=max(sigma, 0.1), mode=mode,
                        motion_model=motion, gate=1e12)
     stack = stack_frames(sim.detections)
     result = track_mht(sim.detections, params)
@@ -83,7 +83,7 @@ def test_brute_force_test_can_fail():
     worse = 0
     for seed in range(12):
         sim = simulate(frames=7, measurement_noise=7.0, separation=4.0, seed=seed)
-        params = MHTParams(lookback=1, measurement_noise=7.0)
+        params = MHTParams(lookback=1, process_noise=1.5, measurement_noise=7.0)
         stack = stack_frames(sim.detections)
         model = motion_model(params, 2)
         _, best_cost, _ = brute_force(model, stack.coords)

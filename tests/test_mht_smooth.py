@@ -13,7 +13,7 @@ from napari_mpt.motion import motion_model
 
 def test_smoothed_tracks_match_filterpy():
     sim = simulate(frames=25, measurement_noise=3.0, seed=4)
-    params = MHTParams(lookback=4, measurement_noise=3.0, smooth=True)
+    params = MHTParams(lookback=4, process_noise=1.5, measurement_noise=3.0, smooth=True)
     smoothed = track_mht(sim.detections, params)
     filtered = track_mht(sim.detections, params.replace(smooth=False))
     np.testing.assert_array_equal(smoothed.tracks.detection, filtered.tracks.detection)

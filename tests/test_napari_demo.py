@@ -33,7 +33,8 @@ def test_demo_without_display_writes_screenshot_and_table(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
 
     sim = api.simulate(api.SimulationParams(frames=60, measurement_noise=5.0, seed=7))
-    res = api.track(sim.detections, api.MHTParams(lookback=8, measurement_noise=5.0))
+    res = api.track(sim.detections, api.MHTParams(lookback=8, process_noise=1.5,
+                                                  measurement_noise=5.0))  # known priors
     score = api.evaluate(res.tracks, sim.truth)
     assert score.fp + score.fn > 0, "the demo scene should show link errors"
     row = next(line for line in out.stdout.splitlines() if line.startswith("MHT K=8"))

@@ -270,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="simulate, track with MHT at several lookbacks, "
                        "print Jaccard, FLOPs and wall time")
     add_param_options(p, SimulationParams)
-    add_param_options(p, MHTParams, skip=("lookback", "process_noise", "measurement_noise"))
+    add_param_options(p, MHTParams, skip=("lookback", "process_noise", "measurement_noise",
+                                          "detection_probability", "clutter_density",
+                                          "birth_density"))  # from the simulation
     p.add_argument("--lookbacks", type=int, nargs="+", default=[1, 2, 4, 8])
     p.set_defaults(func=_cmd_compare)
 

@@ -49,6 +49,26 @@ def inv(a: np.ndarray) -> np.ndarray:
     raise ValueError(f"closed-form inverse supports d <= 3, got {d}")
 
 
+def det(a: np.ndarray) -> np.ndarray:
+    """Closed-form determinant of ``(..., d, d)`` matrices, d <= 3 (FLOPs: :func:`det_flops`)."""
+    d = a.shape[-1]
+    if d == 1:
+        return a[..., 0, 0].copy()
+    if d == 2:
+        return a[..., 0, 0] * a[..., 1, 1] - a[..., 0, 1] * a[..., 1, 0]
+    if d == 3:
+        return (a[..., 0, 0] * (a[..., 1, 1] * a[..., 2, 2] - a[..., 1, 2] * a[..., 2, 1])
+                - a[..., 0, 1] * (a[..., 1, 0] * a[..., 2, 2] - a[..., 1, 2] * a[..., 2, 0])
+                + a[..., 0, 2] * (a[..., 1, 0] * a[..., 2, 1] - a[..., 1, 1] * a[..., 2, 0]))
+    raise ValueError(f"closed-form determinant supports d <= 3, got {d}")
+
+
+def det_flops(d: int) -> int:
+    """FLOPs of :func:`det`: 2x2 is 2 multiplies and a subtraction; 3x3 three 2x2 minors
+    (9), three multiplies and two additions (5)."""
+    return {1: 0, 2: 3, 3: 14}[d]
+
+
 def gauss_jordan_inverse(a: np.ndarray) -> tuple[np.ndarray, int]:
     """Inverse of a symmetric positive semi-definite ``(s, s)`` matrix and its FLOPs.
 

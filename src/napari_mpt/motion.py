@@ -62,17 +62,24 @@ class MotionModel:
 
 
 def motion_model(params: MHTParams, ndim: int) -> MotionModel:
-    """Build the model ``params.motion_model`` for ``ndim``-D data."""
+    """Build the model ``params.motion_model`` for ``ndim``-D data.
+
+    A noise left to "estimate" (None) has no data to be estimated from here: the paper's
+    values (eta' = 1.5, nu' = 1) are used.  The trackers fill in estimates before they
+    call this (:func:`napari_mpt.mht.tracker.resolve`).
+    """
     eye = np.eye(ndim)
     zero = np.zeros((ndim, ndim))
-    q = params.process_noise**2
-    r = params.measurement_noise**2 * eye
+    eta = 1.5 if params.process_noise is None else params.process_noise
+    nu = 1.0 if params.measurement_noise is None else params.measurement_noise
+    q = eta**2
+    r = nu**2 * eye
     if params.motion_model == "random-walk":
         return MotionModel("random-walk", eye.copy(), eye.copy(), q * eye, r,
-                           params.measurement_noise**2 * eye, velocity=False)
+                           nu**2 * eye, velocity=False)
     F = np.block([[eye, eye], [zero, eye]])
     H = np.hstack([eye, zero])
     Q = np.block([[q * eye, zero], [zero, zero]])
-    P0 = np.block([[params.measurement_noise**2 * eye, zero],
+    P0 = np.block([[nu**2 * eye, zero],
                    [zero, params.velocity_prior**2 * eye]])
     return MotionModel("constant-velocity", F, H, Q, r, P0, velocity=True)

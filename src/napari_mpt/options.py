@@ -33,7 +33,11 @@ def add_param_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[st
                                   "help": f"{meta.get('help', '')} (default: {default})"}
         if meta.get("choices"):
             kwargs["choices"] = meta["choices"]
-        if isinstance(default, tuple):
+        if default is None and meta.get("estimate") is not None:
+            # None means "estimated from the data"; the option takes a number or "estimate"
+            kwargs.update(type=_number_or_estimate(meta["estimate"]), metavar="V|estimate",
+                          help=f"{meta.get('help', '')} (default: estimate)")
+        elif isinstance(default, tuple):
             kwargs.update(nargs="+", type=float, metavar="V")
         elif isinstance(default, bool):
             kwargs["action"] = argparse.BooleanOptionalAction
@@ -42,6 +46,19 @@ def add_param_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[st
         elif isinstance(default, float):
             kwargs["type"] = float
         group.add_argument(flag, **kwargs)
+
+
+def _number_or_estimate(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        if text.strip().lower() == "estimate":
+            return "estimate"  # the parameter model turns it into None
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'estimate'") from None
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def params_from_args(cls: type[P], args: argparse.Namespace, prefix: str = "",

@@ -21,9 +21,15 @@ SIM_MOTIONS: tuple[str, ...] = ("brownian", "directed", "switching")
 
 
 def _f(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
-       choices: tuple[str, ...] | None = None, cli: str | None = None) -> Any:
-    """A dataclass field whose metadata drives validation, CLI options and widgets."""
-    meta = {"help": help, "min": lo, "max": hi, "choices": choices, "cli": cli}
+       choices: tuple[str, ...] | None = None, cli: str | None = None,
+       estimate: type | None = None) -> Any:
+    """A dataclass field whose metadata drives validation, CLI options and widgets.
+
+    ``estimate`` (a number type) marks a field whose default ``None`` means "estimated
+    from the data": the CLI accepts a number or the word ``estimate`` for it.
+    """
+    meta = {"help": help, "min": lo, "max": hi, "choices": choices, "cli": cli,
+            "estimate": estimate}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -149,14 +155,28 @@ class SimulationParams(_Validated):
         return np.broadcast_to(d, (self.particles, self.ndim)).copy()
 
 
+ESTIMATE = "estimate"
+"""What the CLI and the widgets show for a parameter estimated from the data (``None``)."""
+
+
 @dataclass(frozen=True)
 class MHTParams(_Validated):
-    """Multiple Hypothesis Tracker with lookback K (paper III-B)."""
+    """Multiple Hypothesis Tracker with lookback K (paper III-B), for detections with misses,
+    clutter, births and deaths (issue 10).
+
+    ``None`` ("estimate") for the noise, detection, clutter and birth fields means: estimated
+    from the detections by :func:`napari_mpt.mht.estimate.estimate_parameters` (documented
+    there); the values used are returned in ``TrackingResult.info["estimated"]``.
+    """
 
     lookback: int = _f(8, "lookback window K: association steps enumerated jointly", lo=1, hi=64)
     motion_model: str = _f("constant-velocity", "Kalman motion model", choices=MOTION_MODELS)
-    process_noise: float = _f(1.5, "process noise prior eta' (px per frame)", lo=1e-9)
-    measurement_noise: float = _f(1.0, "measurement noise prior nu' (px)", lo=1e-9)
+    process_noise: float | None = _f(
+        None, "process noise prior eta' (px per frame); estimate: from the displacement "
+        "statistics of a nearest-neighbour linking pass", lo=1e-9, estimate=float)
+    measurement_noise: float | None = _f(
+        None, "measurement noise prior nu' (px); estimate: from the lag-1 covariance of the "
+        "displacements of a nearest-neighbour linking pass", lo=1e-9, estimate=float)
     velocity_prior: float = _f(
         1.5, "std of the initial velocity (drift) prior, constant-velocity model only (px/frame)",
         lo=0.0)
@@ -167,11 +187,58 @@ class MHTParams(_Validated):
         "the filtered ones the paper reports (same associations)")
     gate: float = _f(
         50.0, "squared-Mahalanobis gate used only to split N > 2 particles into independent "
-        "clusters", lo=1.0)
+        "clusters (equal-count data, no misses or clutter)", lo=1.0)
     max_hypotheses: int = _f(
-        50_000_000, "refuse a window (cluster) with more hypotheses than this, up front", lo=1)
+        50_000_000, "refuse a window (cluster) with more hypotheses than this, up front "
+        "(exhaustive mode)", lo=1)
+    detection_probability: float | None = _f(
+        None, "probability P_D that a particle is detected in a frame; estimate: from the "
+        "one-frame gaps of a nearest-neighbour linking pass (1 when every frame has the same "
+        "number of detections)", lo=1e-6, hi=1.0, estimate=float)
+    clutter_density: float | None = _f(
+        None, "spurious detections per px^D per frame (lambda_FA); estimate: unlinked "
+        "detections per frame and area (0 when every frame has the same count)", lo=0.0,
+        estimate=float)
+    birth_density: float | None = _f(
+        None, "new tracks per px^D per frame (lambda_B); estimate: tracks that start after "
+        "the first frame per frame and area (0 when every frame has the same count)", lo=0.0,
+        estimate=float)
+    max_gap: int = _f(2, "a track ends after this many consecutive missed frames", lo=0,
+                      hi=1000)
+    link_gate: float = _f(
+        20.0, "squared-Mahalanobis gate of a detection continuing a track (detection-level "
+        "tracking; exactness is within this gate)", lo=1.0)
+    max_branches: int = _f(
+        2_000, "per track and window: at most this many branches (detection-or-miss "
+        "sequences); a track with more keeps its best ones and its cluster is flagged "
+        "bounded", lo=1)
+    search_budget: int = _f(
+        2_000, "per cluster and window: nodes of the branch-and-bound selection before the "
+        "cluster goes to the integer program (HiGHS, exact; bounded and flagged only if it "
+        "cannot prove optimality within 10 s)", lo=1)
+    memory_budget_mb: float = _f(
+        2048.0, "peak memory of the hypothesis trees (MiB); beyond it branches are capped "
+        "(bounded, flagged) instead of running out of memory", lo=1.0)
 
     method = "mht"
+
+    def __post_init__(self) -> None:
+        # widgets and files may hand over text: "estimate"/""/"None" -> None, numbers -> float
+        for f in fields(self):
+            kind = f.metadata.get("estimate")
+            value = getattr(self, f.name)
+            if kind is None or not isinstance(value, str):
+                continue
+            text = value.strip().lower()
+            if text in ("", "none", ESTIMATE):
+                object.__setattr__(self, f.name, None)
+                continue
+            try:
+                object.__setattr__(self, f.name, kind(text))
+            except ValueError:
+                raise ParameterError(f.name, f"{value!r} is neither a number nor "
+                                     f"'{ESTIMATE}'") from None
+        super().__post_init__()
 
     def label(self) -> str:
         extra = "" if self.mode == "exact" else " exhaustive"
@@ -203,13 +270,21 @@ give a singular Kalman innovation.  1e-3 px is far below any localisation error.
 class Priors(TypedDict):
     process_noise: float
     measurement_noise: float
+    detection_probability: float
+    clutter_density: float
+    birth_density: float
 
 
 def known_priors(sim: SimulationParams) -> Priors:
     """The MHT priors that equal the simulation's own noise (the paper's Fig. 2(a) setting:
-    eta' = mu, nu' = sigma), floored at :data:`PRIOR_FLOOR`."""
+    eta' = mu, nu' = sigma), floored at :data:`PRIOR_FLOOR`, and its own detection model:
+    P_D, clutter and births per frame spread over the field of view (per px^D)."""
+    volume = sim.field_of_view**sim.ndim
     return {"process_noise": max(sim.process_noise, PRIOR_FLOOR),
-            "measurement_noise": max(sim.measurement_noise, PRIOR_FLOOR)}
+            "measurement_noise": max(sim.measurement_noise, PRIOR_FLOOR),
+            "detection_probability": max(sim.detection_probability, 1e-6),
+            "clutter_density": sim.clutter / volume,
+            "birth_density": sim.birth_rate / volume}
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,18 @@ import time
 
 import numpy as np
 
-from ..data import Detections, Tracks, stack_frames
-from ..errors import TooManyHypotheses
+from ..data import Detections, Tracks, _frame_list, axes_for, stack_frames
+from ..errors import InputError, ParameterError, TooManyHypotheses
 from ..flops import FlopCounter, measured
 from ..kalman import Schedule, kalman_step_flops
 from ..motion import motion_model
 from ..params import MHTParams
-from ..runtime import RunControl, TrackingResult
+from ..runtime import FlopCount, RunControl, TrackingResult
 from .clusters import Cluster, gate_clusters
+from .estimate import estimate_parameters, field_of_view
 from .exact import ExactSearch, all_permutations
 from .exhaustive import exhaustive_bytes, exhaustive_search
+from .general import FA_FLOOR, NODE_BYTES, PD_CAP, Scene, run, smooth_track
 from .smooth import rts_smooth
 
 EXACT_MAX_PERMUTATIONS = 40_320  # 8!: permutations costed at each node of the exact search
@@ -171,17 +173,130 @@ def _exact(searches: dict, cl: Cluster, X: np.ndarray, c: int, Zc: list[np.ndarr
     return path, states
 
 
+def _frames(detections: Detections) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """Every frame number from the first to the last (empty frames included), and each
+    frame's coordinates and table rows; refuses data that cannot be tracked."""
+    src = detections.source
+    if len(detections) == 0:
+        raise InputError(src, "no detections")
+    bad = ~np.all(np.isfinite(detections.coords), axis=1)
+    if bad.any():
+        where = np.flatnonzero(bad)
+        raise InputError(src, f"NaN or infinite coordinates in frame(s) "
+                         f"{_frame_list(np.unique(detections.frame[where]))}", row=int(where[0]))
+    present = detections.frames()
+    if len(present) < 2:
+        raise InputError(src, f"need at least 2 frames to track, got {len(present)}")
+    numbers = np.arange(present[0], present[-1] + 1)
+    rows: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(numbers)
+    for g in detections.by_frame():
+        rows[int(detections.frame[g[0]] - numbers[0])] = g
+    return numbers, [detections.coords[r] for r in rows], rows
+
+
+ESTIMATED = ("process_noise", "measurement_noise", "detection_probability", "clutter_density",
+             "birth_density")
+
+
+def resolve(params: MHTParams, coords: list[np.ndarray]) -> tuple[MHTParams, dict[str, float]]:
+    """``params`` with every "estimate" (None) field filled in from the data, and those
+    estimates (see :mod:`.estimate`)."""
+    missing = [f for f in ESTIMATED if getattr(params, f) is None]
+    if not missing:
+        return params, {}
+    est = estimate_parameters(coords)
+    values = {f: float(est[f]) for f in missing}
+    return params.replace(**values), values
+
+
 def track_mht(detections: Detections, params: MHTParams | None = None,
               control: RunControl | None = None) -> TrackingResult:
-    """Track with the windowed MHT; see the module docstring for the exact rule."""
+    """Track with the windowed MHT.
+
+    Detections with the same number in every frame and a model without misses, clutter or
+    births (P_D = 1, lambda_FA = lambda_B = 0; what "estimate" gives on such data) take
+    the paper's permutation MHT (module docstring), unless a gated cluster holds more than
+    8 particles (the permutation search would refuse it); anything else, and those, the
+    detection-level MHT of :mod:`.general` (with P_D = 1 capped at 1 - 1e-9 and
+    lambda_FA = 0 floored at 1e-12, as documented there).
+    """
     params = params or MHTParams()
-    stack = stack_frames(detections)
     start = time.perf_counter()
-    (assign, est, stats), flops = measured(
-        lambda counter: _run(stack.coords, params, counter, control))
+    numbers, coords, rows = _frames(detections)
+    params, estimated = resolve(params, coords)
+    counts = {len(z) for z in coords}
+    clean = (params.detection_probability == 1.0 and params.clutter_density == 0.0
+             and params.birth_density == 0.0 and len(counts) == 1)
+    if clean:
+        stack = stack_frames(detections)
+        try:
+            (assign, est, stats), flops = measured(
+                lambda counter: _run(stack.coords, params, counter, control))
+        except TooManyHypotheses:
+            if params.mode == "exhaustive":
+                raise
+            clean = False  # a dense clean scene: the detection-level MHT, same model
+        else:
+            T = assign.shape[0]
+            rows_table = stack.index[np.arange(T)[:, None], assign]
+            tracks = Tracks.from_assignment(stack.frames, rows_table, est)
+            stats.update(exact_clusters=int(stats["windows"]), bounded_clusters=0,
+                         largest_cluster=int(stats["clusters_max"]), path="permutations")
+    if not clean:
+        if params.mode == "exhaustive":
+            raise ParameterError(
+                "mode", "exhaustive scores permutations of frames with equal detection counts "
+                "and no misses, clutter or births (P_D = 1, clutter and birth densities 0); "
+                "these detections need mode='exact'")
+        (tracks, stats), flops = measured(
+            lambda counter: _run_general(numbers, coords, rows, params, counter, control))
+        flops = FlopCount(flops.value, flops.source, flops.detail + "; " + GENERAL_FLOPS)
+        stats["path"] = "detection-level"
+    stats["estimated"] = estimated
     wall = time.perf_counter() - start
-    T = assign.shape[0]
-    rows = stack.index[np.arange(T)[:, None], assign]
-    tracks = Tracks.from_assignment(stack.frames, rows, est)
     return TrackingResult(tracks, "mht", params.label(), params.to_dict(), wall, flops,
                           device="cpu", info=stats)
+
+
+GENERAL_FLOPS = ("counted: Kalman predictions, covariances, gains, determinants, gating "
+                 "distances, updates, scores and smoothing; not counted: logarithms, k-d tree "
+                 "queries, comparisons and the selection search (additions of branch scores)")
+
+
+def _run_general(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
+                 params: MHTParams, counter: FlopCounter, control: RunControl | None
+                 ) -> tuple[Tracks, dict]:
+    d = coords[0].shape[1] if len(coords[0]) else next(len(z[0]) for z in coords if len(z))
+    model = motion_model(params, d)
+    lo, hi, area = field_of_view(coords)
+    assert params.detection_probability is not None and params.clutter_density is not None
+    assert params.birth_density is not None
+    p_d = min(params.detection_probability, PD_CAP)
+    lam_fa = max(params.clutter_density, FA_FLOOR)
+    lam_b = params.birth_density
+    lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
+    scene = Scene(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
+                  params.max_gap, params.link_gate, counter)
+    done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
+                     params.memory_budget_mb * 2**20,
+                     None if control is None else control.step)
+    tid, frame, pos, det, meas = [], [], [], [], []
+    for i, tr in enumerate(done):
+        states = smooth_track(model, tr.nodes, counter) if params.smooth else [n.x for n in tr.nodes]
+        for n, x in zip(tr.nodes, states, strict=True):
+            if n.det < 0:
+                continue
+            tid.append(i)
+            frame.append(numbers[n.frame])
+            pos.append(x[:d])
+            det.append(rows[n.frame][n.det])
+            meas.append(coords[n.frame][n.det])
+    P = np.asarray(pos, dtype=np.float64).reshape(-1, d)
+    M = np.asarray(meas, dtype=np.float64).reshape(-1, d)
+    axes = axes_for(d)
+    tracks = Tracks(np.asarray(tid, dtype=np.int64), np.asarray(frame, dtype=np.int64), P,
+                    np.asarray(det, dtype=np.int64),
+                    {f"{a}_measured": M[:, k] for k, a in enumerate(axes)})
+    info.update(tracks=len(done), lambda_0=lam_0, area=area,
+                peak_memory_mb=info["peak_nodes"] * NODE_BYTES / 2**20)
+    return tracks, info

@@ -1,0 +1,343 @@
+"""Track-oriented MHT for real detections: misses, false alarms, births and deaths.
+
+The formulation (Reid 1979; Blackman and Popoli 1999; Kim et al. 2015), with the choices
+the literature leaves open made explicit:
+
+* Frames are every integer from the first to the last detection's frame (empty frames
+  included).  The field of view is the bounding box of all detections (sides >= 1 px),
+  area/volume ``A``.
+* A track is a Kalman filter (the motion model of :mod:`napari_mpt.motion`, its own
+  covariance, since misses make covariances differ) started at a detection with state
+  ``(z, 0)`` and covariance ``P0``.  Its score is a log-likelihood ratio against "all of
+  its detections are false alarms":
+  - start: ``ln(lambda_B / lambda_FA)``; in the first frame every track is new, so there
+    ``lambda_B`` is replaced by the density of particles that frame shows,
+    ``lambda_0 = max(n_0 / A - lambda_FA, lambda_B)``;
+  - each later frame, in order: if the predicted position is outside the field of view by
+    more than the gate radius ``sqrt(link_gate * trace S)`` (so no detection could be in
+    its gate), the track has left and ends (nothing added, now or later); else it takes one
+    detection ``z`` with ``d^2 = y^T S^-1 y <= link_gate`` (``y`` the innovation, ``S``
+    its covariance), adding ``ln P_D - ln lambda_FA - ln|2 pi S|/2 - d^2/2``; or it is
+    missed, adding ``ln(1 - P_D)``, allowed while it has had fewer than ``max_gap``
+    consecutive misses; a track already missed ``max_gap`` times in a row that is not
+    detected ends there (nothing added).
+  ``P_D`` is capped at ``1 - 1e-9`` and ``lambda_FA`` floored at ``1e-12`` per px^D so
+  that the logarithms are finite (the paper's clean case, P_D = 1 and no clutter or
+  births, takes the permutation path of :mod:`.tracker` instead).
+* A global hypothesis is a set of tracks in which every detection is used at most once;
+  the detections of no track are false alarms (score 0).  Its score is the sum of its
+  tracks' scores.
+* Window and commit rule (N-scan pruning with N = K): with every decision up to frame ``c``
+  committed (``c = -1`` at the start), the window holds frames ``c+1 .. c+K`` (the first
+  window frames ``0 .. K``, so that K association steps follow the first frame and
+  ``K >= T - 1`` is the whole sequence).  The best global hypothesis of the window is
+  found (:mod:`.select`) over the tracks' branches (every gated detection-or-miss sequence
+  through the window from the committed state) and the candidate new tracks (one per
+  detection of the window, with every branch from it).  If the window reaches the last
+  frame, all of it is committed; otherwise only frame ``c+1``: each live track's decision
+  there (which detection, a miss, or its end), which of its detections start tracks, and
+  that the others are false alarms.  Tracks started later in the window are not committed:
+  the next window decides them again with one more frame of evidence.  So with K = 1 a
+  track starting after the first frame is committed on its start score alone; use K >= 2
+  when births matter.
+* Exactness: branches with a lower score than the track's all-miss branch (which uses no
+  detection) and new-track branches with score <= 0 can never be in an optimum (swapping
+  them for that branch, or for none, frees detections and gains score) and are dropped;
+  everything else is searched exactly, within the gate, unless a budget is exceeded:
+  ``max_branches`` (per owner and window, best kept, the all-miss branch always) and
+  ``memory_budget_mb`` (caps branches so that the trees of a window fit) bound the trees,
+  ``search_budget`` the selection; each cluster that hit one is counted as bounded in
+  ``info`` instead of exact.  The search trees persist across windows: after a commit the
+  subtree under the committed decision stays valid and is only extended by the new frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..flops import FlopCounter, matmul
+from ..kalman import covariance_step, det, det_flops, gauss_jordan_inverse, step_covariance_flops
+from ..motion import MotionModel
+from .select import Owner, SelectStats, select
+
+MISS, END = -1, -2
+PD_CAP = 1.0 - 1e-9
+FA_FLOOR = 1e-12
+COV_CACHE = 100_000  # distinct covariances kept (a few MiB); cleared when exceeded
+NODE_BYTES = 600  # a node: state, two covariances, bookkeeping (measured: ~550 B for s = 4)
+
+
+@dataclass(eq=False)
+class Node:
+    """One frame of one branch: the track's state after frame ``frame``."""
+
+    parent: Node | None
+    frame: int                     # frame index (0 .. T-1)
+    det: int                       # position in the frame's detections, MISS, or END
+    x: np.ndarray
+    P: np.ndarray
+    Pp: np.ndarray | None          # predicted covariance into this frame (smoothing)
+    misses: int
+    score: float
+    ended: bool = False
+    children: list[Node] | None = None
+
+
+@dataclass
+class Scene:
+    """Per-frame detections and everything a window needs about the data and the model."""
+
+    model: MotionModel
+    coords: list[np.ndarray]       # per frame (n_t, D)
+    rows: list[np.ndarray]         # per frame, the detections' rows in the table
+    lo: np.ndarray
+    hi: np.ndarray
+    area: float
+    p_d: float
+    lam_fa: float
+    lam_b: float
+    lam_0: float
+    max_gap: int
+    gate: float
+    counter: FlopCounter
+    trees: list[cKDTree | None] = field(default_factory=list)
+    nodes: int = 0
+    _cov: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]] = \
+        field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        d = self.model.ndim
+        self.ln_miss = math.log(1.0 - self.p_d)
+        self.ln_det = math.log(self.p_d) - math.log(self.lam_fa) - 0.5 * d * math.log(2 * math.pi)
+        self.trees = [cKDTree(z) if len(z) else None for z in self.coords]
+
+    def start_score(self, t: int) -> float:
+        lam = self.lam_0 if t == 0 else self.lam_b
+        return math.log(lam / self.lam_fa) if lam > 0 else -math.inf
+
+    def birth(self, t: int, j: int) -> Node:
+        m = self.model
+        x = m.initial_states(self.coords[t][j : j + 1])[0]
+        self.nodes += 1
+        return Node(None, t, j, x, m.P0, None, 0, self.start_score(t))
+
+    def _covariance(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray, float, float]:
+        """Covariance step from ``P``, gate radius and score constant, computed once per
+        distinct ``P``: covariances depend only on a track's pattern of detections and
+        misses since its start, so a window holds few distinct ones (cached, and counted
+        once, as executed)."""
+        key = P.tobytes()
+        hit = self._cov.get(key)
+        if hit is not None:
+            return hit
+        m = self.model
+        d, s = m.ndim, m.state_dim
+        P_new, Sinv, K, Pp = covariance_step(m, P)
+        S = m.H @ Pp @ m.H.T + m.R  # as covariance_step computes it (counted there)
+        radius = math.sqrt(self.gate * float(np.trace(S)))  # trace >= largest eigenvalue
+        const = self.ln_det - 0.5 * math.log(float(det(S)))
+        self.counter.add(step_covariance_flops(s, d) + d + 1 + det_flops(d) + 2)
+        if len(self._cov) > COV_CACHE:
+            self._cov.clear()
+        hit = self._cov[key] = (P_new, Sinv, K, Pp, radius, const)
+        return hit
+
+    def expand(self, n: Node) -> list[Node]:
+        """Children of ``n`` in frame ``n.frame + 1`` (see the module docstring)."""
+        m, add = self.model, self.counter.add
+        d, s = m.ndim, m.state_dim
+        t = n.frame + 1
+        xp = m.predict_mean(n.x)
+        add(m.predict_mean_flops())
+        pos = xp[:d]
+        P_new, Sinv, K, Pp, radius, const = self._covariance(n.P)
+        if np.any(pos < self.lo - radius) or np.any(pos > self.hi + radius):
+            # left the field of view: its gate no longer reaches it (comparisons only)
+            n.children = [Node(n, t, END, xp, n.P, None, n.misses, n.score, True)]
+            self.nodes += 1
+            return n.children
+        kids: list[Node] = []
+        tree = self.trees[t]
+        if tree is not None:
+            cand = tree.query_ball_point(pos, radius)
+            if cand:
+                cand = np.sort(np.asarray(cand, dtype=np.int64))
+                Y = self.coords[t][cand] - pos
+                d2 = ((Y @ Sinv) * Y).sum(-1)
+                add(len(cand) * (d + matmul(1, d, d) + matmul(1, d, 1)))
+                for j, y, q in zip(cand, Y, d2, strict=True):
+                    if q <= self.gate:
+                        kids.append(Node(n, t, int(j), xp + K @ y, P_new, Pp, 0,
+                                         n.score + const - 0.5 * float(q)))
+                        add(3 + matmul(s, d, 1) + s)
+        if n.misses < self.max_gap:
+            kids.append(Node(n, t, MISS, xp, Pp, Pp, n.misses + 1, n.score + self.ln_miss))
+            add(1)
+        else:
+            kids.append(Node(n, t, END, xp, Pp, Pp, n.misses, n.score, True))
+        self.nodes += len(kids)
+        n.children = kids
+        return kids
+
+
+def leaves(scene: Scene, root: Node, last: int, cap: int) -> tuple[list[Node], Node, bool]:
+    """Every branch of ``root``'s tree through frame ``last``, level by level, and the
+    all-miss one among them; more than ``cap`` at a level keeps the best ``cap - 1`` and the
+    all-miss one (bounded)."""
+    done: list[Node] = []
+    null = root
+    level = [root]
+    capped = False
+    while level:
+        nxt: list[Node] = []
+        for n in level:
+            if n.ended or n.frame >= last:
+                done.append(n)
+            else:
+                kids = n.children if n.children is not None else scene.expand(n)
+                nxt.extend(kids)
+                if n is null:
+                    null = kids[-1]  # the miss (or end) child is always last
+        if len(nxt) + len(done) > cap:
+            capped = True
+            keep = max(cap - len(done), 1)
+            nxt.sort(key=lambda n: -n.score)
+            top = nxt[: keep - 1]
+            nxt = top if any(n is null for n in top) or null not in nxt else [*top, null]
+        level = nxt
+    return done, null, capped
+
+
+def path(leaf: Node, root: Node | None) -> list[Node]:
+    """Nodes from just below ``root`` (or from the top, if None) down to ``leaf``."""
+    out = []
+    n: Node | None = leaf
+    while n is not None and n is not root:
+        out.append(n)
+        n = n.parent
+    out.reverse()
+    return out
+
+
+def det_ids(scene: Scene, nodes: list[Node]) -> tuple[int, ...]:
+    return tuple(int(scene.rows[n.frame][n.det]) for n in nodes if n.det >= 0)
+
+
+@dataclass
+class Track:
+    nodes: list[Node]              # committed, birth first; misses included, END excluded
+    live: bool = True
+
+    @property
+    def root(self) -> Node:
+        return self.nodes[-1]
+
+
+def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_bytes: float,
+        progress: Any = None) -> tuple[list[Track], dict[str, Any]]:
+    """Slide the window over the scene; returns every committed track and statistics."""
+    T = len(scene.coords)
+    tracks: list[Track] = []
+    births: dict[tuple[int, int], Node] = {}
+    stats = SelectStats()
+    info: dict[str, Any] = {"windows": 0, "capped_owners": 0, "score": 0.0, "peak_nodes": 0}
+    c = -1
+    while c < T - 1:
+        f0 = c + 1
+        f1 = min(c + K, T - 1) if c >= 0 else min(K, T - 1)
+        final = f1 == T - 1
+        live = [tr for tr in tracks if tr.live]
+        n_births = sum(len(z) for z in scene.coords[f0 : f1 + 1])
+        owners_count = max(1, len(live) + n_births)
+        cap = int(max(2, min(max_branches, memory_bytes / NODE_BYTES / owners_count
+                             / max(1, f1 - f0 + 1))))
+        owners: list[Owner] = []
+        refs: list[tuple[Any, Node, list[Node]]] = []
+        for tr in live:
+            lv, null, capped = leaves(scene, tr.root, f1, cap)
+            info["capped_owners"] += capped
+            keep = sorted((n for n in lv if n.score >= null.score), key=lambda n: -n.score)
+            owners.append(Owner(True, [(n.score - tr.root.score, det_ids(scene, path(n, tr.root)))
+                                       for n in keep]))
+            refs.append((tr, tr.root, keep))
+        for t in range(f0, f1 + 1):
+            if scene.start_score(t) == -math.inf:
+                continue
+            for j in range(len(scene.coords[t])):
+                root = births.get((t, j))
+                if root is None:
+                    root = births[(t, j)] = scene.birth(t, j)
+                lv, _, capped = leaves(scene, root, f1, cap)
+                info["capped_owners"] += capped
+                keep = sorted((n for n in lv if n.score > 0), key=lambda n: -n.score)
+                if keep:
+                    owners.append(Owner(False, [(n.score, det_ids(scene, path(n, None)))
+                                                for n in keep]))
+                    refs.append(((t, j), root, keep))
+        select(owners, search_budget, stats)
+        for o, (who, root, keep) in zip(owners, refs, strict=True):
+            if o.choice < 0:
+                continue
+            leaf = keep[o.choice]  # options are in keep's order (select sorts stably)
+            if isinstance(who, Track):
+                steps = path(leaf, root)
+                root.children = None  # the other branches of the committed root are gone
+            elif final or who[0] == f0:
+                steps = path(leaf, root) if final else []  # committed: its start at f0 only
+                who = Track([root])
+                tracks.append(who)
+            else:
+                continue  # a new track later in the window: decided again next window
+            for n in steps if final else steps[:1]:
+                if n.det == END:
+                    who.live = False
+                    break
+                who.nodes.append(n)
+            if final:
+                who.live = False
+        for key in [k for k in births if final or k[0] == f0]:
+            del births[key]
+        info["peak_nodes"] = max(info["peak_nodes"], scene.nodes)
+        scene.nodes = _count_nodes(tracks, births)
+        info["windows"] += 1
+        c = f1 if final else f0
+        if progress is not None:
+            progress(c + 1, T)
+    info["score"] = sum(tr.nodes[-1].score for tr in tracks)
+    info.update(exact_clusters=stats.exact, bounded_clusters=stats.bounded,
+                largest_cluster=stats.largest, selection_nodes=stats.nodes,
+                milp_clusters=stats.milp)
+    return tracks, info
+
+
+def _count_nodes(tracks: list[Track], births: dict[tuple[int, int], Node]) -> int:
+    total = 0
+    stack = [tr.root for tr in tracks if tr.live] + list(births.values())
+    while stack:
+        n = stack.pop()
+        total += 1
+        if n.children:
+            stack.extend(n.children)
+    return total
+
+
+def smooth_track(model: MotionModel, nodes: list[Node], counter: FlopCounter) -> list[np.ndarray]:
+    """Rauch-Tung-Striebel smoothed states of one committed track (misses included)."""
+    s = model.state_dim
+    xs = [n.x for n in nodes]
+    out = xs.copy()
+    for k in range(len(nodes) - 2, -1, -1):
+        Pp = nodes[k + 1].Pp
+        assert Pp is not None
+        inv, inv_flops = gauss_jordan_inverse(Pp)
+        C = nodes[k].P @ model.F.T @ inv
+        out[k] = xs[k] + C @ (out[k + 1] - model.predict_mean(xs[k]))
+        counter.add(2 * matmul(s, s, s) + inv_flops + model.predict_mean_flops() + s
+                    + matmul(s, s, 1) + s)
+    return out

@@ -1,0 +1,199 @@
+"""The best global hypothesis of a window: one branch per track, each detection used once.
+
+Owners are live tracks (they must take exactly one branch; their all-miss branch uses no
+detection, so a choice always exists) and candidate new tracks (one per detection of the
+window; they take at most one branch, none meaning "no new track here").  A detection in
+no chosen branch is a false alarm (log-likelihood ratio 0).  Maximising the summed branch
+scores is a weighted set packing problem (NP-hard in general), solved here
+
+* per independent cluster: owners linked by a shared detection, directly or through
+  others (union-find); clusters share no detection, so their optima add up;
+* exactly, by depth-first branch and bound: owners in turn, each owner's branches best
+  first, skipping branches that reuse a detection; the bound of a node is its score plus
+  every remaining owner's best branch (0 for an optional owner), which can never
+  underestimate a completion, so pruning never loses the optimum; ties keep the first
+  hypothesis found;
+* a cluster of more than :data:`SMALL_CLUSTER` owners, or one that needs more than
+  ``budget`` search nodes, goes to an integer program
+  (scipy's ``milp``, HiGHS, relative gap 0: exact): one binary per branch, "exactly one"
+  rows for tracks, "at most one" rows for new tracks and for detections;
+* bounded only when HiGHS does not prove optimality within :data:`MILP_TIME_LIMIT_S`: the
+  better of its incumbent and the search's (the first descent is the greedy hypothesis)
+  is returned and the cluster is counted as bounded.
+
+Why a hand-written search first: ``milp`` costs about a millisecond per call, and a window
+of a dense scene has thousands of tiny clusters that the search settles in microseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_matrix
+
+MILP_TIME_LIMIT_S = 10.0
+SMALL_CLUSTER = 12  # owners; larger clusters skip the branch and bound
+
+Option = tuple[float, tuple[int, ...]]  # (score, detection ids)
+
+
+@dataclass
+class Owner:
+    required: bool
+    options: list[Option]          # sorted best first by the caller or here
+    choice: int = -1               # index into options, -1: none (optional owners only)
+
+
+@dataclass
+class SelectStats:
+    exact: int = 0
+    bounded: int = 0
+    milp: int = 0
+    largest: int = 0               # owners in the largest cluster
+    nodes: int = 0
+    sizes: list[int] = field(default_factory=list)
+
+
+def clusters(owners: list[Owner]) -> list[list[int]]:
+    """Indices of owners grouped by shared detections (union-find)."""
+    parent = list(range(len(owners)))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    first: dict[int, int] = {}
+    for i, o in enumerate(owners):
+        for _, dets in o.options:
+            for z in dets:
+                j = first.setdefault(z, i)
+                if j != i:
+                    ri, rj = find(i), find(j)
+                    if ri != rj:
+                        parent[ri] = rj
+    groups: dict[int, list[int]] = {}
+    for i in range(len(owners)):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def _solve(group: list[Owner], budget: int) -> tuple[float, list[int], bool, int]:
+    """Best choices for one cluster; returns (score, choice per owner, exact, nodes)."""
+    n = len(group)
+    best_of = [max(0.0, o.options[0][0]) if not o.required else o.options[0][0] for o in group]
+    rest = [0.0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        rest[i] = rest[i + 1] + best_of[i]
+    best = -math.inf
+    best_choice = [-1] * n
+    choice = [-1] * n
+    used: set[int] = set()
+    nodes = 0
+    stopped = False
+
+    def dfs(i: int, score: float) -> None:
+        nonlocal best, best_choice, nodes, stopped
+        if i == n:
+            if score > best:
+                best, best_choice = score, choice.copy()
+            return
+        o = group[i]
+        for k, (s, dets) in enumerate(o.options):
+            if stopped:
+                return
+            if score + s + rest[i + 1] <= best:
+                break  # options are sorted: no later one can do better
+            if any(z in used for z in dets):
+                continue
+            nodes += 1
+            if nodes > budget and best > -math.inf:
+                stopped = True
+                return
+            used.update(dets)
+            choice[i] = k
+            dfs(i + 1, score + s)
+            used.difference_update(dets)
+            choice[i] = -1
+        if not o.required and not stopped and score + rest[i + 1] > best:
+            nodes += 1
+            dfs(i + 1, score)
+
+    dfs(0, 0.0)
+    return best, best_choice, not stopped, nodes
+
+
+def select(owners: list[Owner], budget: int, stats: SelectStats) -> float:
+    """Set ``owner.choice`` for every owner to the best global hypothesis; return its score."""
+    total = 0.0
+    for o in owners:
+        o.options.sort(key=lambda opt: -opt[0])
+    for idx in clusters(owners):
+        group = [owners[i] for i in idx]
+        stats.largest = max(stats.largest, len(group))
+        if len(group) == 1:  # no competitor: the best branch (or none, if optional and < 0)
+            o = group[0]
+            take = o.required or o.options[0][0] > 0
+            o.choice = 0 if take else -1
+            total += o.options[0][0] if take else 0.0
+            stats.exact += 1
+            continue
+        ch: list[int]
+        if len(group) > SMALL_CLUSTER:  # the search rarely finishes there: straight to HiGHS
+            score, ch, exact, nodes = -math.inf, [], False, 0
+        else:
+            score, ch, exact, nodes = _solve(group, budget)
+        stats.nodes += nodes
+        if not exact:
+            stats.milp += 1
+            score2, ch2, exact = _milp(group)
+            if ch2 and (exact or not ch or score2 > score):
+                score, ch = score2, ch2
+            if not ch:  # HiGHS found nothing in time: the search's best (greedy at worst)
+                score, ch, _, nodes = _solve(group, budget)
+                stats.nodes += nodes
+        if exact:
+            stats.exact += 1
+        else:
+            stats.bounded += 1
+        for o, c in zip(group, ch, strict=True):
+            o.choice = c
+        total += score
+    return total
+
+
+def _milp(group: list[Owner]) -> tuple[float, list[int], bool]:
+    """The cluster as an integer program; returns (score, choices, proven optimal)."""
+    cols: list[tuple[int, int]] = []
+    score: list[float] = []
+    det_row: dict[int, int] = {}
+    r_idx, c_idx = [], []
+    for i, o in enumerate(group):
+        for k, (s, dets) in enumerate(o.options):
+            j = len(cols)
+            cols.append((i, k))
+            score.append(s)
+            r_idx.append(i)
+            c_idx.append(j)
+            for z in dets:
+                r_idx.append(len(group) + det_row.setdefault(z, len(det_row)))
+                c_idx.append(j)
+    n_rows = len(group) + len(det_row)
+    A = csr_matrix((np.ones(len(r_idx)), (r_idx, c_idx)), shape=(n_rows, len(cols)))
+    lo = np.array([1.0 if o.required else 0.0 for o in group] + [0.0] * len(det_row))
+    res = milp(-np.asarray(score), constraints=LinearConstraint(A, lo, np.ones(n_rows)),
+               integrality=np.ones(len(cols)), bounds=Bounds(0, 1),
+               options={"mip_rel_gap": 0.0, "time_limit": MILP_TIME_LIMIT_S})
+    if res.x is None:
+        return -math.inf, [], False
+    choice = [-1] * len(group)
+    total = 0.0
+    for j in np.flatnonzero(res.x > 0.5).tolist():
+        i, k = cols[j]
+        choice[i] = k
+        total += group[i].options[k][0]
+    return total, choice, res.status == 0

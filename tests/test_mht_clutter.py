@@ -1,0 +1,187 @@
+"""Detection-level MHT: the clean special case, estimates, ragged input, gaps, budgets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mht_cases import link_jaccard, scene
+
+from napari_mpt import MHTParams, simulate
+from napari_mpt.data import Detections
+from napari_mpt.errors import ParameterError
+from napari_mpt.mht import track_mht
+from napari_mpt.mht.estimate import estimate_parameters
+
+# P_D = 1, no clutter, no births, forced through the detection-level path: misses cost
+# ln(1e-9) and give up a gain of -ln(1e-12), births ln(1e-300 / 1e-12)
+NEARLY_CLEAN = dict(detection_probability=1.0 - 1e-9, clutter_density=1e-12,
+                    birth_density=1e-300)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("motion", ["random-walk", "constant-velocity"])
+def test_clean_limit_returns_todays_exact_mht(seed, motion):
+    sim = simulate(particles=3, frames=7, measurement_noise=2.0, field_of_view=25.0, seed=seed)
+    base = dict(lookback=6, motion_model=motion, process_noise=1.5, measurement_noise=2.0,
+                gate=1e12)
+    today = track_mht(sim.detections, MHTParams(**base, detection_probability=1.0,
+                                                clutter_density=0.0, birth_density=0.0))
+    assert today.info["path"] == "permutations"
+    general = track_mht(sim.detections, MHTParams(**base, **NEARLY_CLEAN, link_gate=1e9))
+    assert general.info["path"] == "detection-level"
+    key = lambda t: sorted(tuple(t.detection[t.track_id == i]) for i in t.ids())  # noqa: E731
+    assert key(general.tracks) == key(today.tracks)
+
+
+def test_estimate_on_clean_data_is_the_papers_model_and_values_passed_are_kept():
+    sim = simulate(frames=150, seed=3)
+    est = track_mht(sim.detections, MHTParams(lookback=8))
+    assert est.info["path"] == "permutations"
+    e = est.info["estimated"]
+    assert (e["detection_probability"], e["clutter_density"], e["birth_density"]) == (1, 0, 0)
+    assert 1.2 < e["process_noise"] < 1.8 and 0.7 < e["measurement_noise"] < 1.3
+    given = track_mht(sim.detections, MHTParams(lookback=8, process_noise=1.5,
+                                                measurement_noise=1.0))
+    assert set(given.info["estimated"]) == {"detection_probability", "clutter_density",
+                                            "birth_density"}
+    assert given.params["process_noise"] == 1.5 and given.params["measurement_noise"] == 1.0
+
+
+def test_estimator_recovers_the_generators_parameters():
+    det, _ = scene(40, 200, p_d=0.8, clutter=10.0, fov=400.0, step=1.5, noise=0.5,
+                   lifetimes=False, seed=7)
+    frames = [det.coords[det.frame == t] for t in range(200)]
+    e = estimate_parameters(frames)
+    assert abs(e["detection_probability"] - 0.8) < 0.05
+    area = e["area"]
+    assert 7.0 < e["clutter_density"] * area < 13.0        # spurious per frame: 10
+    assert 1.2 < e["process_noise"] < 1.8
+    assert 0.3 < e["measurement_noise"] < 0.7
+
+
+def test_ragged_detections_with_misses_clutter_births_and_deaths_track():
+    det, truth = scene(12, 40, p_d=0.85, clutter=2.0, fov=150.0, seed=3)
+    r = track_mht(det, MHTParams(lookback=3))
+    assert r.info["path"] == "detection-level"
+    assert r.info["bounded_clusters"] == 0 and r.info["exact_clusters"] > 0
+    assert link_jaccard(r.tracks, truth) > 0.85
+    t = r.tracks
+    # a vertex only where a detection was taken; its measured position is that detection's
+    assert (t.detection >= 0).all() and len(set(t.detection.tolist())) == len(t)
+    np.testing.assert_array_equal(np.column_stack([t.features["y_measured"],
+                                                   t.features["x_measured"]]),
+                                  det.coords[t.detection])
+    np.testing.assert_array_equal(t.frame, det.frame[t.detection])
+    # tracks bridge missed frames: some consecutive vertices are more than a frame apart
+    steps = np.diff(t.frame)[np.diff(t.track_id) == 0]
+    assert (steps >= 1).all() and (steps == 2).any()
+
+
+def test_empty_frames_and_single_detections():
+    det = Detections([0, 0, 1, 3, 3, 4], [[0, 0], [50, 50], [1, 1], [2, 2], [50, 51], [3, 3]])
+    r = track_mht(det, MHTParams(lookback=4, process_noise=1.0, measurement_noise=0.5,
+                                 detection_probability=0.8, clutter_density=1e-4,
+                                 birth_density=1e-4, max_gap=1))
+    t = r.tracks
+    first = t.detection[t.track_id == t.track_id[t.detection == 0][0]]
+    assert first.tolist() == [0, 2, 3, 5]   # across the empty frame 2 (a one-frame gap)
+
+
+def test_exhaustive_is_refused_up_front_on_ragged_detections():
+    det, _ = scene(3, 6, seed=1)
+    with pytest.raises(ParameterError, match=r"'mode'.*need mode='exact'"):
+        track_mht(det, MHTParams(mode="exhaustive"))
+
+
+def test_budgets_bound_clusters_instead_of_refusing():
+    det, _ = scene(30, 20, p_d=0.8, clutter=5.0, fov=60.0, seed=2)
+    r = track_mht(det, MHTParams(lookback=4, max_branches=3, search_budget=5))
+    assert r.info["capped_owners"] > 0
+    assert len(r.tracks) > 0
+
+
+def test_estimate_is_accepted_as_text():
+    p = MHTParams(process_noise="estimate", measurement_noise="2.5")
+    assert p.process_noise is None and p.measurement_noise == 2.5
+    with pytest.raises(ParameterError, match="process_noise"):
+        MHTParams(process_noise="fast")
+
+
+def test_flops_of_one_link_hand_counted():
+    """Two frames, one detection each, random walk in 2-D: one node expansion."""
+    det = Detections([0, 1], [[10.0, 10.0], [11.0, 10.0]])
+    r = track_mht(det, MHTParams(lookback=1, motion_model="random-walk", process_noise=1.0,
+                                 measurement_noise=1.0, detection_probability=0.9,
+                                 clutter_density=1e-3, birth_density=1e-4))
+    cov = (2 * 12 + 4) + (12 + 12 + 4) + 8 + (12 + 12) + (12 + 4 + 12)  # P', S, S^-1, K, P
+    expand = 0 + cov + 3 + 2      # predict (free), covariances, det S, score constant
+    gate = 2 + 1                  # radius: trace (1 add), product, root
+    cand = 2 + 6 + 3              # innovation, y S^-1, (.) y
+    update = 3 + 6 + 2            # score, K y, x' + K y
+    miss = 1
+    assert r.flops.source == "analytic"
+    assert r.flops.value == expand + gate + cand + update + miss == 147
+    assert [len(r.tracks.ids()), len(r.tracks)] == [1, 2]
+
+
+def test_smoothing_across_a_gap_matches_filterpy():
+    from filterpy.kalman import KalmanFilter
+
+    from napari_mpt.motion import motion_model
+
+    z = np.array([[10.0, 10.0], [11.0, 10.5], [12.5, 11.0], [14.0, 11.2], [15.1, 12.0]])
+    det = Detections([0, 1, 3, 4], z[[0, 1, 3, 4]])     # frame 2 missed
+    params = MHTParams(lookback=4, process_noise=1.0, measurement_noise=0.5,
+                       detection_probability=0.9, clutter_density=1e-4, birth_density=1e-4,
+                       smooth=True)
+    r = track_mht(det, params)
+    assert r.tracks.detection.tolist() == [0, 1, 2, 3]
+    m = motion_model(params, 2)
+    kf = KalmanFilter(dim_x=4, dim_z=2)
+    kf.F, kf.H, kf.Q, kf.R, kf.P = m.F, m.H, m.Q, m.R, m.P0.copy()
+    kf.x = m.initial_states(z[:1])[0]
+    xs, Ps = [kf.x.copy()], [kf.P.copy()]
+    for t in (1, 2, 3, 4):
+        kf.predict()
+        if t != 2:
+            kf.update(z[t])
+        xs.append(kf.x.copy())
+        Ps.append(kf.P.copy())
+    ref, _, _, _ = kf.rts_smoother(np.array(xs), np.array(Ps))
+    np.testing.assert_allclose(r.tracks.coords, ref[[0, 1, 3, 4], :2], atol=1e-9)
+    filtered = track_mht(det, params.replace(smooth=False))
+    np.testing.assert_allclose(filtered.tracks.coords, np.array(xs)[[0, 1, 3, 4], :2], atol=1e-9)
+
+
+def test_progress_and_cancel_on_ragged_detections():
+    from napari_mpt.errors import Cancelled
+    from napari_mpt.runtime import RunControl
+
+    det, _ = scene(5, 20, seed=4, fov=80.0)
+    seen: list[tuple[int, int]] = []
+    track_mht(det, MHTParams(lookback=3), RunControl(progress=lambda d, t: seen.append((d, t))))
+    T = int(det.frame.max() - det.frame.min()) + 1
+    assert seen[-1] == (T, T) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    calls: list[int] = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(Cancelled):
+        track_mht(det, MHTParams(lookback=3), RunControl(should_stop=stop))
+
+
+def test_memory_budget_caps_branches_and_flags_them():
+    det, _ = scene(30, 12, p_d=0.8, clutter=5.0, fov=60.0, seed=5)
+    free = track_mht(det, MHTParams(lookback=4))
+    tight = track_mht(det, MHTParams(lookback=4, memory_budget_mb=1.0))
+    assert free.info["capped_owners"] == 0
+    assert tight.info["capped_owners"] > 0 and len(tight.tracks) > 0
+
+
+def test_three_d_detections_with_misses_and_clutter():
+    det, truth = scene(8, 25, p_d=0.85, clutter=1.0, fov=120.0, ndim=3, seed=6)
+    r = track_mht(det, MHTParams(lookback=3))
+    assert r.tracks.coords.shape[1] == 3 and "z_measured" in r.tracks.features
+    assert link_jaccard(r.tracks, truth) > 0.8
