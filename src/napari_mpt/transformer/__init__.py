@@ -20,6 +20,7 @@ _EXPORTS = {
     "available_checkpoints": "checkpoint",
     "load_checkpoint": "checkpoint",
     "train_params_of": "checkpoint",
+    "checkpoint_descriptions": "checkpoint",
     "train": "trainer",
     "model_config": "trainer",
     "count_flops": "flops",

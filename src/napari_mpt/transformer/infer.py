@@ -29,6 +29,11 @@ from .encoding import normalise, reference_points
 from .model import TrackerTransformer
 from .threads import torch_threads
 
+ASSOCIATION_KIND = "association"
+"""``kind`` of an association-model checkpoint (absent: the paper's encoder-decoder)."""
+ASSOCIATION_CHECKPOINT = "association"
+"""The shipped association checkpoint's name."""
+
 _MODELS: dict[tuple[str, int, int, str], tuple[TrackerTransformer, dict[str, Any]]] = {}
 
 
@@ -158,22 +163,44 @@ def track_transformer_batch(stacks: Sequence[FrameStack] | np.ndarray,
     return out  # type: ignore[return-value]
 
 
+def fixed_count_stack(detections: Detections, checkpoint: str) -> FrameStack:
+    """The detections as a FrameStack for the encoder-decoder (one slot per detection of
+    frame 0, the same count in every frame); an InputError that names the model that
+    takes any count (the association checkpoint) when the counts differ or frames are
+    empty."""
+    try:
+        return stack_frames(detections)
+    except InputError as exc:
+        if "needs the same number" not in exc.problem and "have no detections" not in exc.problem:
+            raise
+        raise InputError(exc.source, f"{exc.problem}. The encoder-decoder checkpoint "
+                         f"{Path(checkpoint).stem!r} needs a fixed count; the association "
+                         f"model takes any number per frame and empty frames: --checkpoint "
+                         f"{ASSOCIATION_CHECKPOINT}", row=exc.row, line=exc.line) from None
+
+
 def track_transformer(detections: Detections, params: TransformerParams | None = None,
                       control: RunControl | None = None) -> TrackingResult:
-    """Track one sequence (same number of detections in every frame) with a checkpoint."""
+    """Track one sequence with a checkpoint: the paper's encoder-decoder (any fixed number
+    of detections per frame, slots = frame 0's detections) or, when the checkpoint's kind
+    is ``association``, the association transformer (any number per frame)."""
     from .flops import count_flops
 
     params = params or TransformerParams()
-    stack = stack_frames(detections)
     device, note = resolve_device(params.device)
     model, config = cached_model(params.checkpoint, device)
+    if config.get("kind") == ASSOCIATION_KIND:
+        from .assoc_infer import track_association
+
+        return track_association(detections, params, model, config, device, note, control)
+    stack = fixed_count_stack(detections, params.checkpoint)
     ckpt.check_fits(model.cfg, stack.n, stack.coords.shape[2], config["path"])
     t0 = time.perf_counter()
     est = estimate(model, stack.coords[None], 1, control)
     cols = assign(est, stack.coords[None])
     tracks = _tracks(stack, est[0], cols[0])
     wall = time.perf_counter() - t0
-    flops = count_flops(model, len(stack.frames))
+    flops = count_flops(model, len(stack.frames), particles=stack.n)
     info: dict[str, Any] = {
         "checkpoint": params.checkpoint, "checkpoint_path": config["path"],
         "encoder_lookback": model.cfg.encoder_lookback,
