@@ -207,7 +207,9 @@ def token_groups(starts: np.ndarray, seq: Sequence, window: int, budget: int
     """Windows split into groups of at most about ``budget`` tokens (memory stays flat)."""
     wl = min(window, seq.frames)
     sizes = seq.bounds[np.minimum(starts + wl, seq.frames)] - seq.bounds[starts]
-    groups, cur, total = [], [], 0
+    groups: list[np.ndarray] = []
+    cur: list[int] = []
+    total = 0
     for s, n in zip(starts.tolist(), sizes.tolist(), strict=True):
         if cur and total + n > budget:
             groups.append(np.asarray(cur, dtype=np.int64))

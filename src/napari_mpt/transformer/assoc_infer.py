@@ -5,9 +5,9 @@ scored; a token's forward softmax (its candidates in the next ``gap`` frames and
 link") is read only from windows that hold all of those frames (or end the sequence),
 its backward one alike, and each pair's probabilities are averaged over those windows;
 a link's score then averages the forward view (from the window where the earlier
-detection starts) and the backward view (from the window where the later one ends).  Windows are run in groups of about
-:data:`TOKEN_BUDGET` tokens so memory stays flat whatever the length; ``control`` gets a
-step per group (and may cancel between groups).
+detection starts) and the backward view (from the window where the later one ends).
+Windows are run in groups of about :data:`TOKEN_BUDGET` tokens so memory stays flat
+whatever the length; ``control`` gets a step per group (and may cancel between groups).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def track_association(detections: Detections, params: TransformerParams,
         "checkpoint": params.checkpoint, "checkpoint_path": config["path"],
         "kind": "association", "window": cfg.window, "gap": cfg.gap,
         "neighbours": cfg.neighbours, "windows": sc["windows"], "tokens": sc["tokens"],
-        "candidate_pairs": int(len(sc["i"])),
+        "candidate_pairs": len(sc["i"]),
     }
     if note:
         info["device_note"] = note

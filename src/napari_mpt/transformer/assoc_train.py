@@ -54,7 +54,7 @@ def draw_simulation(p: AssociationTrainParams, rng: np.random.Generator) -> Simu
     def u(r: tuple[float, ...]) -> float:
         return float(rng.uniform(r[0], r[1]))
 
-    n = int(round(u(p.particles_range)))
+    n = round(u(p.particles_range))
     side = u(p.spacing_range) * math.sqrt(n)
     surv = u(p.survival_range)
     clutter = min(u(p.clutter_range) * n, p.max_clutter)

@@ -13,14 +13,14 @@ import itertools
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
 from ..data import Detections, FrameStack, Tracks, stack_frames
-from ..errors import DeviceError, InputError
+from ..errors import CheckpointError, DeviceError, InputError
 from ..params import TransformerParams
 from ..runtime import RunControl, TrackingResult
 from . import checkpoint as ckpt
@@ -152,6 +152,9 @@ def track_transformer_batch(stacks: Sequence[FrameStack] | np.ndarray,
     params = params or TransformerParams()
     device, _ = resolve_device(params.device)
     model, config = cached_model(params.checkpoint, device)
+    if config.get("kind") == ASSOCIATION_KIND:
+        raise CheckpointError(f"{config['path']}: an association checkpoint tracks one "
+                              "sequence at a time (track_transformer), not fixed-N batches")
     stacks, groups = _groups(stacks)
     out: list[Tracks | None] = [None] * len(stacks)
     for idx in groups.values():
@@ -191,8 +194,12 @@ def track_transformer(detections: Detections, params: TransformerParams | None =
     model, config = cached_model(params.checkpoint, device)
     if config.get("kind") == ASSOCIATION_KIND:
         from .assoc_infer import track_association
+        from .assoc_model import AssociationTransformer
 
-        return track_association(detections, params, model, config, device, note, control)
+        # cached_model is typed for the encoder-decoder (what reproduce reads); the kind
+        # recorded in the checkpoint says which class load_checkpoint built
+        assoc = cast(AssociationTransformer, model)
+        return track_association(detections, params, assoc, config, device, note, control)
     stack = fixed_count_stack(detections, params.checkpoint)
     ckpt.check_fits(model.cfg, stack.n, stack.coords.shape[2], config["path"])
     t0 = time.perf_counter()
