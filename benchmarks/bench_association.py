@@ -20,6 +20,7 @@ Not a test: numbers depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from typing import Any
 
@@ -46,7 +47,7 @@ def lap_track(det: Detections) -> Tracks:
     for rows in det.by_frame():
         rows_of[int(det.frame[rows[0]]) - first] = rows
     dists = [cKDTree(det.coords[b]).query(det.coords[a], k=1)[0]
-             for a, b in zip(rows_of[:-1], rows_of[1:], strict=True) if len(a) and len(b)]
+             for a, b in itertools.pairwise(rows_of) if len(a) and len(b)]
     d = 4.0 * float(np.median(np.concatenate(dists)))
     link, gap = d * d, d * d * (LAP_GAP + 1)
     opts: dict[str, Any] = {
