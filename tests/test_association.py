@@ -221,3 +221,35 @@ def test_shipped_checkpoint_links_a_well_separated_scene_perfectly():
     res = api.track(sim.detections, TransformerParams(checkpoint="association", device="cpu"))
     score = api.evaluate(res.tracks, sim.truth).summary()
     assert score["association_jaccard"] == 1.0
+
+
+def test_cli_tracks_a_ragged_csv_with_the_shipped_association_checkpoint(tmp_path, capsys):
+    from napari_mpt.cli import main
+
+    if "association" not in ckpt.available_checkpoints():
+        pytest.skip("no shipped association checkpoint")
+    csv = tmp_path / "ragged.csv"
+    # two particles 40 px apart, a spurious spot in frame 1, a missed spot in frame 3,
+    # frame 2 empty
+    csv.write_text("frame,y,x\n0,10,10\n0,50,50\n1,11,11\n1,51,50\n1,90,90\n3,12,12\n"
+                   "4,13,12\n4,52,52\n")
+    out = tmp_path / "tracks.csv"
+    assert main(["track", str(csv), "--method", "transformer", "--checkpoint", "association",
+                 "--device", "cpu", "--out", str(out)]) == 0
+    assert "association" in capsys.readouterr().out
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("track_id,frame,y,x,detection") and len(rows) == 9
+
+
+def test_cli_train_kind_association_writes_a_checkpoint_and_refuses_foreign_options(tmp_path,
+                                                                                    capsys):
+    from napari_mpt.cli import main
+
+    out = tmp_path / "a.pt"
+    assert main(["train", "--kind", "association", "--batches", "2", "--experiments-per-batch",
+                 "1", "--particles-range", "5", "10", "--d-model", "8", "--ff", "8",
+                 "--no-progress", "--out", str(out)]) == 0
+    assert torch.load(out, weights_only=True)["train"]["batches"] == 2
+    assert main(["train", "--kind", "association", "--decoder-lookback", "3", "--out",
+                 str(tmp_path / "b.pt")]) == 2
+    assert "'decoder_lookback': is not a setting of --kind association" in capsys.readouterr().err
