@@ -215,9 +215,12 @@ def test_checkpoint_descriptions_name_what_each_kind_accepts():
 def test_shipped_checkpoint_links_a_well_separated_scene_perfectly():
     if "association" not in ckpt.available_checkpoints():
         pytest.skip("no shipped association checkpoint")
-    sim = api.simulate(api.SimulationParams(particles=40, frames=20, field_of_view=1000.0,
+    # 40 particles about 60 px apart, births and deaths, particles leaving the field
+    sim = api.simulate(api.SimulationParams(particles=40, frames=20, field_of_view=400.0,
                                             process_noise=1.0, measurement_noise=0.3,
-                                            detection_probability=0.85, seed=4))
+                                            survival=0.97, birth_rate=1.0, end_at_edge=True,
+                                            seed=4))
+    assert len(sim.truth.ids()) > 40
     res = api.track(sim.detections, TransformerParams(checkpoint="association", device="cpu"))
     score = api.evaluate(res.tracks, sim.truth).summary()
     assert score["association_jaccard"] == 1.0
