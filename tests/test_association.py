@@ -162,6 +162,13 @@ def test_ragged_counts_and_empty_frames_are_accepted(tiny_checkpoint):
         assert len(set(fr.tolist())) == len(fr)
 
 
+def test_data_of_another_ndim_is_refused(tiny_checkpoint):
+    sim = api.simulate(api.SimulationParams(particles=3, frames=4, ndim=3, seed=1))
+    with pytest.raises(CheckpointError, match=r"built for 2D coordinates but the data is 3D"):
+        api.track(sim.detections, TransformerParams(checkpoint=str(tiny_checkpoint),
+                                                    device="cpu"))
+
+
 def test_checkpoint_round_trip_with_weights_only(tiny_checkpoint, tmp_path):
     data = torch.load(tiny_checkpoint, weights_only=True)
     assert data["kind"] == "association" and data["format"] == ckpt.FORMAT

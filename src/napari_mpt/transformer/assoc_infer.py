@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..data import Detections, Tracks
+from ..errors import CheckpointError
 from ..params import TransformerParams
 from ..runtime import RunControl, TrackingResult
 from .assoc_graph import NeighbourCache, build, sequence, token_groups, window_starts
@@ -112,6 +113,10 @@ def track_association(detections: Detections, params: TransformerParams,
     """Track ``detections`` (any number per frame) with a loaded association model."""
     from .assoc_flops import association_flops
 
+    if detections.ndim != model.cfg.ndim:
+        raise CheckpointError(f"{config['path']}: the association model was built for "
+                              f"{model.cfg.ndim}D coordinates but the data is "
+                              f"{detections.ndim}D")
     t0 = time.perf_counter()
     sc = scores(model, detections, control)
     tracks = tracks_from_scores(detections, sc, model.cfg.gap)
