@@ -26,8 +26,10 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
 def available_checkpoints() -> dict[str, Path]:
-    """Shipped checkpoints: name (file stem) -> path inside the installed package."""
-    return {p.stem: p for p in sorted(CHECKPOINT_DIR.glob("*.pt"))}
+    """Shipped checkpoints: name (file stem) -> path inside the installed package; the
+    paper's encoder-decoders first (menus default to the first), then ``association``."""
+    paths = sorted(CHECKPOINT_DIR.glob("*.pt"), key=lambda p: (p.stem == "association", p.stem))
+    return {p.stem: p for p in paths}
 
 
 def resolve(name_or_path: str | Path) -> Path:
