@@ -10,6 +10,10 @@
 2. Training time of each shipped checkpoint, as recorded in it.
 3. The paper's Fig. 5 crossover: the smallest K at which the transformer (K_E = K_D = K)
    needs fewer FLOPs than the exhaustive MHT with lookback K on the same sequence.
+4. ``--any-n``: the N = 2 checkpoints run on N = 3, 4, 10 particles (slots = frame 0's
+   detections): link Jaccard (paper's measure), mean and 95 % interval over seeds, at the
+   paper's density (one particle per 10 x 10 px at the start) and sparse (512 px field).
+   Only this table: ``benchmarks/bench_transformer.py --any-n [--seeds 10]``.
 """
 
 from __future__ import annotations
@@ -146,13 +150,41 @@ def crossover_table(ks: list[int]) -> None:
           "no crossover in this range")
 
 
+def any_n_table(seeds: int, frames: int = T) -> None:
+    from napari_mpt.api import evaluate, track
+    from napari_mpt.sweep import mean_ci
+
+    print(f"\n4. N = 2 checkpoints on other N: link Jaccard, mean [95 % interval] over {seeds} "
+          f"seeds, T={frames}, mu=1.5, sigma=1")
+    print(f"{'checkpoint':<20} {'N':>3} {'field px':>9} {'Jaccard':>24}")
+    for name in ("transformer_150_30", "transformer_8_30"):
+        for n in (2, 3, 4, 10):
+            for fov in (10.0 * np.sqrt(n), 512.0):
+                jc = []
+                for seed in range(seeds):
+                    sp = SimulationParams(particles=n, frames=frames, field_of_view=float(fov),
+                                          seed=seed)
+                    sim = simulate(sp)
+                    res = track(sim.detections, TransformerParams(checkpoint=name, device="cpu"))
+                    jc.append(evaluate(res.tracks, sim.truth).jaccard)
+                mean, lo, hi, _ = mean_ci(jc)
+                label = "pair 10" if n == 2 and fov < 512 else f"{fov:.0f}"
+                print(f"{name:<20} {n:>3} {label:>9} {mean:>8.3f} [{lo:.3f}, {hi:.3f}]",
+                      flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="fewer rows")
     ap.add_argument("--max-k", type=int, default=12, help="largest K for the crossover table")
+    ap.add_argument("--any-n", action="store_true", help="only table 4 (N = 2 checkpoints on N > 2)")
+    ap.add_argument("--seeds", type=int, default=10, help="seeds per row of table 4")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.any_n:
+        any_n_table(args.seeds)
+        return
     lookback_table(available_devices(), args.quick)
     training_table()
     crossover_table(list(range(1, args.max_k + 1)))

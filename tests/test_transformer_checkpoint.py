@@ -110,11 +110,32 @@ def test_weights_that_do_not_fit_their_configuration(tmp_path, tiny_checkpoint):
         load_checkpoint(bad)
 
 
-def test_data_with_another_n_is_refused(tiny_checkpoint):
-    sim = simulate(particles=3, frames=5, seed=1, field_of_view=50.0)
-    with pytest.raises(CheckpointError, match=r"N=2 particles but the data has 3"):
-        track_transformer(sim.detections, TransformerParams(checkpoint=str(tiny_checkpoint),
-                                                            device="cpu"))
+def test_a_checkpoint_runs_on_any_fixed_n_and_refuses_another_ndim(tiny_checkpoint):
+    params = TransformerParams(checkpoint=str(tiny_checkpoint), device="cpu")
+    for n in (1, 3):
+        sim = simulate(particles=n, frames=5, seed=1, field_of_view=50.0)
+        res = track_transformer(sim.detections, params)
+        assert len(res.tracks.ids()) == n and len(res.tracks) == 5 * n
+        assert sorted(res.tracks.detection) == list(range(5 * n))   # each detection once
+        assert f"N={n}," in res.flops.detail
+    sim3d = simulate(particles=2, frames=5, seed=1, ndim=3)
+    with pytest.raises(CheckpointError, match=r"built for 2D coordinates but the data is 3D"):
+        track_transformer(sim3d.detections, params)
+
+
+def test_frames_with_other_counts_are_refused_naming_the_association_model(tiny_checkpoint):
+    from napari_mpt.data import Detections
+    from napari_mpt.errors import InputError
+
+    det = Detections(np.array([0, 0, 1, 1, 1, 2, 2]), np.arange(14.0).reshape(7, 2),
+                     source="ragged.csv")
+    params = TransformerParams(checkpoint=str(tiny_checkpoint), device="cpu")
+    with pytest.raises(InputError, match=r"ragged\.csv: frame 0 has 2 detections but frame\(s\) 1 "
+                       r"have 3.*--checkpoint association"):
+        track_transformer(det, params)
+    gap = Detections(np.array([0, 0, 2, 2]), np.arange(8.0).reshape(4, 2), source="gap.csv")
+    with pytest.raises(InputError, match=r"gap\.csv: frame\(s\) 1 have no detections.*association"):
+        track_transformer(gap, params)
 
 
 def test_missing_cuda_is_a_clear_error(monkeypatch, tiny_checkpoint):
@@ -138,6 +159,10 @@ def test_shipped_checkpoints_load_offline_and_are_small():
         assert path.stat().st_size < 5_000_000
         model, config = load_checkpoint(name)
         assert config["progress"]["finished"]
+        assert np.isfinite(sum(float(p.detach().sum()) for p in model.parameters()))
+        if config["kind"] == "association":      # named for what it is, not T_i
+            assert name == "association"
+            continue
         assert config["train"]["frames"] == int(name.split("_")[1])
         assert config["train"]["experiments_per_batch"] == int(name.split("_")[2])
         assert np.isfinite(sum(float(p.detach().sum()) for p in model.parameters()))

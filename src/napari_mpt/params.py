@@ -470,3 +470,75 @@ class MovieParams(_Validated):
         """Peak above background for ``snr``: solves ``A / sqrt(background + A) = snr``."""
         s = self.snr
         return 0.5 * (s * s + s * math.sqrt(s * s + 4.0 * self.background))
+
+
+@dataclass(frozen=True)
+class AssociationTrainParams(_Validated):
+    """How the association transformer is trained (``napari-mpt train --kind association``):
+    its architecture, the ranges its simulated training windows are drawn from, and the
+    optimiser.  Every field is stored in the checkpoint's ``train`` record.
+
+    Each training window is a fresh simulation of ``window`` frames whose settings are
+    drawn uniformly from the ranges below (motion type uniformly among Brownian,
+    directed and switching), so one model covers densities, detection probabilities,
+    clutter, motion types, step sizes and localisation noise.  Field names shared with
+    :class:`TrainParams` mean the same thing and share their command-line option.
+    """
+
+    # architecture
+    ndim: int = _f(2, "spatial dimensions: 2 (y, x) or 3 (z, y, x)", lo=2, hi=3)
+    d_model: int = _f(32, "width of the token embeddings", lo=4, hi=1024)
+    heads: int = _f(2, "attention heads (must divide d_model)", lo=1, hi=64)
+    ff: int = _f(64, "hidden width of the feed-forward blocks", lo=1, hi=8192)
+    layers: int = _f(2, "attention layers", lo=1, hi=16)
+    window: int = _f(4, "frames per window (tokens: every detection of these frames)", lo=2,
+                     hi=64)
+    gap: int = _f(2, "gap closing: links from frame t reach frames t+1..t+gap (< window)",
+                  lo=1, hi=63)
+    neighbours: int = _f(4, "attention and link candidates: the k nearest detections in "
+                         "each frame of the window", lo=1, hi=64)
+    coord_scale: float = _f(10.0, "px per normalised coordinate unit", lo=1e-6)
+    # training data, drawn per window
+    particles_range: tuple[float, ...] = _f((20.0, 200.0), "LO HI particles per window crop",
+                                            lo=1.0)
+    spacing_range: tuple[float, ...] = _f(
+        (8.0, 40.0), "LO HI mean distance between particles (px): the crop's side is "
+        "spacing * sqrt(N)", lo=0.1)
+    detection_probability_range: tuple[float, ...] = _f((0.7, 1.0), "LO HI P_D", lo=0.0,
+                                                        hi=1.0)
+    clutter_range: tuple[float, ...] = _f(
+        (0.0, 0.25), "LO HI spurious detections per frame as a share of N (at most "
+        "max_clutter)", lo=0.0)
+    max_clutter: float = _f(50.0, "cap on the mean spurious detections per frame", lo=0.0)
+    process_noise_range: tuple[float, ...] = _f((0.2, 3.0), "LO HI Brownian step std mu (px)",
+                                                lo=0.0)
+    speed_range: tuple[float, ...] = _f((0.5, 5.0), "LO HI directed speed (px/frame)", lo=0.0)
+    measurement_noise_range: tuple[float, ...] = _f(
+        (0.0, 1.5), "LO HI: draw each experiment's sigma uniformly in [LO, HI] (px)", lo=0.0)
+    survival_range: tuple[float, ...] = _f((0.9, 1.0), "LO HI per-frame survival", lo=0.0,
+                                           hi=1.0)
+    # optimiser
+    experiments_per_batch: int = _f(8, "simulated windows per batch i", lo=1, hi=100_000)
+    batches: int = _f(3000, "optimisation steps, each on a fresh batch", lo=1, hi=10_000_000)
+    learning_rate: float = _f(2e-3, "peak AdamW learning rate (cosine decay)", lo=1e-7, hi=1.0)
+    weight_decay: float = _f(0.01, "AdamW weight decay", lo=0.0)
+    grad_clip: float = _f(1.0, "clip the gradient norm to this before each step", lo=1e-12)
+    warmup_steps: int = _f(100, "longest linear learning-rate warm-up (steps)", lo=1)
+    lr_floor: float = _f(0.05, "after the warm-up the learning rate decays on a cosine to "
+                         "this share of its peak", lo=0.0, hi=1.0)
+    save_every: int = _f(100, "write the checkpoint every this many optimisation steps "
+                         "(resumable)", lo=1)
+    threads: int = _f(1, "torch CPU threads while training (1 is deterministic)", lo=1, hi=256)
+    seed: int = _f(0, "seed of the weights and of every simulated batch", lo=0)
+
+    def _check(self) -> None:
+        for f in fields(self):
+            if f.name.endswith("_range"):
+                rng = getattr(self, f.name)
+                if len(rng) != 2 or rng[0] > rng[1]:
+                    raise ParameterError(f.name, f"needs 2 values LO <= HI, got {list(rng)}")
+        if self.gap >= self.window:
+            raise ParameterError("gap", f"gap={self.gap} needs window > gap, got window="
+                                 f"{self.window}")
+        if self.d_model % self.heads:
+            raise ParameterError("heads", f"{self.heads} heads do not divide d_model={self.d_model}")

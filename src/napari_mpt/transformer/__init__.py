@@ -1,4 +1,6 @@
-"""The transformer tracker (paper III-C): model, training, checkpoints, inference, FLOPs.
+"""The transformer trackers: the paper's encoder-decoder (III-C) and the association
+transformer (any number of detections per frame): models, training, checkpoints,
+inference, FLOPs.
 
 Importing this package is cheap; torch is imported when one of its functions is first
 used (``napari_mpt.transformer.cli`` must stay import-light for ``napari-mpt --help``).
@@ -20,6 +22,7 @@ _EXPORTS = {
     "available_checkpoints": "checkpoint",
     "load_checkpoint": "checkpoint",
     "train_params_of": "checkpoint",
+    "checkpoint_descriptions": "checkpoint",
     "train": "trainer",
     "model_config": "trainer",
     "count_flops": "flops",
@@ -28,6 +31,10 @@ _EXPORTS = {
     "TRACE_LOCK": "flops",
     "ModelConfig": "config",
     "TrackerTransformer": "model",
+    "train_association": "assoc_train",
+    "AssocConfig": "assoc_model",
+    "AssociationTransformer": "assoc_model",
+    "association_flops": "assoc_flops",
 }
 
 __all__ = sorted(_EXPORTS)

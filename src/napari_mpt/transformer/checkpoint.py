@@ -26,8 +26,10 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
 def available_checkpoints() -> dict[str, Path]:
-    """Shipped checkpoints: name (file stem) -> path inside the installed package."""
-    return {p.stem: p for p in sorted(CHECKPOINT_DIR.glob("*.pt"))}
+    """Shipped checkpoints: name (file stem) -> path inside the installed package; the
+    paper's encoder-decoders first (menus default to the first), then ``association``."""
+    paths = sorted(CHECKPOINT_DIR.glob("*.pt"), key=lambda p: (p.stem == "association", p.stem))
+    return {p.stem: p for p in paths}
 
 
 def resolve(name_or_path: str | Path) -> Path:
@@ -107,18 +109,63 @@ def build(data: dict[str, Any], source: str) -> tuple[TrackerTransformer, ModelC
 
 
 def load_checkpoint(name_or_path: str | Path, device: str | torch.device = "cpu"
-                    ) -> tuple[TrackerTransformer, dict[str, Any]]:
+                    ) -> tuple[Any, dict[str, Any]]:
     """Model (eval mode, on ``device``) and the checkpoint's whole configuration.
 
     The configuration dict holds ``model`` (architecture, K_E, K_D, N), ``train`` (T, i,
-    batches, noise, seed, ...), ``package_version``, ``progress`` and ``path``.
+    batches, noise, seed, ...), ``package_version``, ``progress``, ``kind``
+    (``encoder-decoder`` or ``association``, which decides the model class),
+    ``description`` (what it accepts) and ``path``.
     """
     path = resolve(name_or_path)
     data = read(path)
-    model, _ = build(data, str(path))
+    model: torch.nn.Module
+    if data.get("kind") == "association":
+        from .assoc_model import build_association
+
+        model = build_association(data, str(path))
+    else:
+        model, _ = build(data, str(path))
     config = {k: data.get(k) for k in ("model", "train", "package_version", "progress", "name")}
+    config["kind"] = kind_of(data)
+    config["description"] = describe(data)
     config["path"] = str(path)
     return model.to(device), config
+
+
+KINDS: dict[str, str] = {
+    "encoder-decoder": "the paper's encoder-decoder: the same number of detections in "
+                       "every frame (any N; slots = frame 0's detections)",
+    "association": "association transformer: any number of detections per frame, missed "
+                   "and spurious spots, empty frames, births and deaths",
+}
+"""What each model kind accepts, for menus and messages."""
+
+
+def kind_of(data: dict[str, Any]) -> str:
+    """``association`` or ``encoder-decoder`` (a checkpoint without a kind: the paper's)."""
+    return "association" if data.get("kind") == "association" else "encoder-decoder"
+
+
+def describe(data: dict[str, Any]) -> str:
+    """One line saying what a checkpoint accepts: its stored ``description``, or its kind's,
+    with the dimensionality it was built for."""
+    stored = data.get("description")
+    if isinstance(stored, str) and stored:
+        return stored
+    ndim = (data.get("model") or {}).get("ndim", 2)
+    return f"{KINDS[kind_of(data)]}; {ndim}-D"
+
+
+def checkpoint_descriptions() -> dict[str, str]:
+    """Shipped checkpoint name -> one line on what it accepts (a menu's tooltip)."""
+    out = {}
+    for name, path in available_checkpoints().items():
+        try:
+            out[name] = describe(read(path))
+        except CheckpointError as exc:
+            out[name] = f"unreadable: {exc}"
+    return out
 
 
 def save(path: str | Path, payload: dict[str, Any]) -> None:
@@ -128,10 +175,14 @@ def save(path: str | Path, payload: dict[str, Any]) -> None:
 
 
 def check_fits(cfg: ModelConfig, n: int, ndim: int, source: str) -> None:
-    """CheckpointError unless the data has the model's N and dimensionality."""
-    if n != cfg.particles:
-        raise CheckpointError(f"{source}: the model was built for N={cfg.particles} particles "
-                              f"but the data has {n} detections per frame")
+    """CheckpointError unless the data has the model's dimensionality.
+
+    Any fixed number of particles is accepted: the weights hold one query per slot, shared
+    by all slots (slots are frame 0's detections), so nothing in them depends on N.  The
+    ``particles`` a checkpoint records is the N it was trained on, not a limit.
+    """
+    if n < 1:
+        raise CheckpointError(f"{source}: the data has no detections in its first frame")
     if ndim != cfg.ndim:
         raise CheckpointError(f"{source}: the model was built for {cfg.ndim}D coordinates but "
                               f"the data is {ndim}D")

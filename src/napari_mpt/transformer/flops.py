@@ -34,9 +34,11 @@ Re-entrant, so a caller may hold it around :func:`count_flops`.  The count is ca
 architecture and length, so it is held for real only once per shape."""
 
 
-def _example(cfg: ModelConfig, frames: int, batch: int) -> torch.Tensor:
+def _example(cfg: ModelConfig, frames: int, batch: int, particles: int | None = None
+             ) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
-    return torch.randn(batch, frames, cfg.particles, cfg.ndim, generator=g)
+    n = cfg.particles if particles is None else particles
+    return torch.randn(batch, frames, n, cfg.ndim, generator=g)
 
 
 def _cpu(model: TrackerTransformer) -> TrackerTransformer:
@@ -61,7 +63,7 @@ def _fvcore_macs(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]
 
 
 def count_flops(model: TrackerTransformer, frames: int, batch: int = 1,
-                whole: bool = False) -> FlopCount:
+                whole: bool = False, particles: int | None = None) -> FlopCount:
     """fvcore FLOPs (multiply and add counted as two) of tracking ``batch`` sequences of
     ``frames`` frames; cached per architecture and length (the count depends on neither
     the weights nor the data).
@@ -69,22 +71,24 @@ def count_flops(model: TrackerTransformer, frames: int, batch: int = 1,
     By default fvcore counts the per-sequence part (encoder windows, cross keys/values)
     and one decoding step, times ``frames`` (every step multiplies matrices of the same
     shapes); ``whole=True`` traces the entire unrolled decoding instead (same number,
-    slower: about 3 s at T = 150).
+    slower: about 3 s at T = 150).  ``particles``: N of the data (default: the N the
+    checkpoint was trained on; a checkpoint runs on any N).
     """
     cfg = model.cfg
-    key = (tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items())), frames, batch, whole)
+    n = cfg.particles if particles is None else particles
+    key = (tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items())), frames, batch, whole, n)
     if key in _CACHE:
         return _CACHE[key]
     with TRACE_LOCK:      # torch.jit.trace is not thread-safe (see TRACE_LOCK)
         if key not in _CACHE:
-            _CACHE[key] = _count(model, cfg, frames, batch, whole)
+            _CACHE[key] = _count(model, cfg, frames, batch, whole, n)
     return _CACHE[key]
 
 
 def _count(model: TrackerTransformer, cfg: ModelConfig, frames: int, batch: int,
-           whole: bool) -> FlopCount:
+           whole: bool, n: int) -> FlopCount:
     cpu = _cpu(model)
-    z = _example(cfg, frames, batch)
+    z = _example(cfg, frames, batch, n)
     if whole:
         macs, by_op = _fvcore_macs(DecodeGraph(cpu), (z,))
         how = "whole decoding traced"
@@ -96,7 +100,7 @@ def _count(model: TrackerTransformer, cfg: ModelConfig, frames: int, batch: int,
                  for k in set(by_prep) | set(by_step)}
         how = "encoder + T x one decoding step"
     ops = ", ".join(f"{k} {2 * v:,}" for k, v in sorted(by_op.items()))
-    detail = (f"fvcore multiply-adds x 2 ({how}) for T={frames}, N={cfg.particles}, "
+    detail = (f"fvcore multiply-adds x 2 ({how}) for T={frames}, N={n}, "
               f"K_E={cfg.encoder_lookback}, K_D={cfg.decoder_lookback}, d={cfg.d_model}: "
               f"{ops}; matrix products only (norms, softmax, activations uncounted)")
     return FlopCount(2 * macs, "fvcore", detail)
@@ -114,7 +118,8 @@ def torch_counter_flops(model: TrackerTransformer, frames: int, batch: int = 1) 
     return int(counter.get_total_flops())
 
 
-def closed_form_flops(cfg: ModelConfig, frames: int, batch: int = 1) -> int:
+def closed_form_flops(cfg: ModelConfig, frames: int, batch: int = 1,
+                      particles: int | None = None) -> int:
     """2 x the multiply-adds of every matrix product of one inference, from the sizes.
 
     Encoder, per window of ``S = K N`` tokens and per layer: projections ``4 S d^2``,
@@ -124,7 +129,8 @@ def closed_form_flops(cfg: ModelConfig, frames: int, batch: int = 1) -> int:
     self-attention over the ``K_D N`` cached tokens, cross-attention over ``S`` memory
     tokens, feed-forward; plus the cross keys/values ``2 S d^2`` per window and layer.
     """
-    n, dim, d, h = cfg.particles, cfg.ndim, cfg.d_model, cfg.heads
+    n = cfg.particles if particles is None else particles
+    dim, d, h = cfg.ndim, cfg.d_model, cfg.heads
     hd, ff, nf = cfg.head_dim, cfg.ff, cfg.n_features
     ka = hd + dim + 2
     starts, _, kw = encoder_windows(frames, cfg.encoder_lookback)

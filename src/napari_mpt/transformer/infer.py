@@ -13,14 +13,14 @@ import itertools
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
 from ..data import Detections, FrameStack, Tracks, stack_frames
-from ..errors import DeviceError, InputError
+from ..errors import CheckpointError, DeviceError, InputError
 from ..params import TransformerParams
 from ..runtime import RunControl, TrackingResult
 from . import checkpoint as ckpt
@@ -28,6 +28,11 @@ from .decode import decode
 from .encoding import normalise, reference_points
 from .model import TrackerTransformer
 from .threads import torch_threads
+
+ASSOCIATION_KIND = "association"
+"""``kind`` of an association-model checkpoint (absent: the paper's encoder-decoder)."""
+ASSOCIATION_CHECKPOINT = "association"
+"""The shipped association checkpoint's name."""
 
 _MODELS: dict[tuple[str, int, int, str], tuple[TrackerTransformer, dict[str, Any]]] = {}
 
@@ -147,6 +152,9 @@ def track_transformer_batch(stacks: Sequence[FrameStack] | np.ndarray,
     params = params or TransformerParams()
     device, _ = resolve_device(params.device)
     model, config = cached_model(params.checkpoint, device)
+    if config.get("kind") == ASSOCIATION_KIND:
+        raise CheckpointError(f"{config['path']}: an association checkpoint tracks one "
+                              "sequence at a time (track_transformer), not fixed-N batches")
     stacks, groups = _groups(stacks)
     out: list[Tracks | None] = [None] * len(stacks)
     for idx in groups.values():
@@ -158,22 +166,48 @@ def track_transformer_batch(stacks: Sequence[FrameStack] | np.ndarray,
     return out  # type: ignore[return-value]
 
 
+def fixed_count_stack(detections: Detections, checkpoint: str) -> FrameStack:
+    """The detections as a FrameStack for the encoder-decoder (one slot per detection of
+    frame 0, the same count in every frame); an InputError that names the model that
+    takes any count (the association checkpoint) when the counts differ or frames are
+    empty."""
+    try:
+        return stack_frames(detections)
+    except InputError as exc:
+        if "needs the same number" not in exc.problem and "have no detections" not in exc.problem:
+            raise
+        raise InputError(exc.source, f"{exc.problem}. The encoder-decoder checkpoint "
+                         f"{Path(checkpoint).stem!r} needs a fixed count; the association "
+                         f"model takes any number per frame and empty frames: --checkpoint "
+                         f"{ASSOCIATION_CHECKPOINT}", row=exc.row, line=exc.line) from None
+
+
 def track_transformer(detections: Detections, params: TransformerParams | None = None,
                       control: RunControl | None = None) -> TrackingResult:
-    """Track one sequence (same number of detections in every frame) with a checkpoint."""
+    """Track one sequence with a checkpoint: the paper's encoder-decoder (any fixed number
+    of detections per frame, slots = frame 0's detections) or, when the checkpoint's kind
+    is ``association``, the association transformer (any number per frame)."""
     from .flops import count_flops
 
     params = params or TransformerParams()
-    stack = stack_frames(detections)
     device, note = resolve_device(params.device)
     model, config = cached_model(params.checkpoint, device)
+    if config.get("kind") == ASSOCIATION_KIND:
+        from .assoc_infer import track_association
+        from .assoc_model import AssociationTransformer
+
+        # cached_model is typed for the encoder-decoder (what reproduce reads); the kind
+        # recorded in the checkpoint says which class load_checkpoint built
+        assoc = cast(AssociationTransformer, model)
+        return track_association(detections, params, assoc, config, device, note, control)
+    stack = fixed_count_stack(detections, params.checkpoint)
     ckpt.check_fits(model.cfg, stack.n, stack.coords.shape[2], config["path"])
     t0 = time.perf_counter()
     est = estimate(model, stack.coords[None], 1, control)
     cols = assign(est, stack.coords[None])
     tracks = _tracks(stack, est[0], cols[0])
     wall = time.perf_counter() - t0
-    flops = count_flops(model, len(stack.frames))
+    flops = count_flops(model, len(stack.frames), particles=stack.n)
     info: dict[str, Any] = {
         "checkpoint": params.checkpoint, "checkpoint_path": config["path"],
         "encoder_lookback": model.cfg.encoder_lookback,
