@@ -68,3 +68,17 @@ def test_quick_benchmark_writes_csv_plots_and_table(tmp_path, capsys):
     assert main(["benchmark", "--quick", "--out", str(tmp_path), "--no-progress",
                  "--trackers", "oracle", "lap"]) == 0
     assert "| vesicle-low | oracle | 2/2 | 1.000 ± 0.000 |" in capsys.readouterr().out
+
+
+def test_tracker_names_map_to_their_parameter_models():
+    from napari_mpt.benchmark.cases import tracker_params
+    from napari_mpt.params import LAPParams, MHTParams, TransformerParams
+
+    sim = preset_params("vesicle-low")
+    assert tracker_params("association", sim, {}).checkpoint == "association"
+    assert isinstance(tracker_params("transformer", sim, {}), TransformerParams)
+    assert isinstance(tracker_params("lap", sim, {}), LAPParams)
+    known = tracker_params("mht", sim, {"lookback": 2})
+    assert isinstance(known, MHTParams) and known.lookback == 2
+    assert known.measurement_noise == sim.measurement_noise     # the simulation's own
+    assert tracker_params("mht", sim, {}, priors="estimated").measurement_noise is None

@@ -18,7 +18,7 @@ from ..data import Detections, Tracks
 from ..errors import MPTError
 from ..params import LAPParams, MHTParams, SimulationParams, TransformerParams, known_priors
 
-TRACKERS: tuple[str, ...] = ("oracle", "lap", "mht", "transformer")
+TRACKERS: tuple[str, ...] = ("oracle", "lap", "mht", "association", "transformer")
 """Trackers the benchmark knows, in the order tables list them.  ``oracle`` is no tracker:
 the truth's own association of the detections at their measured positions, i.e. the best
 any tracker can score on these detections (the position measures cannot reach 1 when
@@ -64,6 +64,8 @@ def tracker_params(name: str, sim: SimulationParams, overrides: dict[str, Any],
         return LAPParams(**overrides)
     if name == "transformer":
         return TransformerParams(**overrides)
+    if name == "association":   # the shipped association transformer (any detections)
+        return TransformerParams(**{"checkpoint": "association", **overrides})
     raise MPTError(f"unknown tracker {name!r} (known: {', '.join(TRACKERS)})")
 
 
