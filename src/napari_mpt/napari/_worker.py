@@ -10,6 +10,7 @@ inside the core and returns nothing half-made.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,9 @@ def run_tracking(detections: Detections, params: Any, truth: Tracks | None,
         return JobOutput(result, None, str(exc))
 
 
+PROGRESS_INTERVAL_S = 0.25
+
+
 class _Progress(QObject):
     """Lives in the GUI thread; emitting from the worker queues the update there."""
 
@@ -74,6 +78,7 @@ class TrackingJob:
         self._progress = _Progress()
         self._progress.changed.connect(on_progress)
         self._last = (-1, -1)
+        self._last_time = 0.0
         self.running = True
         control = RunControl(progress=self._emit, should_stop=self._cancel.is_set)
         # our own "errored" handler stops create_worker from re-raising in the GUI thread
@@ -88,10 +93,14 @@ class TrackingJob:
         self.worker.finished.connect(finished)
 
     def _emit(self, done: int, total: int) -> None:
-        # at most one queued update per percent, however often the core reports
+        # at most one queued update per percent and per PROGRESS_INTERVAL_S, however often
+        # the core reports: each update relays out the dock, which costs napari's main
+        # window tens of ms (measured: 52 updates took 1.7 s of a 0.3 s run)
         pct = (100 * done // total) if total else 0
-        if (pct, total) != self._last:
-            self._last = (pct, total)
+        now = time.monotonic()
+        if (pct, total) != self._last and (now - self._last_time >= PROGRESS_INTERVAL_S
+                                           or done >= total):
+            self._last, self._last_time = (pct, total), now
             self._progress.changed.emit(int(done), int(total))
 
     def start(self) -> None:

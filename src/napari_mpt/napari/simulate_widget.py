@@ -18,7 +18,7 @@ from ..presets import PRESETS, preset_params
 from ..simulate import simulate
 from .controls import ParamForm
 from .layers import new_pair_id, set_tracks, simulation_layers, tracks_features
-from .messages import notify
+from .messages import breakable, notify, wrap_label
 
 if TYPE_CHECKING:
     import napari
@@ -37,6 +37,7 @@ class SimulateWidget(Container):
     """Simulate, then add (first time) or update (afterwards) the two layers."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
+        # scrollable: the dock scrolls rather than stretching the window past the screen
         super().__init__(labels=False)
         self.viewer = napari_viewer
         self.preset = ComboBox(label="preset", choices=[NO_PRESET, *PRESETS], value=NO_PRESET,
@@ -44,7 +45,7 @@ class SimulateWidget(Container):
                                "(simulated, not the challenge's data)")
         self.form = ParamForm(SimulationParams, labels=LABELS)
         self.run_button = PushButton(text="Simulate")
-        self.status = Label(value="")
+        self.status = wrap_label(Label(value=""))
         self.extend([self.preset, self.form, self.run_button, self.status])
         self.preset.changed.connect(self._apply_preset)
         self.run_button.changed.connect(self.run)
@@ -68,7 +69,7 @@ class SimulateWidget(Container):
             params = self.params()
             sim = simulate(params)
         except MPTError as exc:
-            self.status.value = notify(str(exc))
+            self.status.value = breakable(notify(str(exc)))
             return []
         points_t, truth_t = simulation_layers(sim, self._pair)
         reuse = (self._alive(self._points) and self._alive(self._truth)

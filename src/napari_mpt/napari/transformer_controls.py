@@ -1,12 +1,15 @@
 """The Transformer controls: shipped checkpoints or a file, and this machine's devices.
 
-Asked of :mod:`napari_mpt.transformer` lazily (it imports torch), and only when the user
-picks the transformer, so docking the Track widget stays fast.
+Asked of :mod:`napari_mpt.transformer` lazily (it imports torch, about 2 s): on a worker
+thread, started when the Track widget is docked (:func:`preload`) or when the user picks the
+transformer (:meth:`TransformerControls.load`), so that the GUI thread never waits for it.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import threading
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
@@ -55,6 +58,31 @@ def device_names() -> list[str]:
 
 
 FROM_FILE = "checkpoint file…"
+_preloading: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Import the transformer module (and torch) on a background thread, once.
+
+    Docking the Track widget starts it, so that neither the first switch to the
+    transformer nor the first transformer run pays the import on the GUI thread.
+    """
+    global _preloading
+    if _preloading is not None or not transformer_installed():
+        return
+
+    def work() -> None:
+        try:
+            import napari_mpt.transformer  # noqa: F401
+        except Exception:   # reported when the user picks the transformer (load())
+            pass
+
+    _preloading = threading.Thread(target=work, name="napari-mpt torch import", daemon=True)
+    _preloading.start()
+
+
+def _menu_lists() -> tuple[list[str], list[str]]:
+    return checkpoint_names(), device_names()
 
 
 class TransformerControls(Container):
@@ -79,6 +107,7 @@ class TransformerControls(Container):
         super().__init__(widgets=[self.checkpoint, self.file, self.device, self.batch_size],
                          **kwargs)
         self.loaded = False
+        self.loading = False
 
     def _checkpoint_choices(self, _widget: object = None) -> list[str]:
         return [*self._checkpoints, FROM_FILE]
@@ -86,10 +115,34 @@ class TransformerControls(Container):
     def _device_choices(self, _widget: object = None) -> list[str]:
         return list(self._devices)
 
+    def load(self, on_done: Callable[[], None], on_error: Callable[[BaseException], None]) -> None:
+        """Fill the menus from a worker thread (importing torch there); ``on_done`` then."""
+        from napari.qt.threading import create_worker
+
+        if self.loaded or self.loading:
+            return
+        self.loading = True
+
+        def done(lists: tuple[list[str], list[str]]) -> None:
+            self.loading = False
+            self._fill(*lists)
+            on_done()
+
+        def failed(exc: BaseException) -> None:
+            self.loading = False
+            on_error(exc)
+
+        worker = create_worker(_menu_lists, _start_thread=False, _connect={"errored": failed})
+        worker.returned.connect(done)
+        worker.start()
+
     def refresh(self) -> None:
         """Ask the transformer part for its checkpoints and this machine's devices."""
-        self._checkpoints = checkpoint_names()
-        self._devices = device_names()
+        self._fill(checkpoint_names(), device_names())
+
+    def _fill(self, checkpoints: list[str], devices: list[str]) -> None:
+        self._checkpoints = checkpoints
+        self._devices = devices
         # Qt keeps existing entries in place: drop the file entry so that the shipped
         # checkpoints come first and the first of them is selected
         self.checkpoint.del_choice(FROM_FILE)
