@@ -36,6 +36,8 @@ class JobOutput:
     score: LinkScore | None = None
     score_error: str | None = None
     error: MPTError | None = None
+    track_s: float = 0.0   # api.track on the worker: loading (a checkpoint), tracking, FLOPs
+    score_s: float = 0.0   # api.evaluate on the worker
 
 
 def run_tracking(detections: Detections, params: Any, truth: Tracks | None,
@@ -43,16 +45,19 @@ def run_tracking(detections: Detections, params: Any, truth: Tracks | None,
     """Track, then score against ``truth`` when there is one (both in the worker thread)."""
     from .. import api
 
+    t0 = time.monotonic()
     try:
         result = api.track(detections, params, control)
     except MPTError as exc:
         return JobOutput(error=exc)
+    t1 = time.monotonic()
     if truth is None:
-        return JobOutput(result)
+        return JobOutput(result, track_s=t1 - t0)
     try:
-        return JobOutput(result, api.evaluate(result.tracks, truth))
+        score = api.evaluate(result.tracks, truth)
     except MPTError as exc:   # e.g. 3D tracks against a 2D truth: keep the tracks
-        return JobOutput(result, None, str(exc))
+        return JobOutput(result, None, str(exc), track_s=t1 - t0)
+    return JobOutput(result, score, track_s=t1 - t0, score_s=time.monotonic() - t1)
 
 
 PROGRESS_INTERVAL_S = 0.25

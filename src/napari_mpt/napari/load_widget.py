@@ -16,7 +16,7 @@ from magicgui.widgets import Container, FileEdit, Label, PushButton
 
 from ..errors import InputError, MPTError
 from .messages import breakable, notify, wrap_label
-from .reader import read_csv, truth_path_for
+from .reader import prefer_this_plugin_for_csv, read_csv, truth_path_for
 
 if TYPE_CHECKING:
     import napari
@@ -45,6 +45,7 @@ class LoadSpotsWidget(Container):
         self.status = wrap_label(Label(value=""))
         self.extend([self.detections, self.truth, self.load_button, self.status])
         self.load_button.changed.connect(self.load)
+        prefer_this_plugin_for_csv()   # File > Open reads CSVs through this plugin
 
     def load(self) -> list[Any]:
         """Add the layers; on a bad file, say which line is wrong and add nothing."""

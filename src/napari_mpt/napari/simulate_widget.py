@@ -19,6 +19,7 @@ from ..simulate import simulate
 from .controls import ParamForm
 from .layers import new_pair_id, set_tracks, simulation_layers, tracks_features
 from .messages import breakable, notify, wrap_label
+from .reader import prefer_this_plugin_for_csv
 
 if TYPE_CHECKING:
     import napari
@@ -52,6 +53,7 @@ class SimulateWidget(Container):
         self._points: Any = None
         self._truth: Any = None
         self._pair = new_pair_id()
+        prefer_this_plugin_for_csv()   # File > Open reads CSVs through this plugin
 
     def _apply_preset(self, name: str) -> None:
         self.form.set_params(preset_params(name) if name != NO_PRESET else SimulationParams())

@@ -33,6 +33,7 @@ from .layers import (
     tracks_from_layer,
 )
 from .messages import Level, breakable, notify, plain, wrap_label
+from .reader import prefer_this_plugin_for_csv
 from .runs import COLUMNS, TOOLTIPS, RunHistory, RunRecord, detections_key, run_label, seconds
 from .transformer_controls import TransformerControls, preload
 
@@ -111,6 +112,7 @@ class TrackWidget(Container):
         self.native.destroyed.connect(self._disconnect)
         self._input_changed(self.input.value)
         preload()   # torch's import on a background thread, not when the user needs it
+        prefer_this_plugin_for_csv()   # File > Open reads CSVs through this plugin
 
     # --- layer menus ---------------------------------------------------------------
     def _points_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
@@ -348,12 +350,13 @@ class TrackWidget(Container):
             self.history.remove(replaced)
             self._relabel(replaced.label, label, source)
         self.history.add(record)
+        drawing = time.monotonic()
         self._show_layers(out, label, source)
         self.progress.value = 100
         self._show_readout(record)   # its tooltip says how the FLOPs were counted
         self.refresh_table()
-        self.timing.value = (f"click to result {seconds(time.monotonic() - self._started)} "
-                             f"(tracker {seconds(record.wall_s)})")
+        self.timing.value = timing_text(time.monotonic() - self._started, out,
+                                        time.monotonic() - drawing)
         if out.score_error:
             self.say(f"tracked, but not scored: {out.score_error}", "warning")
         else:
@@ -426,6 +429,17 @@ class TrackWidget(Container):
             if item is not None:
                 item.setToolTip(f"{r.label}: {r.parameters}")
         native.resizeColumnsToContents()
+
+
+def timing_text(total_s: float, out: JobOutput, drawing_s: float) -> str:
+    """Where the time from the click to the result went."""
+    assert out.result is not None
+    track_s = out.track_s or out.result.wall_s
+    other = max(total_s - track_s - out.score_s - drawing_s, 0.0)
+    return (f"click to result {seconds(total_s)}: tracker {seconds(out.result.wall_s)} "
+            f"(with loading, FLOP count {seconds(track_s)}), scoring {seconds(out.score_s)}, "
+            f"drawing the layers {seconds(drawing_s)}, GUI and thread hand-over "
+            f"{seconds(other)}")
 
 
 def show_legend(viewer: Any) -> None:
