@@ -106,3 +106,36 @@ class ParamForm(Container):
         for w in self:
             value = getattr(params, w.name)
             w.value = _tuple_text(value) if isinstance(value, tuple) else value
+
+
+class ScrollingContainer(Container):
+    """A dock widget whose contents scroll vertically when the dock is too short.
+
+    napari docks a magicgui widget's ``native`` (the inner widget even when the container
+    is made ``scrollable``), so the contents sit in a ``body`` container inside a scroll
+    area of our own: a tall dock (many controls, a long message) scrolls instead of
+    stretching the window past the screen, and the dock keeps its width.
+    """
+
+    def __init__(self, **kwargs: Any):
+        from qtpy.QtCore import Qt
+        from qtpy.QtWidgets import QFrame, QScrollArea
+
+        super().__init__(labels=False)
+        self.body = Container(**kwargs)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.body.native)
+        self.native.layout().addWidget(scroll)
+        self.native.layout().setContentsMargins(0, 0, 0, 0)
+        self.scroll_area = scroll
+
+    def extend(self, widgets: Any) -> None:
+        """Add ``widgets`` to the scrolling body."""
+        self.body.extend(widgets)
+
+    def reset_choices(self, *args: Any) -> None:
+        super().reset_choices(*args)
+        self.body.reset_choices(*args)

@@ -120,13 +120,13 @@ def _hex(color: tuple) -> str:
     return "#" + "".join(f"{round(255 * v):02x}" for v in color[:3])
 
 
-def _title_layer(viewer: Any, lines: list[tuple[str, tuple]], kind: str) -> Any:
+def _title_layer(viewer: Any, lines: list[tuple[str, tuple]], kind: str, name: str) -> Any:
     """A Points layer of invisible points whose text is the panel's title and legend."""
     import numpy as np
 
     n = len(lines)
     return viewer.add_points(
-        np.zeros((n, 2)), name=f"{lines[0][0]} (title)", size=0.01, face_color="transparent",
+        np.zeros((n, 2)), name=name, size=0.01, face_color="transparent",
         border_width=0, features={"text": [t for t, _ in lines],
                                   "color": [_hex(c) for _, c in lines]},
         text={"string": "{text}", "anchor": "upper_left", "size": TITLE_PX,
@@ -171,18 +171,20 @@ def side_by_side(viewer: Any) -> bool:
               if mpt_meta(layer).get("kind") == "link_errors"}
     order: list[Any] = []
     titles = []
-    title = _title_layer(viewer, panel_lines("truth", None), "truth")
+    title = _title_layer(viewer, panel_lines("truth", None), "truth", "data title")
     order += [*sorted(data, key=lambda x: mpt_meta(x)["kind"] != "truth"), title]
     titles.append(title)
     for result in results:
         label = mpt_meta(result).get("label")
         lines = panel_lines("result", label)
         if label in errors:
-            group = [result, errors[label], _title_layer(viewer, lines, "result")]
+            group = [result, errors[label],
+                     _title_layer(viewer, lines, "result", f"{label} title")]
         else:
             lines[2:] = [("no link errors: every link right", (0.55, 1.0, 0.2, 1.0))]
-            group = [result, _title_layer(viewer, lines[:1], "result"),
-                     _title_layer(viewer, [("", WHITE), *lines[1:]], "result")]
+            group = [result, _title_layer(viewer, lines[:1], "result", f"{label} title"),
+                     _title_layer(viewer, [("", WHITE), *lines[1:]], "result",
+                                  f"{label} legend")]
         titles += group[1:] if label not in errors else group[2:]
         order += group
     for i, layer in enumerate(order):

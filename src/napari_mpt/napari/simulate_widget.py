@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import ComboBox, Container, Label, PushButton
+from magicgui.widgets import ComboBox, Label, PushButton
 
 from ..errors import MPTError
 from ..params import SimulationParams
 from ..presets import PRESETS, preset_params
 from ..simulate import simulate
-from .controls import ParamForm
+from .controls import ParamForm, ScrollingContainer
 from .layers import new_pair_id, set_tracks, simulation_layers, tracks_features
 from .messages import breakable, notify, wrap_label
 from .reader import prefer_this_plugin_for_csv
@@ -34,7 +34,7 @@ LABELS = {"particles": "particles N", "frames": "frames T", "process_noise": "pr
 NO_PRESET = "(none)"
 
 
-class SimulateWidget(Container):
+class SimulateWidget(ScrollingContainer):
     """Simulate, then add (first time) or update (afterwards) the two layers."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):

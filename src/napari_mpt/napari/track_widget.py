@@ -18,7 +18,7 @@ from ..errors import Cancelled, InputError, MPTError
 from ..io import with_detection_positions
 from ..params import LAPParams, MHTParams
 from ._worker import JobOutput, TrackingJob
-from .controls import ParamForm
+from .controls import ParamForm, ScrollingContainer
 from .layers import (
     KEY,
     axis_labels,
@@ -56,7 +56,7 @@ KEEP, REPLACE = "keep every run", "replace the last run"
 LEGEND = "link errors: magenta = wrong link made (FP)   cyan = true link missed (FN)"
 
 
-class TrackWidget(Container):
+class TrackWidget(ScrollingContainer):
     """Input layer, method and its settings, Run/Cancel, progress, readout, run table."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
@@ -444,6 +444,7 @@ def timing_text(total_s: float, out: JobOutput, drawing_s: float) -> str:
 
 def show_legend(viewer: Any) -> None:
     """Say on the canvas what the link-error colours mean."""
-    overlay = viewer.text_overlay
+    canvas = getattr(viewer, "canvas", None)           # napari >= 0.9
+    overlay = canvas.overlays.text if canvas is not None else viewer.text_overlay
     overlay.text = LEGEND
     overlay.visible = True

@@ -125,7 +125,8 @@ class TransformerControls(Container):
 
         def done(lists: tuple[list[str], list[str]]) -> None:
             self.loading = False
-            self._fill(*lists)
+            if not self.loaded:     # not filled meanwhile by a synchronous refresh()
+                self._fill(*lists)
             on_done()
 
         def failed(exc: BaseException) -> None:
@@ -145,9 +146,12 @@ class TransformerControls(Container):
         self._devices = devices
         # Qt keeps existing entries in place: drop the file entry so that the shipped
         # checkpoints come first and the first of them is selected
+        chosen_file = self.file.value is not None and Path(self.file.value).is_file()
         self.checkpoint.del_choice(FROM_FILE)
         self.checkpoint.reset_choices()
         self.device.reset_choices()
+        if chosen_file:    # a file picked while the menus were loading stays picked
+            self.checkpoint.value = FROM_FILE
         self.loaded = True
 
     def params(self) -> TransformerParams:
@@ -155,6 +159,9 @@ class TransformerControls(Container):
         if not transformer_installed():
             raise ParameterError("method", "the transformer is not part of this installation; "
                                  "use MHT or install napari-mpt with its transformer module")
+        if self.loading:
+            raise ParameterError("method", "the transformer is still loading (its first use "
+                                 "imports torch): press Run again in a moment")
         if not self.loaded:
             self.refresh()
         checkpoint = self.checkpoint.value
