@@ -159,7 +159,7 @@ class TransformerControls(Container):
         if not transformer_installed():
             raise ParameterError("method", "the transformer is not part of this installation; "
                                  "use MHT or install napari-mpt with its transformer module")
-        if self.loading:
+        if self.loading and not self.loaded:
             raise ParameterError("method", "the transformer is still loading (its first use "
                                  "imports torch): press Run again in a moment")
         if not self.loaded:
