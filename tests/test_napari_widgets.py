@@ -789,9 +789,16 @@ def test_file_open_reads_csvs_through_the_plugin_without_asking(viewer, tmp_path
     assert get_settings().plugins.extension2reader == {"*.csv": "someone-else"}
 
 
-def test_side_by_side_panels_are_titled_with_a_colour_legend(viewer, qtbot):
-    from napari_mpt.napari.scene import side_by_side
+def _has(img, color, tol: float = 40) -> int:
+    target = np.asarray(color[:3]) * 255
+    return int((np.abs(img[..., :3].astype(float) - target).max(axis=-1) < tol).sum())
 
+
+def test_side_by_side_panels_are_titled_with_a_colour_legend(make_napari_viewer, qtbot):
+    from napari_mpt.napari.scene import show_whole_tracks, side_by_side
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window.resize(1000, 700)
     simulate_in(viewer, frames=30, seed=7, measurement_noise=6.0)
     track = dock(viewer, "Track")
     for k in (1, 3):
@@ -816,3 +823,19 @@ def test_side_by_side_panels_are_titled_with_a_colour_legend(viewer, qtbot):
     i = list(legend.features["text"]).index("magenta: wrong link made (FP)")
     assert legend.features["color"][i] == "#ff1abf"          # FP_COLOR, drawn as the text's
     assert legend.text.color.feature == "color"
+
+    # drawn: the legend alone shows both colours, and so do the error layers alone
+    show_whole_tracks(viewer)           # every error at once, as in the demo's still
+    viewer.window.remove_dock_widget("all")
+    kind = {id(x): mpt_meta(x).get("kind") for x in viewer.layers}
+    for shown in ("title", "link_errors"):
+        for x in viewer.layers:
+            x.visible = kind[id(x)] == shown
+        qtbot.wait(50)
+        img = viewer.screenshot(canvas_only=True, flash=False)
+        assert _has(img, FP_COLOR) > 20 and _has(img, FN_COLOR) > 20, shown
+    for x in viewer.layers:
+        x.visible = False
+    qtbot.wait(50)
+    img = viewer.screenshot(canvas_only=True, flash=False)
+    assert _has(img, FP_COLOR) == 0 and _has(img, FN_COLOR) == 0
