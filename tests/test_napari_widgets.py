@@ -177,6 +177,11 @@ def test_mht_run_matches_the_core(viewer, qtbot):
     assert row[-1].startswith("K=1, constant-velocity")
     assert track.progress.value == 100
     assert track.timing.value.startswith("click to result ")
+    assert f"tracker {track.history.records[-1].wall_s:.2f} s" in track.timing.tooltip
+    assert "drawing the layers" in track.timing.tooltip and "scoring" in track.timing.tooltip
+    legend = viewer.canvas.overlays.text
+    assert legend.visible and "magenta = wrong link made (FP)" in legend.text
+    assert "cyan = true link missed (FN)" in legend.text
 
     # a second run on the same detections adds a row; the same settings again reuse a layer
     track.mht["lookback"].value = 4
@@ -811,11 +816,11 @@ def test_side_by_side_panels_are_titled_with_a_colour_legend(make_napari_viewer,
     groups = [kinds[i:i + 3] for i in range(0, len(kinds), 3)]
     assert groups[0] == ["truth", "detections", "title"]
     titles = [list(x.features["text"]) for x in viewer.layers if mpt_meta(x).get("kind") == "title"]
-    assert titles[0] == ["ground truth (grey) and detections (yellow)"]
+    assert titles[0] == ["truth (grey), detections (yellow)"]
     for group, title, label in zip(groups[1:], titles[1:], ("MHT K=1", "MHT K=3"), strict=True):
         if group[1] == "link_errors":
             assert group == ["result", "link_errors", "title"]
-            assert title == [f"{label}: its tracks and its link errors",
+            assert title == [f"{label}: tracks, link errors",
                              "tracks: one colour per track", "magenta: wrong link made (FP)",
                              "cyan: true link missed (FN)"]
     legend = next(x for x in viewer.layers if mpt_meta(x).get("kind") == "title"

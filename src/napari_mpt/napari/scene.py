@@ -54,9 +54,20 @@ def wait_for(widget: TrackWidget, timeout_s: float = 600.0) -> None:
         raise DemoError(widget.status.value or "the run produced no result")
 
 
+def _wait_until(done: Any, timeout_s: float) -> None:
+    from qtpy.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        QApplication.processEvents()
+        if time.monotonic() > deadline:
+            raise DemoError(f"not ready within {timeout_s:.0f} s")
+        time.sleep(0.01)
+
+
 def _run(track: TrackWidget, timeout_s: float) -> None:
     if not track.run():
-        raise DemoError(track.status.value)
+        raise DemoError(track.message)
     wait_for(track, timeout_s)
 
 
@@ -86,6 +97,9 @@ def build_scene(sim: SimulationParams, mht: MHTParams, transformer: TransformerP
     else:
         track.method.value = TRANSFORMER
         controls = track.transformer
+        _wait_until(lambda: controls.loaded or not controls.loading, timeout_s)
+        if not controls.loaded:      # the menus' worker failed: its message is the status
+            raise DemoError(track.message or "the transformer's menus did not load")
         if transformer.checkpoint in controls.checkpoint.choices:
             controls.checkpoint.value = transformer.checkpoint
         else:
@@ -109,8 +123,8 @@ WHITE = (1.0, 1.0, 1.0, 1.0)
 def panel_lines(kind: str, label: str | None) -> list[tuple[str, tuple]]:
     """What one grid panel shows, as (text, colour) lines: its title and its legend."""
     if kind in ("detections", "truth"):
-        return [("ground truth (grey) and detections (yellow)", WHITE)]
-    return [(f"{label}: its tracks and its link errors", WHITE),
+        return [("truth (grey), detections (yellow)", WHITE)]
+    return [(f"{label}: tracks, link errors", WHITE),
             ("tracks: one colour per track", (1.0, 0.6, 0.0, 1.0)),
             ("magenta: wrong link made (FP)", FP_COLOR),
             ("cyan: true link missed (FN)", FN_COLOR)]
@@ -135,18 +149,18 @@ def _title_layer(viewer: Any, lines: list[tuple[str, tuple]], kind: str, name: s
 
 
 def _place_titles(viewer: Any, titles: list[Any]) -> None:
-    """Stack each title's lines down from the top left of the data, ``LINE_PX`` apart on
+    """Stack each title's lines just above the top left of the data, ``LINE_PX`` apart on
     screen (napari draws an ``upper_left`` text above and right of its point)."""
     import numpy as np
 
     camera = getattr(getattr(viewer, "scene", None), "camera", None) or viewer.camera
-    zoom = float(camera.zoom) or 1.0
+    step = LINE_PX / (float(camera.zoom) or 1.0)
     data = [np.asarray(layer.data)[:, -2:] for layer in viewer.layers
             if mpt_meta(layer).get("kind") in ("detections", "truth") and len(layer.data)]
     top, left = np.min(np.vstack(data), axis=0) if data else np.zeros(2)
     for layer in titles:
         n = len(layer.data)
-        layer.data = np.column_stack([top + np.arange(1, n + 1) * LINE_PX / zoom,
+        layer.data = np.column_stack([top - (n - np.arange(1, n + 1) + 0.3) * step,
                                       np.full(n, left)])
 
 
@@ -193,12 +207,15 @@ def side_by_side(viewer: Any) -> bool:
     viewer.grid.stride = 3
     viewer.grid.shape = (1, 2) if cells <= 2 else (2, (cells + 1) // 2)
     viewer.grid.enabled = True
-    _place_titles(viewer, titles)  # inside the data's extent before the views are fitted
     QApplication.processEvents()   # the grid's views must exist before they are fitted
-    viewer.reset_view()
-    QApplication.processEvents()
+    for _ in range(2):             # the titles' place depends on the zoom and vice versa
+        _place_titles(viewer, titles)
+        viewer.reset_view()
+        QApplication.processEvents()
     _place_titles(viewer, titles)
     viewer.layers.selection.active = results[-1]
+    canvas = getattr(viewer, "canvas", None)   # each panel has its legend: not the canvas's
+    (canvas.overlays.text if canvas is not None else viewer.text_overlay).visible = False
     return True
 
 

@@ -53,7 +53,7 @@ OUTPUT_KINDS = ("result", "link_errors")
 DATA_KINDS = ("detections", "truth")
 ERROR_TAIL = 5   # frames a link error stays drawn after the frame it arrives in
 KEEP, REPLACE = "keep every run", "replace the last run"
-LEGEND = "link errors: magenta = wrong link made (FP)   cyan = true link missed (FN)"
+LEGEND = "link errors:\nmagenta = wrong link made (FP)\ncyan = true link missed (FN)"
 
 
 class TrackWidget(ScrollingContainer):
@@ -355,8 +355,10 @@ class TrackWidget(ScrollingContainer):
         self.progress.value = 100
         self._show_readout(record)   # its tooltip says how the FLOPs were counted
         self.refresh_table()
-        self.timing.value = timing_text(time.monotonic() - self._started, out,
-                                        time.monotonic() - drawing)
+        total_s = time.monotonic() - self._started
+        self.timing.value = (f"click to result {seconds(total_s)} · tracker "
+                             f"{seconds(record.wall_s)} (hover: where the time went)")
+        self.timing.tooltip = timing_text(total_s, out, time.monotonic() - drawing)
         if out.score_error:
             self.say(f"tracked, but not scored: {out.score_error}", "warning")
         else:
@@ -436,10 +438,12 @@ def timing_text(total_s: float, out: JobOutput, drawing_s: float) -> str:
     assert out.result is not None
     track_s = out.track_s or out.result.wall_s
     other = max(total_s - track_s - out.score_s - drawing_s, 0.0)
-    return (f"click to result {seconds(total_s)}: tracker {seconds(out.result.wall_s)} "
-            f"(with loading, FLOP count {seconds(track_s)}), scoring {seconds(out.score_s)}, "
-            f"drawing the layers {seconds(drawing_s)}, GUI and thread hand-over "
-            f"{seconds(other)}")
+    return (f"click to result {seconds(total_s)}:\n"
+            f"  tracker {seconds(out.result.wall_s)} (with loading and FLOP count "
+            f"{seconds(track_s)}, on the worker)\n"
+            f"  scoring {seconds(out.score_s)} (on the worker)\n"
+            f"  drawing the layers {seconds(drawing_s)} (napari, GUI thread)\n"
+            f"  Qt events and thread hand-over {seconds(other)}")
 
 
 def show_legend(viewer: Any) -> None:
@@ -447,4 +451,6 @@ def show_legend(viewer: Any) -> None:
     canvas = getattr(viewer, "canvas", None)           # napari >= 0.9
     overlay = canvas.overlays.text if canvas is not None else viewer.text_overlay
     overlay.text = LEGEND
+    overlay.position = "top_left"
+    overlay.font_size = 9
     overlay.visible = True
