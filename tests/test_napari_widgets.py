@@ -320,6 +320,7 @@ def _choose_file(track, path) -> None:
 
 
 @needs_transformer
+@pytest.mark.slow
 def test_transformer_menus_list_shipped_checkpoints_and_real_devices(viewer, qtbot):
     from napari_mpt.transformer import available_checkpoints, available_devices
 
@@ -799,6 +800,7 @@ def _has(img, color, tol: float = 40) -> int:
     return int((np.abs(img[..., :3].astype(float) - target).max(axis=-1) < tol).sum())
 
 
+@pytest.mark.slow
 def test_side_by_side_panels_are_titled_with_a_colour_legend(make_napari_viewer, qtbot):
     from napari_mpt.napari.scene import show_whole_tracks, side_by_side
 

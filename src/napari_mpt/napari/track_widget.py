@@ -52,6 +52,7 @@ LAP_LABELS = {"max_link_distance": "max link distance", "gap_closing_frames": "g
 OUTPUT_KINDS = ("result", "link_errors")
 DATA_KINDS = ("detections", "truth")
 ERROR_TAIL = 5   # frames a link error stays drawn after the frame it arrives in
+PRELOAD_DELAY_MS = 1000
 KEEP, REPLACE = "keep every run", "replace the last run"
 LEGEND = "link errors:\nmagenta = wrong link made (FP)\ncyan = true link missed (FN)"
 
@@ -111,7 +112,11 @@ class TrackWidget(ScrollingContainer):
         self.viewer.layers.events.inserted.connect(self._layer_added)
         self.native.destroyed.connect(self._disconnect)
         self._input_changed(self.input.value)
-        preload()   # torch's import on a background thread, not when the user needs it
+        # torch's import on a background thread, not when the user needs it; started once
+        # the dock is up, so that it does not compete with docking for the GIL
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(PRELOAD_DELAY_MS, preload)
         prefer_this_plugin_for_csv()   # File > Open reads CSVs through this plugin
 
     # --- layer menus ---------------------------------------------------------------

@@ -59,6 +59,7 @@ def device_names() -> list[str]:
 
 FROM_FILE = "checkpoint file…"
 _preloading: threading.Thread | None = None
+_preloaded: tuple[list[str], list[str]] | None = None   # the menus, once preload() is done
 
 
 def preload() -> None:
@@ -72,8 +73,9 @@ def preload() -> None:
         return
 
     def work() -> None:
+        global _preloaded
         try:
-            import napari_mpt.transformer  # noqa: F401
+            _preloaded = _menu_lists()      # imports torch, asks it for the devices
         except Exception:   # reported when the user picks the transformer (load())
             pass
 
@@ -120,6 +122,10 @@ class TransformerControls(Container):
         from napari.qt.threading import create_worker
 
         if self.loaded or self.loading:
+            return
+        if _preloaded is not None:          # torch already imported in the background
+            self._fill(*_preloaded)
+            on_done()
             return
         self.loading = True
 
