@@ -135,6 +135,9 @@ class ScrollingContainer(Container):
     def extend(self, widgets: Any) -> None:
         """Add ``widgets`` to the scrolling body."""
         self.body.extend(widgets)
+        # no horizontal scrolling: the dock is at least as wide as the controls need
+        bar = self.scroll_area.verticalScrollBar().sizeHint().width()
+        self.scroll_area.setMinimumWidth(self.body.native.minimumSizeHint().width() + bar)
 
     def reset_choices(self, *args: Any) -> None:
         super().reset_choices(*args)
