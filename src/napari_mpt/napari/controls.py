@@ -136,7 +136,8 @@ class ScrollingContainer(Container):
         """Add ``widgets`` to the scrolling body."""
         self.body.extend(widgets)
         # no horizontal scrolling: the dock is at least as wide as the controls need
-        bar = self.scroll_area.verticalScrollBar().sizeHint().width()
+        scrollbar = self.scroll_area.verticalScrollBar()
+        bar = scrollbar.sizeHint().width() if scrollbar is not None else 0
         self.scroll_area.setMinimumWidth(self.body.native.minimumSizeHint().width() + bar)
 
     def reset_choices(self, *args: Any) -> None:
