@@ -233,3 +233,22 @@ def test_demo_command_registers_without_importing_napari_qt_or_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_estimated_parameters_are_shown_with_the_values_used():
+    from types import SimpleNamespace
+
+    from napari_mpt.napari.runs import describe_params
+
+    # what the MHT returns when it estimated its noise priors from the data
+    result = SimpleNamespace(params={"process_noise": 1.52, "measurement_noise": 4.9},
+                             info={"estimated": {"process_noise": 1.52,
+                                                 "measurement_noise": 4.9}})
+    assert describe_params(api.MHTParams(lookback=3), "cpu", result) == (
+        "K=3, constant-velocity, eta'=1.52 est., nu'=4.9 est., exact")
+    assert describe_params(api.MHTParams(lookback=3, process_noise=2.0), "cpu") == (
+        "K=3, constant-velocity, eta'=2, nu'=1, exact")
+    base = settings_of(api.MHTParams())
+    earlier = [RunRecord("k", "MHT K=8", "MHT", "", 0.0, 0, "none", "cpu", base_label="MHT K=8",
+                         settings={**base, "measurement_noise": 1.0})]
+    assert run_label("MHT K=8", {**base, "measurement_noise": None}, earlier) == "MHT K=8 ν'=est."

@@ -24,6 +24,7 @@ from magicgui.widgets import (
 from ..errors import ParameterError
 from ..params import field_default
 
+ESTIMATE = "estimate"   # what a parameter estimated from the data (None) shows
 # spin boxes need a finite range; fields without a maximum get this one
 _FLOAT_MAX = 1e9
 _INT_MAX = 2**31 - 1
@@ -41,6 +42,11 @@ def control_for(f, label: str | None = None, slider: bool = False,
     default = field_default(f)
     common = {"name": f.name, "label": label or f.name.replace("_", " "),
               "tooltip": meta.get("help", "")}
+    if default is None and meta.get("estimate") is not None:
+        # None means "estimated from the data": the parameter model reads this word (or a
+        # number) from a widget, as the CLI option does
+        common["tooltip"] = f"{common['tooltip']} (a number, or '{ESTIMATE}')"
+        return LineEdit(value=ESTIMATE, **common)
     if meta.get("choices"):
         return ComboBox(value=default, choices=list(meta["choices"]), **common)
     if isinstance(default, tuple):
@@ -105,6 +111,8 @@ class ParamForm(Container):
     def set_params(self, params: Any) -> None:
         for w in self:
             value = getattr(params, w.name)
+            if value is None and self._fields[w.name].metadata.get("estimate") is not None:
+                value = ESTIMATE
             w.value = _tuple_text(value) if isinstance(value, tuple) else value
 
 

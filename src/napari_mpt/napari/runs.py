@@ -66,13 +66,34 @@ def detections_key(data: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
-def describe_params(params: object, device: str) -> str:
-    """The key parameters of a run, as a user would name them."""
+def _number(value: Any) -> str:
+    return "?" if value is None else format(value, "g") if isinstance(value, float) else str(value)
+
+
+def estimated_of(result: TrackingResult | None) -> dict[str, Any]:
+    """The parameters a tracker estimated from the data (``info["estimated"]``), if any."""
+    info = getattr(result, "info", None) or {}
+    est = info.get("estimated") if isinstance(info, dict) else None
+    return dict(est) if isinstance(est, dict) else {}
+
+
+def describe_params(params: object, device: str, result: TrackingResult | None = None) -> str:
+    """The key parameters of a run, as a user would name them; a parameter estimated from
+    the data shows the value used, marked "est."
+    """
     if hasattr(params, "describe"):    # parameter classes that describe themselves (LAP)
         return str(params.describe())
     if isinstance(params, MHTParams):
-        return (f"K={params.lookback}, {params.motion_model}, eta'={params.process_noise:g}, "
-                f"nu'={params.measurement_noise:g}, {params.mode}")
+        used = getattr(result, "params", None) or {}
+        est = estimated_of(result)
+
+        def val(name: str) -> str:
+            value = used.get(name, getattr(params, name)) if isinstance(used, dict) else None
+            value = getattr(params, name) if value is None else value
+            return _number(value) + (" est." if name in est else "")
+
+        return (f"K={params.lookback}, {params.motion_model}, eta'={val('process_noise')}, "
+                f"nu'={val('measurement_noise')}, {params.mode}")
     return f"{getattr(params, 'checkpoint', '?')}, {device}"
 
 
@@ -86,7 +107,7 @@ def settings_of(params: object) -> dict[str, Any]:
 def _setting_text(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return name.replace("_", " ") if value else f"no {name.replace('_', ' ')}"
-    text = f"{value:g}" if isinstance(value, float) else str(value)
+    text = "est." if value is None else f"{value:g}" if isinstance(value, float) else str(value)
     short = SHORT_NAMES.get(name, name.replace("_", " "))
     return text if short is None else f"{short}={text}"
 
@@ -137,13 +158,14 @@ class RunRecord:
     beta: float | None = None
     base_label: str = ""
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
+    estimated: str = ""   # parameters estimated from the data, as "name=value, ..."
 
     @classmethod
     def from_result(cls, key: str, params: object, result: TrackingResult,
                     score: LinkScore | None, label: str | None = None) -> RunRecord:
         summary = score.summary() if score is not None and hasattr(score, "summary") else {}
         return cls(key, label or result.label, result.method,
-                   describe_params(params, result.device),
+                   describe_params(params, result.device, result),
                    result.wall_s, int(result.flops.value), result.flops.source,
                    result.device, flops_detail=result.flops.detail,
                    jaccard=None if score is None else score.jaccard,
@@ -152,7 +174,9 @@ class RunRecord:
                    fn=None if score is None else score.fn,
                    association_jaccard=_measure(summary, "association_jaccard"),
                    alpha=_measure(summary, "alpha"), beta=_measure(summary, "beta"),
-                   base_label=result.label, settings=settings_of(params))
+                   base_label=result.label, settings=settings_of(params),
+                   estimated=", ".join(f"{SHORT_NAMES.get(k) or k}={_number(v)}"
+                                       for k, v in estimated_of(result).items()))
 
     def cells(self) -> tuple[str, ...]:
         """The table's cells after the row header (the label), as :data:`COLUMNS`."""
@@ -175,8 +199,9 @@ class RunRecord:
             score = (f"link Jaccard: {self.jaccard:.4f}   TP {self.tp}  FP {self.fp}  "
                      f"FN {self.fn}\nassociation JC: {opt(self.association_jaccard)}\n"
                      f"ISBI α: {opt(self.alpha)}   β: {opt(self.beta)}")
+        est = f"\nestimated from the data: {self.estimated}" if self.estimated else ""
         return (f"{self.label}\n{score}\nwall time: {seconds(self.wall_s)}\n"
-                f"FLOPs: {self.flops:,} ({self.flops_source})   device: {self.device}")
+                f"FLOPs: {self.flops:,} ({self.flops_source})   device: {self.device}{est}")
 
 
 class RunHistory:
