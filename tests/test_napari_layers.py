@@ -246,7 +246,8 @@ def test_estimated_parameters_are_shown_with_the_values_used():
                                                  "measurement_noise": 4.9}})
     assert describe_params(api.MHTParams(lookback=3), "cpu", result) == (
         "K=3, constant-velocity, eta'=1.52 est., nu'=4.9 est., exact")
-    assert describe_params(api.MHTParams(lookback=3, process_noise=2.0), "cpu") == (
+    given = api.MHTParams(lookback=3, process_noise=2.0, measurement_noise=1.0)
+    assert describe_params(given, "cpu") == (
         "K=3, constant-velocity, eta'=2, nu'=1, exact")
     base = settings_of(api.MHTParams())
     earlier = [RunRecord("k", "MHT K=8", "MHT", "", 0.0, 0, "none", "cpu", base_label="MHT K=8",
