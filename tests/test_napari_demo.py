@@ -41,8 +41,14 @@ def test_demo_without_display_writes_screenshot_and_table(tmp_path):
     assert f"{score.jaccard:.4f}" in row.split()
     assert f"{res.flops.value:,}" in row.split()
 
+    header = next(line for line in out.stdout.splitlines() if line.startswith("run "))
+    assert header.split()[:6] == ["run", "JC", "assoc", "JC", "α", "β"]
+    assert f"{score.summary()['alpha']:.4f}" in row.split()
+
     img = imread(png)[..., :3].astype(int)
     assert img.shape[:2] == (800, 1200)
-    for color in (FP_COLOR, FN_COLOR):       # both kinds of link error are drawn
+    # both colours are drawn (by the link errors and by each panel's legend; that each
+    # alone draws them is checked in test_napari_widgets' side-by-side test)
+    for color in (FP_COLOR, FN_COLOR):
         target = np.asarray(color[:3]) * 255
         assert (np.abs(img - target).max(axis=-1) < 40).sum() > 20

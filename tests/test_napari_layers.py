@@ -19,7 +19,14 @@ from napari_mpt.errors import InputError
 from napari_mpt.io import read_detections, read_tracks, write_detections, write_tracks
 from napari_mpt.napari import layers as L
 from napari_mpt.napari.reader import csv_kind, get_reader, read_csv, truth_path_for
-from napari_mpt.napari.runs import RunRecord, detections_key, format_table
+from napari_mpt.napari.runs import (
+    RunRecord,
+    detections_key,
+    format_table,
+    run_label,
+    seconds,
+    settings_of,
+)
 from napari_mpt.napari.sample_data import EXAMPLES, SAMPLE_DIR, brownian_pair, example
 from napari_mpt.napari.writer import write_tracks_layer
 
@@ -98,8 +105,17 @@ def test_reader_sorts_files_into_points_tracks_or_not_ours(tmp_path):
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     assert csv_kind(str(tmp_path / "run_detections.csv")) == "detections"
     assert csv_kind(str(tmp_path / "run_truth.csv")) == "tracks"
-    assert get_reader(str(tmp_path / "other.csv")) is None
+    # a CSV in no layout is claimed, to be refused with the reason (not "refused the file")
+    with pytest.raises(InputError, match="missing column 'frame'"):
+        get_reader(str(tmp_path / "other.csv"))(str(tmp_path / "other.csv"))
+    # napari's own CSV layout goes to napari's reader; other files are not ours
+    (tmp_path / "napari_points.csv").write_text("index,axis-0,axis-1\n0,1.5,2.5\n")
+    (layer,) = get_reader(str(tmp_path / "napari_points.csv"))(str(tmp_path / "napari_points.csv"))
+    np.testing.assert_allclose(layer[0], [[1.5, 2.5]])
+    assert layer[2] == "points"
     assert get_reader(str(tmp_path / "x.txt")) is None
+    (tmp_path / "other.xml").write_text("<a/>")
+    assert get_reader(str(tmp_path / "other.xml")) is None
     assert truth_path_for(tmp_path / "run_detections.csv") == tmp_path / "run_truth.csv"
 
     layers = get_reader(str(tmp_path / "run_detections.csv"))(str(tmp_path / "run_detections.csv"))
@@ -165,14 +181,41 @@ def test_run_records_format_what_the_core_returned():
     score = api.evaluate(res.tracks, sim.truth)
     key = detections_key(L.points_data(sim.detections.frame, sim.detections.coords))
     rec = RunRecord.from_result(key, params, res, score)
-    assert rec.cells()[0] == "MHT K=3"
-    assert rec.cells()[1] == f"{score.jaccard:.4f}"
+    summary = score.summary()
+    assert rec.label == "MHT K=3"
+    assert rec.cells()[:7] == (f"{score.jaccard:.4f}", f"{summary['association_jaccard']:.4f}",
+                               f"{summary['alpha']:.4f}", f"{summary['beta']:.4f}",
+                               str(score.tp), str(score.fp), str(score.fn))
+    assert rec.cells()[7] == f"{res.wall_s:.2f} s"
     assert f"{res.flops.value:,} ({res.flops.source})" in rec.readout()
     assert f"TP {score.tp}  FP {score.fp}  FN {score.fn}" in rec.readout()
     table = format_table([rec])
-    assert table.splitlines()[0].split()[:3] == ["method", "JC", "TP"]
-    assert table.splitlines()[1].split()[:4] == ["MHT", "K=3", f"{score.jaccard:.4f}",
-                                                 str(score.tp)]
+    assert table.splitlines()[0].split()[:4] == ["run", "JC", "assoc", "JC"]
+    assert table.splitlines()[1].split()[:3] == ["MHT", "K=3", f"{score.jaccard:.4f}"]
+    # without a truth every measure is absent: "—", never a zero
+    bare = RunRecord.from_result(key, params, res, None)
+    assert bare.cells()[:7] == ("—",) * 7
+    assert "link Jaccard: — (no ground-truth layer" in bare.readout()
+
+
+def test_run_labels_say_what_differs():
+    base = settings_of(api.MHTParams(lookback=8))
+
+    def rec(label: str, **changes) -> RunRecord:
+        return RunRecord("k", label, "MHT", "", 0.0, 0, "none", "cpu", base_label="MHT K=8",
+                         settings={**base, **changes})
+
+    nu1 = rec("MHT K=8", measurement_noise=1.0)
+    assert run_label("MHT K=8", nu1.settings, []) == "MHT K=8"
+    assert run_label("MHT K=8", {**base, "measurement_noise": 5.0}, [nu1]) == "MHT K=8 ν'=5"
+    nu5 = rec("MHT K=8 ν'=5", measurement_noise=5.0)
+    rw = {**base, "measurement_noise": 5.0, "motion_model": "random-walk"}
+    assert run_label("MHT K=8", rw, [nu1, nu5]) == "MHT K=8 random-walk ν'=5"
+    assert run_label("MHT K=8", nu1.settings, [nu1, nu5]) == "MHT K=8"   # same settings
+    assert run_label("MHT K=4", nu1.settings, [nu1, nu5]) == "MHT K=4"   # other label
+    smooth = {**base, "measurement_noise": 1.0, "smooth": True}
+    assert run_label("MHT K=8", smooth, [nu1]) == "MHT K=8 smooth"
+    assert seconds(0.153) == "0.15 s" and seconds(1234.0) == "1234 s"
 
 
 def test_manifest_is_valid():
@@ -190,3 +233,23 @@ def test_demo_command_registers_without_importing_napari_qt_or_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_estimated_parameters_are_shown_with_the_values_used():
+    from types import SimpleNamespace
+
+    from napari_mpt.napari.runs import describe_params
+
+    # what the MHT returns when it estimated its noise priors from the data
+    result = SimpleNamespace(params={"process_noise": 1.52, "measurement_noise": 4.9},
+                             info={"estimated": {"process_noise": 1.52,
+                                                 "measurement_noise": 4.9}})
+    assert describe_params(api.MHTParams(lookback=3), "cpu", result) == (
+        "K=3, constant-velocity, eta'=1.52 est., nu'=4.9 est., exact")
+    given = api.MHTParams(lookback=3, process_noise=2.0, measurement_noise=1.0)
+    assert describe_params(given, "cpu") == (
+        "K=3, constant-velocity, eta'=2, nu'=1, exact")
+    base = settings_of(api.MHTParams())
+    earlier = [RunRecord("k", "MHT K=8", "MHT", "", 0.0, 0, "none", "cpu", base_label="MHT K=8",
+                         settings={**base, "measurement_noise": 1.0})]
+    assert run_label("MHT K=8", {**base, "measurement_noise": None}, earlier) == "MHT K=8 ν'=est."

@@ -24,6 +24,7 @@ from magicgui.widgets import (
 from ..errors import ParameterError
 from ..params import field_default
 
+ESTIMATE = "estimate"   # what a parameter estimated from the data (None) shows
 # spin boxes need a finite range; fields without a maximum get this one
 _FLOAT_MAX = 1e9
 _INT_MAX = 2**31 - 1
@@ -41,6 +42,11 @@ def control_for(f, label: str | None = None, slider: bool = False,
     default = field_default(f)
     common = {"name": f.name, "label": label or f.name.replace("_", " "),
               "tooltip": meta.get("help", "")}
+    if default is None and meta.get("estimate") is not None:
+        # None means "estimated from the data": the parameter model reads this word (or a
+        # number) from a widget, as the CLI option does
+        common["tooltip"] = f"{common['tooltip']} (a number, or '{ESTIMATE}')"
+        return LineEdit(value=ESTIMATE, **common)
     if meta.get("choices"):
         return ComboBox(value=default, choices=list(meta["choices"]), **common)
     if isinstance(default, tuple):
@@ -105,4 +111,43 @@ class ParamForm(Container):
     def set_params(self, params: Any) -> None:
         for w in self:
             value = getattr(params, w.name)
+            if value is None and self._fields[w.name].metadata.get("estimate") is not None:
+                value = ESTIMATE
             w.value = _tuple_text(value) if isinstance(value, tuple) else value
+
+
+class ScrollingContainer(Container):
+    """A dock widget whose contents scroll vertically when the dock is too short.
+
+    napari docks a magicgui widget's ``native`` (the inner widget even when the container
+    is made ``scrollable``), so the contents sit in a ``body`` container inside a scroll
+    area of our own: a tall dock (many controls, a long message) scrolls instead of
+    stretching the window past the screen, and the dock keeps its width.
+    """
+
+    def __init__(self, **kwargs: Any):
+        from qtpy.QtCore import Qt
+        from qtpy.QtWidgets import QFrame, QScrollArea
+
+        super().__init__(labels=False)
+        self.body = Container(**kwargs)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.body.native)
+        self.native.layout().addWidget(scroll)
+        self.native.layout().setContentsMargins(0, 0, 0, 0)
+        self.scroll_area = scroll
+
+    def extend(self, widgets: Any) -> None:
+        """Add ``widgets`` to the scrolling body."""
+        self.body.extend(widgets)
+        # no horizontal scrolling: the dock is at least as wide as the controls need
+        scrollbar = self.scroll_area.verticalScrollBar()
+        bar = scrollbar.sizeHint().width() if scrollbar is not None else 0
+        self.scroll_area.setMinimumWidth(self.body.native.minimumSizeHint().width() + bar)
+
+    def reset_choices(self, *args: Any) -> None:
+        super().reset_choices(*args)
+        self.body.reset_choices(*args)

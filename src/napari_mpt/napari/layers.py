@@ -56,6 +56,22 @@ def track_colormap(name: str = "mpt_tracks") -> str:
     return name
 
 
+ERROR_COLORMAP = "FP magenta, FN cyan"
+
+
+def error_colormap_name() -> str:
+    """Register the link-error colormap under a name that says what it draws.
+
+    A link-errors layer is coloured by its ``error_type`` through ``colormaps_dict``;
+    giving the layer this colormap as well makes its controls name the colours drawn.
+    """
+    from napari.utils.colormaps import AVAILABLE_COLORMAPS, ensure_colormap
+
+    if ERROR_COLORMAP not in AVAILABLE_COLORMAPS:
+        ensure_colormap(_two_colors(ERROR_COLORMAP, FP_COLOR, FN_COLOR))
+    return ERROR_COLORMAP
+
+
 def error_colormaps() -> dict[str, Any]:
     """``color_by`` colormaps for the 0/1 features: FP magenta, FN cyan; wrong links red."""
     return {"error_type": _two_colors("mpt_link_errors", FP_COLOR, FN_COLOR),

@@ -15,8 +15,8 @@ from magicgui.types import FileDialogMode
 from magicgui.widgets import Container, FileEdit, Label, PushButton
 
 from ..errors import InputError, MPTError
-from .messages import notify
-from .reader import read_csv, truth_path_for
+from .messages import breakable, notify, wrap_label
+from .reader import prefer_this_plugin_for_csv, read_csv, truth_path_for
 
 if TYPE_CHECKING:
     import napari
@@ -42,9 +42,10 @@ class LoadSpotsWidget(Container):
                               tooltip="track_id, frame, y, x CSV or ISBI 2012 challenge XML; "
                               "empty: the *truth*.csv beside the detections, if there is one")
         self.load_button = PushButton(text="Load")
-        self.status = Label(value="")
+        self.status = wrap_label(Label(value=""))
         self.extend([self.detections, self.truth, self.load_button, self.status])
         self.load_button.changed.connect(self.load)
+        prefer_this_plugin_for_csv()   # File > Open reads CSVs through this plugin
 
     def load(self) -> list[Any]:
         """Add the layers; on a bad file, say which line is wrong and add nothing."""
@@ -57,7 +58,7 @@ class LoadSpotsWidget(Container):
             truth = _chosen(self.truth.value) or truth_path_for(det)
             tuples = read_csv(det, truth, as_detections=True)
         except MPTError as exc:
-            self.status.value = notify(str(exc))
+            self.status.value = breakable(notify(str(exc)))
             return []
         layers = [self.viewer.add_layer(Layer.create(*t)) for t in tuples]
         self.status.value = f"loaded {', '.join(repr(layer.name) for layer in layers)}"

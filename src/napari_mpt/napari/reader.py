@@ -7,7 +7,17 @@ trackpy or TrackMate export, which lists every spot) gives both: its spots as a 
 layer to track, and its tracks.  A detections file ``<name>detections<rest>.csv`` brings
 its truth ``<name>truth<rest>.csv`` along when that file lies beside it (the layout
 ``napari-mpt simulate`` writes).  ISBI 2012 challenge XML files become Tracks layers.
-Files with none of these layouts are left to other readers.
+
+File > Open: napari offers every reader whose filename pattern matches, and its built-in
+reader also claims ``*.csv`` (only for the CSVs napari itself writes, ``axis-0, axis-1``
+columns), so an open of a trackpy CSV asked the user to choose and the built-in reader,
+listed first, failed.  napari opens a file without asking only when one reader matches or
+the user's ``extension2reader`` setting names one.  So this plugin (i) reads every CSV
+itself: its layouts, napari's own points/shapes CSVs handed to the built-in reader
+unchanged, and any other CSV refused with the precise reason (the one Load spots gives),
+and (ii) when one of its widgets or its reader is first used, and only where the user has
+chosen no reader for ``*.csv``, records itself as that reader
+(:func:`prefer_this_plugin_for_csv`).  A non-ISBI XML is left to other readers.
 """
 
 from __future__ import annotations
@@ -22,6 +32,25 @@ from ..isbi_xml import looks_like_isbi_xml
 from .layers import detections_layer, new_pair_id, track_colormap, tracks_layer, truth_layer
 
 LayerData = list[tuple]
+PLUGIN = "napari-mpt"
+CSV_PATTERN = "*.csv"
+
+
+def prefer_this_plugin_for_csv() -> bool:
+    """Make napari open ``*.csv`` with this plugin unless the user chose a reader for them.
+
+    Returns whether the preference was set now.  Safe because :func:`get_reader` hands
+    napari's own CSV layouts to napari's reader, so no CSV napari read before is lost.
+    """
+    try:
+        from napari.settings import get_settings
+    except ImportError:   # the core without napari
+        return False
+    plugins = get_settings().plugins
+    if CSV_PATTERN in plugins.extension2reader:
+        return False
+    plugins.extension2reader = {**plugins.extension2reader, CSV_PATTERN: PLUGIN}
+    return True
 
 
 def _header(path: str) -> list[str] | None:
@@ -83,6 +112,7 @@ def read_csv(path: str | Path, truth: str | Path | None = None,
     ``as_detections`` reads any CSV with ``frame, y, x`` as detections (the Load spots
     widget), ignoring track ids; truth files may be CSV or ISBI XML.
     """
+    prefer_this_plugin_for_csv()   # read through this plugin once: File > Open it next time
     path = str(path)
     kind = csv_kind(path)
     stem = Path(path).stem
@@ -104,16 +134,37 @@ def read_csv(path: str | Path, truth: str | Path | None = None,
     return out
 
 
+def napari_layout(path: str) -> bool:
+    """Whether ``path`` is a CSV napari itself writes (points or shapes: ``axis-0``...)."""
+    header = _header(path) or []
+    return {"axis-0", "axis-1"} <= set(header)
+
+
 def get_reader(path: str | list[str]) -> Callable[[str | list[str]], LayerData] | None:
-    """npe2 reader hook: a reader function for CSVs this plugin understands, else None."""
-    paths = [path] if isinstance(path, str) else list(path)
-    if not paths or not all(str(p).lower().endswith((".csv", ".xml")) and csv_kind(str(p))
-                            for p in paths):
+    """npe2 reader hook: this plugin's reader for every CSV (napari's own layouts handed to
+    napari's reader; other CSVs refused with the reason) and for ISBI XML; else None."""
+    paths = [str(p) for p in ([path] if isinstance(path, str) else path)]
+    if not paths:
         return None
+    if all(p.lower().endswith(".xml") for p in paths):
+        return _read_paths if all(csv_kind(p) for p in paths) else None
+    if not all(p.lower().endswith((".csv", ".xml")) for p in paths):
+        return None
+    if all(p.lower().endswith(".csv") and napari_layout(p) for p in paths):
+        return _napari_csv
     return _read_paths
 
 
+def _napari_csv(path: str | list[str]) -> LayerData:
+    """napari's own points/shapes CSVs, read by napari's built-in reader."""
+    from napari_builtins.io import napari_get_reader  # type: ignore[import-untyped]  # no stubs
+
+    return list(napari_get_reader(path)(path) or [])
+
+
 def _read_paths(path: str | list[str]) -> LayerData:
+    """Read the files; a CSV in no layout of the plugin raises the InputError that says
+    what is missing (the same message as the Load spots widget)."""
     paths = [str(p) for p in ([path] if isinstance(path, str) else path)]
     # a truth file dropped together with its detections comes in once, as their truth
     siblings = {str(truth_path_for(p)) for p in paths if csv_kind(p) == "detections"}

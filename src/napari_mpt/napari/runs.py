@@ -3,12 +3,18 @@
 Runs are keyed by a fingerprint of the detections they tracked, so the table shows the
 runs on the *current* detections: re-simulating or editing the points starts a new
 comparison, and switching back to an earlier layer shows its runs again.
+
+A run's label is the tracker's own (``MHT K=8``) plus, when an earlier run on the same
+detections had the same label but other settings, the settings that tell them apart
+(``MHT K=8 ν'=5``): every run with different settings keeps its own layer and row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -16,9 +22,40 @@ from ..metrics import LinkScore
 from ..params import MHTParams
 from ..runtime import TrackingResult
 
+# the table's row header (frozen when the table scrolls sideways) is the run's label;
 # the long parameter description last, so the numbers stay in view in a narrow dock
-COLUMNS = ("method", "JC", "TP", "FP", "FN", "FLOPs", "FLOP source", "time (s)", "device",
-           "parameters")
+COLUMNS = ("JC", "assoc JC", "α", "β", "TP", "FP", "FN", "time", "FLOPs", "FLOP source",
+           "device", "parameters")
+TOOLTIPS = {
+    "JC": "position link Jaccard (the paper's): TP / (TP + FP + FN) over links matched by "
+          "position to the ground truth",
+    "assoc JC": "association link Jaccard: links compared by detection identity (only when "
+                "the ground truth names the detections it made)",
+    "α": "ISBI 2012 alpha: how well the tracks match the truth (1 = perfect), without "
+         "penalising spurious tracks",
+    "β": "ISBI 2012 beta: alpha, also penalising spurious tracks (1 = perfect)",
+    "TP": "true links found (position link Jaccard)",
+    "FP": "wrong links made (drawn magenta in the link-errors layer)",
+    "FN": "true links missed (drawn cyan in the link-errors layer)",
+    "time": "wall time of the tracker itself, in seconds",
+    "FLOPs": "floating-point operations of the run",
+    "FLOP source": "how the FLOPs were counted (hover the readout for details)",
+    "device": "where the run computed (cpu, cuda)",
+    "parameters": "the run's key settings",
+}
+ABSENT = "—"   # a measure that does not apply to this run
+# how a setting is named in a run's label (None: its value says it, e.g. random-walk)
+SHORT_NAMES: dict[str, str | None] = {
+    "lookback": "K", "process_noise": "η'", "measurement_noise": "ν'", "motion_model": None,
+    "mode": None, "velocity_prior": "v0", "max_link_distance": "d",
+    "gap_closing_frames": "gap", "gap_closing_distance": "gap d", "batch_size": "batch",
+    "checkpoint": None, "device": None,
+}
+
+
+def seconds(s: float) -> str:
+    """Every time the plugin prints, in one format: seconds with a unit."""
+    return f"{s:.2f} s" if s < 100 else f"{s:.0f} s"
 
 
 def detections_key(data: np.ndarray) -> str:
@@ -29,14 +66,76 @@ def detections_key(data: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
-def describe_params(params: object, device: str) -> str:
-    """The key parameters of a run, as a user would name them."""
+def _number(value: Any) -> str:
+    return "?" if value is None else format(value, "g") if isinstance(value, float) else str(value)
+
+
+def estimated_of(result: TrackingResult | None) -> dict[str, Any]:
+    """The parameters a tracker estimated from the data (``info["estimated"]``), if any."""
+    info = getattr(result, "info", None) or {}
+    est = info.get("estimated") if isinstance(info, dict) else None
+    return dict(est) if isinstance(est, dict) else {}
+
+
+def describe_params(params: object, device: str, result: TrackingResult | None = None) -> str:
+    """The key parameters of a run, as a user would name them; a parameter estimated from
+    the data shows the value used, marked "est."
+    """
     if hasattr(params, "describe"):    # parameter classes that describe themselves (LAP)
         return str(params.describe())
     if isinstance(params, MHTParams):
-        return (f"K={params.lookback}, {params.motion_model}, eta'={params.process_noise:g}, "
-                f"nu'={params.measurement_noise:g}, {params.mode}")
+        used = getattr(result, "params", None) or {}
+        est = estimated_of(result)
+
+        def val(name: str) -> str:
+            value = used.get(name, getattr(params, name)) if isinstance(used, dict) else None
+            value = getattr(params, name) if value is None else value
+            return _number(value) + (" est." if name in est else "")
+
+        return (f"K={params.lookback}, {params.motion_model}, eta'={val('process_noise')}, "
+                f"nu'={val('measurement_noise')}, {params.mode}")
     return f"{getattr(params, 'checkpoint', '?')}, {device}"
+
+
+def settings_of(params: object) -> dict[str, Any]:
+    """Every field of a parameter dataclass, in declaration order."""
+    if not dataclasses.is_dataclass(params):
+        return {}
+    return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+
+
+def _setting_text(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return name.replace("_", " ") if value else f"no {name.replace('_', ' ')}"
+    text = "est." if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    short = SHORT_NAMES.get(name, name.replace("_", " "))
+    return text if short is None else f"{short}={text}"
+
+
+def run_label(base: str, settings: dict[str, Any], earlier: list[RunRecord]) -> str:
+    """``base`` plus the settings in which this run differs from earlier runs of that base.
+
+    A run with the same settings as an earlier one takes its label (and so its layer).
+    """
+    same_base = [r for r in earlier if r.base_label == base]
+    for r in same_base:
+        if r.settings == settings:
+            return r.label
+    others = [r for r in same_base if r.settings != settings]
+    if not others:
+        return base
+    differing = [n for n in settings if any(r.settings.get(n) != settings[n] for r in others)]
+    label = " ".join([base, *(_setting_text(n, settings[n]) for n in differing)])
+    taken = {r.label for r in earlier}
+    n, unique = 2, label
+    while unique in taken:              # only with settings no field tells apart
+        unique, n = f"{label} ({n})", n + 1
+    return unique
+
+
+def _measure(summary: dict[str, Any], key: str) -> float | None:
+    value = summary.get(key)
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -54,35 +153,55 @@ class RunRecord:
     fp: int | None = None
     fn: int | None = None
     flops_detail: str = ""
+    association_jaccard: float | None = None
+    alpha: float | None = None
+    beta: float | None = None
+    base_label: str = ""
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)
+    estimated: str = ""   # parameters estimated from the data, as "name=value, ..."
 
     @classmethod
     def from_result(cls, key: str, params: object, result: TrackingResult,
-                    score: LinkScore | None) -> RunRecord:
-        return cls(key, result.label, result.method, describe_params(params, result.device),
+                    score: LinkScore | None, label: str | None = None) -> RunRecord:
+        summary = score.summary() if score is not None and hasattr(score, "summary") else {}
+        return cls(key, label or result.label, result.method,
+                   describe_params(params, result.device, result),
                    result.wall_s, int(result.flops.value), result.flops.source,
                    result.device, flops_detail=result.flops.detail,
                    jaccard=None if score is None else score.jaccard,
                    tp=None if score is None else score.tp,
                    fp=None if score is None else score.fp,
-                   fn=None if score is None else score.fn)
+                   fn=None if score is None else score.fn,
+                   association_jaccard=_measure(summary, "association_jaccard"),
+                   alpha=_measure(summary, "alpha"), beta=_measure(summary, "beta"),
+                   base_label=result.label, settings=settings_of(params),
+                   estimated=", ".join(f"{SHORT_NAMES.get(k) or k}={_number(v)}"
+                                       for k, v in estimated_of(result).items()))
 
     def cells(self) -> tuple[str, ...]:
+        """The table's cells after the row header (the label), as :data:`COLUMNS`."""
         def opt(v: object, fmt: str) -> str:
-            return "–" if v is None else format(v, fmt)
+            return ABSENT if v is None else format(v, fmt)
 
-        return (self.label, opt(self.jaccard, ".4f"), opt(self.tp, "d"), opt(self.fp, "d"),
-                opt(self.fn, "d"), f"{self.flops:,}", self.flops_source, f"{self.wall_s:.3f}",
-                self.device, self.parameters)
+        return (opt(self.jaccard, ".4f"), opt(self.association_jaccard, ".4f"),
+                opt(self.alpha, ".4f"), opt(self.beta, ".4f"), opt(self.tp, "d"),
+                opt(self.fp, "d"), opt(self.fn, "d"), seconds(self.wall_s), f"{self.flops:,}",
+                self.flops_source, self.device, self.parameters)
 
     def readout(self) -> str:
         """The multi-line summary shown under the Run button."""
+        def opt(v: float | None) -> str:
+            return ABSENT if v is None else f"{v:.4f}"
+
         if self.jaccard is None:
-            score = "link Jaccard: – (no ground-truth layer to compare with)"
+            score = f"link Jaccard: {ABSENT} (no ground-truth layer to compare with)"
         else:
             score = (f"link Jaccard: {self.jaccard:.4f}   TP {self.tp}  FP {self.fp}  "
-                     f"FN {self.fn}")
-        return (f"{self.label}\n{score}\nwall time: {self.wall_s:.3f} s\n"
-                f"FLOPs: {self.flops:,} ({self.flops_source})   device: {self.device}")
+                     f"FN {self.fn}\nassociation JC: {opt(self.association_jaccard)}\n"
+                     f"ISBI α: {opt(self.alpha)}   β: {opt(self.beta)}")
+        est = f"\nestimated from the data: {self.estimated}" if self.estimated else ""
+        return (f"{self.label}\n{score}\nwall time: {seconds(self.wall_s)}\n"
+                f"FLOPs: {self.flops:,} ({self.flops_source})   device: {self.device}{est}")
 
 
 class RunHistory:
@@ -92,7 +211,13 @@ class RunHistory:
         self.records: list[RunRecord] = []
 
     def add(self, record: RunRecord) -> None:
+        """Append ``record``; a run with an equal label on equal detections replaces it."""
+        self.records = [r for r in self.records
+                        if not (r.key == record.key and r.label == record.label)]
         self.records.append(record)
+
+    def remove(self, record: RunRecord) -> None:
+        self.records = [r for r in self.records if r is not record]
 
     def for_key(self, key: str | None) -> list[RunRecord]:
         return [r for r in self.records if r.key == key]
@@ -100,8 +225,8 @@ class RunHistory:
 
 def format_table(records: list[RunRecord]) -> str:
     """A plain-text table of runs (what ``napari-mpt demo`` prints)."""
-    rows = [COLUMNS, *(r.cells() for r in records)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    rows = [("run", *COLUMNS), *((r.label, *r.cells()) for r in records)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
         lines.append("  ".join(c.ljust(w) if i in (0, len(row) - 1) or n == 0 else c.rjust(w)

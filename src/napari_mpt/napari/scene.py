@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import MPTError
 from ..params import MHTParams, SimulationParams, TransformerParams
-from .layers import mpt_meta
+from .layers import FN_COLOR, FP_COLOR, KEY, mpt_meta
 from .runs import RunRecord
 from .track_widget import MHT, TRANSFORMER, TrackWidget
 from .transformer_controls import FROM_FILE, transformer_installed
@@ -54,9 +54,20 @@ def wait_for(widget: TrackWidget, timeout_s: float = 600.0) -> None:
         raise DemoError(widget.status.value or "the run produced no result")
 
 
+def _wait_until(done: Any, timeout_s: float) -> None:
+    from qtpy.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        QApplication.processEvents()
+        if time.monotonic() > deadline:
+            raise DemoError(f"not ready within {timeout_s:.0f} s")
+        time.sleep(0.01)
+
+
 def _run(track: TrackWidget, timeout_s: float) -> None:
     if not track.run():
-        raise DemoError(track.status.value)
+        raise DemoError(track.message)
     wait_for(track, timeout_s)
 
 
@@ -86,6 +97,9 @@ def build_scene(sim: SimulationParams, mht: MHTParams, transformer: TransformerP
     else:
         track.method.value = TRANSFORMER
         controls = track.transformer
+        _wait_until(lambda: controls.loaded or not controls.loading, timeout_s)
+        if not controls.loaded:      # the menus' worker failed: its message is the status
+            raise DemoError(track.message or "the transformer's menus did not load")
         if transformer.checkpoint in controls.checkpoint.choices:
             controls.checkpoint.value = transformer.checkpoint
         else:
@@ -101,29 +115,107 @@ def build_scene(sim: SimulationParams, mht: MHTParams, transformer: TransformerP
     return scene
 
 
-def side_by_side(viewer: Any) -> bool:
-    """One grid cell per run (its tracks and its link errors), the truth in the first.
+TITLE_PX = 10          # title text size (screen points)
+LINE_PX = 16           # title line spacing (screen pixels)
+WHITE = (1.0, 1.0, 1.0, 1.0)
 
-    Only for two runs or more, and when every run has its error layer right above its
-    tracks (layer order is what napari's grid groups by); otherwise everything stays
-    overlaid.  Returns whether the grid is on.
+
+def panel_lines(kind: str, label: str | None) -> list[tuple[str, tuple]]:
+    """What one grid panel shows, as (text, colour) lines: its title and its legend."""
+    if kind in ("detections", "truth"):
+        return [("truth (grey), detections (yellow)", WHITE)]
+    return [(f"{label}: tracks, link errors", WHITE),
+            ("tracks: one colour per track", (1.0, 0.6, 0.0, 1.0)),
+            ("magenta: wrong link made (FP)", FP_COLOR),
+            ("cyan: true link missed (FN)", FN_COLOR)]
+
+
+def _hex(color: tuple) -> str:
+    return "#" + "".join(f"{round(255 * v):02x}" for v in color[:3])
+
+
+def _title_layer(viewer: Any, lines: list[tuple[str, tuple]], kind: str, name: str) -> Any:
+    """A Points layer of invisible points whose text is the panel's title and legend."""
+    import numpy as np
+
+    n = len(lines)
+    return viewer.add_points(
+        np.zeros((n, 2)), name=name, size=0.01, face_color="transparent",
+        border_width=0, features={"text": [t for t, _ in lines],
+                                  "color": [_hex(c) for _, c in lines]},
+        text={"string": "{text}", "anchor": "upper_left", "size": TITLE_PX,
+              "color": {"feature": "color"}},
+        metadata={KEY: {"kind": "title", "panel": kind}})
+
+
+def _place_titles(viewer: Any, titles: list[Any]) -> None:
+    """Stack each title's lines just above the top left of the data, ``LINE_PX`` apart on
+    screen (napari draws an ``upper_left`` text above and right of its point)."""
+    import numpy as np
+
+    camera = getattr(getattr(viewer, "scene", None), "camera", None) or viewer.camera
+    step = LINE_PX / (float(camera.zoom) or 1.0)
+    data = [np.asarray(layer.data)[:, -2:] for layer in viewer.layers
+            if mpt_meta(layer).get("kind") in ("detections", "truth") and len(layer.data)]
+    top, left = np.min(np.vstack(data), axis=0) if data else np.zeros(2)
+    for layer in titles:
+        n = len(layer.data)
+        layer.data = np.column_stack([top - (n - np.arange(1, n + 1) + 0.3) * step,
+                                      np.full(n, left)])
+
+
+def side_by_side(viewer: Any) -> bool:
+    """One grid panel per run (its tracks, its link errors, a title with the colours'
+    legend), the truth and the detections in the first.
+
+    Only for two runs or more on one pair of detections and truth; otherwise everything
+    stays overlaid.  napari's grid puts ``stride`` consecutive layers in each panel, so
+    the layers are reordered into groups of three: the data (truth, detections, title);
+    each run (tracks, link errors, title), a run without link errors having its legend
+    as a layer of its own.  Returns whether the grid is on.
     """
     from qtpy.QtWidgets import QApplication
 
-    kinds = [(mpt_meta(layer).get("kind"), mpt_meta(layer).get("label")) for layer in viewer.layers]
-    runs = kinds[2:]
-    pairs = list(zip(runs[::2], runs[1::2], strict=False))
-    ok = (len(runs) >= 4 and len(runs) % 2 == 0
-          and {k for k, _ in kinds[:2]} == {"detections", "truth"}
-          and all(a == ("result", b[1]) and b[0] == "link_errors" for a, b in pairs))
-    if not ok:
+    data = [layer for layer in viewer.layers if mpt_meta(layer).get("kind") in ("truth",
+                                                                                "detections")]
+    results = [layer for layer in viewer.layers if mpt_meta(layer).get("kind") == "result"]
+    if len(data) != 2 or len(results) < 2:
         return False
-    cells = 1 + len(pairs)
-    viewer.grid.stride = 2
+    errors = {mpt_meta(layer).get("label"): layer for layer in viewer.layers
+              if mpt_meta(layer).get("kind") == "link_errors"}
+    order: list[Any] = []
+    titles = []
+    title = _title_layer(viewer, panel_lines("truth", None), "truth", "data title")
+    order += [*sorted(data, key=lambda x: mpt_meta(x)["kind"] != "truth"), title]
+    titles.append(title)
+    for result in results:
+        label = mpt_meta(result).get("label")
+        lines = panel_lines("result", label)
+        if label in errors:
+            group = [result, errors[label],
+                     _title_layer(viewer, lines, "result", f"{label} title")]
+        else:
+            lines[2:] = [("no link errors: every link right", (0.55, 1.0, 0.2, 1.0))]
+            group = [result, _title_layer(viewer, lines[:1], "result", f"{label} title"),
+                     _title_layer(viewer, [("", WHITE), *lines[1:]], "result",
+                                  f"{label} legend")]
+        titles += group[1:] if label not in errors else group[2:]
+        order += group
+    for i, layer in enumerate(order):
+        viewer.layers.move(viewer.layers.index(layer), i)
+    cells = len(order) // 3
+    viewer.grid.stride = 3
     viewer.grid.shape = (1, 2) if cells <= 2 else (2, (cells + 1) // 2)
     viewer.grid.enabled = True
     QApplication.processEvents()   # the grid's views must exist before they are fitted
-    viewer.reset_view()
+    for _ in range(2):             # the titles' place depends on the zoom and vice versa
+        _place_titles(viewer, titles)
+        viewer.reset_view()
+        QApplication.processEvents()
+    _place_titles(viewer, titles)
+    viewer.layers.selection.active = results[-1]
+    canvas = getattr(viewer, "canvas", None)   # each panel has its legend: not the canvas's
+    (canvas.overlays.text if canvas is not None else viewer.text_overlay).visible = False
     return True
 
 

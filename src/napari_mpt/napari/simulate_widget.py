@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import ComboBox, Container, Label, PushButton
+from magicgui.widgets import ComboBox, Label, PushButton
 
 from ..errors import MPTError
 from ..params import SimulationParams
 from ..presets import PRESETS, preset_params
 from ..simulate import simulate
-from .controls import ParamForm
+from .controls import ParamForm, ScrollingContainer
 from .layers import new_pair_id, set_tracks, simulation_layers, tracks_features
-from .messages import notify
+from .messages import breakable, notify, wrap_label
+from .reader import prefer_this_plugin_for_csv
 
 if TYPE_CHECKING:
     import napari
@@ -33,10 +34,11 @@ LABELS = {"particles": "particles N", "frames": "frames T", "process_noise": "pr
 NO_PRESET = "(none)"
 
 
-class SimulateWidget(Container):
+class SimulateWidget(ScrollingContainer):
     """Simulate, then add (first time) or update (afterwards) the two layers."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
+        # scrollable: the dock scrolls rather than stretching the window past the screen
         super().__init__(labels=False)
         self.viewer = napari_viewer
         self.preset = ComboBox(label="preset", choices=[NO_PRESET, *PRESETS], value=NO_PRESET,
@@ -44,13 +46,14 @@ class SimulateWidget(Container):
                                "(simulated, not the challenge's data)")
         self.form = ParamForm(SimulationParams, labels=LABELS)
         self.run_button = PushButton(text="Simulate")
-        self.status = Label(value="")
+        self.status = wrap_label(Label(value=""))
         self.extend([self.preset, self.form, self.run_button, self.status])
         self.preset.changed.connect(self._apply_preset)
         self.run_button.changed.connect(self.run)
         self._points: Any = None
         self._truth: Any = None
         self._pair = new_pair_id()
+        prefer_this_plugin_for_csv()   # File > Open reads CSVs through this plugin
 
     def _apply_preset(self, name: str) -> None:
         self.form.set_params(preset_params(name) if name != NO_PRESET else SimulationParams())
@@ -68,7 +71,7 @@ class SimulateWidget(Container):
             params = self.params()
             sim = simulate(params)
         except MPTError as exc:
-            self.status.value = notify(str(exc))
+            self.status.value = breakable(notify(str(exc)))
             return []
         points_t, truth_t = simulation_layers(sim, self._pair)
         reuse = (self._alive(self._points) and self._alive(self._truth)

@@ -9,6 +9,7 @@ cancelled leaves every layer as it was and says why.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton, Table
@@ -17,11 +18,12 @@ from ..errors import Cancelled, InputError, MPTError
 from ..io import with_detection_positions
 from ..params import LAPParams, MHTParams
 from ._worker import JobOutput, TrackingJob
-from .controls import ParamForm
+from .controls import ParamForm, ScrollingContainer
 from .layers import (
     KEY,
     axis_labels,
     detections_from_points,
+    error_colormap_name,
     error_colormaps,
     link_error_data,
     mpt_meta,
@@ -30,9 +32,10 @@ from .layers import (
     track_colormap,
     tracks_from_layer,
 )
-from .messages import Level, notify
-from .runs import COLUMNS, RunHistory, RunRecord, detections_key
-from .transformer_controls import TransformerControls
+from .messages import Level, breakable, notify, plain, wrap_label
+from .reader import prefer_this_plugin_for_csv
+from .runs import COLUMNS, TOOLTIPS, RunHistory, RunRecord, detections_key, run_label, seconds
+from .transformer_controls import TransformerControls, preload
 
 if TYPE_CHECKING:
     import napari
@@ -47,13 +50,18 @@ MHT_LABELS = {"lookback": "lookback K", "motion_model": "motion model",
 LAP_LABELS = {"max_link_distance": "max link distance", "gap_closing_frames": "gap frames",
               "gap_closing_distance": "gap distance"}
 OUTPUT_KINDS = ("result", "link_errors")
+DATA_KINDS = ("detections", "truth")
 ERROR_TAIL = 5   # frames a link error stays drawn after the frame it arrives in
+PRELOAD_DELAY_MS = 1000
+KEEP, REPLACE = "keep every run", "replace the last run"
+LEGEND = "link errors:\nmagenta = wrong link made (FP)\ncyan = true link missed (FN)"
 
 
-class TrackWidget(Container):
+class TrackWidget(ScrollingContainer):
     """Input layer, method and its settings, Run/Cancel, progress, readout, run table."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
+        # scrollable: the dock scrolls rather than stretching the window past the screen
         super().__init__(labels=False)
         self.viewer = napari_viewer
         self.input = ComboBox(label="detections", choices=self._points_choices,
@@ -61,6 +69,10 @@ class TrackWidget(Container):
         self.truth = ComboBox(label="ground truth", choices=self._truth_choices, nullable=True,
                               tooltip="Tracks layer to score against (none: no scoring)")
         self.method = ComboBox(label="method", choices=[MHT, TRANSFORMER, LAP], value=MHT)
+        self.rerun = ComboBox(label="new run", choices=[KEEP, REPLACE], value=KEEP,
+                              tooltip="keep every run (a run with other settings gets its own "
+                              "layer and row, labelled by what differs), or let the next run "
+                              "replace the last one's layers and row")
         self.mht = ParamForm(MHTParams, MHT_FIELDS, labels=MHT_LABELS, sliders=("lookback",),
                              maxima={"lookback": 16})
         self.transformer = TransformerControls(visible=False)
@@ -68,27 +80,44 @@ class TrackWidget(Container):
         self.run_button = PushButton(text="Run")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
-        self.status = Label(value="")
-        self.readout = Label(value="")
+        self.timing = wrap_label(Label(value=""))
+        self.status = wrap_label(Label(value=""))
+        self.readout = wrap_label(Label(value=""))
         self.table = Table(value={"data": [], "index": [], "columns": list(COLUMNS)})
         self.table.read_only = True
-        self.table.native.verticalHeader().hide()
-        header = Container(widgets=[self.input, self.truth, self.method])
+        # the run label is the row header: it stays in view when the table scrolls sideways
+        from qtpy.QtCore import Qt
+
+        self.table.native.verticalHeader().setDefaultAlignment(
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.table.native.setMinimumSize(50, 110)   # a few rows always in view
+        header = Container(widgets=[self.input, self.truth, self.method, self.rerun])
         buttons = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
                             labels=False)
-        self.extend([header, self.mht, self.transformer, self.lap, buttons, self.progress, self.status,
-                     self.readout, self.table])
+        self.extend([header, self.mht, self.transformer, self.lap, buttons, self.progress,
+                     self.timing, self.status, self.readout, self.table])
 
         self.history = RunHistory()
         self._job: TrackingJob | None = None
         self._pending: dict[str, Any] = {}
         self._watched: Any = None
+        self._source: Any = None
+        self._started = 0.0
+        self._ticker = self._make_ticker()
         self.method.changed.connect(self._method_changed)
         self.input.changed.connect(self._input_changed)
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.native.destroyed.connect(self._cancel_silently)
+        self.viewer.layers.events.inserted.connect(self._layer_added)
+        self.native.destroyed.connect(self._disconnect)
         self._input_changed(self.input.value)
+        # torch's import on a background thread, not when the user needs it; started once
+        # the dock is up, so that it does not compete with docking for the GIL
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(PRELOAD_DELAY_MS, preload)
+        prefer_this_plugin_for_csv()   # File > Open reads CSVs through this plugin
 
     # --- layer menus ---------------------------------------------------------------
     def _points_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
@@ -122,6 +151,61 @@ class TrackWidget(Container):
         if layer is not None:
             layer.events.data.connect(self.refresh_table)
         self.refresh_table()
+        runs = self.history.for_key(detections_key(layer.data)) if layer is not None else []
+        self._show_readout(runs[-1] if runs else None)
+        if layer is not None and layer is not self._source:
+            self._source = layer
+            self.show_dataset(layer)
+
+    def _disconnect(self, *_: Any) -> None:
+        self.viewer.layers.events.inserted.disconnect(self._layer_added)
+
+    def _layer_added(self, event: Any) -> None:
+        """Follow new data: new detections become the input, their truth its truth."""
+        from napari.layers import Points, Tracks
+
+        layer = event.value
+        if isinstance(layer, Points) and layer.ndim >= 3 and len(layer.data):
+            self.input.reset_choices()
+            self.input.value = layer
+        elif isinstance(layer, Tracks) and mpt_meta(layer).get("kind") == "truth":
+            pair = mpt_meta(self.input.value).get("pair") if self.input.value else None
+            if pair is not None and mpt_meta(layer).get("pair") == pair:
+                self.truth.reset_choices()
+                self.truth.value = layer
+
+    def dataset(self, layer: Any) -> str:
+        """What a run's layers are grouped by: the detections' pair id, or their name."""
+        return str(mpt_meta(layer).get("pair") or layer.name)
+
+    def show_dataset(self, layer: Any) -> None:
+        """Show ``layer``'s data and results, hide (never delete) other datasets' ones, and
+        move the time slider into its frames."""
+        source = self.dataset(layer)
+        pair = mpt_meta(layer).get("pair")
+        for other in self.viewer.layers:
+            m = mpt_meta(other)
+            if m.get("kind") in OUTPUT_KINDS:
+                other.visible = m.get("source") == source
+            elif m.get("kind") in DATA_KINDS and m.get("pair") is not None:
+                other.visible = m.get("pair") == pair
+        layer.visible = True
+        truth = self.truth.value
+        if truth is not None:
+            truth.visible = True
+        self._into_frames(layer)
+
+    def _into_frames(self, layer: Any) -> None:
+        import numpy as np
+
+        data = np.asarray(layer.data)
+        if not len(data) or self.viewer.dims.ndim < layer.ndim:
+            return
+        axis = self.viewer.dims.ndim - layer.ndim   # the layer's time axis in the viewer
+        lo, hi = float(np.nanmin(data[:, 0])), float(np.nanmax(data[:, 0]))
+        now = float(self.viewer.dims.point[axis])
+        if not lo <= now <= hi:
+            self.viewer.dims.set_point(axis, hi if now > hi else lo)
 
     def reset_choices(self, *args: Any) -> None:
         super().reset_choices(*args)
@@ -135,10 +219,14 @@ class TrackWidget(Container):
         self.transformer.visible = method == TRANSFORMER
         self.lap.visible = method == LAP
         if method == TRANSFORMER and not self.transformer.loaded:
-            try:
-                self.transformer.refresh()
-            except MPTError as exc:
-                self.say(str(exc))
+            # the menus need the transformer module (torch): asked on a worker thread
+            self.status.value = "loading the transformer's checkpoints and devices…"
+            self.transformer.load(on_done=self._transformer_loaded,
+                                  on_error=lambda exc: self.say(str(exc)))
+
+    def _transformer_loaded(self) -> None:
+        if self.status.value.startswith("loading the transformer"):
+            self.status.value = ""
 
     # --- running -------------------------------------------------------------------
     @property
@@ -146,7 +234,38 @@ class TrackWidget(Container):
         return self._job is not None and self._job.running
 
     def say(self, text: str, level: Level = "error") -> None:
-        self.status.value = notify(text, level)
+        """Show ``text`` whole: wrapped in the status line, and as a notification."""
+        self.status.value = breakable(notify(text, level))
+
+    @property
+    def message(self) -> str:
+        """The status line's text as written."""
+        return plain(self.status.value)
+
+    def _show_readout(self, record: RunRecord | None) -> None:
+        self.readout.value = record.readout() if record is not None else ""
+        self.readout.tooltip = record.flops_detail if record is not None else ""
+
+    def _make_ticker(self) -> Any:
+        from qtpy.QtCore import QTimer
+
+        timer = QTimer(self.native)
+        timer.setInterval(500)
+        timer.timeout.connect(self._tick)
+        return timer
+
+    def _tick(self) -> None:
+        self._show_timing(self.progress.value / 100 if self.running else None)
+
+    def _show_timing(self, fraction: float | None) -> None:
+        """Elapsed time and, once some work is done, an estimate of the time left."""
+        if fraction is None:
+            return
+        elapsed = time.monotonic() - self._started
+        text = f"elapsed {seconds(elapsed)}"
+        if 0.02 <= fraction < 1:
+            text += f" · about {seconds(elapsed * (1 - fraction) / fraction)} left"
+        self.timing.value = text
 
     def tracker_params(self) -> Any:
         if self.method.value == LAP:
@@ -169,6 +288,7 @@ class TrackWidget(Container):
             truth_layer = self.truth.value
             truth = tracks_from_layer(truth_layer) if truth_layer is not None else None
         except MPTError as exc:
+            self._show_readout(None)    # the readout never shows a run other than the named
             self.say(str(exc))
             return False
         self._pending = {"key": detections_key(layer.data), "params": params,
@@ -179,7 +299,11 @@ class TrackWidget(Container):
                                 on_finished=self._finished)
         self.progress.value = 0
         self.cancel_button.enabled = True
-        self.status.value = f"running on {layer.name!r}…"
+        self.status.value = breakable(f"running {self.method.value} on {layer.name!r}…")
+        self._show_readout(None)
+        self._started = time.monotonic()
+        self.timing.value = "elapsed 0.00 s"
+        self._ticker.start()
         self._job.start()
         return True
 
@@ -194,13 +318,17 @@ class TrackWidget(Container):
 
     def _progress(self, done: int, total: int) -> None:
         self.progress.value = int(100 * done / total) if total else 0
+        if total:
+            self._show_timing(done / total)
 
     def _finished(self) -> None:
         self.cancel_button.enabled = False
+        self._ticker.stop()
 
     def _crashed(self, exc: BaseException) -> None:
         # a bug, not bad input: napari's worker already reported it with the traceback
-        self.status.value = f"the run failed: {type(exc).__name__}: {exc}"
+        self._show_readout(None)
+        self.status.value = breakable(f"the run failed: {type(exc).__name__}: {exc}")
 
     def _done(self, out: JobOutput) -> None:
         if out.error is not None:
@@ -210,20 +338,36 @@ class TrackWidget(Container):
             else:
                 self.say(str(out.error))
             self.progress.value = 0
+            self.timing.value = ""
+            self._show_readout(None)
             return
         assert out.result is not None
         pending = self._pending
-        record = RunRecord.from_result(pending["key"], pending["params"], out.result, out.score)
+        key, source = pending["key"], pending["source"]
+        earlier = self.history.for_key(key)
+        replaced = earlier[-1] if self.rerun.value == REPLACE and earlier else None
+        if replaced is not None:
+            earlier = earlier[:-1]
+        label = run_label(out.result.label, RunRecord.from_result(
+            key, pending["params"], out.result, None).settings, earlier)
+        record = RunRecord.from_result(key, pending["params"], out.result, out.score, label)
+        if replaced is not None:
+            self.history.remove(replaced)
+            self._relabel(replaced.label, label, source)
         self.history.add(record)
-        self._show_layers(out, pending["source"])
+        drawing = time.monotonic()
+        self._show_layers(out, label, source)
         self.progress.value = 100
-        self.readout.value = record.readout()
-        self.readout.tooltip = record.flops_detail   # how the FLOPs were counted
+        self._show_readout(record)   # its tooltip says how the FLOPs were counted
         self.refresh_table()
+        total_s = time.monotonic() - self._started
+        self.timing.value = (f"click to result {seconds(total_s)} · tracker "
+                             f"{seconds(record.wall_s)} (hover: where the time went)")
+        self.timing.tooltip = timing_text(total_s, out, time.monotonic() - drawing)
         if out.score_error:
             self.say(f"tracked, but not scored: {out.score_error}", "warning")
         else:
-            self.status.value = f"done: {record.label}"
+            self.status.value = breakable(f"done: {record.label}")
 
     # --- output layers -------------------------------------------------------------
     def _output_layer(self, kind: str, label: str, source: str) -> Any:
@@ -245,31 +389,73 @@ class TrackWidget(Container):
                                       colormaps_dict=error_colormaps(),
                                       axis_labels=axis_labels(data.shape[1] - 2), **kwargs)
 
-    def _show_layers(self, out: JobOutput, source: str) -> None:
+    def _relabel(self, old: str, new: str, source: str) -> None:
+        """The layers of run ``old`` become run ``new``'s (the user chose "replace")."""
+        for kind in OUTPUT_KINDS:
+            layer = self._output_layer(kind, old, source)
+            if layer is not None:
+                layer.metadata = {**layer.metadata, KEY: {**mpt_meta(layer), "label": new}}
+                layer.name = new if kind == "result" else f"{new} link errors"
+
+    def _show_layers(self, out: JobOutput, label: str, source: str) -> None:
         result = out.result
         assert result is not None
         # the detection each vertex took, beside the estimate: saved by the writer too
         tracks = with_detection_positions(result.tracks, self._pending["detections"])
         data, feats = result_layer_data(tracks, out.score)
-        self._put_tracks("result", result.label, result.label, source, data, feats,
+        self._put_tracks("result", label, label, source, data, feats,
                          tail_width=3, tail_length=30, colormap=track_colormap())
         if out.score is None:
             return
         errors = link_error_data(out.score)
-        existing = self._output_layer("link_errors", result.label, source)
+        existing = self._output_layer("link_errors", label, source)
         if errors is None:
             if existing is not None:
                 self.viewer.layers.remove(existing)
             return
-        self._put_tracks("link_errors", f"{result.label} link errors", result.label, source,
-                         *errors, color_by="error_type", tail_width=6, tail_length=ERROR_TAIL,
-                         blending="translucent_no_depth")
+        # the controls name the colormap that is drawn (not napari's default "turbo")
+        self._put_tracks("link_errors", f"{label} link errors", label, source,
+                         *errors, color_by="error_type", colormap=error_colormap_name(),
+                         tail_width=6, tail_length=ERROR_TAIL, blending="translucent_no_depth")
+        show_legend(self.viewer)
 
     def refresh_table(self, *_: Any) -> None:
         """Show the runs on the detections the input layer holds now."""
         layer = self.input.value
         key = detections_key(layer.data) if layer is not None else None
-        rows = [list(r.cells()) for r in self.history.for_key(key)]
-        self.table.value = {"data": rows, "index": list(range(len(rows))),
-                            "columns": list(COLUMNS)}
-        self.table.native.resizeColumnsToContents()
+        runs = self.history.for_key(key)
+        self.table.value = {"data": [list(r.cells()) for r in runs],
+                            "index": [r.label for r in runs], "columns": list(COLUMNS)}
+        native = self.table.native
+        for i, name in enumerate(COLUMNS):
+            item = native.horizontalHeaderItem(i)
+            if item is not None:
+                item.setToolTip(TOOLTIPS[name])
+        for i, r in enumerate(runs):
+            item = native.verticalHeaderItem(i)
+            if item is not None:
+                item.setToolTip(f"{r.label}: {r.parameters}")
+        native.resizeColumnsToContents()
+
+
+def timing_text(total_s: float, out: JobOutput, drawing_s: float) -> str:
+    """Where the time from the click to the result went."""
+    assert out.result is not None
+    track_s = out.track_s or out.result.wall_s
+    other = max(total_s - track_s - out.score_s - drawing_s, 0.0)
+    return (f"click to result {seconds(total_s)}:\n"
+            f"  tracker {seconds(out.result.wall_s)} (with loading and FLOP count "
+            f"{seconds(track_s)}, on the worker)\n"
+            f"  scoring {seconds(out.score_s)} (on the worker)\n"
+            f"  drawing the layers {seconds(drawing_s)} (napari, GUI thread)\n"
+            f"  Qt events and thread hand-over {seconds(other)}")
+
+
+def show_legend(viewer: Any) -> None:
+    """Say on the canvas what the link-error colours mean."""
+    canvas = getattr(viewer, "canvas", None)           # napari >= 0.9
+    overlay = canvas.overlays.text if canvas is not None else viewer.text_overlay
+    overlay.text = LEGEND
+    overlay.position = "top_left"
+    overlay.font_size = 9
+    overlay.visible = True

@@ -1,12 +1,15 @@
 """The Transformer controls: shipped checkpoints or a file, and this machine's devices.
 
-Asked of :mod:`napari_mpt.transformer` lazily (it imports torch), and only when the user
-picks the transformer, so docking the Track widget stays fast.
+Asked of :mod:`napari_mpt.transformer` lazily (it imports torch, about 2 s): on a worker
+thread, started when the Track widget is docked (:func:`preload`) or when the user picks the
+transformer (:meth:`TransformerControls.load`), so that the GUI thread never waits for it.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import threading
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
@@ -55,6 +58,33 @@ def device_names() -> list[str]:
 
 
 FROM_FILE = "checkpoint file…"
+_preloading: threading.Thread | None = None
+_preloaded: tuple[list[str], list[str]] | None = None   # the menus, once preload() is done
+
+
+def preload() -> None:
+    """Import the transformer module (and torch) on a background thread, once.
+
+    Docking the Track widget starts it, so that neither the first switch to the
+    transformer nor the first transformer run pays the import on the GUI thread.
+    """
+    global _preloading
+    if _preloading is not None or not transformer_installed():
+        return
+
+    def work() -> None:
+        global _preloaded
+        try:
+            _preloaded = _menu_lists()      # imports torch, asks it for the devices
+        except Exception:   # reported when the user picks the transformer (load())
+            pass
+
+    _preloading = threading.Thread(target=work, name="napari-mpt torch import", daemon=True)
+    _preloading.start()
+
+
+def _menu_lists() -> tuple[list[str], list[str]]:
+    return checkpoint_names(), device_names()
 
 
 class TransformerControls(Container):
@@ -79,6 +109,7 @@ class TransformerControls(Container):
         super().__init__(widgets=[self.checkpoint, self.file, self.device, self.batch_size],
                          **kwargs)
         self.loaded = False
+        self.loading = False
 
     def _checkpoint_choices(self, _widget: object = None) -> list[str]:
         return [*self._checkpoints, FROM_FILE]
@@ -86,15 +117,47 @@ class TransformerControls(Container):
     def _device_choices(self, _widget: object = None) -> list[str]:
         return list(self._devices)
 
+    def load(self, on_done: Callable[[], None], on_error: Callable[[BaseException], None]) -> None:
+        """Fill the menus from a worker thread (importing torch there); ``on_done`` then."""
+        from napari.qt.threading import create_worker
+
+        if self.loaded or self.loading:
+            return
+        if _preloaded is not None:          # torch already imported in the background
+            self._fill(*_preloaded)
+            on_done()
+            return
+        self.loading = True
+
+        def done(lists: tuple[list[str], list[str]]) -> None:
+            self.loading = False
+            if not self.loaded:     # not filled meanwhile by a synchronous refresh()
+                self._fill(*lists)
+            on_done()
+
+        def failed(exc: BaseException) -> None:
+            self.loading = False
+            on_error(exc)
+
+        worker = create_worker(_menu_lists, _start_thread=False, _connect={"errored": failed})
+        worker.returned.connect(done)
+        worker.start()
+
     def refresh(self) -> None:
         """Ask the transformer part for its checkpoints and this machine's devices."""
-        self._checkpoints = checkpoint_names()
-        self._devices = device_names()
+        self._fill(checkpoint_names(), device_names())
+
+    def _fill(self, checkpoints: list[str], devices: list[str]) -> None:
+        self._checkpoints = checkpoints
+        self._devices = devices
         # Qt keeps existing entries in place: drop the file entry so that the shipped
         # checkpoints come first and the first of them is selected
+        chosen_file = self.file.value is not None and Path(self.file.value).is_file()
         self.checkpoint.del_choice(FROM_FILE)
         self.checkpoint.reset_choices()
         self.device.reset_choices()
+        if chosen_file:    # a file picked while the menus were loading stays picked
+            self.checkpoint.value = FROM_FILE
         self.loaded = True
 
     def params(self) -> TransformerParams:
@@ -102,6 +165,9 @@ class TransformerControls(Container):
         if not transformer_installed():
             raise ParameterError("method", "the transformer is not part of this installation; "
                                  "use MHT or install napari-mpt with its transformer module")
+        if self.loading and not self.loaded:
+            raise ParameterError("method", "the transformer is still loading (its first use "
+                                 "imports torch): press Run again in a moment")
         if not self.loaded:
             self.refresh()
         checkpoint = self.checkpoint.value
