@@ -18,12 +18,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 DEFAULT_SCREENSHOT = Path("out") / "napari-mpt-demo.png"
 DEFAULT_CHECKPOINT = "transformer_150_30"
 MOVIE_CHECKPOINT = "association"   # spots detected in a movie vary in number per frame
-PAIR_SCENE = {"measurement_noise": 5.0, "seed": 7}   # a pair that comes close
-MOVIE_SCENE = {"particles": 40, "field_of_view": 160.0, "frames": 40, "seed": 1}
+PAIR_SCENE: dict[str, Any] = {"measurement_noise": 5.0, "seed": 7}   # a pair that comes close
+MOVIE_SCENE: dict[str, Any] = {"particles": 40, "field_of_view": 160.0, "frames": 40, "seed": 1}
 """The movie scene: ISBI preset vesicle-low shrunk to 40 particles in 160 x 160 px (the
 preset's 100 in 512 x 512 is a similar density), 40 frames, movie at SNR 4 (the default)."""
 MOVIE_PRESET = "vesicle-low"
@@ -125,8 +126,8 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     from ..presets import PRESETS
 
-    scene_values = {**PRESETS[MOVIE_PRESET], **MOVIE_SCENE} if args.movie else PAIR_SCENE
-    unset = {k: v for k, v in scene_values.items() if getattr(args, k, None) is None}
+    scene_values: dict[str, Any] = {**PRESETS[MOVIE_PRESET], **MOVIE_SCENE} if args.movie else PAIR_SCENE
+    unset: dict[str, Any] = {k: v for k, v in scene_values.items() if getattr(args, k, None) is None}
     sim = params_from_args(SimulationParams, args, **unset)
     default_checkpoint = MOVIE_CHECKPOINT if args.movie else DEFAULT_CHECKPOINT
     checkpoint = args.checkpoint or default_checkpoint
