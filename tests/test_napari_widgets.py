@@ -36,7 +36,7 @@ from napari_mpt.napari.runs import COLUMNS
 from napari_mpt.napari.sample_data import SAMPLE_DIR
 from napari_mpt.napari.track_widget import TRANSFORMER
 from napari_mpt.napari.transformer_controls import FROM_FILE, transformer_installed
-from napari_mpt.params import MHTParams, SimulationParams
+from napari_mpt.params import MHTParams, SimulationParams, known_priors
 
 pytestmark = pytest.mark.gui
 needs_transformer = pytest.mark.skipif(not transformer_installed(),
@@ -59,6 +59,12 @@ def simulate_in(viewer, **params):
     layers = w.run()
     assert len(layers) == 2, w.status.value
     return layers
+
+
+def from_simulation(sim: dict, **changes) -> MHTParams:
+    """What the Track widget's MHT form holds for detections from the Simulate widget: the
+    simulation's own priors (eta' = mu, nu' = sigma, P_D, clutter, births), then ``changes``."""
+    return MHTParams(**{**known_priors(SimulationParams(**sim)), **changes})
 
 
 def snapshot(viewer) -> list[tuple]:
@@ -134,7 +140,8 @@ def test_mht_run_matches_the_core(viewer, qtbot):
     track.mht["measurement_noise"].value = 1.0
     run_and_wait(qtbot, track)
 
-    params = MHTParams(lookback=1, measurement_noise=1.0)
+    params = from_simulation(dict(frames=40, seed=7, measurement_noise=6.0), lookback=1,
+                             measurement_noise=1.0)
     res = api.track(detections_from_points(points), params)
     score = api.evaluate(res.tracks, tracks_from_layer(truth))
     assert score.fp + score.fn > 0, "the scene must have link errors to check"
@@ -207,7 +214,8 @@ def test_smoothed_mht_from_the_checkbox(viewer, qtbot):
     track.mht["smooth"].value = True
     run_and_wait(qtbot, track)
     res = api.track(detections_from_points(points),
-                    MHTParams(lookback=3, measurement_noise=4.0, smooth=True))
+                    from_simulation(dict(frames=30, seed=3, measurement_noise=4.0), lookback=3,
+                                    measurement_noise=4.0, smooth=True))
     assert res.label == "MHT K=3 smoothed"
     np.testing.assert_allclose(viewer.layers[res.label].data, res.tracks.napari_data())
 
@@ -642,10 +650,11 @@ def test_reruns_with_other_settings_keep_their_own_layers(viewer, qtbot):
     results = [x for x in viewer.layers if mpt_meta(x).get("kind") == "result"]
     assert tuple(x.name for x in results) == labels
     det = detections_from_points(track.input.value)
-    for layer, params in zip(results, [MHTParams(lookback=2, measurement_noise=1.0),
-                                       MHTParams(lookback=2, measurement_noise=5.0),
-                                       MHTParams(lookback=2, measurement_noise=5.0,
-                                                 motion_model="random-walk")], strict=True):
+    sim = dict(frames=20, seed=4, measurement_noise=3.0)
+    for layer, params in zip(results, [from_simulation(sim, lookback=2, measurement_noise=1.0),
+                                       from_simulation(sim, lookback=2, measurement_noise=5.0),
+                                       from_simulation(sim, lookback=2, measurement_noise=5.0,
+                                                       motion_model="random-walk")], strict=True):
         np.testing.assert_allclose(layer.data, api.track(det, params).tracks.napari_data())
 
     # "replace": the next run takes over the last run's layers and row
@@ -725,7 +734,7 @@ def test_the_transformer_menus_load_off_the_gui_thread(viewer, qtbot, monkeypatc
     def lists():
         threads.append(threading.current_thread())
         release.wait(10)                 # as slow as torch's import, until released
-        return ["a", "b"], ["cpu"]
+        return ["a", "b"], ["cpu"], {"a": "kind A: any detections", "b": "kind B"}
 
     monkeypatch.setattr(transformer_controls, "_menu_lists", lists)
     monkeypatch.setattr(transformer_controls, "_preloaded", None)   # not preloaded yet
@@ -738,6 +747,10 @@ def test_the_transformer_menus_load_off_the_gui_thread(viewer, qtbot, monkeypatc
     qtbot.waitUntil(lambda: track.transformer.loaded, timeout=10_000)
     assert threads and all(t is not threading.main_thread() for t in threads)
     assert list(track.transformer.checkpoint.choices) == ["a", "b", FROM_FILE]
+    # the chosen checkpoint says what it accepts, in a line and in the menu's tooltip
+    assert track.transformer.description.value == "kind A: any detections"
+    track.transformer.checkpoint.value = "b"
+    assert track.transformer.description.value == track.transformer.checkpoint.tooltip == "kind B"
 
 
 def test_progress_shows_elapsed_time_and_time_left(viewer, monkeypatch):

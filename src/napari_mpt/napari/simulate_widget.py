@@ -95,8 +95,9 @@ class SimulateWidget(ScrollingContainer):
         reuse = (self._alive(self._points) and self._alive(self._truth)
                  and self._points.data.shape[1] == points_t[0].shape[1])
         if reuse:
-            self._points.data = points_t[0]
+            # metadata first: the Track widget reads the simulation when the data changes
             self._points.metadata = points_t[1]["metadata"]
+            self._points.data = points_t[0]
             set_tracks(self._truth, truth_t[0], tracks_features(sim.truth))
             self._truth.metadata = truth_t[1]["metadata"]
         else:
