@@ -315,7 +315,8 @@ def checkpoints(tmp_path_factory):
         pytest.skip("the transformer module is not installed")
     folder = tmp_path_factory.mktemp("checkpoints")
     return {"pair": _tiny_checkpoint(folder, "tiny_pair"),
-            "triple": _tiny_checkpoint(folder, "tiny_triple", particles=3)}
+            "triple": _tiny_checkpoint(folder, "tiny_triple", particles=3),
+            "volume": _tiny_checkpoint(folder, "tiny_volume", ndim=3)}
 
 
 def _choose_file(track, path) -> None:
@@ -397,13 +398,14 @@ def test_checkpoint_built_for_other_data(viewer, qtbot, checkpoints):
     simulate_in(viewer, frames=20)
     before = snapshot(viewer)
     track = dock(viewer, "Track")
+    _choose_file(track, checkpoints["volume"])     # a 3-D model on 2-D data: refused
+    run_and_wait(qtbot, track)
+    assert "tiny_volume" in track.message and "built for 3D coordinates" in track.message
+    assert_unchanged(viewer, before)
+    # the weights are per slot, not per N: a model trained on N=3 runs on a pair
     _choose_file(track, checkpoints["triple"])
     run_and_wait(qtbot, track)
-    assert "N=3" in track.message and "tiny_triple" in track.message
-    assert_unchanged(viewer, before)
-    _choose_file(track, checkpoints["pair"])      # the widget keeps working
-    run_and_wait(qtbot, track)
-    assert track.history.records[-1].label == "tiny_pair"
+    assert track.history.records[-1].label == "tiny_triple"
 
 
 @needs_transformer

@@ -17,6 +17,9 @@ from ..data import Detections, Simulation, Tracks, axes_for
 from ..errors import InputError
 from ..metrics import LinkScore
 
+TAIL_LENGTH = 30
+"""Frames of history drawn behind each track head (truth, results, opened tracks)."""
+
 KEY = "napari_mpt"
 FP, FN = 0, 1
 ERROR_TYPES = {FP: "FP (wrong link)", FN: "FN (missed true link)"}
@@ -115,7 +118,7 @@ def tracks_layer(tracks: Tracks, name: str, **kwargs: Any) -> tuple:
 
 
 def truth_layer(truth: Tracks, name: str, pair: str | None = None, **meta: Any) -> tuple:
-    return tracks_layer(truth, name, tail_width=2, tail_length=30,
+    return tracks_layer(truth, name, tail_width=2, tail_length=TAIL_LENGTH,
                         colormap=track_colormap("mpt_truth"),
                         metadata={KEY: {"kind": "truth", "pair": pair, **meta}})
 

@@ -29,7 +29,14 @@ from pathlib import Path
 
 from ..io import TRACK_ID_NAMES, normalise_header, read_detections, read_tracks
 from ..isbi_xml import looks_like_isbi_xml
-from .layers import detections_layer, new_pair_id, track_colormap, tracks_layer, truth_layer
+from .layers import (
+    TAIL_LENGTH,
+    detections_layer,
+    new_pair_id,
+    track_colormap,
+    tracks_layer,
+    truth_layer,
+)
 
 LayerData = list[tuple]
 PLUGIN = "napari-mpt"
@@ -117,7 +124,7 @@ def read_csv(path: str | Path, truth: str | Path | None = None,
     kind = csv_kind(path)
     stem = Path(path).stem
     if kind in ("tracks", "isbi") and not as_detections:
-        layer = tracks_layer(read_tracks(path), stem, tail_width=2, tail_length=30,
+        layer = tracks_layer(read_tracks(path), stem, tail_width=2, tail_length=TAIL_LENGTH,
                              colormap=track_colormap(),
                              metadata={"napari_mpt": {"kind": "tracks", "path": path}})
         if kind == "isbi" or "detection" in (_header(path) or []):

@@ -21,6 +21,7 @@ from ._worker import JobOutput, TrackingJob
 from .controls import ESTIMATE, ParamForm, ScrollingContainer
 from .layers import (
     KEY,
+    TAIL_LENGTH,
     axis_labels,
     detections_from_points,
     error_colormap_name,
@@ -440,7 +441,7 @@ class TrackWidget(ScrollingContainer):
         tracks = with_detection_positions(result.tracks, self._pending["detections"])
         data, feats = result_layer_data(tracks, out.score)
         self._put_tracks("result", label, label, source, data, feats,
-                         tail_width=3, tail_length=30, colormap=track_colormap())
+                         tail_width=3, tail_length=TAIL_LENGTH, colormap=track_colormap())
         if out.score is None:
             return
         errors = link_error_data(out.score)
