@@ -866,3 +866,61 @@ def test_side_by_side_panels_are_titled_with_a_colour_legend(make_napari_viewer,
     qtbot.wait(50)
     img = viewer.screenshot(canvas_only=True, flash=False)
     assert _has(img, FP_COLOR) == 0 and _has(img, FN_COLOR) == 0
+
+
+def test_mht_priors_start_from_the_simulation_and_say_so(viewer, qtbot):
+    from napari_mpt.napari.controls import ESTIMATE
+    from napari_mpt.napari.track_widget import FROM_DATA, FROM_SIMULATION, PRIOR_FIELDS
+
+    sim = dict(frames=20, seed=5, measurement_noise=2.0, detection_probability=0.8,
+               clutter=1.0, birth_rate=0.5, field_of_view=100.0)
+    simulate_in(viewer, **sim)
+    track = dock(viewer, "Track")
+    for name in ("detection_probability", "clutter_density", "birth_density", "max_gap"):
+        assert name in [w.name for w in track.mht]          # the clutter-aware MHT's fields
+    known = known_priors(SimulationParams(**sim))
+    # hand-computed: P_D 0.8, clutter 1 and births 0.5 per frame over 100 x 100 px
+    assert (known["detection_probability"], known["clutter_density"],
+            known["birth_density"]) == (0.8, 1e-4, 5e-5)
+    assert {n: track.mht[n].value for n in PRIOR_FIELDS} == {n: str(known[n]) for n in PRIOR_FIELDS}
+    assert track.priors_note.value == FROM_SIMULATION
+    assert track.mht.params() == from_simulation(sim)
+    # simulating again with other settings: the form follows the new simulation
+    w = dock(viewer, "Simulate")
+    w.form["detection_probability"].value = 0.6
+    w.run()
+    assert track.mht["detection_probability"].value == "0.6"
+    # detections that are not a simulation: every prior is estimated from the data
+    mine = viewer.add_points(np.array([[0, 1.0, 1.0], [1, 2.0, 2.0]]), name="my spots")
+    track.input.value = mine
+    assert all(track.mht[n].value == ESTIMATE for n in PRIOR_FIELDS)
+    assert track.priors_note.value == FROM_DATA
+    assert track.mht.params() == MHTParams()
+
+
+def test_run_table_names_the_method(viewer, qtbot):
+    simulate_in(viewer, frames=20, seed=1)
+    track = dock(viewer, "Track")
+    run_and_wait(qtbot, track)
+    row = dict(zip(COLUMNS, track.table.data.to_list()[0], strict=True))
+    assert row["method"] == "MHT"
+
+
+@needs_transformer
+def test_association_checkpoint_is_described_and_its_kind_shown(viewer, qtbot):
+    from napari_mpt.transformer.checkpoint import checkpoint_descriptions
+
+    simulate_in(viewer, frames=20, seed=1)
+    track = dock(viewer, "Track")
+    track.method.value = TRANSFORMER
+    qtbot.waitUntil(lambda: track.transformer.loaded, timeout=60_000)
+    descriptions = checkpoint_descriptions()
+    if "association" not in descriptions:
+        pytest.skip("no shipped association checkpoint")
+    track.transformer.checkpoint.value = "association"
+    assert track.transformer.description.value == descriptions["association"]
+    assert track.transformer.checkpoint.tooltip == descriptions["association"]
+    track.transformer.device.value = "cpu"
+    run_and_wait(qtbot, track)
+    row = dict(zip(COLUMNS, track.table.data.to_list()[-1], strict=True))
+    assert row["method"] == "transformer (association)"
