@@ -183,7 +183,10 @@ def build_movie_scene(sim: SimulationParams, movie: MovieParams, detect: DetectP
 TITLE_PX = 10          # title text size (screen points)
 LINE_PX = 16           # title line spacing (screen pixels)
 WHITE = (1.0, 1.0, 1.0, 1.0)
-VIEW_MARGIN = 0.12     # share of a grid panel left around its data and title
+# share of a grid panel left around its data and title: napari's 5 %, more when the data
+# fill their panel (a movie), since a title's top line is drawn above its point, outside
+# the extent the view is fitted to
+VIEW_MARGIN, MOVIE_VIEW_MARGIN = 0.05, 0.12
 
 
 def panel_lines(kind: str, label: str | None) -> list[tuple[str, tuple]]:
@@ -291,9 +294,7 @@ def side_by_side(viewer: Any) -> bool:
     QApplication.processEvents()   # the grid's views must exist before they are fitted
     for _ in range(2):             # the titles' place depends on the zoom and vice versa
         _place_titles(viewer, titles)
-        # a wider margin than napari's 5 %: a title's top line is drawn above its point,
-        # outside the extent the view is fitted to
-        viewer.reset_view(margin=VIEW_MARGIN)
+        viewer.reset_view(margin=MOVIE_VIEW_MARGIN if movies else VIEW_MARGIN)
         QApplication.processEvents()
     _place_titles(viewer, titles)
     viewer.layers.selection.active = results[-1]
