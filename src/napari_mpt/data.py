@@ -175,12 +175,10 @@ def _frame_list(frames: np.ndarray, limit: int = 8) -> str:
     return shown + (f" … ({len(frames)} frames)" if len(frames) > limit else "")
 
 
-def stack_frames(detections: Detections) -> FrameStack:
-    """Check that every frame holds the same number of finite detections and stack them.
-
-    Raises :class:`InputError` naming the offending frames: fewer than two frames, NaN
-    coordinates, frames whose count differs from the first frame's, or missing frames.
-    """
+def trackable_frames(detections: Detections) -> np.ndarray:
+    """The sorted frame numbers present, after the checks every tracker needs: some
+    detections, finite coordinates, at least two frames.  Raises :class:`InputError`
+    naming the offending frames and the first bad row."""
     src = detections.source
     if len(detections) == 0:
         raise InputError(src, "no detections")
@@ -189,10 +187,21 @@ def stack_frames(detections: Detections) -> FrameStack:
         rows = np.flatnonzero(bad)
         raise InputError(src, f"NaN or infinite coordinates in frame(s) "
                          f"{_frame_list(np.unique(detections.frame[rows]))}", row=int(rows[0]))
-    groups = detections.by_frame()
     frames = detections.frames()
     if len(frames) < 2:
         raise InputError(src, f"need at least 2 frames to track, got {len(frames)}")
+    return frames
+
+
+def stack_frames(detections: Detections) -> FrameStack:
+    """Check that every frame holds the same number of finite detections and stack them.
+
+    Raises :class:`InputError` naming the offending frames: fewer than two frames, NaN
+    coordinates, frames whose count differs from the first frame's, or missing frames.
+    """
+    src = detections.source
+    frames = trackable_frames(detections)
+    groups = detections.by_frame()
     gaps = np.setdiff1d(np.arange(frames[0], frames[-1] + 1), frames)
     if len(gaps):
         raise InputError(src, f"frame(s) {_frame_list(gaps)} have no detections; every frame "

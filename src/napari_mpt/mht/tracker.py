@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from ..data import Detections, Tracks, _frame_list, axes_for, stack_frames
-from ..errors import InputError, ParameterError, TooManyHypotheses
+from ..data import Detections, Tracks, axes_for, stack_frames, trackable_frames
+from ..errors import ParameterError, TooManyHypotheses
 from ..flops import FlopCounter, measured
 from ..kalman import Schedule, kalman_step_flops
 from ..motion import motion_model
@@ -176,17 +176,7 @@ def _exact(searches: dict, cl: Cluster, X: np.ndarray, c: int, Zc: list[np.ndarr
 def _frames(detections: Detections) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Every frame number from the first to the last (empty frames included), and each
     frame's coordinates and table rows; refuses data that cannot be tracked."""
-    src = detections.source
-    if len(detections) == 0:
-        raise InputError(src, "no detections")
-    bad = ~np.all(np.isfinite(detections.coords), axis=1)
-    if bad.any():
-        where = np.flatnonzero(bad)
-        raise InputError(src, f"NaN or infinite coordinates in frame(s) "
-                         f"{_frame_list(np.unique(detections.frame[where]))}", row=int(where[0]))
-    present = detections.frames()
-    if len(present) < 2:
-        raise InputError(src, f"need at least 2 frames to track, got {len(present)}")
+    present = trackable_frames(detections)
     numbers = np.arange(present[0], present[-1] + 1)
     rows: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(numbers)
     for g in detections.by_frame():

@@ -36,6 +36,7 @@ from . import checkpoint as ckpt
 from .assoc_graph import Graph, NeighbourCache, build, sequence
 from .assoc_model import AssocConfig, AssociationTransformer, graph_tensors
 from .threads import torch_threads
+from .trainer import existing_run
 
 KIND = "association"
 DESCRIPTION = ("association transformer: any number of detections per frame (missed and "
@@ -176,20 +177,13 @@ def train_association(params: AssociationTrainParams, out: str | Path, *, resume
     """Train the association model and write its checkpoint to ``out``; return the path."""
     out = Path(out)
     cfg = AssocConfig.from_params(params)
-    state: dict[str, Any] | None = None
-    if out.exists():
-        if resume:
-            state = ckpt.read(out)
-            stored = state.get("train") or {}
-            diff = [f"{f.name}: checkpoint {stored.get(f.name)!r}, now {v!r}"
-                    for f in fields(params) if f.name not in ("save_every", "threads")
-                    and stored.get(f.name) != (v := params.to_dict()[f.name])]
-            if diff:
-                raise CheckpointError(f"{out}: cannot resume, the settings differ: "
-                                      + "; ".join(diff))
-        elif not overwrite:
-            raise CheckpointError(f"{out}: already exists; resume it (--resume) or replace it "
-                                  "(--overwrite)")
+    def mismatch(state: dict[str, Any]) -> list[str]:
+        stored, mine = state.get("train") or {}, params.to_dict()
+        return [f"{f.name}: checkpoint {stored.get(f.name)!r}, now {mine[f.name]!r}"
+                for f in fields(params) if f.name not in ("save_every", "threads")
+                and stored.get(f.name) != mine[f.name]]
+
+    state = existing_run(out, resume, overwrite, mismatch)
     label = name or out.stem
     with torch_threads(params.threads):
         torch.manual_seed(params.seed)

@@ -207,6 +207,26 @@ def _train_config_mismatch(state: dict[str, Any], params: TrainParams) -> list[s
     return out
 
 
+def existing_run(out: Path, resume: bool, overwrite: bool,
+                 mismatch: Callable[[dict[str, Any]], list[str]]) -> dict[str, Any] | None:
+    """What to do with a checkpoint already at ``out``: its state when ``resume`` and the
+    settings agree (``mismatch`` lists those that differ), None when there is none or it is
+    to be replaced; otherwise a :class:`CheckpointError` saying how to proceed.  Shared by
+    every model kind's training, so a run is never silently overwritten."""
+    if not out.exists():
+        return None
+    if resume:
+        state = ckpt.read(out)
+        diff = mismatch(state)
+        if diff:
+            raise CheckpointError(f"{out}: cannot resume, the settings differ: " + "; ".join(diff))
+        return state
+    if not overwrite:
+        raise CheckpointError(f"{out}: already exists; resume it (--resume) or replace it "
+                              "(--overwrite)")
+    return None
+
+
 ProgressHook = Callable[[int, int, float], None]
 
 
@@ -232,17 +252,7 @@ def train(params: TrainParams | None = None, out: str | Path | None = None, *,
         raise CheckpointError("train: no output path given")
     out = Path(out)
     cfg = model_config(params)
-    state: dict[str, Any] | None = None
-    if out.exists():
-        if resume:
-            state = ckpt.read(out)
-            diff = _train_config_mismatch(state, params)
-            if diff:
-                raise CheckpointError(f"{out}: cannot resume, the settings differ: "
-                                      + "; ".join(diff))
-        elif not overwrite:
-            raise CheckpointError(f"{out}: already exists; resume it (--resume) or replace it "
-                                  "(--overwrite)")
+    state = existing_run(out, resume, overwrite, lambda st: _train_config_mismatch(st, params))
     total = params.steps
     with torch_threads(params.threads):
         torch.manual_seed(params.seed)
