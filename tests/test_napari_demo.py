@@ -52,3 +52,42 @@ def test_demo_without_display_writes_screenshot_and_table(tmp_path):
     for color in (FP_COLOR, FN_COLOR):
         target = np.asarray(color[:3]) * 255
         assert (np.abs(img - target).max(axis=-1) < 40).sum() > 20
+
+
+def test_demo_movie_runs_the_pipeline_and_prints_the_cores_numbers(tmp_path):
+    """``demo --movie``: the movie's detected spots tracked by LAP, MHT and the association
+    transformer; each row is the core's result on the core's spots."""
+    pytest.importorskip("napari")
+    from skimage.io import imread
+
+    from napari_mpt.detect import detect
+    from napari_mpt.movie import render_movie
+    from napari_mpt.napari.demo import MOVIE_PRESET
+    from napari_mpt.napari.transformer_controls import checkpoint_names
+    from napari_mpt.params import DetectParams, MovieParams
+    from napari_mpt.presets import preset_params
+
+    png = tmp_path / "pipeline.png"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    exe = Path(sys.executable).with_name("napari-mpt")
+    out = subprocess.run([str(exe), "demo", "--movie", "--screenshot", str(png), "--frames", "20",
+                          "--size", "1200", "800"], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+    sim_params = preset_params(MOVIE_PRESET, particles=40, field_of_view=160.0, frames=20, seed=1)
+    sim = api.simulate(sim_params)
+    spots = detect(render_movie(sim, MovieParams(snr=4.0, seed=1), frames=20), DetectParams())
+    assert f"spots: {len(spots)} spots" in out.stdout
+    runs = {"LAP d=auto gap=1": api.LAPParams(), "MHT K=4": api.MHTParams(lookback=4)}
+    if "association" in checkpoint_names():
+        runs["association"] = api.TransformerParams(checkpoint="association", device="cpu")
+    lines = out.stdout.splitlines()
+    for label, params in runs.items():
+        score = api.evaluate(api.track(spots, params).tracks, sim.truth)
+        row = next(line for line in lines if line.startswith(label + "  "))
+        cells = row[len(label):].split()
+        assert cells[0] == f"{score.jaccard:.4f}"
+        assert cells[4:7] == [str(score.tp), str(score.fp), str(score.fn)]
+    img = imread(png)[..., :3]
+    assert img.shape[:2] == (800, 1200)

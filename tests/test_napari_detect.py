@@ -143,3 +143,45 @@ def test_no_image_and_bad_parameter(viewer):
     w.form["spot_sigma"].value = 0.5
     w.form["min_distance"].value = 1
     assert w.run()                                  # valid settings start
+
+
+def test_simulate_widget_movie_is_paired_below_the_points_and_updated_in_place(viewer, qtbot):
+    from napari_mpt.movie import render_movie
+    from napari_mpt.params import MovieParams, SimulationParams
+    from napari_mpt.simulate import simulate
+
+    sim_w = dock(viewer, "Simulate")
+    for k, v in {"particles": 5, "frames": 12, "field_of_view": 48.0, "seed": 2}.items():
+        sim_w.form[k].value = v
+    assert not sim_w.movie.value and len(sim_w.run()) == 2      # off by default: no movie
+    assert not any(isinstance(layer, Image) for layer in viewer.layers)
+    sim_w.movie.value = True
+    sim_w.movie_form["snr"].value = 7.0
+    points, truth, image = sim_w.run()
+    params = SimulationParams(particles=5, frames=12, field_of_view=48.0, seed=2)
+    expected = render_movie(simulate(params), MovieParams(snr=7.0, seed=2), frames=12)
+    assert isinstance(image, Image) and image.data.shape == (12, 48, 48)
+    np.testing.assert_array_equal(image.data, expected)
+    assert list(viewer.layers).index(image) == 0                 # drawn below the points
+    assert mpt_meta(image)["kind"] == "movie"
+    assert mpt_meta(image)["pair"] == mpt_meta(points)["pair"] == mpt_meta(truth)["pair"]
+    # spots detected in it are scored against this simulation's truth
+    det = dock(viewer, "Detect spots")
+    det.reset_choices()
+    det.image.value = image
+    run_and_wait(qtbot, det)
+    spots = next(layer for layer in viewer.layers if mpt_meta(layer).get("output") == "spots")
+    track = dock(viewer, "Track")
+    track.reset_choices()
+    truth_layer = next(layer for layer in viewer.layers if isinstance(layer, Tracks))
+    assert track.paired_truth(spots) is truth_layer
+    # re-running updates the same three layers in place
+    sim_w.form["seed"].value = 3
+    again = sim_w.run()
+    assert [id(x) for x in again] == [id(points), id(truth), id(image)]
+    params3 = SimulationParams(particles=5, frames=12, field_of_view=48.0, seed=3)
+    np.testing.assert_array_equal(
+        image.data, render_movie(simulate(params3), MovieParams(snr=7.0, seed=3), frames=12))
+    assert len(viewer.layers) == 4
+    sim_w.movie.value = False                                    # unchecked: the movie goes
+    assert len(sim_w.run()) == 2 and image not in viewer.layers

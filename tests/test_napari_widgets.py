@@ -36,7 +36,7 @@ from napari_mpt.napari.runs import COLUMNS
 from napari_mpt.napari.sample_data import SAMPLE_DIR
 from napari_mpt.napari.track_widget import TRANSFORMER
 from napari_mpt.napari.transformer_controls import FROM_FILE, transformer_installed
-from napari_mpt.params import MHTParams, SimulationParams
+from napari_mpt.params import MHTParams, SimulationParams, known_priors
 
 pytestmark = pytest.mark.gui
 needs_transformer = pytest.mark.skipif(not transformer_installed(),
@@ -59,6 +59,12 @@ def simulate_in(viewer, **params):
     layers = w.run()
     assert len(layers) == 2, w.status.value
     return layers
+
+
+def from_simulation(sim: dict, **changes) -> MHTParams:
+    """What the Track widget's MHT form holds for detections from the Simulate widget: the
+    simulation's own priors (eta' = mu, nu' = sigma, P_D, clutter, births), then ``changes``."""
+    return MHTParams(**{**known_priors(SimulationParams(**sim)), **changes})
 
 
 def snapshot(viewer) -> list[tuple]:
@@ -134,7 +140,8 @@ def test_mht_run_matches_the_core(viewer, qtbot):
     track.mht["measurement_noise"].value = 1.0
     run_and_wait(qtbot, track)
 
-    params = MHTParams(lookback=1, measurement_noise=1.0)
+    params = from_simulation(dict(frames=40, seed=7, measurement_noise=6.0), lookback=1,
+                             measurement_noise=1.0)
     res = api.track(detections_from_points(points), params)
     score = api.evaluate(res.tracks, tracks_from_layer(truth))
     assert score.fp + score.fn > 0, "the scene must have link errors to check"
@@ -207,7 +214,8 @@ def test_smoothed_mht_from_the_checkbox(viewer, qtbot):
     track.mht["smooth"].value = True
     run_and_wait(qtbot, track)
     res = api.track(detections_from_points(points),
-                    MHTParams(lookback=3, measurement_noise=4.0, smooth=True))
+                    from_simulation(dict(frames=30, seed=3, measurement_noise=4.0), lookback=3,
+                                    measurement_noise=4.0, smooth=True))
     assert res.label == "MHT K=3 smoothed"
     np.testing.assert_allclose(viewer.layers[res.label].data, res.tracks.napari_data())
 
@@ -644,10 +652,11 @@ def test_reruns_with_other_settings_keep_their_own_layers(viewer, qtbot):
     results = [x for x in viewer.layers if mpt_meta(x).get("kind") == "result"]
     assert tuple(x.name for x in results) == labels
     det = detections_from_points(track.input.value)
-    for layer, params in zip(results, [MHTParams(lookback=2, measurement_noise=1.0),
-                                       MHTParams(lookback=2, measurement_noise=5.0),
-                                       MHTParams(lookback=2, measurement_noise=5.0,
-                                                 motion_model="random-walk")], strict=True):
+    sim = dict(frames=20, seed=4, measurement_noise=3.0)
+    for layer, params in zip(results, [from_simulation(sim, lookback=2, measurement_noise=1.0),
+                                       from_simulation(sim, lookback=2, measurement_noise=5.0),
+                                       from_simulation(sim, lookback=2, measurement_noise=5.0,
+                                                       motion_model="random-walk")], strict=True):
         np.testing.assert_allclose(layer.data, api.track(det, params).tracks.napari_data())
 
     # "replace": the next run takes over the last run's layers and row
@@ -727,7 +736,7 @@ def test_the_transformer_menus_load_off_the_gui_thread(viewer, qtbot, monkeypatc
     def lists():
         threads.append(threading.current_thread())
         release.wait(10)                 # as slow as torch's import, until released
-        return ["a", "b"], ["cpu"]
+        return ["a", "b"], ["cpu"], {"a": "kind A: any detections", "b": "kind B"}
 
     monkeypatch.setattr(transformer_controls, "_menu_lists", lists)
     monkeypatch.setattr(transformer_controls, "_preloaded", None)   # not preloaded yet
@@ -740,6 +749,10 @@ def test_the_transformer_menus_load_off_the_gui_thread(viewer, qtbot, monkeypatc
     qtbot.waitUntil(lambda: track.transformer.loaded, timeout=10_000)
     assert threads and all(t is not threading.main_thread() for t in threads)
     assert list(track.transformer.checkpoint.choices) == ["a", "b", FROM_FILE]
+    # the chosen checkpoint says what it accepts, in a line and in the menu's tooltip
+    assert track.transformer.description.value == "kind A: any detections"
+    track.transformer.checkpoint.value = "b"
+    assert track.transformer.description.value == track.transformer.checkpoint.tooltip == "kind B"
 
 
 def test_progress_shows_elapsed_time_and_time_left(viewer, monkeypatch):
@@ -853,3 +866,61 @@ def test_side_by_side_panels_are_titled_with_a_colour_legend(make_napari_viewer,
     qtbot.wait(50)
     img = viewer.screenshot(canvas_only=True, flash=False)
     assert _has(img, FP_COLOR) == 0 and _has(img, FN_COLOR) == 0
+
+
+def test_mht_priors_start_from_the_simulation_and_say_so(viewer, qtbot):
+    from napari_mpt.napari.controls import ESTIMATE
+    from napari_mpt.napari.track_widget import FROM_DATA, FROM_SIMULATION, PRIOR_FIELDS
+
+    sim = dict(frames=20, seed=5, measurement_noise=2.0, detection_probability=0.8,
+               clutter=1.0, birth_rate=0.5, field_of_view=100.0)
+    simulate_in(viewer, **sim)
+    track = dock(viewer, "Track")
+    for name in ("detection_probability", "clutter_density", "birth_density", "max_gap"):
+        assert name in [w.name for w in track.mht]          # the clutter-aware MHT's fields
+    known = known_priors(SimulationParams(**sim))
+    # hand-computed: P_D 0.8, clutter 1 and births 0.5 per frame over 100 x 100 px
+    assert (known["detection_probability"], known["clutter_density"],
+            known["birth_density"]) == (0.8, 1e-4, 5e-5)
+    assert {n: track.mht[n].value for n in PRIOR_FIELDS} == {n: str(known[n]) for n in PRIOR_FIELDS}
+    assert track.priors_note.value == FROM_SIMULATION
+    assert track.mht.params() == from_simulation(sim)
+    # simulating again with other settings: the form follows the new simulation
+    w = dock(viewer, "Simulate")
+    w.form["detection_probability"].value = 0.6
+    w.run()
+    assert track.mht["detection_probability"].value == "0.6"
+    # detections that are not a simulation: every prior is estimated from the data
+    mine = viewer.add_points(np.array([[0, 1.0, 1.0], [1, 2.0, 2.0]]), name="my spots")
+    track.input.value = mine
+    assert all(track.mht[n].value == ESTIMATE for n in PRIOR_FIELDS)
+    assert track.priors_note.value == FROM_DATA
+    assert track.mht.params() == MHTParams()
+
+
+def test_run_table_names_the_method(viewer, qtbot):
+    simulate_in(viewer, frames=20, seed=1)
+    track = dock(viewer, "Track")
+    run_and_wait(qtbot, track)
+    row = dict(zip(COLUMNS, track.table.data.to_list()[0], strict=True))
+    assert row["method"] == "MHT"
+
+
+@needs_transformer
+def test_association_checkpoint_is_described_and_its_kind_shown(viewer, qtbot):
+    from napari_mpt.transformer.checkpoint import checkpoint_descriptions
+
+    simulate_in(viewer, frames=20, seed=1)
+    track = dock(viewer, "Track")
+    track.method.value = TRANSFORMER
+    qtbot.waitUntil(lambda: track.transformer.loaded, timeout=60_000)
+    descriptions = checkpoint_descriptions()
+    if "association" not in descriptions:
+        pytest.skip("no shipped association checkpoint")
+    track.transformer.checkpoint.value = "association"
+    assert track.transformer.description.value == descriptions["association"]
+    assert track.transformer.checkpoint.tooltip == descriptions["association"]
+    track.transformer.device.value = "cpu"
+    run_and_wait(qtbot, track)
+    row = dict(zip(COLUMNS, track.table.data.to_list()[-1], strict=True))
+    assert row["method"] == "transformer (association)"

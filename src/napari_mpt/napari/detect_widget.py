@@ -27,7 +27,7 @@ from ..runtime import RunControl
 from ._worker import _Progress
 from .controls import ParamForm
 from .layers import KEY, axis_labels, mpt_meta, points_data
-from .messages import Level, notify
+from .messages import Level, notify, wrap_label
 
 if TYPE_CHECKING:
     import napari
@@ -80,7 +80,8 @@ class DetectWidget(Container):
         self.run_button = PushButton(text="Detect all frames")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
-        self.status = Label(value="")
+        # wraps: a long message (the features list, a path) must not widen the dock area
+        self.status = wrap_label(Label(value=""))
         buttons = Container(widgets=[self.preview_button, self.run_button, self.cancel_button],
                             layout="horizontal", labels=False)
         self.extend([Container(widgets=[self.image]), self.form, buttons, self.progress,

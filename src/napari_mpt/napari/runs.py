@@ -25,7 +25,7 @@ from ..runtime import TrackingResult
 # the table's row header (frozen when the table scrolls sideways) is the run's label;
 # the long parameter description last, so the numbers stay in view in a narrow dock
 COLUMNS = ("JC", "assoc JC", "α", "β", "TP", "FP", "FN", "time", "FLOPs", "FLOP source",
-           "device", "parameters")
+           "method", "device", "parameters")
 TOOLTIPS = {
     "JC": "position link Jaccard (the paper's): TP / (TP + FP + FN) over links matched by "
           "position to the ground truth",
@@ -40,6 +40,9 @@ TOOLTIPS = {
     "time": "wall time of the tracker itself, in seconds",
     "FLOPs": "floating-point operations of the run",
     "FLOP source": "how the FLOPs were counted (hover the readout for details)",
+    "method": "the tracker that ran; for the transformer, which kind: encoder-decoder (the "
+              "paper's: the same number of detections in every frame) or association (any "
+              "number per frame: misses, clutter, births and deaths)",
     "device": "where the run computed (cpu, cuda)",
     "parameters": "the run's key settings",
 }
@@ -51,6 +54,13 @@ SHORT_NAMES: dict[str, str | None] = {
     "gap_closing_frames": "gap", "gap_closing_distance": "gap d", "batch_size": "batch",
     "checkpoint": None, "device": None,
 }
+
+
+def method_name(result: TrackingResult) -> str:
+    """The tracker that ran, with the transformer's kind (its checkpoint says which)."""
+    if result.method == "transformer":
+        return f"transformer ({result.info.get('kind', 'encoder-decoder')})"
+    return {"mht": "MHT", "lap": "LAP"}.get(result.method, result.method)
 
 
 def seconds(s: float) -> str:
@@ -164,7 +174,7 @@ class RunRecord:
     def from_result(cls, key: str, params: object, result: TrackingResult,
                     score: LinkScore | None, label: str | None = None) -> RunRecord:
         summary = score.summary() if score is not None and hasattr(score, "summary") else {}
-        return cls(key, label or result.label, result.method,
+        return cls(key, label or result.label, method_name(result),
                    describe_params(params, result.device, result),
                    result.wall_s, int(result.flops.value), result.flops.source,
                    result.device, flops_detail=result.flops.detail,
@@ -186,7 +196,7 @@ class RunRecord:
         return (opt(self.jaccard, ".4f"), opt(self.association_jaccard, ".4f"),
                 opt(self.alpha, ".4f"), opt(self.beta, ".4f"), opt(self.tp, "d"),
                 opt(self.fp, "d"), opt(self.fn, "d"), seconds(self.wall_s), f"{self.flops:,}",
-                self.flops_source, self.device, self.parameters)
+                self.flops_source, self.method, self.device, self.parameters)
 
     def readout(self) -> str:
         """The multi-line summary shown under the Run button."""

@@ -16,9 +16,9 @@ from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
 
 from ..errors import Cancelled, InputError, MPTError
 from ..io import with_detection_positions
-from ..params import LAPParams, MHTParams
+from ..params import LAPParams, MHTParams, SimulationParams, known_priors
 from ._worker import JobOutput, TrackingJob
-from .controls import ParamForm, ScrollingContainer
+from .controls import ESTIMATE, ParamForm, ScrollingContainer
 from .layers import (
     KEY,
     TAIL_LENGTH,
@@ -43,11 +43,18 @@ if TYPE_CHECKING:
 
 MHT, TRANSFORMER, LAP = "MHT", "Transformer", "LAP"
 MHT_FIELDS = ("lookback", "motion_model", "process_noise", "measurement_noise",
+              "detection_probability", "clutter_density", "birth_density", "max_gap",
               "velocity_prior", "mode", "smooth")
 MHT_LABELS = {"lookback": "lookback K", "motion_model": "motion model",
               "process_noise": "eta'", "measurement_noise": "nu'",
-              "velocity_prior": "velocity prior", "mode": "search",
+              "detection_probability": "detection probability P_D",
+              "clutter_density": "clutter density", "birth_density": "birth density",
+              "max_gap": "max gap (frames)", "velocity_prior": "velocity prior", "mode": "search",
               "smooth": "smoothed positions"}
+PRIOR_FIELDS = ("process_noise", "measurement_noise", "detection_probability",
+                "clutter_density", "birth_density")
+FROM_SIMULATION = "noise and detection priors: from the simulation (known priors)"
+FROM_DATA = "noise and detection priors: 'estimate' = estimated from the data"
 LAP_LABELS = {"max_link_distance": "max link distance", "gap_closing_frames": "gap frames",
               "gap_closing_distance": "gap distance"}
 OUTPUT_KINDS = ("result", "link_errors")
@@ -76,6 +83,10 @@ class TrackWidget(ScrollingContainer):
                               "replace the last one's layers and row")
         self.mht = ParamForm(MHTParams, MHT_FIELDS, labels=MHT_LABELS, sliders=("lookback",),
                              maxima={"lookback": 16})
+        # where the MHT's priors come from: the Simulate widget's own parameters when the
+        # detections are its simulation (the paper's known priors), else the data
+        self.priors_note = wrap_label(Label(value=FROM_DATA))
+        self._priors_of: Any = None   # the simulation the MHT priors were taken from
         self.transformer = TransformerControls(visible=False)
         self.lap = ParamForm(LAPParams, labels=LAP_LABELS, visible=False)
         self.run_button = PushButton(text="Run")
@@ -95,7 +106,8 @@ class TrackWidget(ScrollingContainer):
         header = Container(widgets=[self.input, self.truth, self.method, self.rerun])
         buttons = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
                             labels=False)
-        self.extend([header, self.mht, self.transformer, self.lap, buttons, self.progress,
+        self.extend([header, self.mht, self.priors_note, self.transformer, self.lap, buttons,
+                     self.progress,
                      self.timing, self.status, self.readout, self.table])
 
         self.history = RunHistory()
@@ -148,15 +160,38 @@ class TrackWidget(ScrollingContainer):
         self.truth.value = self.paired_truth(layer)
         if self._watched is not None:
             self._watched.events.data.disconnect(self.refresh_table)
+            self._watched.events.data.disconnect(self._priors_from_input)
         self._watched = layer
         if layer is not None:
             layer.events.data.connect(self.refresh_table)
+            layer.events.data.connect(self._priors_from_input)
         self.refresh_table()
         runs = self.history.for_key(detections_key(layer.data)) if layer is not None else []
         self._show_readout(runs[-1] if runs else None)
         if layer is not None and layer is not self._source:
             self._source = layer
             self.show_dataset(layer)
+        self._priors_from_input()
+
+    def _priors_from_input(self, *_: Any) -> None:
+        """Start the MHT's priors from the input's simulation (the Simulate widget's
+        parameters), or at "estimate" for other data; done again only when the input's
+        simulation changes, so the user's edits otherwise stay."""
+        layer = self.input.value
+        sim = mpt_meta(layer).get("simulation") if layer is not None else None
+        sim = sim or None
+        if sim == self._priors_of:
+            return
+        self._priors_of = sim
+        priors: dict[str, Any] = {}
+        if sim is not None:
+            try:
+                priors = dict(known_priors(SimulationParams(**sim)))
+            except (MPTError, TypeError):   # a simulation record this version cannot read
+                priors = {}
+        for name in PRIOR_FIELDS:
+            self.mht[name].value = str(priors[name]) if name in priors else ESTIMATE
+        self.priors_note.value = FROM_SIMULATION if priors else FROM_DATA
 
     def _disconnect(self, *_: Any) -> None:
         self.viewer.layers.events.inserted.disconnect(self._layer_added)
@@ -217,6 +252,7 @@ class TrackWidget(ScrollingContainer):
 
     def _method_changed(self, method: str) -> None:
         self.mht.visible = method == MHT
+        self.priors_note.visible = method == MHT
         self.transformer.visible = method == TRANSFORMER
         self.lap.visible = method == LAP
         if method == TRANSFORMER and not self.transformer.loaded:

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
-from magicgui.widgets import ComboBox, Container, FileEdit
+from magicgui.widgets import ComboBox, Container, FileEdit, Label
 
 from ..errors import CheckpointError, ParameterError
 from ..params import TransformerParams
 from .controls import control_for
+from .messages import wrap_label
 
 
 def transformer_installed() -> bool:
@@ -47,6 +48,15 @@ def checkpoint_names() -> list[str]:
     return _names(available_checkpoints())
 
 
+def checkpoint_descriptions() -> dict[str, str]:
+    """Shipped checkpoint name -> one line on what it accepts (reads each checkpoint)."""
+    if not transformer_installed():
+        return {}
+    from ..transformer import checkpoint_descriptions as describe
+
+    return describe()
+
+
 def device_names() -> list[str]:
     """Devices this machine has: ``cpu``, plus ``cuda`` where torch sees a GPU."""
     if not transformer_installed():
@@ -59,7 +69,8 @@ def device_names() -> list[str]:
 
 FROM_FILE = "checkpoint file…"
 _preloading: threading.Thread | None = None
-_preloaded: tuple[list[str], list[str]] | None = None   # the menus, once preload() is done
+# the menus (checkpoints, devices, checkpoint descriptions), once preload() is done
+_preloaded: tuple[list[str], list[str], dict[str, str]] | None = None
 
 
 def preload() -> None:
@@ -83,8 +94,8 @@ def preload() -> None:
     _preloading.start()
 
 
-def _menu_lists() -> tuple[list[str], list[str]]:
-    return checkpoint_names(), device_names()
+def _menu_lists() -> tuple[list[str], list[str], dict[str, str]]:
+    return checkpoint_names(), device_names(), checkpoint_descriptions()
 
 
 class TransformerControls(Container):
@@ -97,6 +108,7 @@ class TransformerControls(Container):
         batch = next(f for f in fields(TransformerParams) if f.name == "batch_size")
         self._checkpoints: list[str] = []
         self._devices: list[str] = ["cpu"]
+        self._descriptions: dict[str, str] = {}
         # callables, so that napari's reset_choices (on every layer change) keeps them
         self.checkpoint = ComboBox(name="checkpoint", label="checkpoint",
                                    choices=self._checkpoint_choices,
@@ -106,10 +118,23 @@ class TransformerControls(Container):
         self.device = ComboBox(name="device", label="device", choices=self._device_choices,
                                tooltip="only the devices this machine has")
         self.batch_size = control_for(batch, "batch size")
-        super().__init__(widgets=[self.checkpoint, self.file, self.device, self.batch_size],
-                         **kwargs)
+        # what the chosen checkpoint accepts: the encoder-decoder needs the same number of
+        # detections in every frame, the association transformer does not
+        self.description = wrap_label(Label(name="accepts", label="accepts", value=""))
+        super().__init__(widgets=[self.checkpoint, self.description, self.file, self.device,
+                                  self.batch_size], **kwargs)
         self.loaded = False
         self.loading = False
+        self.checkpoint.changed.connect(self._describe)
+
+    def _describe(self, name: object = None) -> None:
+        name = self.checkpoint.value if name is None else name
+        if name == FROM_FILE:
+            text = "the checkpoint file chosen below (what it accepts shows when it runs)"
+        else:
+            text = self._descriptions.get(str(name), "")
+        self.description.value = text
+        self.checkpoint.tooltip = text or "a shipped checkpoint, or a .pt file chosen below"
 
     def _checkpoint_choices(self, _widget: object = None) -> list[str]:
         return [*self._checkpoints, FROM_FILE]
@@ -129,7 +154,7 @@ class TransformerControls(Container):
             return
         self.loading = True
 
-        def done(lists: tuple[list[str], list[str]]) -> None:
+        def done(lists: tuple[list[str], list[str], dict[str, str]]) -> None:
             self.loading = False
             if not self.loaded:     # not filled meanwhile by a synchronous refresh()
                 self._fill(*lists)
@@ -145,11 +170,13 @@ class TransformerControls(Container):
 
     def refresh(self) -> None:
         """Ask the transformer part for its checkpoints and this machine's devices."""
-        self._fill(checkpoint_names(), device_names())
+        self._fill(checkpoint_names(), device_names(), checkpoint_descriptions())
 
-    def _fill(self, checkpoints: list[str], devices: list[str]) -> None:
+    def _fill(self, checkpoints: list[str], devices: list[str],
+              descriptions: dict[str, str] | None = None) -> None:
         self._checkpoints = checkpoints
         self._devices = devices
+        self._descriptions = dict(descriptions or {})
         # Qt keeps existing entries in place: drop the file entry so that the shipped
         # checkpoints come first and the first of them is selected
         chosen_file = self.file.value is not None and Path(self.file.value).is_file()
@@ -158,6 +185,7 @@ class TransformerControls(Container):
         self.device.reset_choices()
         if chosen_file:    # a file picked while the menus were loading stays picked
             self.checkpoint.value = FROM_FILE
+        self._describe()
         self.loaded = True
 
     def params(self) -> TransformerParams:
