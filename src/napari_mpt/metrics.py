@@ -29,6 +29,9 @@ it; with no gaps these are exactly the frame-to-frame links of the paper.  Witho
 (the paper) every frame's matching pairs min(n_est, n_true) positions; when that matching
 has all its pairs within the gate, the gated matching is the same one, so the gate changes
 nothing on clean, well-tracked data.
+
+scipy's solvers are imported where they are used: importing the package (napari does, on
+its GUI thread, when a widget docks) then costs no scipy.optimize (0.5-1 s).
 """
 
 from __future__ import annotations
@@ -37,10 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
-from scipy.spatial import cKDTree
 
 from .data import Tracks
 from .errors import InputError, ParameterError
@@ -107,6 +106,8 @@ def _pairs_within(a_frame: np.ndarray, a_xy: np.ndarray, b_frame: np.ndarray,
     if len(a_frame) == 0 or len(b_frame) == 0:
         return empty, empty, np.empty(0)
     step = 2.0 * gate + 1.0
+    from scipy.spatial import cKDTree
+
     ta = cKDTree(np.column_stack([a_frame * step, a_xy]))
     tb = cKDTree(np.column_stack([b_frame * step, b_xy]))
     pairs = ta.sparse_distance_matrix(tb, gate, output_type="ndarray")
@@ -127,6 +128,10 @@ def _gated_matching(n_a: int, n_b: int, i: np.ndarray, j: np.ndarray, dist: np.n
     out = np.full(n_a, -1, dtype=np.int64)
     if len(i) == 0:
         return out
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(i)), (i, n_a + j)), shape=(n_a + n_b, n_a + n_b))
     _, label = connected_components(graph, directed=False)
     comp = label[i]
@@ -190,6 +195,8 @@ def match_frames(estimated: Tracks, truth: Tracks, gate: float | None = None,
     n_true) pairs of least summed distance).  A gate: the most pairs at most ``gate``
     apart, then the least summed distance.
     """
+    from scipy.optimize import linear_sum_assignment
+
     if gate is not None and np.isfinite(gate):
         i, j, dist = _pairs if _pairs is not None else _pairs_within(
             estimated.frame, estimated.coords, truth.frame, truth.coords, gate)
@@ -418,6 +425,9 @@ def isbi_measures(estimated: Tracks, truth: Tracks, gate: float = ISBI_GATE,
 
     partner = np.full(nt, -1, dtype=np.int64)     # candidate index paired with each truth
     if len(keys):
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
         # rows: true tracks; columns: estimated tracks, then one dummy per true track.
         # +1 on every edge keeps weights positive (every row takes exactly one edge).
         rows = np.concatenate([pk, np.arange(nt)])
