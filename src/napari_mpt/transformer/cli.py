@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ParameterError
@@ -69,25 +70,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ParameterError("measurement_noise_range", "give either --measurement-noise or "
                              "--measurement-noise-range, not both")
     params = params_from_args(TrainParams, args)
-    from .checkpoint import read
     from .trainer import train
 
-    t0 = time.perf_counter()
-    out = train(params, args.out, resume=args.resume, overwrite=args.overwrite,
-                progress_bar=not args.no_progress, log=args.log)
-    wall = time.perf_counter() - t0
-    data = read(out)
-    prog = data.get("progress") or {}
-    last = prog.get("loss") or [[0, float("nan")]]
-    summary = {"checkpoint": str(Path(out)), "batches": prog.get("batches_done"),
-               "final_loss": last[-1][1], "train_s": prog.get("elapsed_s"), "wall_s": wall,
-               "model": data["model"], "train": data["train"]}
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(f"wrote {out}: {summary['batches']} batches, final loss {summary['final_loss']:.4f}, "
-              f"{summary['train_s']:.1f} s training")
-    return 0
+    return _train_and_report(args, lambda: train(
+        params, args.out, resume=args.resume, overwrite=args.overwrite,
+        progress_bar=not args.no_progress, log=args.log), "")
 
 
 def _cmd_train_association(args: argparse.Namespace) -> int:
@@ -97,22 +84,31 @@ def _cmd_train_association(args: argparse.Namespace) -> int:
     _only_for(args, AssociationTrainParams, TrainParams, args.kind)
     params = params_from_args(AssociationTrainParams, args)
     from .assoc_train import train_association
+
+    return _train_and_report(args, lambda: train_association(
+        params, args.out, resume=args.resume, overwrite=args.overwrite,
+        progress_bar=not args.no_progress, log=args.log), "association")
+
+
+def _train_and_report(args: argparse.Namespace, run: Callable[[], Path], kind: str) -> int:
+    """Run a training, then print what its checkpoint records (one JSON object with
+    ``--json``): the same report for every model kind."""
     from .checkpoint import read
 
     t0 = time.perf_counter()
-    out = train_association(params, args.out, resume=args.resume, overwrite=args.overwrite,
-                            progress_bar=not args.no_progress, log=args.log)
+    out = run()
     wall = time.perf_counter() - t0
     data = read(out)
     prog = data.get("progress") or {}
     last = prog.get("loss") or [[0, float("nan")]]
-    summary = {"checkpoint": str(Path(out)), "kind": "association",
+    summary = {"checkpoint": str(Path(out)), **({"kind": kind} if kind else {}),
                "batches": prog.get("batches_done"), "final_loss": last[-1][1],
                "train_s": prog.get("elapsed_s"), "wall_s": wall, "model": data["model"],
                "train": data["train"]}
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"wrote {out}: association model, {summary['batches']} batches, final loss "
+        what = f"{kind} model, " if kind else ""
+        print(f"wrote {out}: {what}{summary['batches']} batches, final loss "
               f"{summary['final_loss']:.4f}, {summary['train_s']:.1f} s training")
     return 0
