@@ -9,6 +9,7 @@ pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
 from napari.layers import Image, Points, Tracks
+from viewer_checks import assert_unchanged, dock, snapshot
 
 from napari_mpt.detect import FEATURES, detect, detect_frame
 from napari_mpt.detection_metrics import evaluate_detections
@@ -21,22 +22,6 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def viewer(make_napari_viewer):
     return make_napari_viewer()
-
-
-def dock(viewer, name: str):
-    return viewer.window.add_plugin_dock_widget("napari-mpt", name)[1]
-
-
-def snapshot(viewer) -> list[tuple]:
-    return [(layer.name, type(layer).__name__, np.array(layer.data, copy=True))
-            for layer in viewer.layers]
-
-
-def assert_unchanged(viewer, before: list[tuple]) -> None:
-    after = snapshot(viewer)
-    assert [a[:2] for a in after] == [b[:2] for b in before]
-    for a, b in zip(after, before, strict=True):
-        np.testing.assert_array_equal(a[2], b[2])
 
 
 def run_and_wait(qtbot, w, timeout_ms: int = 60_000) -> None:

@@ -19,6 +19,7 @@ pytest.importorskip("pytestqt")
 from napari.layers import Points, Tracks
 from napari.utils.colormaps import AVAILABLE_COLORMAPS
 from napari.utils.notifications import notification_manager
+from viewer_checks import assert_unchanged, dock, snapshot
 
 from napari_mpt import api
 from napari_mpt.io import read_tracks, write_detections
@@ -48,10 +49,6 @@ def viewer(make_napari_viewer):
     return make_napari_viewer()
 
 
-def dock(viewer, name: str):
-    return viewer.window.add_plugin_dock_widget("napari-mpt", name)[1]
-
-
 def simulate_in(viewer, **params):
     w = dock(viewer, "Simulate")
     for k, v in params.items():
@@ -65,18 +62,6 @@ def from_simulation(sim: dict, **changes) -> MHTParams:
     """What the Track widget's MHT form holds for detections from the Simulate widget: the
     simulation's own priors (eta' = mu, nu' = sigma, P_D, clutter, births), then ``changes``."""
     return MHTParams(**{**known_priors(SimulationParams(**sim)), **changes})
-
-
-def snapshot(viewer) -> list[tuple]:
-    return [(layer.name, type(layer).__name__, np.array(layer.data, copy=True))
-            for layer in viewer.layers]
-
-
-def assert_unchanged(viewer, before: list[tuple]) -> None:
-    after = snapshot(viewer)
-    assert [a[:2] for a in after] == [b[:2] for b in before]
-    for a, b in zip(after, before, strict=True):
-        np.testing.assert_array_equal(a[2], b[2])
 
 
 def last_message() -> str:

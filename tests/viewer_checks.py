@@ -1,0 +1,24 @@
+"""Helpers the GUI tests share: dock a plugin widget, and check that a refused or
+cancelled run left every layer exactly as it was."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def dock(viewer: Any, name: str) -> Any:
+    return viewer.window.add_plugin_dock_widget("napari-mpt", name)[1]
+
+
+def snapshot(viewer: Any) -> list[tuple]:
+    return [(layer.name, type(layer).__name__, np.array(layer.data, copy=True))
+            for layer in viewer.layers]
+
+
+def assert_unchanged(viewer: Any, before: list[tuple]) -> None:
+    after = snapshot(viewer)
+    assert [a[:2] for a in after] == [b[:2] for b in before]
+    for a, b in zip(after, before, strict=True):
+        np.testing.assert_array_equal(a[2], b[2])
