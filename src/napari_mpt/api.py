@@ -11,7 +11,14 @@ from __future__ import annotations
 from .data import Detections, Simulation, Tracks
 from .metrics import ISBI_GATE, AssociationScore, Evaluation, ISBIScore, LinkScore
 from .metrics import evaluate as _evaluate
-from .params import LAPParams, MHTParams, SimulationParams, TrackerParams, TransformerParams
+from .params import (
+    HybridParams,
+    LAPParams,
+    MHTParams,
+    SimulationParams,
+    TrackerParams,
+    TransformerParams,
+)
 from .presets import PRESETS, preset_params
 from .runtime import RunControl, TrackingResult
 from .simulate import simulate
@@ -21,6 +28,7 @@ __all__ = [
     "AssociationScore",
     "Detections",
     "Evaluation",
+    "HybridParams",
     "ISBIScore",
     "LAPParams",
     "LinkScore",
@@ -40,7 +48,11 @@ __all__ = [
 
 def track(detections: Detections, params: TrackerParams,
           control: RunControl | None = None) -> TrackingResult:
-    """Track ``detections`` with the method ``params`` describes (MHT, transformer, LAP)."""
+    """Track ``detections`` with the method ``params`` describes (MHT, transformer, LAP, hybrid)."""
+    if isinstance(params, HybridParams):   # before MHTParams: a HybridParams is one
+        from .hybrid import track_hybrid
+
+        return track_hybrid(detections, params, control)
     if isinstance(params, MHTParams):
         from .mht import track_mht
 

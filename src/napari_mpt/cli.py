@@ -21,6 +21,7 @@ from typing import Any
 from .errors import MPTError
 from .options import add_param_options, params_from_args
 from .params import (
+    HybridParams,
     LAPParams,
     MHTParams,
     MovieParams,
@@ -80,6 +81,8 @@ def _tracker_params(args: argparse.Namespace):
         return params_from_args(MHTParams, args)
     if args.method == "lap":
         return params_from_args(LAPParams, args)
+    if args.method == "hybrid":   # MHT options + --checkpoint/--device (default: association)
+        return params_from_args(HybridParams, args)
     return params_from_args(TransformerParams, args)
 
 
@@ -245,10 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("track", help="track a detections CSV with MHT, a transformer or LAP")
     p.add_argument("detections", help="detections CSV (frame, y, x; trackpy's or TrackMate's "
                    "spot table too)")
-    p.add_argument("--method", choices=("mht", "transformer", "lap"), default="mht")
+    p.add_argument("--method", choices=("mht", "transformer", "lap", "hybrid"), default="mht",
+                   help="hybrid: the association transformer's scores prune the MHT's links "
+                   "(--checkpoint defaults to association there)")
     add_param_options(p, MHTParams)
     add_param_options(p, TransformerParams)
     add_param_options(p, LAPParams)
+    add_param_options(p, HybridParams, only=("min_score", "top_links"))
     p.add_argument("--out", required=True, help="tracks file to write: CSV (trackpy reads it "
                    "as it is), or .xml for the ISBI 2012 challenge's evaluator")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")

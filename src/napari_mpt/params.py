@@ -409,7 +409,43 @@ class LAPParams(_Validated):
         return f"max link distance {d}, gap frames {self.gap_closing_frames}, {gap}"
 
 
-TrackerParams = MHTParams | TransformerParams | LAPParams
+@dataclass(frozen=True)
+class HybridParams(MHTParams):
+    """The MHT + association-transformer hybrid (:mod:`napari_mpt.hybrid`): the
+    transformer's link scores prune the MHT's hypotheses, the MHT's exact search decides
+    among what remains.  Every MHT field means what it means for the MHT (priors
+    estimated alike); the fields below say which links may enter its trees.
+
+    A link from detection i (frame t) to j (frame t + g, g <= the model's gap) enters
+    only if its score ``(pf + pb) / 2`` (forward and backward probabilities, averaged
+    over windows) is at least ``min_score`` or j is among i's ``top_links`` best-scored
+    successors; links over longer gaps, births, misses and ends are not pruned.
+    """
+
+    checkpoint: str = _f("association", "association-transformer checkpoint whose scores "
+                         "prune the MHT's links (shipped name or path to a .pt file)")
+    device: str = _f("auto", "torch device of the scoring", choices=DEVICES)
+    min_score: float = _f(
+        0.05, "keep a link whose transformer score (mean of its forward and backward "
+        "probabilities) is at least this (0 keeps every gated link: the MHT itself)",
+        lo=0.0, hi=1.0)
+    top_links: int = _f(
+        2, "also keep each detection's this many best-scored successors, whatever their "
+        "score", lo=1, hi=1000)
+
+    method = "hybrid"
+
+    def label(self) -> str:
+        return "Hybrid" + super().label()[len("MHT"):]
+
+    def describe(self) -> str:
+        from pathlib import Path
+
+        return (f"K={self.lookback}, {self.motion_model}, {Path(self.checkpoint).stem} "
+                f"score>={self.min_score:g} or top {self.top_links}, {self.device}")
+
+
+TrackerParams = MHTParams | TransformerParams | LAPParams | HybridParams
 
 
 @dataclass(frozen=True)

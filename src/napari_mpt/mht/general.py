@@ -107,6 +107,9 @@ class Scene:
     counter: FlopCounter
     trees: list[cKDTree | None] = field(default_factory=list)
     nodes: int = 0
+    # candidate filter (the hybrid, napari_mpt.hybrid): None, or f(node, t, candidates)
+    # -> the candidates in frame t that node's branch may take (before gating)
+    allowed: Any = None
     _cov: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]] = \
         field(default_factory=dict)
 
@@ -166,6 +169,8 @@ class Scene:
         tree = self.trees[t]
         if tree is not None:
             cand = tree.query_ball_point(pos, radius)
+            if cand and self.allowed is not None:
+                cand = list(self.allowed(n, t, cand))
             if cand:
                 cand = np.sort(np.asarray(cand, dtype=np.int64))
                 Y = self.coords[t][cand] - pos

@@ -1,0 +1,265 @@
+"""The MHT + association-transformer hybrid (``--method hybrid``): the paper's "frugal"
+future work.  The transformer's link scores prune the MHT's hypotheses; the MHT's exact
+search decides among what remains.
+
+Rule (one per link, decided once before the search):
+
+* the association transformer (:func:`napari_mpt.transformer.assoc_infer.scores`) scores
+  every candidate pair (i in frame t, j in frame t + g, 1 <= g <= the model's ``gap``)
+  with ``s = (pf + pb) / 2``: the forward probability that j is i's next detection and
+  the backward one that i is j's previous detection, each averaged over the windows that
+  see the pair; a pair the model did not score (not among its k nearest neighbours)
+  has ``s = 0``;
+* the link i -> j is *kept* if ``s >= min_score`` or j is among i's ``top_links``
+  best-scored successors (over all its scored gaps; ties broken by the later row);
+* in the MHT's trees (:mod:`napari_mpt.mht.general`), a branch whose last detection is
+  i may take, in frame t + g, only the kept successors of i there (``Scene.allowed``,
+  applied before the gate, which still applies on top).  For g beyond the model's gap
+  the transformer says nothing and nothing is pruned; misses, ends, births and false
+  alarms are never pruned.
+
+Exactness: the search is the MHT's, unchanged, over the pruned hypothesis set: the best
+global hypothesis among those whose every link is kept (proved against brute force in
+``tests/test_hybrid.py``).  With ``min_score = 0`` every link is kept, the transformer is
+not run, and the tracks are the detection-level MHT's.  The hybrid always takes the
+detection-level MHT (the pruning lives there), also on clean data where ``--method mht``
+would take the permutation path (same optimum model, P_D capped at 1 - 1e-9).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from .data import Detections, Tracks, axes_for
+from .errors import CheckpointError
+from .flops import FlopCounter, measured
+from .mht.estimate import field_of_view
+from .mht.general import FA_FLOOR, NODE_BYTES, PD_CAP, Node, Scene, run, smooth_track
+from .mht.tracker import GENERAL_FLOPS, _frames, resolve
+from .motion import motion_model
+from .params import HybridParams
+from .runtime import FlopCount, RunControl, TrackingResult
+
+
+@dataclass(frozen=True)
+class Links:
+    """Candidate links between detection-table rows: ``i`` -> ``j`` with score ``score``
+    (``gap`` frames apart), and ``horizon``, the longest gap the scores cover."""
+
+    i: np.ndarray
+    j: np.ndarray
+    score: np.ndarray
+    gap: np.ndarray
+    horizon: int
+
+
+def kept(links: Links, min_score: float, top_links: int) -> np.ndarray:
+    """Mask of the links the rule keeps (module docstring)."""
+    n = len(links.i)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((-links.j, -links.score, links.i))  # per i: best score first
+    first = np.r_[True, links.i[order][1:] != links.i[order][:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - start
+    return (links.score >= min_score) | (rank < top_links)
+
+
+class Pruner:
+    """``Scene.allowed`` for a set of kept links: which detections of frame t a branch
+    ending in a given detection may take; counts what it saw and kept."""
+
+    def __init__(self, rows: list[np.ndarray], links: Links, keep: np.ndarray, n_rows: int):
+        frame_of = np.full(n_rows, -1, dtype=np.int64)
+        pos_of = np.full(n_rows, -1, dtype=np.int64)
+        for t, r in enumerate(rows):
+            frame_of[r] = t
+            pos_of[r] = np.arange(len(r))
+        self.rows = rows
+        self.horizon = links.horizon
+        self.sets: dict[tuple[int, int], set[int]] = {}
+        for a, b, g in zip(links.i[keep].tolist(), links.j[keep].tolist(),
+                           links.gap[keep].tolist(), strict=True):
+            self.sets.setdefault((a, g), set()).add(int(pos_of[b]))
+        self.seen = 0      # candidates within the gate radius offered
+        self.passed = 0    # of those, kept
+        self.free = 0      # of those, beyond the horizon (not pruned)
+
+    def __call__(self, n: Node, t: int, cand: list[int]) -> list[int]:
+        last = n
+        for _ in range(n.misses):   # the branch's last detection: n.misses misses back
+            assert last.parent is not None
+            last = last.parent
+        g = t - last.frame
+        self.seen += len(cand)
+        if g > self.horizon:
+            self.free += len(cand)
+            self.passed += len(cand)
+            return cand
+        ok = self.sets.get((int(self.rows[last.frame][last.det]), g))
+        out = [c for c in cand if c in ok] if ok else []
+        self.passed += len(out)
+        return out
+
+
+class CountingScene(Scene):
+    """The MHT's scene, counting node expansions and the nodes (branches) they create."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.expanded = 0
+        self.created = 0
+        self.link_nodes = 0
+
+    def expand(self, n: Node) -> list[Node]:
+        kids = super().expand(n)
+        self.expanded += 1
+        self.created += len(kids)
+        self.link_nodes += sum(k.det >= 0 for k in kids)
+        return kids
+
+
+def search(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
+           params: HybridParams, counter: FlopCounter, control: RunControl | None,
+           allowed: Pruner | None) -> tuple[Tracks, dict[str, Any]]:
+    """The detection-level MHT with a candidate filter; mirrors
+    :func:`napari_mpt.mht.tracker._run_general` (keep the two in step) but builds a
+    :class:`CountingScene` with ``allowed`` set."""
+    d = coords[0].shape[1] if len(coords[0]) else next(len(z[0]) for z in coords if len(z))
+    model = motion_model(params, d)
+    lo, hi, area = field_of_view(coords)
+    assert params.detection_probability is not None and params.clutter_density is not None
+    assert params.birth_density is not None
+    p_d = min(params.detection_probability, PD_CAP)
+    lam_fa = max(params.clutter_density, FA_FLOOR)
+    lam_b = params.birth_density
+    lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
+    scene = CountingScene(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
+                          params.max_gap, params.link_gate, counter, allowed=allowed)
+    done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
+                     params.memory_budget_mb * 2**20,
+                     None if control is None else control.step)
+    tid, frame, pos, det, meas = [], [], [], [], []
+    for k, tr in enumerate(done):
+        states = smooth_track(model, tr.nodes, counter) if params.smooth else [n.x for n in tr.nodes]
+        for n, x in zip(tr.nodes, states, strict=True):
+            if n.det < 0:
+                continue
+            tid.append(k)
+            frame.append(numbers[n.frame])
+            pos.append(x[:d])
+            det.append(rows[n.frame][n.det])
+            meas.append(coords[n.frame][n.det])
+    P = np.asarray(pos, dtype=np.float64).reshape(-1, d)
+    M = np.asarray(meas, dtype=np.float64).reshape(-1, d)
+    tracks = Tracks(np.asarray(tid, dtype=np.int64), np.asarray(frame, dtype=np.int64), P,
+                    np.asarray(det, dtype=np.int64),
+                    {f"{a}_measured": M[:, k] for k, a in enumerate(axes_for(d))})
+    T = len(coords)
+    info.update(tracks=len(done), lambda_0=lam_0, area=area,
+                peak_memory_mb=info["peak_nodes"] * NODE_BYTES / 2**20,
+                nodes_expanded=scene.expanded, nodes_created=scene.created,
+                link_nodes=scene.link_nodes, nodes_per_frame=scene.created / T,
+                expanded_per_frame=scene.expanded / T)
+    return tracks, info
+
+
+def _phase(control: RunControl | None, lo: int, hi: int) -> RunControl | None:
+    """``control`` for one phase, its progress mapped into ``[lo, hi]`` per mille of the
+    whole run (cancellation as ``control``'s)."""
+    if control is None:
+        return None
+    outer = control
+
+    def progress(done: int, total: int) -> None:
+        if outer.progress is not None:
+            frac = done / total if total else 1.0
+            outer.progress(lo + round((hi - lo) * frac), 1000)
+
+    return RunControl(progress, control.should_stop)
+
+
+def transformer_links(detections: Detections, checkpoint: str, device: str,
+                      control: RunControl | None = None
+                      ) -> tuple[Links, FlopCount, str, dict[str, Any]]:
+    """Scores of every candidate link by the association checkpoint: the links, their
+    fvcore FLOPs, the device used and facts about the model run."""
+    from .transformer import association_flops, cached_model, resolve_device
+    from .transformer.assoc_infer import scores
+    from .transformer.assoc_model import AssociationTransformer
+
+    dev, note = resolve_device(device)
+    model, config = cached_model(checkpoint, dev)
+    if config.get("kind") != "association":
+        raise CheckpointError(f"{config['path']}: the hybrid needs an association-transformer "
+                              f"checkpoint (scores for any number of detections per frame); "
+                              f"{Path(checkpoint).stem!r} is the paper's encoder-decoder: "
+                              f"--checkpoint association")
+    assoc = cast(AssociationTransformer, model)
+    if detections.ndim != assoc.cfg.ndim:
+        raise CheckpointError(f"{config['path']}: the association model was built for "
+                              f"{assoc.cfg.ndim}D coordinates but the data is "
+                              f"{detections.ndim}D")
+    sc = scores(assoc, detections, control)
+    seq = sc["seq"]
+    i, j = sc["i"], sc["j"]
+    links = Links(seq.rows[i], seq.rows[j], 0.5 * (sc["pf"] + sc["pb"]),
+                  seq.frame[j] - seq.frame[i], assoc.cfg.gap)
+    facts: dict[str, Any] = {"checkpoint": checkpoint, "checkpoint_path": config["path"],
+                             "window": assoc.cfg.window, "score_gap": assoc.cfg.gap,
+                             "neighbours": assoc.cfg.neighbours, "tokens": sc["tokens"]}
+    if note:
+        facts["device_note"] = note
+    return links, association_flops(assoc, sc["tokens"]), dev, facts
+
+
+def track_hybrid(detections: Detections, params: HybridParams | None = None,
+                 control: RunControl | None = None,
+                 links: Links | None = None) -> TrackingResult:
+    """Track with the hybrid (module docstring).  ``links`` replaces the transformer's
+    scores (tests, or scores computed elsewhere); ``info`` reports the hypotheses per
+    frame, the links kept, the FLOPs and the time of each part."""
+    params = params or HybridParams()
+    start = time.perf_counter()
+    numbers, coords, rows = _frames(detections)
+    resolved, estimated = resolve(params, coords)
+    params = cast(HybridParams, resolved)   # resolve replaces fields, keeping the class
+    info: dict[str, Any] = {"min_score": params.min_score, "top_links": params.top_links}
+    t_scores = 0.0
+    device = "cpu"
+    nn_flops = FlopCount(0, "fvcore", "no transformer run")
+    pruner = None
+    if params.min_score > 0 or links is not None:
+        if links is None:
+            links, nn_flops, device, facts = transformer_links(
+                detections, params.checkpoint, params.device, _phase(control, 0, 200))
+            info.update(facts)
+        t_scores = time.perf_counter() - start
+        keep = kept(links, params.min_score, params.top_links)
+        info.update(scored_links=len(keep), kept_links=int(keep.sum()))
+        pruner = Pruner(rows, links, keep, len(detections))
+    t0 = time.perf_counter()
+    (tracks, stats), mht_flops = measured(
+        lambda counter: search(numbers, coords, rows, params, counter,
+                               _phase(control, 200 if pruner else 0, 1000), pruner))
+    t_search = time.perf_counter() - t0
+    if pruner is not None:
+        info.update(gate_candidates=pruner.seen, kept_candidates=pruner.passed,
+                    unpruned_candidates=pruner.free)
+    info.update(stats)
+    total = nn_flops.value + mht_flops.value
+    info.update(path="detection-level", estimated=estimated, scores_s=t_scores,
+                search_s=t_search, transformer_flops=nn_flops.value,
+                mht_flops=mht_flops.value, flops_per_frame=total / len(coords))
+    detail = (f"transformer scores {nn_flops.value:,} ({nn_flops.source}: {nn_flops.detail}) "
+              f"+ MHT search {mht_flops.value:,} ({mht_flops.source}: {mht_flops.detail}; "
+              f"{GENERAL_FLOPS})")
+    flops = FlopCount(total, mht_flops.source, detail)
+    return TrackingResult(tracks, "hybrid", params.label(), params.to_dict(),
+                          time.perf_counter() - start, flops, device=device, info=info)
