@@ -435,6 +435,11 @@ class HybridParams(MHTParams):
 
     method = "hybrid"
 
+    def _check(self) -> None:
+        if self.mode != "exact":
+            raise ParameterError("mode", "the hybrid prunes the exact search's trees; "
+                                 "exhaustive scoring has none: use mode='exact'")
+
     def label(self) -> str:
         return "Hybrid" + super().label()[len("MHT"):]
 

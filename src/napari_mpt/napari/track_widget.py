@@ -1,4 +1,5 @@
-"""The Track dock widget: run MHT, a transformer or LAP on a Points layer, show what it got.
+"""The Track dock widget: run MHT, a transformer, LAP or the hybrid on a Points layer, show
+what it got.
 
 Tracking and scoring are the core's (:func:`napari_mpt.api.track`,
 :func:`napari_mpt.api.evaluate`) and run on a napari thread worker, so the viewer stays
@@ -16,7 +17,7 @@ from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
 
 from ..errors import Cancelled, InputError, MPTError
 from ..io import with_detection_positions
-from ..params import LAPParams, MHTParams, SimulationParams, known_priors
+from ..params import HybridParams, LAPParams, MHTParams, SimulationParams, known_priors
 from ._worker import JobOutput, TrackingJob
 from .controls import ESTIMATE, ParamForm, ScrollingContainer
 from .layers import (
@@ -41,7 +42,7 @@ from .transformer_controls import TransformerControls, preload
 if TYPE_CHECKING:
     import napari
 
-MHT, TRANSFORMER, LAP = "MHT", "Transformer", "LAP"
+MHT, TRANSFORMER, LAP, HYBRID = "MHT", "Transformer", "LAP", "Hybrid"
 MHT_FIELDS = ("lookback", "motion_model", "process_noise", "measurement_noise",
               "detection_probability", "clutter_density", "birth_density", "max_gap",
               "velocity_prior", "mode", "smooth")
@@ -57,6 +58,12 @@ FROM_SIMULATION = "noise and detection priors: from the simulation (known priors
 FROM_DATA = "noise and detection priors: 'estimate' = estimated from the data"
 LAP_LABELS = {"max_link_distance": "max link distance", "gap_closing_frames": "gap frames",
               "gap_closing_distance": "gap distance"}
+# the hybrid: the MHT's settings (its exact search only) and which links the association
+# transformer's scores let into the MHT's trees
+HYBRID_FIELDS = (*(f for f in MHT_FIELDS if f != "mode"), "min_score", "top_links",
+                 "checkpoint", "device")
+HYBRID_LABELS = {**MHT_LABELS, "min_score": "keep links scoring >=",
+                 "top_links": "and each spot's best", "checkpoint": "scores from"}
 OUTPUT_KINDS = ("result", "link_errors")
 DATA_KINDS = ("detections", "truth")
 ERROR_TAIL = 5   # frames a link error stays drawn after the frame it arrives in
@@ -76,7 +83,8 @@ class TrackWidget(ScrollingContainer):
                               tooltip="any Points layer whose first axis is time (t, y, x)")
         self.truth = ComboBox(label="ground truth", choices=self._truth_choices, nullable=True,
                               tooltip="Tracks layer to score against (none: no scoring)")
-        self.method = ComboBox(label="method", choices=[MHT, TRANSFORMER, LAP], value=MHT)
+        self.method = ComboBox(label="method", choices=[MHT, TRANSFORMER, LAP, HYBRID],
+                              value=MHT)
         self.rerun = ComboBox(label="new run", choices=[KEEP, REPLACE], value=KEEP,
                               tooltip="keep every run (a run with other settings gets its own "
                               "layer and row, labelled by what differs), or let the next run "
@@ -89,6 +97,8 @@ class TrackWidget(ScrollingContainer):
         self._priors_of: Any = None   # the simulation the MHT priors were taken from
         self.transformer = TransformerControls(visible=False)
         self.lap = ParamForm(LAPParams, labels=LAP_LABELS, visible=False)
+        self.hybrid = ParamForm(HybridParams, HYBRID_FIELDS, labels=HYBRID_LABELS,
+                                sliders=("lookback",), maxima={"lookback": 16}, visible=False)
         self.run_button = PushButton(text="Run")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
@@ -106,7 +116,8 @@ class TrackWidget(ScrollingContainer):
         header = Container(widgets=[self.input, self.truth, self.method, self.rerun])
         buttons = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
                             labels=False)
-        self.extend([header, self.mht, self.priors_note, self.transformer, self.lap, buttons,
+        self.extend([header, self.mht, self.priors_note, self.transformer, self.lap,
+                     self.hybrid, buttons,
                      self.progress,
                      self.timing, self.status, self.readout, self.table])
 
@@ -190,7 +201,8 @@ class TrackWidget(ScrollingContainer):
             except (MPTError, TypeError):   # a simulation record this version cannot read
                 priors = {}
         for name in PRIOR_FIELDS:
-            self.mht[name].value = str(priors[name]) if name in priors else ESTIMATE
+            for form in (self.mht, self.hybrid):
+                form[name].value = str(priors[name]) if name in priors else ESTIMATE
         self.priors_note.value = FROM_SIMULATION if priors else FROM_DATA
 
     def _disconnect(self, *_: Any) -> None:
@@ -252,7 +264,8 @@ class TrackWidget(ScrollingContainer):
 
     def _method_changed(self, method: str) -> None:
         self.mht.visible = method == MHT
-        self.priors_note.visible = method == MHT
+        self.priors_note.visible = method in (MHT, HYBRID)
+        self.hybrid.visible = method == HYBRID
         self.transformer.visible = method == TRANSFORMER
         self.lap.visible = method == LAP
         if method == TRANSFORMER and not self.transformer.loaded:
@@ -307,6 +320,8 @@ class TrackWidget(ScrollingContainer):
     def tracker_params(self) -> Any:
         if self.method.value == LAP:
             return self.lap.params()
+        if self.method.value == HYBRID:
+            return self.hybrid.params()
         return self.mht.params() if self.method.value == MHT else self.transformer.params()
 
     def run(self) -> bool:
