@@ -16,9 +16,16 @@ from typing import Any
 from ..api import evaluate, simulate, track
 from ..data import Detections, Tracks
 from ..errors import MPTError
-from ..params import LAPParams, MHTParams, SimulationParams, TransformerParams, known_priors
+from ..params import (
+    HybridParams,
+    LAPParams,
+    MHTParams,
+    SimulationParams,
+    TransformerParams,
+    known_priors,
+)
 
-TRACKERS: tuple[str, ...] = ("oracle", "lap", "mht", "association", "transformer")
+TRACKERS: tuple[str, ...] = ("oracle", "lap", "mht", "association", "hybrid", "transformer")
 """Trackers the benchmark knows, in the order tables list them.  ``oracle`` is no tracker:
 the truth's own association of the detections at their measured positions, i.e. the best
 any tracker can score on these detections (the position measures cannot reach 1 when
@@ -50,7 +57,8 @@ class Case:
 
 
 def tracker_params(name: str, sim: SimulationParams, overrides: dict[str, Any],
-                   priors: str = "known") -> LAPParams | MHTParams | TransformerParams:
+                   priors: str = "known"
+                   ) -> LAPParams | MHTParams | TransformerParams | HybridParams:
     """The parameters ``name`` runs with on a simulation of ``sim``.
 
     ``priors="known"`` gives the MHT the simulation's own noise levels (the paper's
@@ -60,6 +68,9 @@ def tracker_params(name: str, sim: SimulationParams, overrides: dict[str, Any],
     if name == "mht":
         base: dict[str, Any] = dict(known_priors(sim)) if priors == "known" else {}
         return MHTParams(**{**base, **overrides})
+    if name == "hybrid":   # the MHT's priors alike; the association model prunes its links
+        base = dict(known_priors(sim)) if priors == "known" else {}
+        return HybridParams(**{**base, **overrides})
     if name == "lap":
         return LAPParams(**overrides)
     if name == "transformer":

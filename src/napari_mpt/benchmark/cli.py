@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--trackers", nargs="+", choices=TRACKERS, default=list(TRACKERS))
     p.add_argument("--seeds", type=int, default=None, help="seeds per scenario (default 5; "
                    "2 with --quick)")
-    p.add_argument("--lookback", type=int, default=3, help="MHT lookback K (default 3)")
+    p.add_argument("--lookback", type=int, default=3, help="MHT (and hybrid) lookback K "
+                   "(default 3)")
     p.add_argument("--priors", choices=("known", "estimated"), default="known",
                    help="MHT noise priors: the simulation's own (default) or estimated")
     p.add_argument("--quick", action="store_true", help="a smoke run: one small scenario, 2 "
@@ -91,7 +92,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     for name, sim in scen.items():
         for seed in range(seeds):
             for trk in args.trackers:
-                tp = {"lookback": args.lookback} if trk == "mht" else {}
+                tp = {"lookback": args.lookback} if trk in ("mht", "hybrid") else {}
                 cases.append(Case(name, trk, seed, {**sim, "seed": seed}, tp, args.priors))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
