@@ -261,3 +261,20 @@ def test_track_widget_runs_the_hybrid(make_napari_viewer, qtbot):
     assert res.label == "Hybrid K=2" and isinstance(layer, Tracks)
     assert len(np.unique(layer.data[:, 0])) == len(res.tracks.ids())
     assert track.history.records[-1].method == "hybrid"
+
+
+def test_benchmark_case_runs_the_hybrid_with_the_simulations_priors():
+    from napari_mpt.benchmark.cases import TRACKERS, Case, run_case, tracker_params
+
+    assert "hybrid" in TRACKERS
+    sim = api.SimulationParams(particles=15, frames=8, field_of_view=64.0,
+                               detection_probability=0.9, clutter=1.0, seed=1)
+    params = tracker_params("hybrid", sim, {"lookback": 2})
+    assert isinstance(params, HybridParams) and params.lookback == 2
+    assert params.process_noise == sim.process_noise          # known priors, as the MHT's
+    assert tracker_params("hybrid", sim, {}, priors="estimated").process_noise is None
+    record = run_case(Case("custom", "hybrid", 1, sim.to_dict(),
+                           {"lookback": 2, "device": "cpu"}))
+    assert "error" not in record, record.get("error")
+    assert record["label"] == "Hybrid K=2" and record["flops"] > 0
+    assert 0 < record["association_jaccard"] <= 1
