@@ -3,6 +3,7 @@
     PYTHONPATH=src .venv/bin/python benchmarks/bench_hybrid.py \
         [--presets receptor-mid vesicle-mid microtubule-mid] [--frames 30] [--seeds 3] \
         [--lookback 3] [--settings 0.05:2 0.2:1] [--device cpu] [--threads 1]
+    ... bench_hybrid.py --sweep-k 1 2 3 4 5 [--presets receptor-mid] [--frames 20]
 
 For each preset and seed, the same simulated detections (``preset_params(name, frames,
 seed)``) are tracked by
@@ -18,6 +19,8 @@ Columns: association link Jaccard and ISBI alpha, wall time of the tracker call,
 nodes (branches) created per frame, FLOPs per frame (transformer fvcore + MHT analytic),
 for the hybrid the share of the gated candidates it kept and the time in scoring vs
 search; mean and [Student-t 95 % interval] over seeds (``sweep.mean_ci``).
+``--sweep-k K...``: instead, one seed of the first preset tracked by the MHT and each
+hybrid setting at every lookback K given: what the pruning buys as the MHT's window grows.
 Not a test: numbers depend on the machine and its load.
 """
 
@@ -74,6 +77,8 @@ def main() -> None:
     ap.add_argument("--checkpoint", default="association")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sweep-k", type=int, nargs="+", metavar="K",
+                    help="lookbacks to sweep on one seed of the first preset")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     settings = [(float(a), int(b)) for a, b in (s.split(":") for s in args.settings)]
@@ -83,6 +88,9 @@ def main() -> None:
     print(f"Hybrid vs MHT vs association transformer: K={args.lookback}, {args.frames} "
           f"frames, seeds 0..{args.seeds - 1}, {args.device}, {args.threads} torch "
           f"thread(s); mean [95 % interval]")
+    if args.sweep_k:
+        sweep_k(args, settings)
+        return
     head = (f"{'preset':<16} {'method':<15} {'assoc. Jaccard':>24} {'alpha':>24} "
             f"{'wall s':>22} {'nodes/frame':>24} {'MFLOP/frame':>22} {'kept':>6} "
             f"{'scores s':>8} {'search s':>8}")
@@ -114,6 +122,29 @@ def main() -> None:
                   f"{cell(col('alpha'), '.4f'):>24} {cell(col('wall'), '.2f'):>22} "
                   f"{cell(col('nodes'), '.0f'):>24} "
                   f"{cell([f / 1e6 for f in col('flops')], '.2f'):>22} {extra}", flush=True)
+
+
+def sweep_k(args: argparse.Namespace, settings: list[tuple[float, int]]) -> None:
+    name = args.presets[0]
+    sp = api.preset_params(name, frames=args.frames, seed=0)
+    sim = api.simulate(sp)
+    priors = dict(known_priors(sp))
+    print(f"lookback sweep: {name}, {args.frames} frames, seed 0")
+    print(f"{'K':>2} {'method':<15} {'assoc. JC':>9} {'alpha':>7} {'wall s':>8} "
+          f"{'nodes/frame':>11} {'search s':>8}", flush=True)
+    for k in args.sweep_k:
+        runs = [("MHT", HybridParams(lookback=k, min_score=0.0, **priors))]
+        runs += [(f"hybrid {s:g}/{t}",
+                  HybridParams(lookback=k, min_score=s, top_links=t, checkpoint=args.checkpoint,
+                               device=args.device, **priors)) for s, t in settings]
+        for method, params in runs:
+            t0 = time.perf_counter()
+            res = track_hybrid(sim.detections, params)
+            wall = time.perf_counter() - t0
+            sm = api.evaluate(res.tracks, sim.truth).summary()
+            print(f"{k:>2} {method:<15} {sm['association_jaccard']:9.4f} {sm['alpha']:7.4f} "
+                  f"{wall:8.2f} {res.info['nodes_created'] / args.frames:11.0f} "
+                  f"{res.info['search_s']:8.2f}", flush=True)
 
 
 if __name__ == "__main__":
