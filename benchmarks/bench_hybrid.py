@@ -85,12 +85,12 @@ def main() -> None:
     warm = api.simulate(api.preset_params("vesicle-low", frames=5))
     api.track(warm.detections, api.TransformerParams(checkpoint=args.checkpoint,
                                                      device=args.device))  # load the model
-    print(f"Hybrid vs MHT vs association transformer: K={args.lookback}, {args.frames} "
-          f"frames, seeds 0..{args.seeds - 1}, {args.device}, {args.threads} torch "
-          f"thread(s); mean [95 % interval]")
     if args.sweep_k:
         sweep_k(args, settings)
         return
+    print(f"Hybrid vs MHT vs association transformer: K={args.lookback}, {args.frames} "
+          f"frames, seeds 0..{args.seeds - 1}, {args.device}, {args.threads} torch "
+          f"thread(s); mean [95 % interval]")
     head = (f"{'preset':<16} {'method':<15} {'assoc. Jaccard':>24} {'alpha':>24} "
             f"{'wall s':>22} {'nodes/frame':>24} {'MFLOP/frame':>22} {'kept':>6} "
             f"{'scores s':>8} {'search s':>8}")
@@ -129,7 +129,8 @@ def sweep_k(args: argparse.Namespace, settings: list[tuple[float, int]]) -> None
     sp = api.preset_params(name, frames=args.frames, seed=0)
     sim = api.simulate(sp)
     priors = dict(known_priors(sp))
-    print(f"lookback sweep: {name}, {args.frames} frames, seed 0")
+    print(f"Hybrid vs MHT, lookback sweep: {name}, {args.frames} frames, seed 0, "
+          f"{args.device}, {args.threads} torch thread(s)")
     print(f"{'K':>2} {'method':<15} {'assoc. JC':>9} {'alpha':>7} {'wall s':>8} "
           f"{'nodes/frame':>11} {'search s':>8}", flush=True)
     for k in args.sweep_k:

@@ -245,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=_cmd_simulate)
 
-    p = sub.add_parser("track", help="track a detections CSV with MHT, a transformer or LAP")
+    p = sub.add_parser("track", help="track a detections CSV with MHT, a transformer, LAP or the "
+                       "hybrid")
     p.add_argument("detections", help="detections CSV (frame, y, x; trackpy's or TrackMate's "
                    "spot table too)")
     p.add_argument("--method", choices=("mht", "transformer", "lap", "hybrid"), default="mht",
