@@ -236,11 +236,12 @@ def track_hybrid(detections: Detections, params: HybridParams | None = None,
     nn_flops = FlopCount(0, "fvcore", "no transformer run")
     pruner = None
     if params.min_score > 0 or links is not None:
+        t0 = time.perf_counter()
         if links is None:
             links, nn_flops, device, facts = transformer_links(
                 detections, params.checkpoint, params.device, _phase(control, 0, 200))
             info.update(facts)
-        t_scores = time.perf_counter() - start
+        t_scores = time.perf_counter() - t0
         keep = kept(links, params.min_score, params.top_links)
         info.update(scored_links=len(keep), kept_links=int(keep.sum()))
         pruner = Pruner(rows, links, keep, len(detections))
