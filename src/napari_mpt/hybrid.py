@@ -11,7 +11,8 @@ Rule (one per link, decided once before the search):
   see the pair; a pair the model did not score (not among its k nearest neighbours)
   has ``s = 0``;
 * the link i -> j is *kept* if ``s >= min_score`` or j is among i's ``top_links``
-  best-scored successors (over all its scored gaps; ties broken by the later row);
+  best-scored successors (over all its scored gaps; of equal scores, the later
+  row first);
 * in the MHT's trees (:mod:`napari_mpt.mht.general`), a branch whose last detection is
   i may take, in frame t + g, only the kept successors of i there (``Scene.allowed``,
   applied before the gate, which still applies on top).  For g beyond the model's gap
@@ -76,10 +77,8 @@ class Pruner:
     ending in a given detection may take; counts what it saw and kept."""
 
     def __init__(self, rows: list[np.ndarray], links: Links, keep: np.ndarray, n_rows: int):
-        frame_of = np.full(n_rows, -1, dtype=np.int64)
-        pos_of = np.full(n_rows, -1, dtype=np.int64)
-        for t, r in enumerate(rows):
-            frame_of[r] = t
+        pos_of = np.full(n_rows, -1, dtype=np.int64)   # a row's position in its frame
+        for r in rows:
             pos_of[r] = np.arange(len(r))
         self.rows = rows
         self.horizon = links.horizon
