@@ -108,7 +108,12 @@ class Pruner:
 
 
 class CountingScene(Scene):
-    """The MHT's scene, counting node expansions and the nodes (branches) they create."""
+    """The MHT's scene, counting node expansions and the nodes (branches) they create.
+
+    Counts after whichever expansion the base :class:`Scene` has: ``expand`` (one node)
+    or ``expand_all`` (a batch, in the batched scene of the MHT speed work); the driver
+    calls only the one its scene defines, so the other override is never reached.
+    """
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -116,12 +121,21 @@ class CountingScene(Scene):
         self.created = 0
         self.link_nodes = 0
 
+    def _count(self, nodes: list[Node]) -> None:
+        for n in nodes:
+            kids = n.children or []
+            self.expanded += 1
+            self.created += len(kids)
+            self.link_nodes += sum(k.det >= 0 for k in kids)
+
     def expand(self, n: Node) -> list[Node]:
-        kids = super().expand(n)
-        self.expanded += 1
-        self.created += len(kids)
-        self.link_nodes += sum(k.det >= 0 for k in kids)
+        kids: list[Node] = getattr(super(), "expand")(n)  # noqa: B009 (one Scene version has it)
+        self._count([n])
         return kids
+
+    def expand_all(self, nodes: list[Node]) -> None:
+        getattr(super(), "expand_all")(nodes)  # noqa: B009 (one Scene version has it)
+        self._count(nodes)
 
 
 def search(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
