@@ -263,3 +263,52 @@ def test_cli_train_kind_association_writes_a_checkpoint_and_refuses_foreign_opti
     assert main(["train", "--kind", "association", "--decoder-lookback", "3", "--out",
                  str(tmp_path / "b.pt")]) == 2
     assert "'decoder_lookback': is not a setting of --kind association" in capsys.readouterr().err
+
+
+def test_motions_held_out_of_training_are_never_drawn_and_the_default_draw_is_unchanged():
+    from napari_mpt.transformer.assoc_train import draw_simulation
+
+    only = AssociationTrainParams(motions=("brownian",))
+    drawn = {draw_simulation(only, np.random.default_rng([0, k])).motion for k in range(40)}
+    assert drawn == {"brownian"}
+    # the default list draws the same settings as the shipped checkpoint's protocol did
+    # (motion picked by one integer draw among the three, in SIM_MOTIONS' order)
+    every = {draw_simulation(AssociationTrainParams(), np.random.default_rng([0, k])).motion
+             for k in range(40)}
+    assert every == {"brownian", "directed", "switching"}
+    a = draw_simulation(AssociationTrainParams(), np.random.default_rng([3, 7]))
+    rng = np.random.default_rng([3, 7])
+    rng.uniform(size=4)                          # particles, spacing, survival, clutter
+    assert a.motion == ("brownian", "directed", "switching")[int(rng.integers(3))]
+
+
+def test_motions_are_validated_by_name_on_the_cli_and_in_the_model(tmp_path, capsys):
+    from napari_mpt.cli import main
+    from napari_mpt.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"motions.*'drift' is not one of"):
+        AssociationTrainParams(motions=("brownian", "drift"))
+    with pytest.raises(ParameterError, match="motions"):
+        AssociationTrainParams(motions=())
+    out = tmp_path / "m.pt"
+    assert main(["train", "--kind", "association", "--batches", "1", "--experiments-per-batch",
+                 "1", "--particles-range", "5", "10", "--d-model", "8", "--ff", "8",
+                 "--motions", "brownian", "directed", "--no-progress", "--out", str(out)]) == 0
+    assert torch.load(out, weights_only=True)["train"]["motions"] == ["brownian", "directed"]
+    with pytest.raises(SystemExit):
+        main(["train", "--kind", "association", "--motions", "drift", "--out", str(out)])
+
+
+def test_a_checkpoint_from_before_the_motions_setting_resumes_with_the_default(tmp_path):
+    path = train_association(TINY.replace(batches=2), tmp_path / "old.pt", progress_bar=False)
+    data = torch.load(path, weights_only=True)
+    del data["train"]["motions"], data["train"]["device"]     # as written before they existed
+    data["train"]["batches"] = 3                                # a run stopped after 2 of 3
+    data["progress"]["finished"] = False
+    torch.save(data, path)
+    resumed = torch.load(train_association(TINY, path, resume=True, progress_bar=False),
+                         weights_only=True)
+    assert resumed["progress"]["batches_done"] == 3
+    with pytest.raises(CheckpointError, match="motions"):
+        train_association(TINY.replace(batches=4, motions=("brownian",)), path, resume=True,
+                          progress_bar=False)

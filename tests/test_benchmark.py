@@ -82,3 +82,27 @@ def test_tracker_names_map_to_their_parameter_models():
     assert isinstance(known, MHTParams) and known.lookback == 2
     assert known.measurement_noise == sim.measurement_noise     # the simulation's own
     assert tracker_params("mht", sim, {}, priors="estimated").measurement_noise is None
+
+
+def test_a_custom_scenario_can_start_from_a_preset_and_carry_its_own_name():
+    import argparse
+
+    from napari_mpt.benchmark.cli import register, scenarios
+    from napari_mpt.errors import ParameterError
+    from napari_mpt.presets import preset_params
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    register(sub)
+    parser = sub.choices["benchmark"]
+    args = parser.parse_args(["--out", "x", "--custom-from", "receptor-mid", "--custom-name",
+                              "receptor-mid P_D 0.7", "--sim-detection-probability", "0.7"])
+    got = scenarios(args)
+    assert list(got) == ["receptor-mid P_D 0.7"]          # no presets unless asked for
+    want = preset_params("receptor-mid").replace(detection_probability=0.7).to_dict()
+    assert got["receptor-mid P_D 0.7"] == want            # everything else is the preset's
+    args = parser.parse_args(["--out", "x", "--sim-particles", "7"])
+    assert list(scenarios(args)) == ["custom"] and scenarios(args)["custom"]["particles"] == 7
+    for bad in (["--custom-from", "nope"], ["--custom-from", "receptor-mid", "--custom-name",
+                                            "vesicle-low"]):
+        with pytest.raises(ParameterError):
+            scenarios(parser.parse_args(["--out", "x", *bad]))

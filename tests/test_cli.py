@@ -105,3 +105,20 @@ def test_three_d_through_the_api():
 
     with pytest.raises(ParameterError, match="drift"):
         api.SimulationParams(ndim=3, drift=(1.0, 2.0))
+
+
+def test_tuple_options_take_numbers_or_names_by_their_default():
+    """An empty numeric tuple (drift) takes numbers; a tuple of names (motions) names."""
+    import argparse
+
+    from napari_mpt.options import add_param_options, params_from_args
+    from napari_mpt.params import AssociationTrainParams, SimulationParams
+
+    p = argparse.ArgumentParser()
+    add_param_options(p, SimulationParams)
+    sim = params_from_args(SimulationParams, p.parse_args(["--drift", "1", "-0.5"]))
+    assert sim.drift == (1.0, -0.5)
+    p = argparse.ArgumentParser()
+    add_param_options(p, AssociationTrainParams)
+    tr = params_from_args(AssociationTrainParams, p.parse_args(["--motions", "directed"]))
+    assert tr.motions == ("directed",)

@@ -827,7 +827,7 @@ def test_side_by_side_panels_are_titled_with_a_colour_legend(make_napari_viewer,
     for group, title, label in zip(groups[1:], titles[1:], ("MHT K=1", "MHT K=3"), strict=True):
         if group[1] == "link_errors":
             assert group == ["result", "link_errors", "title"]
-            assert title == [f"{label}: tracks, link errors",
+            assert title == [label,
                              "tracks: one colour per track", "magenta: wrong link made (FP)",
                              "cyan: true link missed (FN)"]
     legend = next(x for x in viewer.layers if mpt_meta(x).get("kind") == "title"

@@ -37,6 +37,8 @@ def add_param_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[st
             # None means "estimated from the data"; the option takes a number or "estimate"
             kwargs.update(type=_number_or_estimate(meta["estimate"]), metavar="V|estimate",
                           help=f"{meta.get('help', '')} (default: estimate)")
+        elif isinstance(default, tuple) and default and all(isinstance(v, str) for v in default):
+            kwargs.update(nargs="+", metavar="NAME")     # several of the choices
         elif isinstance(default, tuple):
             kwargs.update(nargs="+", type=float, metavar="V")
         elif isinstance(default, bool):

@@ -51,8 +51,12 @@ class _Validated:
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             meta = f.metadata
-            if meta.get("choices") and value not in meta["choices"]:
-                raise ParameterError(f.name, f"{value!r} is not one of {', '.join(meta['choices'])}")
+            if meta.get("choices"):
+                picks = value if isinstance(value, tuple) else (value,)  # a tuple picks several
+                bad = [v for v in picks if v not in meta["choices"]]
+                if bad or not picks:
+                    raise ParameterError(f.name, f"{(bad or [value])[0]!r} is not one of "
+                                         f"{', '.join(meta['choices'])}")
             values = value if isinstance(value, tuple) else (value,)
             for v in values:
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -571,6 +575,11 @@ class AssociationTrainParams(_Validated):
                          "(resumable)", lo=1)
     threads: int = _f(1, "torch CPU threads while training (1 is deterministic)", lo=1, hi=256)
     seed: int = _f(0, "seed of the weights and of every simulated batch", lo=0)
+    motions: tuple[str, ...] = _f(
+        SIM_MOTIONS, "motion types drawn (uniformly) for the training windows; leave some out "
+        "to measure how the model does on motion it never saw", choices=SIM_MOTIONS)
+    device: str = _f("cpu", "torch device of the training steps (the batches are simulated on "
+                     "the CPU); cuda runs are not bit-reproducible", choices=DEVICES)
 
     def _check(self) -> None:
         for f in fields(self):

@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default 3)")
     p.add_argument("--priors", choices=("known", "estimated"), default="known",
                    help="MHT noise priors: the simulation's own (default) or estimated")
+    p.add_argument("--custom-from", metavar="PRESET", help="the custom scenario starts from "
+                   "this preset's settings, changed by the --sim-... options given (e.g. "
+                   "--custom-from receptor-mid --sim-detection-probability 0.7)")
+    p.add_argument("--custom-name", metavar="NAME", default="custom", help="name of the custom "
+                   "scenario in the table and the store (default: custom)")
     p.add_argument("--quick", action="store_true", help="a smoke run: one small scenario, 2 "
                    "seeds (under a minute)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler (default: a "
@@ -60,7 +65,15 @@ def scenarios(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     from ..presets import PRESETS, preset_params
 
     custom = {k: v for k, v in vars(args).items() if k.startswith("sim_") and v is not None}
-    names = args.presets if args.presets is not None else ([] if custom else list(PRESETS))
+    base = getattr(args, "custom_from", None)
+    name_custom = getattr(args, "custom_name", None) or "custom"
+    if base is not None and base not in PRESETS:
+        raise ParameterError("custom_from", f"unknown preset {base!r} (known: "
+                             f"{', '.join(PRESETS)})")
+    if name_custom in PRESETS:
+        raise ParameterError("custom_name", f"{name_custom!r} is a preset's name; pick another")
+    names = (args.presets if args.presets is not None
+             else ([] if custom or base else list(PRESETS)))
     if args.quick:
         names = names[:1] if args.presets else [next(iter(PRESETS))]
     out: dict[str, dict[str, Any]] = {}
@@ -72,8 +85,14 @@ def scenarios(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         if args.quick:
             params = params.replace(**QUICK_SCENARIO)
         out[name] = params.to_dict()
-    if custom:
-        out["custom"] = params_from_args(SimulationParams, args, prefix="sim_").to_dict()
+    if base is not None:
+        changes = params_from_args(SimulationParams, args, prefix="sim_").to_dict()
+        given = {k.removeprefix("sim_") for k in custom}
+        merged = preset_params(base).replace(**{k: tuple(v) if isinstance(v, list) else v
+                                                for k, v in changes.items() if k in given})
+        out[name_custom] = merged.to_dict()
+    elif custom:
+        out[name_custom] = params_from_args(SimulationParams, args, prefix="sim_").to_dict()
     return out
 
 

@@ -195,7 +195,7 @@ def panel_lines(kind: str, label: str | None) -> list[tuple[str, tuple]]:
         return [("movie, truth (grey), spots (yellow)", WHITE)]
     if kind in ("detections", "truth"):
         return [("truth (grey), detections (yellow)", WHITE)]
-    return [(f"{label}: tracks, link errors", WHITE),
+    return [(label or "tracks", WHITE),          # short: a long first line ran off the panel
             ("tracks: one colour per track", (1.0, 0.6, 0.0, 1.0)),
             ("magenta: wrong link made (FP)", FP_COLOR),
             ("cyan: true link missed (FN)", FN_COLOR)]

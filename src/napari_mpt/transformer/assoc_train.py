@@ -29,12 +29,13 @@ import torch.nn.functional as F
 
 from ..errors import CheckpointError
 from ..io import atomic_write
-from ..params import SIM_MOTIONS, AssociationTrainParams, SimulationParams
+from ..params import AssociationTrainParams, SimulationParams
 from ..simulate import simulate
 from ..version import __version__
 from . import checkpoint as ckpt
 from .assoc_graph import Graph, NeighbourCache, build, sequence
 from .assoc_model import AssocConfig, AssociationTransformer, graph_tensors
+from .infer import resolve_device
 from .threads import torch_threads
 from .trainer import existing_run
 
@@ -59,7 +60,7 @@ def draw_simulation(p: AssociationTrainParams, rng: np.random.Generator) -> Simu
     side = u(p.spacing_range) * math.sqrt(n)
     surv = u(p.survival_range)
     clutter = min(u(p.clutter_range) * n, p.max_clutter)
-    motion = SIM_MOTIONS[int(rng.integers(len(SIM_MOTIONS)))]
+    motion = p.motions[int(rng.integers(len(p.motions)))]
     return SimulationParams(
         particles=n, frames=p.window, field_of_view=side, ndim=p.ndim,
         process_noise=u(p.process_noise_range), measurement_noise=u(p.measurement_noise_range),
@@ -151,14 +152,16 @@ def direction_masks(mask: torch.Tensor, dt: torch.Tensor, gap: int
 
 def loss_of(model: AssociationTransformer, batch: AssocBatch) -> torch.Tensor:
     g = batch.graph
-    logits, none = model(*graph_tensors(g))
-    fmask, bmask = direction_masks(torch.as_tensor(g.mask), torch.as_tensor(g.dt), model.cfg.gap)
+    dev = next(model.parameters()).device
+    logits, none = model(*graph_tensors(g, dev))
+    fmask, bmask = direction_masks(torch.as_tensor(g.mask, device=dev),
+                                   torch.as_tensor(g.dt, device=dev), model.cfg.gap)
     terms = []
     for m_dir, col, tgt, ok in ((fmask, 0, batch.fwd_target, g.fwd_ok),
                                 (bmask, 1, batch.bwd_target, g.bwd_ok)):
-        sel = torch.as_tensor(ok)
+        sel = torch.as_tensor(ok, device=dev)
         lg = masked_logits(logits, none[:, col], m_dir)[sel]
-        terms.append(F.cross_entropy(lg, torch.as_tensor(tgt)[sel]))
+        terms.append(F.cross_entropy(lg, torch.as_tensor(tgt, device=dev)[sel]))
     return 0.5 * (terms[0] + terms[1])
 
 
@@ -178,22 +181,25 @@ def train_association(params: AssociationTrainParams, out: str | Path, *, resume
     out = Path(out)
     cfg = AssocConfig.from_params(params)
     def mismatch(state: dict[str, Any]) -> list[str]:
-        stored, mine = state.get("train") or {}, params.to_dict()
-        return [f"{f.name}: checkpoint {stored.get(f.name)!r}, now {mine[f.name]!r}"
-                for f in fields(params) if f.name not in ("save_every", "threads")
-                and stored.get(f.name) != mine[f.name]]
+        # a field the checkpoint predates had its default then
+        stored = {**AssociationTrainParams().to_dict(), **(state.get("train") or {})}
+        mine = params.to_dict()
+        return [f"{f.name}: checkpoint {stored[f.name]!r}, now {mine[f.name]!r}"
+                for f in fields(params) if f.name not in ("save_every", "threads", "device")
+                and stored[f.name] != mine[f.name]]
 
     state = existing_run(out, resume, overwrite, mismatch)
     label = name or out.stem
+    device, _ = resolve_device(params.device)
     with torch_threads(params.threads):
         torch.manual_seed(params.seed)
-        model = AssociationTransformer(cfg)
+        model = AssociationTransformer(cfg).to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=params.learning_rate,
                                 weight_decay=params.weight_decay)
         losses: list[list[float]] = []
         done, elapsed = 0, 0.0
         if state is not None:
-            model.load_state_dict(state["state_dict"])
+            model.load_state_dict(state["state_dict"])   # onto the model's device
             opt.load_state_dict(state["optimizer"])
             prog = state.get("progress") or {}
             done, elapsed = int(prog.get("batches_done", 0)), float(prog.get("elapsed_s", 0.0))
@@ -206,7 +212,8 @@ def train_association(params: AssociationTrainParams, out: str | Path, *, resume
                     "progress": {"batches_done": done, "elapsed_s": round(elapsed, 3),
                                  "finished": finished, "loss": losses,
                                  "loss_columns": ["batch", "loss", "lr"]},
-                    "state_dict": model.state_dict(), "optimizer": opt.state_dict()}
+                    "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+                    "optimizer": opt.state_dict()}
 
         bar = None
         if progress_bar:
@@ -243,6 +250,7 @@ def train_association(params: AssociationTrainParams, out: str | Path, *, resume
                 bar.close()
         model.eval()
         ckpt.save(out, payload(True))
+        model.cpu()
     if log is not None:
         with atomic_write(log) as fh:
             fh.write("batch,loss,lr\n")
