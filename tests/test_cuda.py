@@ -82,3 +82,15 @@ def test_association_training_runs_on_cuda_and_writes_a_cpu_readable_checkpoint(
     on_cpu = float(loss_of(net, batch))
     on_gpu = float(loss_of(net.to("cuda"), batch))
     assert on_gpu == pytest.approx(on_cpu, rel=1e-4)
+
+
+def test_hybrid_scores_on_cuda_and_prunes_like_the_cpu():
+    from napari_mpt.params import HybridParams, known_priors
+
+    sim = api.simulate(api.preset_params("receptor-mid").replace(
+        particles=120, field_of_view=250.0, frames=10, seed=4))
+    base = HybridParams(lookback=2, **known_priors(sim.params))
+    cpu = api.track(sim.detections, base.replace(device="cpu"))
+    gpu = api.track(sim.detections, base.replace(device="cuda"))
+    np.testing.assert_array_equal(gpu.tracks.detection, cpu.tracks.detection)
+    np.testing.assert_array_equal(gpu.tracks.track_id, cpu.tracks.track_id)
