@@ -120,18 +120,24 @@ def pixel_noise(image: np.ndarray) -> float:
     return MAD_TO_STD * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2.0)
 
 
+def noise_sd(image: np.ndarray, filtered: np.ndarray, sigmas: tuple[float, ...],
+             median: float | None = None) -> np.ndarray:
+    """Per-pixel noise standard deviation of the filtered frame (module docstring).
+
+    It has a floor of 1e-3 of the filtered frame's range above its median (``median``
+    when already known), so a noiseless synthetic frame keeps its spots but not the
+    filter's rounding ripple.
+    """
+    med = float(np.median(filtered)) if median is None else median
+    span = float(filtered.max()) - med
+    return np.maximum(pixel_noise(image) * filter_noise_sd(image.shape, tuple(sigmas)),
+                      max(1e-3 * span, 1e-12))
+
+
 def noise_threshold(image: np.ndarray, filtered: np.ndarray, sigmas: tuple[float, ...],
                     threshold: float) -> np.ndarray:
-    """Per-pixel threshold ``median(filtered) + threshold * noise`` (module docstring).
-
-    The noise has a floor of 1e-3 of the filtered frame's range, so a noiseless synthetic
-    frame keeps its spots but not the filter's rounding ripple.
-    """
-    med = float(np.median(filtered))
-    span = float(filtered.max()) - med
-    noise = np.maximum(pixel_noise(image) * filter_noise_sd(image.shape, tuple(sigmas)),
-                       1e-3 * span)
-    return med + threshold * noise
+    """Per-pixel threshold ``median(filtered) + threshold * noise`` (module docstring)."""
+    return float(np.median(filtered)) + threshold * noise_sd(image, filtered, sigmas)
 
 
 def detect_frame(image: np.ndarray, params: DetectParams | None = None) -> FrameSpots:
@@ -142,12 +148,39 @@ def detect_frame(image: np.ndarray, params: DetectParams | None = None) -> Frame
     img = np.asarray(image, dtype=np.float32)
     sigmas = params.sigmas(img.ndim)
     filtered = filter_frame(img, sigmas)
-    thr = noise_threshold(img, filtered, sigmas, params.threshold)
+    med = float(np.median(filtered))
+    noise = noise_sd(img, filtered, sigmas, med)
+    thr = med + params.threshold * noise
     peaks = peak_local_max(filtered, min_distance=params.min_distance,
                            threshold_abs=float(thr.min()),
                            exclude_border=params.border if params.border else False)
     peaks = peaks[filtered[tuple(peaks.T)] > thr[tuple(peaks.T)]]
-    return fit_spots(img, peaks, sigmas)
+    spots = fit_spots(img, peaks, sigmas)
+    if not params.multi_emitter or not len(spots):
+        return spots
+    return _multi_emitter(img, spots, sigmas, noise, params)
+
+
+def _multi_emitter(img: np.ndarray, spots: FrameSpots, sigmas: tuple[float, ...],
+                   noise: np.ndarray, params: DetectParams) -> FrameSpots:
+    """Joint fits of neighbours and residual re-detection (:mod:`napari_mpt.detect_multi`)."""
+    from .detect_multi import MultiEmitter, Spots
+
+    f = spots.features
+    a = f["amplitude"]
+    state = Spots(spots.coords.astype(np.float64), a.copy(), f["background"].copy(),
+                  f["width"].copy(), a / np.maximum(f["snr"], 1e-12), f["fitted"].copy())
+    me = MultiEmitter(img, sigmas, noise, params.threshold, params.min_distance, params.border)
+    out = me.run(state, params.residual_rounds)
+    snr = out.amplitude / np.maximum(out.noise, 1e-12)
+    n = len(spots)
+    # spots the multi-emitter step left alone keep their features bit for bit
+    same = np.zeros(len(out), dtype=bool)
+    same[:n] = np.all(out.coords[:n] == spots.coords, axis=1) & (out.amplitude[:n] == a)
+    snr[:n] = np.where(same[:n], f["snr"], snr[:n])
+    feats = {"amplitude": out.amplitude, "background": out.background, "width": out.width,
+             "snr": snr, "fitted": out.fitted}
+    return FrameSpots(out.coords, feats)
 
 
 def _windows(image: np.ndarray, peaks: np.ndarray, radius: np.ndarray
@@ -165,40 +198,67 @@ def _windows(image: np.ndarray, peaks: np.ndarray, radius: np.ndarray
 
 def _own_pixels(shape: tuple[int, ...], peaks: np.ndarray, offsets: np.ndarray,
                 sigmas: np.ndarray) -> np.ndarray:
-    """1 where a window pixel is nearer its own peak than any other (distances in spot
-    sigmas), else 0: a neighbouring spot's light then barely pulls a fit towards it."""
-    from scipy import ndimage as ndi
+    """1 where a window pixel is not nearer another peak than its own (distances in spot
+    sigmas), else 0: a neighbouring spot's light then barely pulls a fit towards it.
+    Only peaks within two window radii of each other can take each other's pixels, so
+    only those pairs are compared."""
+    from scipy.spatial import cKDTree
 
-    markers = np.zeros(shape, dtype=np.int64)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    nearest = ndi.distance_transform_edt(markers == 0, sampling=sigmas, return_distances=False,
-                                         return_indices=True)
-    owner = markers[tuple(nearest)]
-    pix = peaks[:, None, :] + offsets.astype(np.int64)[None, :, :]
-    clipped = np.clip(pix, 0, np.array(shape) - 1)
-    mine = owner[tuple(clipped[..., i] for i in range(len(shape)))]
-    return (mine == np.arange(1, len(peaks) + 1)[:, None]).astype(np.float64)
+    own_d2 = ((offsets / sigmas) ** 2).sum(axis=1)                      # (k,)
+    weight = np.ones((len(peaks), len(offsets)))
+    pairs = cKDTree(peaks / sigmas).query_pairs(2.0 * float(np.sqrt(own_d2.max())),
+                                                output_type="ndarray")
+    if not len(pairs):
+        return weight
+    i = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    j = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    rel = (peaks[i] - peaks[j]).astype(np.float64)[:, None, :] + offsets[None]
+    lost = ((rel / sigmas) ** 2).sum(axis=-1) < own_d2                   # nearer peak j
+    taken = np.zeros(weight.shape, dtype=np.int64)
+    np.add.at(taken, i, lost)
+    weight[taken > 0] = 0.0
+    return weight
 
 
-def _model(theta: np.ndarray, offsets: np.ndarray, ratio: np.ndarray
+def _outer(parts: list[np.ndarray]) -> np.ndarray:
+    """Per-spot outer product of one profile per axis, ``(n, k_0 * k_1 * ...)``, the
+    first axis varying slowest (the order of :func:`_windows`'s offsets)."""
+    out = parts[0]
+    for p in parts[1:]:
+        out = (out[:, :, None] * p[:, None, :]).reshape(len(out), -1)
+    return out
+
+
+def _model(theta: np.ndarray, radius: np.ndarray, ratio: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Model values ``(n, k)`` and Jacobian ``(n, k, P)`` for ``theta = (b, a, mu.., w)``.
+    """Model values ``(n, k)`` and Jacobian ``(n, k, P)`` for ``theta = (b, a, mu.., w)`` on
+    the ``(2 radius + 1)^d`` window.
 
-    ``mu`` is relative to the window centre; the width along axis i is ``w * ratio[i]``."""
-    ndim = offsets.shape[1]
+    ``mu`` is relative to the window centre; the width along axis i is ``w * ratio[i]``.
+    The Gaussian is separable, so values and derivatives are outer products of one
+    profile per axis (a sixth of the work of evaluating every pixel)."""
+    ndim = len(radius)
     b, a, mu, w = theta[:, 0], theta[:, 1], theta[:, 2:2 + ndim], theta[:, -1]
-    diff = offsets[None, :, :] - mu[:, None, :]                       # (n, k, d)
-    scaled = diff / ratio                                              # in units of w
-    q = (scaled ** 2).sum(axis=-1) / (w[:, None] ** 2)                 # (n, k)
-    g = np.exp(-0.5 * q)
-    model = b[:, None] + a[:, None] * g
-    ag = a[:, None] * g
+    prof, slope, curv = [], [], []
+    for i in range(ndim):
+        d = np.arange(-radius[i], radius[i] + 1, dtype=np.float64)[None, :] - mu[:, i:i + 1]
+        s2 = (w * ratio[i])[:, None] ** 2
+        z = d * d / s2
+        e = np.exp(-0.5 * z)
+        prof.append(e)
+        slope.append(e * d / s2)          # d/dmu_i of the profile
+        curv.append(e * z)                # w d/dw of the profile
+    g = _outer(prof)
     jac = np.empty((*g.shape, theta.shape[1]))
     jac[..., 0] = 1.0
     jac[..., 1] = g
-    jac[..., 2:2 + ndim] = ag[..., None] * diff / (ratio ** 2 * (w[:, None, None] ** 2))
-    jac[..., -1] = ag * q / w[:, None]
-    return model, jac
+    for i in range(ndim):
+        jac[..., 2 + i] = _outer([*prof[:i], slope[i], *prof[i + 1:]]) * a[:, None]
+    dw = _outer([*prof[:-1], curv[-1]])
+    for i in range(ndim - 1):
+        dw += _outer([*prof[:i], curv[i], *prof[i + 1:]])
+    jac[..., -1] = dw * (a / w)[:, None]
+    return b[:, None] + a[:, None] * g, jac
 
 
 def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -> FrameSpots:
@@ -232,7 +292,7 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -
     scale = np.column_stack([a0, a0, np.ones((n, ndim + 1))])
 
     def cost(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        model, jac = _model(th, offsets, ratio)
+        model, jac = _model(th, radius, ratio)
         res = (values[rows] - model) * weight[rows]
         return (res ** 2).sum(axis=1), res, jac
 
