@@ -24,6 +24,15 @@ Per frame (so memory stays bounded by one frame, whatever the movie's length):
    of a frame in numpy (a few milliseconds per frame).  A fit that does not converge, or
    leaves its window, falls back to the background-subtracted intensity centroid of the
    window (feature ``fitted`` = 0).
+5. **Multi-emitter fitting** (``multi_emitter``, on by default): spots closer than 4
+   sigmas are refitted jointly with one PSF width, and spots hidden next to a brighter
+   one (one peak for two spots) are found in the residual and kept only if a
+   likelihood-ratio test in noise units passes (:mod:`napari_mpt.detect_multi`).  At
+   1000 spots per 512 x 512 frame (SNR 4) this takes recall from 0.92 to 0.96 and the
+   RMSE from 0.37 to 0.28 px, for about 1.7 times the single-spot detector's time.
+
+The Gaussian model is separable, so each fit evaluates one profile per axis and takes
+outer products (:func:`_model`).
 
 Each detection keeps the features ``amplitude`` and ``background`` (image units),
 ``width`` (the fitted sigma in y/x, px), ``snr`` (amplitude over the fit's residual RMS,
@@ -158,11 +167,12 @@ def detect_frame(image: np.ndarray, params: DetectParams | None = None) -> Frame
     spots = fit_spots(img, peaks, sigmas)
     if not params.multi_emitter or not len(spots):
         return spots
-    return _multi_emitter(img, spots, sigmas, noise, params)
+    return _multi_emitter(img, filtered, spots, sigmas, noise, params)
 
 
-def _multi_emitter(img: np.ndarray, spots: FrameSpots, sigmas: tuple[float, ...],
-                   noise: np.ndarray, params: DetectParams) -> FrameSpots:
+def _multi_emitter(img: np.ndarray, filtered: np.ndarray, spots: FrameSpots,
+                   sigmas: tuple[float, ...], noise: np.ndarray, params: DetectParams
+                   ) -> FrameSpots:
     """Joint fits of neighbours and residual re-detection (:mod:`napari_mpt.detect_multi`)."""
     from .detect_multi import MultiEmitter, Spots
 
@@ -170,7 +180,8 @@ def _multi_emitter(img: np.ndarray, spots: FrameSpots, sigmas: tuple[float, ...]
     a = f["amplitude"]
     state = Spots(spots.coords.astype(np.float64), a.copy(), f["background"].copy(),
                   f["width"].copy(), a / np.maximum(f["snr"], 1e-12), f["fitted"].copy())
-    me = MultiEmitter(img, sigmas, noise, params.threshold, params.min_distance, params.border)
+    me = MultiEmitter(img, filtered, sigmas, noise, params.threshold, params.min_distance,
+                      params.border)
     out = me.run(state, params.residual_rounds)
     snr = out.amplitude / np.maximum(out.noise, 1e-12)
     n = len(spots)
@@ -231,8 +242,8 @@ def _outer(parts: list[np.ndarray]) -> np.ndarray:
 
 def _model(theta: np.ndarray, radius: np.ndarray, ratio: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Model values ``(n, k)`` and Jacobian ``(n, k, P)`` for ``theta = (b, a, mu.., w)`` on
-    the ``(2 radius + 1)^d`` window.
+    """Model values ``(n, k)`` and transposed Jacobian ``(n, P, k)`` for ``theta = (b, a,
+    mu.., w)`` on the ``(2 radius + 1)^d`` window.
 
     ``mu`` is relative to the window centre; the width along axis i is ``w * ratio[i]``.
     The Gaussian is separable, so values and derivatives are outer products of one
@@ -249,16 +260,16 @@ def _model(theta: np.ndarray, radius: np.ndarray, ratio: np.ndarray
         slope.append(e * d / s2)          # d/dmu_i of the profile
         curv.append(e * z)                # w d/dw of the profile
     g = _outer(prof)
-    jac = np.empty((*g.shape, theta.shape[1]))
-    jac[..., 0] = 1.0
-    jac[..., 1] = g
+    jac_t = np.empty((len(theta), theta.shape[1], g.shape[1]))
+    jac_t[:, 0] = 1.0
+    jac_t[:, 1] = g
     for i in range(ndim):
-        jac[..., 2 + i] = _outer([*prof[:i], slope[i], *prof[i + 1:]]) * a[:, None]
+        jac_t[:, 2 + i] = _outer([*prof[:i], slope[i], *prof[i + 1:]]) * a[:, None]
     dw = _outer([*prof[:-1], curv[-1]])
     for i in range(ndim - 1):
         dw += _outer([*prof[:i], curv[i], *prof[i + 1:]])
-    jac[..., -1] = dw * (a / w)[:, None]
-    return b[:, None] + a[:, None] * g, jac
+    jac_t[:, -1] = dw * (a / w)[:, None]
+    return b[:, None] + a[:, None] * g, jac_t
 
 
 def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -> FrameSpots:
@@ -292,19 +303,20 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -
     scale = np.column_stack([a0, a0, np.ones((n, ndim + 1))])
 
     def cost(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        model, jac = _model(th, radius, ratio)
-        res = (values[rows] - model) * weight[rows]
-        return (res ** 2).sum(axis=1), res, jac
+        model, jac_t = _model(th, radius, ratio)
+        w_rows = weight[rows]
+        res = (values[rows] - model) * w_rows
+        jac_t *= w_rows[:, None, :]
+        return (res ** 2).sum(axis=1), res, jac_t
 
     every = np.arange(n)
-    c, res, jac = cost(theta, every)
+    c, res, jac_t = cost(theta, every)
     eye = np.eye(theta.shape[1])
     active = every
     for _ in range(LM_ITERATIONS):
         # only spots still moving are refitted: most converge in a few steps
-        jw = jac[active] * weight[active, :, None]
-        jt = jw.transpose(0, 2, 1)
-        h = jt @ jw
+        jt = jac_t[active]
+        h = jt @ jt.transpose(0, 2, 1)
         grad = (jt @ res[active, :, None])[..., 0]
         diag = np.einsum("npp->np", h)[:, :, None] * eye + 1e-12 * eye
         step = np.linalg.solve(h + lam[active, None, None] * diag, grad[..., None])[..., 0]
@@ -313,8 +325,8 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -
         c_new, res_new, jac_new = cost(trial, active)
         better = np.isfinite(c_new) & (c_new < c[active])
         won = active[better]
-        theta[won], c[won], res[won], jac[won] = (trial[better], c_new[better], res_new[better],
-                                                  jac_new[better])
+        theta[won], c[won], res[won], jac_t[won] = (trial[better], c_new[better],
+                                                    res_new[better], jac_new[better])
         lam[active] = np.where(better, lam[active] * 0.3, lam[active] * 10.0)
         moving = np.where(better, np.abs(step / scale[active]).max(axis=1) > STEP_TOL, lam[active] < 1e6)
         active = active[moving]
