@@ -437,6 +437,10 @@ class DetectParams(_Validated):
     residual_rounds: int = _f(1, "multi-emitter fitting: rounds of re-detection in the residual "
                               "(0: joint fits of the detected spots only)", lo=0, hi=5)
 
+    def _check(self) -> None:
+        if not isinstance(self.multi_emitter, bool):
+            raise ParameterError("multi_emitter", f"must be true or false, got {self.multi_emitter!r}")
+
     def sigmas(self, ndim: int) -> tuple[float, ...]:
         """Per-axis spot sigma for ``ndim`` spatial axes (napari order)."""
         if ndim == 2:
