@@ -24,7 +24,7 @@ Per frame (so memory stays bounded by one frame, whatever the movie's length):
    of a frame in numpy (a few milliseconds per frame).  A fit that does not converge, or
    leaves its window, falls back to the background-subtracted intensity centroid of the
    window (feature ``fitted`` = 0).
-5. **Multi-emitter fitting** (``multi_emitter``, on by default): spots closer than 4
+5. **Multi-emitter fitting** (``multi_emitter``, on by default): spots closer than 3.5
    sigmas are refitted jointly with one PSF width, and spots hidden next to a brighter
    one (one peak for two spots) are found in the residual and kept only if a
    likelihood-ratio test in noise units passes (:mod:`napari_mpt.detect_multi`).  At
@@ -72,9 +72,11 @@ MAD_TO_STD = 1.4826
 
 FEATURES = ("amplitude", "background", "width", "snr", "fitted")
 LM_ITERATIONS = 12
-STEP_TOL = 1e-3
+STEP_TOL = 1e-2
 """A spot's fit stops when no parameter moves by more than this (positions and width in
-px, background and amplitude relative to the starting amplitude)."""
+px, background and amplitude relative to the starting amplitude): a hundredth of a pixel,
+ten times below the localisation error at SNR 7; a noiseless spot still converges to
+1e-3 px (the last steps shrink quadratically), and 1e-3 would cost 10 % more time."""
 
 
 @dataclass

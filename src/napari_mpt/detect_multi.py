@@ -10,7 +10,7 @@ and a neighbour's light pulls a single-spot fit towards it.  After the single-sp
    8:279, 2011): every spot, drawn with the common PSF width, is subtracted from the
    frame (a pair fitted as one wide spot then leaves two bright lobes where its spots
    are); the residual, filtered with the detector's difference of Gaussians, is searched
-   for local maxima above ``CANDIDATE_LEVEL`` times the detection threshold within
+   for local maxima above the detection threshold (``CANDIDATE_LEVEL``) within
    ``CANDIDATE_SIGMAS`` of a spot.  The filter is linear, so the filtered residual is the
    filtered frame minus the filtered model, and the filtered model is drawn spot by spot
    (:func:`render_filtered`, exact at the frame's edges too) instead of filtering a
@@ -48,19 +48,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LINK_SIGMAS = 4.0
-"""Spots closer than this many spot sigmas are fitted together (at 4 sigmas a spot's light
-on its neighbour's centre is 3e-4 of its peak)."""
+LINK_SIGMAS = 3.5
+"""Spots closer than this many spot sigmas are fitted together (at 3.5 sigmas a spot's
+light on its neighbour's centre is 2e-3 of its peak; linking at 4 sigmas costs 9 % more
+time for an RMSE 0.001 px lower at 1000 spots per frame)."""
 
 CANDIDATE_SIGMAS = 3.0
 """Residual maxima farther than this many spot sigmas from every fitted spot are not
 candidates: a spot that far from any other was seen by the detector itself."""
 
-CANDIDATE_LEVEL = 0.8
+CANDIDATE_LEVEL = 1.0
 """A residual maximum is a candidate above this fraction of the detection threshold (the
 likelihood-ratio test decides; this bounds the work).  On simulated movies at SNR 2-7
-and 1000 spots per frame, 97 % of the candidates the test accepts are above it, and the
-candidates below it are five times as many."""
+and 1000 spots per frame, 95 % of the candidates the test accepts are above the
+threshold itself, and the candidates below it are five times as many (recall 0.001
+lower than with 0.8, for 6 % less time)."""
 
 MAX_CLUSTER = 32
 """Clusters of more linked spots keep their single-spot fits (a joint fit's cost grows
