@@ -35,7 +35,8 @@ The Gaussian model is separable, so each fit evaluates one profile per axis and 
 outer products (:func:`_model`).
 
 Each detection keeps the features ``amplitude`` and ``background`` (image units),
-``width`` (the fitted sigma in y/x, px), ``snr`` (amplitude over the fit's residual RMS,
+``width`` (the fitted sigma in y/x, px; for spots fitted jointly with others, the
+frame's common width), ``snr`` (amplitude over the fit's residual RMS,
 i.e. over the noise near the spot: for Poisson data about ``sqrt(background)``, so it reads
 higher than the ISBI SNR, which takes the noise at the peak) and ``fitted``.
 """

@@ -165,10 +165,11 @@ def render(shape: tuple[int, ...], coords: np.ndarray, amplitude: np.ndarray,
     return _scatter(shape, np.stack(starts, axis=1), profs)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=6)
 def _axis_filter(n: int, sigma: float) -> np.ndarray:
     """``M`` with ``gaussian_filter1d(x) = M @ x`` on ``n`` samples (the filter and
-    boundary mode of :func:`napari_mpt.detect.filter_frame`)."""
+    boundary mode of :func:`napari_mpt.detect.filter_frame`): ``n**2`` floats, kept for
+    the next frames (two per axis length: the low and high sigmas)."""
     from .detect import _axis_matrix
 
     return _axis_matrix(n, sigma)
