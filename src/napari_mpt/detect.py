@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from .data import Detections
+from .detect_multi import MultiEmitter, Spots, axis_filter_matrix
 from .errors import InputError
 from .movie import check_movie_axes
 from .params import DetectParams
@@ -99,14 +100,6 @@ def filter_frame(image: np.ndarray, sigmas: tuple[float, ...]) -> np.ndarray:
                                    DOG_RATIO * np.asarray(sigmas))
 
 
-def _axis_matrix(n: int, sigma: float) -> np.ndarray:
-    """``M`` with ``gaussian_filter1d(x) = M @ x`` on ``n`` samples, with the boundary
-    mode and truncation :func:`skimage.filters.difference_of_gaussians` uses."""
-    from scipy.ndimage import gaussian_filter1d
-
-    return gaussian_filter1d(np.eye(n), sigma, axis=0, mode="nearest", truncate=4.0)
-
-
 @functools.lru_cache(maxsize=8)
 def filter_noise_sd(shape: tuple[int, ...], sigmas: tuple[float, ...]) -> np.ndarray:
     """Standard deviation, at each pixel, of :func:`filter_frame` applied to white noise of
@@ -118,7 +111,7 @@ def filter_noise_sd(shape: tuple[int, ...], sigmas: tuple[float, ...]) -> np.nda
     """
     v_lo = v_hi = c = np.ones(())
     for n, s in zip(shape, sigmas, strict=True):
-        lo, hi = _axis_matrix(n, LOW_RATIO * s), _axis_matrix(n, DOG_RATIO * s)
+        lo, hi = axis_filter_matrix(n, LOW_RATIO * s), axis_filter_matrix(n, DOG_RATIO * s)
         v_lo = np.multiply.outer(v_lo, (lo ** 2).sum(axis=1))
         v_hi = np.multiply.outer(v_hi, (hi ** 2).sum(axis=1))
         c = np.multiply.outer(c, (lo * hi).sum(axis=1))
@@ -177,14 +170,13 @@ def _multi_emitter(img: np.ndarray, filtered: np.ndarray, spots: FrameSpots,
                    sigmas: tuple[float, ...], noise: np.ndarray, params: DetectParams
                    ) -> FrameSpots:
     """Joint fits of neighbours and residual re-detection (:mod:`napari_mpt.detect_multi`)."""
-    from .detect_multi import MultiEmitter, Spots
-
     f = spots.features
     a = f["amplitude"]
     state = Spots(spots.coords.astype(np.float64), a.copy(), f["background"].copy(),
                   f["width"].copy(), a / np.maximum(f["snr"], 1e-12), f["fitted"].copy())
-    me = MultiEmitter(img, filtered, sigmas, noise, params.threshold, params.min_distance,
-                      params.border)
+    sig = np.asarray(sigmas)
+    me = MultiEmitter(img, filtered, sigmas, (LOW_RATIO * sig, DOG_RATIO * sig), noise,
+                      params.threshold, params.min_distance, params.border)
     out = me.run(state, params.residual_rounds)
     snr = out.amplitude / np.maximum(out.noise, 1e-12)
     n = len(spots)

@@ -166,13 +166,14 @@ def render(shape: tuple[int, ...], coords: np.ndarray, amplitude: np.ndarray,
 
 
 @functools.lru_cache(maxsize=6)
-def _axis_filter(n: int, sigma: float) -> np.ndarray:
-    """``M`` with ``gaussian_filter1d(x) = M @ x`` on ``n`` samples (the filter and
-    boundary mode of :func:`napari_mpt.detect.filter_frame`): ``n**2`` floats, kept for
-    the next frames (two per axis length: the low and high sigmas)."""
-    from .detect import _axis_matrix
+def axis_filter_matrix(n: int, sigma: float) -> np.ndarray:
+    """``M`` with ``gaussian_filter1d(x) = M @ x`` on ``n`` samples, with the boundary mode
+    and truncation :func:`skimage.filters.difference_of_gaussians` uses (so also
+    :func:`napari_mpt.detect.filter_frame`): ``n**2`` floats, kept for the next frames
+    (two per axis length: the filter's low and high sigmas)."""
+    from scipy.ndimage import gaussian_filter1d
 
-    return _axis_matrix(n, sigma)
+    return gaussian_filter1d(np.eye(n), sigma, axis=0, mode="nearest", truncate=4.0)
 
 
 def render_filtered(shape: tuple[int, ...], coords: np.ndarray, amplitude: np.ndarray,
@@ -198,7 +199,7 @@ def render_filtered(shape: tuple[int, ...], coords: np.ndarray, amplitude: np.nd
             r_out = r_in + max(reach, 0)
             out_pix = np.clip(centre[:, i:i + 1] + np.arange(-r_out, r_out + 1), 0, shape[i] - 1)
             in_pix = np.clip(s_in[:, None] + np.arange(2 * r_in + 1), 0, shape[i] - 1)
-            mat = _axis_filter(shape[i], float(filt[i]))
+            mat = axis_filter_matrix(shape[i], float(filt[i]))
             # away from the edges the filter is the same shifted kernel for every spot:
             # one matrix product; near them, each spot's rows of the filter matrix
             kernel = int(4.0 * filt[i] + 0.5)
@@ -406,13 +407,16 @@ def fit_clusters(pix: np.ndarray, weight: np.ndarray, values: np.ndarray, b0: np
 class MultiEmitter:
     """Joint fits and residual re-detection in one frame (the module docstring).
 
-    ``noise`` is the per-pixel noise standard deviation of the filtered frame, of which
-    the detection threshold is ``threshold`` times."""
+    ``filtered`` is the frame filtered with the difference of Gaussians of per-axis
+    sigmas ``filter_sigmas`` (low, high), ``noise`` the per-pixel noise standard deviation
+    of the filtered frame, of which the detection threshold is ``threshold`` times."""
 
     def __init__(self, image: np.ndarray, filtered: np.ndarray, sigmas: tuple[float, ...],
-                 noise: np.ndarray, threshold: float, min_distance: float, border: int) -> None:
+                 filter_sigmas: tuple[np.ndarray, np.ndarray], noise: np.ndarray,
+                 threshold: float, min_distance: float, border: int) -> None:
         self.image = np.asarray(image, dtype=np.float64)
         self.filtered = filtered
+        self.low, self.high = filter_sigmas
         self.shape = self.image.shape
         self.sig = np.asarray(sigmas, dtype=np.float64)
         self.radius = np.ceil(2.0 * self.sig).astype(np.int64)
@@ -444,13 +448,10 @@ class MultiEmitter:
         """Bring the model image (every spot's light, drawn with the common PSF) and, with
         ``filtered``, its filtered image up to ``spots``: only the spots that moved or
         were added since the last drawing are redrawn."""
-        from .detect import DOG_RATIO, LOW_RATIO
-
         def draw(c: np.ndarray, a: np.ndarray, what: str) -> np.ndarray:
             if what == "model":
                 return render(self.shape, c, a, self.psf)
-            return render_filtered(self.shape, c, a, self.psf, LOW_RATIO * self.sig,
-                                   DOG_RATIO * self.sig)
+            return render_filtered(self.shape, c, a, self.psf, self.low, self.high)
 
         before = self.drawn
         if before is None:
@@ -556,11 +557,9 @@ class MultiEmitter:
     def _filter_gain(self) -> float:
         """Peak of the filtered frame for a spot of unit amplitude with the common PSF
         (the filter is a difference of Gaussians, so the peak is analytic)."""
-        from .detect import DOG_RATIO, LOW_RATIO
-
         w2 = self.psf ** 2
-        lo = float(np.prod(w2 / (w2 + (LOW_RATIO * self.sig) ** 2))) ** 0.5
-        hi = float(np.prod(w2 / (w2 + (DOG_RATIO * self.sig) ** 2))) ** 0.5
+        lo = float(np.prod(w2 / (w2 + self.low ** 2))) ** 0.5
+        hi = float(np.prod(w2 / (w2 + self.high ** 2))) ** 0.5
         return max(lo - hi, 1e-6)
 
     def _fit(self, spots: Spots, rows: np.ndarray, cpos: np.ndarray, camp: np.ndarray,
