@@ -1,7 +1,7 @@
 """Spot detection on ISBI-like simulated movies, beside trackpy.locate (prints a table; not a test).
 
-    .venv/bin/python benchmarks/bench_detect.py            # 100 frames, 100/500/1000 spots (~10 min)
-    .venv/bin/python benchmarks/bench_detect.py --quick    # 20 frames, 100/1000 spots (~2 min)
+    .venv/bin/python benchmarks/bench_detect.py            # 100 frames, 100/300/1000 spots (~25 min)
+    .venv/bin/python benchmarks/bench_detect.py --quick    # 20 frames, 100/1000 spots (~5 min)
 
 Movies: 512 x 512 px, the simulator's Brownian particles (``SimulationParams(particles=N,
 frames=T, field_of_view=512)``, mu = 1.5 px) drawn as Gaussian spots (PSF sigma 1.3 px) on a
@@ -10,7 +10,8 @@ background of 10 photons with Poisson noise, at the ISBI SNR 1, 2, 4, 7
 drift out over 100 frames).  A detection matches a true position within 2 px, one to one
 per frame (:func:`napari_mpt.detection_metrics.evaluate_detections`); RMSE is Euclidean.
 
-napari-mpt runs with its defaults (no tuning).  trackpy (benchmark-only) runs
+napari-mpt runs with its defaults (no tuning), and once more without multi-emitter
+fitting (``multi_emitter=False``: each spot fitted alone).  trackpy (benchmark-only) runs
 ``locate(frame, diameter=7)`` with ``minmass`` tuned per SNR and density to the best F1 on
 a separate calibration movie (another seed), which favours trackpy.  Wall times are for
 the whole movie in memory, on this machine, single process.
@@ -91,7 +92,7 @@ def main() -> None:
     ap.add_argument("--speed-only", action="store_true", help="only the speed table")
     args = ap.parse_args()
     frames = args.frames or (20 if args.quick else 100)
-    densities = (100, 1000) if args.quick else (100, 500, 1000)
+    densities = (100, 1000) if args.quick else (100, 300, 1000)
     import trackpy
 
     trackpy.quiet()
@@ -99,17 +100,19 @@ def main() -> None:
     print(f"512 x 512, {frames} frames, PSF sigma 1.3 px, background 10, Poisson; "
           f"{os.cpu_count()} cores; napari-mpt defaults {DetectParams().to_dict()}")
     print()
-    print("| spots | SNR | napari-mpt recall | precision | RMSE px | s | "
-          "trackpy recall | precision | RMSE px | s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| spots | SNR | napari-mpt recall | precision | RMSE px | s | single-spot fits: "
+          "recall | precision | RMSE px | trackpy recall | precision | RMSE px | s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in () if args.speed_only else densities:
         for snr in SNRS:
             movie, truth = scene(n, frames, snr, seed=int(n + 10 * snr))
             t0 = time.perf_counter()
             ours = evaluate_detections(detect(movie), truth)
             t_ours = time.perf_counter() - t0
+            alone = evaluate_detections(detect(movie, DetectParams(multi_emitter=False)), truth)
             row = (f"| {n} | {snr:g} | {fmt(ours.recall)} | {fmt(ours.precision)} | "
-                   f"{fmt(ours.rmse)} | {t_ours:.1f} |")
+                   f"{fmt(ours.rmse)} | {t_ours:.1f} | {fmt(alone.recall)} | "
+                   f"{fmt(alone.precision)} | {fmt(alone.rmse)} |")
             if args.no_trackpy:
                 print(row + " | | | |")
                 continue
@@ -124,19 +127,26 @@ def main() -> None:
     print(f"\nSpeed, {frames} frames 512 x 512, SNR 4 (median of 3; load average {load:.1f} "
           f"on {os.cpu_count()} cores: wall time grows with other users' load, CPU time "
           "does not):")
-    print("| spots | workers | wall s per movie | CPU s per movie |")
-    print("|---:|---:|---:|---:|")
+    print("| spots | multi-emitter | workers | wall s per movie | CPU s per movie | "
+          "wall, 2 workers / 1 |")
+    print("|---:|---|---:|---:|---:|---:|")
     for n in (100, 1000):
         movie, _ = scene(n, frames, 4.0, seed=7)
-        for workers in (1, 2):
-            walls, cpus = [], []
+        for multi in (True, False):
+            # 1 and 2 workers alternate, so both see the same load from other users
+            walls: dict[int, list[float]] = {1: [], 2: []}
+            cpus: dict[int, list[float]] = {1: [], 2: []}
             for _ in range(3):
-                t0, c0 = time.perf_counter(), time.process_time()
-                detect(movie, DetectParams(workers=workers))
-                walls.append(time.perf_counter() - t0)
-                cpus.append(time.process_time() - c0)
-            print(f"| {n} | {workers} | {np.median(walls):.2f} | {np.median(cpus):.2f} |",
-                  flush=True)
+                for workers in (1, 2):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    detect(movie, DetectParams(workers=workers, multi_emitter=multi))
+                    walls[workers].append(time.perf_counter() - t0)
+                    cpus[workers].append(time.process_time() - c0)
+            ratio = np.median(walls[2]) / np.median(walls[1])
+            for workers in (1, 2):
+                print(f"| {n} | {'on' if multi else 'off'} | {workers} | "
+                      f"{np.median(walls[workers]):.2f} | {np.median(cpus[workers]):.2f} | "
+                      + (f"{ratio:.2f} |" if workers == 2 else "|"), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,20 @@ Per frame (so memory stays bounded by one frame, whatever the movie's length):
    of a frame in numpy (a few milliseconds per frame).  A fit that does not converge, or
    leaves its window, falls back to the background-subtracted intensity centroid of the
    window (feature ``fitted`` = 0).
+5. **Multi-emitter fitting** (``multi_emitter``, on by default): spots closer than 3.5
+   sigmas are refitted jointly with one PSF width, and spots hidden next to a brighter
+   one (one peak for two spots) are found in the residual and kept only if a
+   likelihood-ratio test in noise units passes (:mod:`napari_mpt.detect_multi`).  At
+   1000 spots per 512 x 512 frame (SNR 4) this takes recall from 0.92 to 0.96 and the
+   RMSE from 0.37 to 0.29 px, for 1.7 times the single-spot detector's time (1.2 times
+   at 100 spots per frame).
+
+The Gaussian model is separable, so each fit evaluates one profile per axis and takes
+outer products (:func:`_model`).
 
 Each detection keeps the features ``amplitude`` and ``background`` (image units),
-``width`` (the fitted sigma in y/x, px), ``snr`` (amplitude over the fit's residual RMS,
+``width`` (the fitted sigma in y/x, px; for spots fitted jointly with others, the
+frame's common width), ``snr`` (amplitude over the fit's residual RMS,
 i.e. over the noise near the spot: for Poisson data about ``sqrt(background)``, so it reads
 higher than the ISBI SNR, which takes the noise at the peak) and ``fitted``.
 """
@@ -43,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from .data import Detections
+from .detect_multi import MultiEmitter, Spots, axis_filter_matrix
 from .errors import InputError
 from .movie import check_movie_axes
 from .params import DetectParams
@@ -63,9 +75,11 @@ MAD_TO_STD = 1.4826
 
 FEATURES = ("amplitude", "background", "width", "snr", "fitted")
 LM_ITERATIONS = 12
-STEP_TOL = 1e-3
+STEP_TOL = 1e-2
 """A spot's fit stops when no parameter moves by more than this (positions and width in
-px, background and amplitude relative to the starting amplitude)."""
+px, background and amplitude relative to the starting amplitude): a hundredth of a pixel,
+ten times below the localisation error at SNR 7; a noiseless spot still converges to
+1e-3 px (the last steps shrink quadratically), and 1e-3 would cost 10 % more time."""
 
 
 @dataclass
@@ -87,14 +101,6 @@ def filter_frame(image: np.ndarray, sigmas: tuple[float, ...]) -> np.ndarray:
                                    DOG_RATIO * np.asarray(sigmas))
 
 
-def _axis_matrix(n: int, sigma: float) -> np.ndarray:
-    """``M`` with ``gaussian_filter1d(x) = M @ x`` on ``n`` samples, with the boundary
-    mode and truncation :func:`skimage.filters.difference_of_gaussians` uses."""
-    from scipy.ndimage import gaussian_filter1d
-
-    return gaussian_filter1d(np.eye(n), sigma, axis=0, mode="nearest", truncate=4.0)
-
-
 @functools.lru_cache(maxsize=8)
 def filter_noise_sd(shape: tuple[int, ...], sigmas: tuple[float, ...]) -> np.ndarray:
     """Standard deviation, at each pixel, of :func:`filter_frame` applied to white noise of
@@ -106,7 +112,7 @@ def filter_noise_sd(shape: tuple[int, ...], sigmas: tuple[float, ...]) -> np.nda
     """
     v_lo = v_hi = c = np.ones(())
     for n, s in zip(shape, sigmas, strict=True):
-        lo, hi = _axis_matrix(n, LOW_RATIO * s), _axis_matrix(n, DOG_RATIO * s)
+        lo, hi = axis_filter_matrix(n, LOW_RATIO * s), axis_filter_matrix(n, DOG_RATIO * s)
         v_lo = np.multiply.outer(v_lo, (lo ** 2).sum(axis=1))
         v_hi = np.multiply.outer(v_hi, (hi ** 2).sum(axis=1))
         c = np.multiply.outer(c, (lo * hi).sum(axis=1))
@@ -120,18 +126,24 @@ def pixel_noise(image: np.ndarray) -> float:
     return MAD_TO_STD * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2.0)
 
 
+def noise_sd(image: np.ndarray, filtered: np.ndarray, sigmas: tuple[float, ...],
+             median: float | None = None) -> np.ndarray:
+    """Per-pixel noise standard deviation of the filtered frame (module docstring).
+
+    It has a floor of 1e-3 of the filtered frame's range above its median (``median``
+    when already known), so a noiseless synthetic frame keeps its spots but not the
+    filter's rounding ripple.
+    """
+    med = float(np.median(filtered)) if median is None else median
+    span = float(filtered.max()) - med
+    return np.maximum(pixel_noise(image) * filter_noise_sd(image.shape, tuple(sigmas)),
+                      max(1e-3 * span, 1e-12))
+
+
 def noise_threshold(image: np.ndarray, filtered: np.ndarray, sigmas: tuple[float, ...],
                     threshold: float) -> np.ndarray:
-    """Per-pixel threshold ``median(filtered) + threshold * noise`` (module docstring).
-
-    The noise has a floor of 1e-3 of the filtered frame's range, so a noiseless synthetic
-    frame keeps its spots but not the filter's rounding ripple.
-    """
-    med = float(np.median(filtered))
-    span = float(filtered.max()) - med
-    noise = np.maximum(pixel_noise(image) * filter_noise_sd(image.shape, tuple(sigmas)),
-                       1e-3 * span)
-    return med + threshold * noise
+    """Per-pixel threshold ``median(filtered) + threshold * noise`` (module docstring)."""
+    return float(np.median(filtered)) + threshold * noise_sd(image, filtered, sigmas)
 
 
 def detect_frame(image: np.ndarray, params: DetectParams | None = None) -> FrameSpots:
@@ -142,12 +154,40 @@ def detect_frame(image: np.ndarray, params: DetectParams | None = None) -> Frame
     img = np.asarray(image, dtype=np.float32)
     sigmas = params.sigmas(img.ndim)
     filtered = filter_frame(img, sigmas)
-    thr = noise_threshold(img, filtered, sigmas, params.threshold)
+    med = float(np.median(filtered))
+    noise = noise_sd(img, filtered, sigmas, med)
+    thr = med + params.threshold * noise
     peaks = peak_local_max(filtered, min_distance=params.min_distance,
                            threshold_abs=float(thr.min()),
                            exclude_border=params.border if params.border else False)
     peaks = peaks[filtered[tuple(peaks.T)] > thr[tuple(peaks.T)]]
-    return fit_spots(img, peaks, sigmas)
+    spots = fit_spots(img, peaks, sigmas)
+    if not params.multi_emitter or not len(spots):
+        return spots
+    return _multi_emitter(img, filtered, spots, sigmas, noise, params)
+
+
+def _multi_emitter(img: np.ndarray, filtered: np.ndarray, spots: FrameSpots,
+                   sigmas: tuple[float, ...], noise: np.ndarray, params: DetectParams
+                   ) -> FrameSpots:
+    """Joint fits of neighbours and residual re-detection (:mod:`napari_mpt.detect_multi`)."""
+    f = spots.features
+    a = f["amplitude"]
+    state = Spots(spots.coords.astype(np.float64), a.copy(), f["background"].copy(),
+                  f["width"].copy(), a / np.maximum(f["snr"], 1e-12), f["fitted"].copy())
+    sig = np.asarray(sigmas)
+    me = MultiEmitter(img, filtered, sigmas, (LOW_RATIO * sig, DOG_RATIO * sig), noise,
+                      params.threshold, params.min_distance, params.border)
+    out = me.run(state, params.residual_rounds)
+    snr = out.amplitude / np.maximum(out.noise, 1e-12)
+    n = len(spots)
+    # spots the multi-emitter step left alone keep their features bit for bit
+    same = np.zeros(len(out), dtype=bool)
+    same[:n] = np.all(out.coords[:n] == spots.coords, axis=1) & (out.amplitude[:n] == a)
+    snr[:n] = np.where(same[:n], f["snr"], snr[:n])
+    feats = {"amplitude": out.amplitude, "background": out.background, "width": out.width,
+             "snr": snr, "fitted": out.fitted}
+    return FrameSpots(out.coords, feats)
 
 
 def _windows(image: np.ndarray, peaks: np.ndarray, radius: np.ndarray
@@ -165,40 +205,67 @@ def _windows(image: np.ndarray, peaks: np.ndarray, radius: np.ndarray
 
 def _own_pixels(shape: tuple[int, ...], peaks: np.ndarray, offsets: np.ndarray,
                 sigmas: np.ndarray) -> np.ndarray:
-    """1 where a window pixel is nearer its own peak than any other (distances in spot
-    sigmas), else 0: a neighbouring spot's light then barely pulls a fit towards it."""
-    from scipy import ndimage as ndi
+    """1 where a window pixel is not nearer another peak than its own (distances in spot
+    sigmas), else 0: a neighbouring spot's light then barely pulls a fit towards it.
+    Only peaks within two window radii of each other can take each other's pixels, so
+    only those pairs are compared."""
+    from scipy.spatial import cKDTree
 
-    markers = np.zeros(shape, dtype=np.int64)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    nearest = ndi.distance_transform_edt(markers == 0, sampling=sigmas, return_distances=False,
-                                         return_indices=True)
-    owner = markers[tuple(nearest)]
-    pix = peaks[:, None, :] + offsets.astype(np.int64)[None, :, :]
-    clipped = np.clip(pix, 0, np.array(shape) - 1)
-    mine = owner[tuple(clipped[..., i] for i in range(len(shape)))]
-    return (mine == np.arange(1, len(peaks) + 1)[:, None]).astype(np.float64)
+    own_d2 = ((offsets / sigmas) ** 2).sum(axis=1)                      # (k,)
+    weight = np.ones((len(peaks), len(offsets)))
+    pairs = cKDTree(peaks / sigmas).query_pairs(2.0 * float(np.sqrt(own_d2.max())),
+                                                output_type="ndarray")
+    if not len(pairs):
+        return weight
+    i = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    j = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    rel = (peaks[i] - peaks[j]).astype(np.float64)[:, None, :] + offsets[None]
+    lost = ((rel / sigmas) ** 2).sum(axis=-1) < own_d2                   # nearer peak j
+    taken = np.zeros(weight.shape, dtype=np.int64)
+    np.add.at(taken, i, lost)
+    weight[taken > 0] = 0.0
+    return weight
 
 
-def _model(theta: np.ndarray, offsets: np.ndarray, ratio: np.ndarray
+def _outer(parts: list[np.ndarray]) -> np.ndarray:
+    """Per-spot outer product of one profile per axis, ``(n, k_0 * k_1 * ...)``, the
+    first axis varying slowest (the order of :func:`_windows`'s offsets)."""
+    out = parts[0]
+    for p in parts[1:]:
+        out = (out[:, :, None] * p[:, None, :]).reshape(len(out), -1)
+    return out
+
+
+def _model(theta: np.ndarray, radius: np.ndarray, ratio: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Model values ``(n, k)`` and Jacobian ``(n, k, P)`` for ``theta = (b, a, mu.., w)``.
+    """Model values ``(n, k)`` and transposed Jacobian ``(n, P, k)`` for ``theta = (b, a,
+    mu.., w)`` on the ``(2 radius + 1)^d`` window.
 
-    ``mu`` is relative to the window centre; the width along axis i is ``w * ratio[i]``."""
-    ndim = offsets.shape[1]
+    ``mu`` is relative to the window centre; the width along axis i is ``w * ratio[i]``.
+    The Gaussian is separable, so values and derivatives are outer products of one
+    profile per axis (a sixth of the work of evaluating every pixel)."""
+    ndim = len(radius)
     b, a, mu, w = theta[:, 0], theta[:, 1], theta[:, 2:2 + ndim], theta[:, -1]
-    diff = offsets[None, :, :] - mu[:, None, :]                       # (n, k, d)
-    scaled = diff / ratio                                              # in units of w
-    q = (scaled ** 2).sum(axis=-1) / (w[:, None] ** 2)                 # (n, k)
-    g = np.exp(-0.5 * q)
-    model = b[:, None] + a[:, None] * g
-    ag = a[:, None] * g
-    jac = np.empty((*g.shape, theta.shape[1]))
-    jac[..., 0] = 1.0
-    jac[..., 1] = g
-    jac[..., 2:2 + ndim] = ag[..., None] * diff / (ratio ** 2 * (w[:, None, None] ** 2))
-    jac[..., -1] = ag * q / w[:, None]
-    return model, jac
+    prof, slope, curv = [], [], []
+    for i in range(ndim):
+        d = np.arange(-radius[i], radius[i] + 1, dtype=np.float64)[None, :] - mu[:, i:i + 1]
+        s2 = (w * ratio[i])[:, None] ** 2
+        z = d * d / s2
+        e = np.exp(-0.5 * z)
+        prof.append(e)
+        slope.append(e * d / s2)          # d/dmu_i of the profile
+        curv.append(e * z)                # w d/dw of the profile
+    g = _outer(prof)
+    jac_t = np.empty((len(theta), theta.shape[1], g.shape[1]))
+    jac_t[:, 0] = 1.0
+    jac_t[:, 1] = g
+    for i in range(ndim):
+        jac_t[:, 2 + i] = _outer([*prof[:i], slope[i], *prof[i + 1:]]) * a[:, None]
+    dw = _outer([*prof[:-1], curv[-1]])
+    for i in range(ndim - 1):
+        dw += _outer([*prof[:i], curv[i], *prof[i + 1:]])
+    jac_t[:, -1] = dw * (a / w)[:, None]
+    return b[:, None] + a[:, None] * g, jac_t
 
 
 def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -> FrameSpots:
@@ -232,19 +299,20 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -
     scale = np.column_stack([a0, a0, np.ones((n, ndim + 1))])
 
     def cost(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        model, jac = _model(th, offsets, ratio)
-        res = (values[rows] - model) * weight[rows]
-        return (res ** 2).sum(axis=1), res, jac
+        model, jac_t = _model(th, radius, ratio)
+        w_rows = weight[rows]
+        res = (values[rows] - model) * w_rows
+        jac_t *= w_rows[:, None, :]
+        return (res ** 2).sum(axis=1), res, jac_t
 
     every = np.arange(n)
-    c, res, jac = cost(theta, every)
+    c, res, jac_t = cost(theta, every)
     eye = np.eye(theta.shape[1])
     active = every
     for _ in range(LM_ITERATIONS):
         # only spots still moving are refitted: most converge in a few steps
-        jw = jac[active] * weight[active, :, None]
-        jt = jw.transpose(0, 2, 1)
-        h = jt @ jw
+        jt = jac_t[active]
+        h = jt @ jt.transpose(0, 2, 1)
         grad = (jt @ res[active, :, None])[..., 0]
         diag = np.einsum("npp->np", h)[:, :, None] * eye + 1e-12 * eye
         step = np.linalg.solve(h + lam[active, None, None] * diag, grad[..., None])[..., 0]
@@ -253,8 +321,8 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...]) -
         c_new, res_new, jac_new = cost(trial, active)
         better = np.isfinite(c_new) & (c_new < c[active])
         won = active[better]
-        theta[won], c[won], res[won], jac[won] = (trial[better], c_new[better], res_new[better],
-                                                  jac_new[better])
+        theta[won], c[won], res[won], jac_t[won] = (trial[better], c_new[better],
+                                                    res_new[better], jac_new[better])
         lam[active] = np.where(better, lam[active] * 0.3, lam[active] * 10.0)
         moving = np.where(better, np.abs(step / scale[active]).max(axis=1) > STEP_TOL, lam[active] < 1e6)
         active = active[moving]

@@ -476,6 +476,15 @@ class DetectParams(_Validated):
                            "point of the filtered frame within this many px", lo=1, hi=100)
     border: int = _f(0, "ignore peaks closer than this to the image edge (px)", lo=0, hi=1000)
     workers: int = _f(1, "frames processed in parallel threads", lo=1, hi=64)
+    multi_emitter: bool = _f(True, "fit spots closer than 3.5 spot sigmas jointly and look for "
+                             "spots hidden next to brighter ones in the residual (overlapping "
+                             "spots in dense frames)")
+    residual_rounds: int = _f(1, "multi-emitter fitting: rounds of re-detection in the residual "
+                              "(0: joint fits of the detected spots only)", lo=0, hi=5)
+
+    def _check(self) -> None:
+        if not isinstance(self.multi_emitter, bool):
+            raise ParameterError("multi_emitter", f"must be true or false, got {self.multi_emitter!r}")
 
     def sigmas(self, ndim: int) -> tuple[float, ...]:
         """Per-axis spot sigma for ``ndim`` spatial axes (napari order)."""
