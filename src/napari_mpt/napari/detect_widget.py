@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 LABELS = {"spot_sigma": "spot sigma (px)", "spot_sigma_z": "spot sigma z (px)",
           "threshold": "threshold (noise sd)", "min_distance": "min distance (px)",
-          "border": "border (px)", "workers": "threads"}
+          "border": "border (px)", "workers": "threads",
+          "multi_emitter": "fit overlapping spots", "residual_rounds": "residual rounds"}
 PREVIEW, SPOTS = "spots_preview", "spots"
 RING_SIGMAS = 5.0   # ring diameter in spot sigmas: just outside a spot's visible extent
 
