@@ -104,7 +104,9 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
             n = len(cl.tracks)
             stats["clusters_max"] = max(stats["clusters_max"], n)
             check_window(params, n, L, s, d)
-            perms = perms_of.setdefault(n, all_permutations(n))
+            perms = perms_of.get(n)
+            if perms is None:
+                perms = perms_of[n] = all_permutations(n)
             Zc = [Zw[j][cl.dets[j]] for j in range(L)]
             if params.mode == "exhaustive":
                 path, _, states = exhaustive_search(
