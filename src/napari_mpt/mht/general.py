@@ -54,6 +54,7 @@ the literature leaves open made explicit:
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,8 @@ PD_CAP = 1.0 - 1e-9
 FA_FLOOR = 1e-12
 COV_CACHE = 100_000  # distinct covariances kept (a few MiB); cleared when exceeded
 _NONE = np.empty(0, dtype=np.int64)
+PROGRESS_UNITS = 100  # progress steps per frame
+PROGRESS_EVERY_S = 0.25  # within a window, at most this often
 NODE_BYTES = 600  # a node: state, two covariances, bookkeeping (measured: ~550 B for s = 4)
 
 
@@ -233,18 +236,20 @@ class Scene:
 Branches = tuple[list[Node], list[tuple[int, ...]], Node, bool]
 
 
-def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int, cap: int
-             ) -> list[Branches]:
+def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int, cap: int,
+             tick: Any = None) -> list[Branches]:
     """For each ``(root, ids)``: every branch of the root's tree through frame ``last``
     (level by level), the detection rows each one takes (after ``ids``), the all-miss one
     among them, and whether it was capped: more than ``cap`` at a level keeps the best
     ``cap - 1`` and the all-miss one (bounded).  All trees advance a level together so
-    that their unexpanded nodes are expanded in one batch (:meth:`Scene.expand_all`)."""
+    that their unexpanded nodes are expanded in one batch (:meth:`Scene.expand_all`);
+    ``tick(levels_done)`` is called after each level."""
     done: list[list[tuple[Node, tuple[int, ...]]]] = [[] for _ in roots]
     null = [r for r, _ in roots]
     level = [[(r, ids)] for r, ids in roots]
     capped = [False] * len(roots)
     active = list(range(len(roots)))
+    depth = 0
     while active:
         scene.expand_all([n for i in active for n, _ in level[i]
                           if n.children is None and not n.ended and n.frame < last])
@@ -275,6 +280,9 @@ def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int,
             if nxt:
                 still.append(i)
         active = still
+        depth += 1
+        if tick is not None:
+            tick(depth)
     return [([n for n, _ in dn], [ids for _, ids in dn], null[i], capped[i])
             for i, dn in enumerate(done)]
 
@@ -302,8 +310,22 @@ class Track:
 
 def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_bytes: float,
         progress: Any = None) -> tuple[list[Track], dict[str, Any]]:
-    """Slide the window over the scene; returns every committed track and statistics."""
+    """Slide the window over the scene; returns every committed track and statistics.
+
+    ``progress(done, total)`` (a :class:`~napari_mpt.runtime.RunControl`'s ``step``, which
+    also raises when the user cancels) counts :data:`PROGRESS_UNITS` per frame: it is
+    called after every window (``done`` = committed frames x units) and, on windows that
+    take long (thousands of particles), also between the levels of the trees and before
+    the selection, at most every :data:`PROGRESS_EVERY_S`, so that the bar moves and Cancel
+    is honoured at least about once a second."""
     T = len(scene.coords)
+    last_call = [time.perf_counter()]
+
+    def tick(f0: int, part: float) -> None:
+        if progress is not None and time.perf_counter() - last_call[0] >= PROGRESS_EVERY_S:
+            progress(PROGRESS_UNITS * f0 + min(int(part * PROGRESS_UNITS), PROGRESS_UNITS - 1),
+                     PROGRESS_UNITS * T)
+            last_call[0] = time.perf_counter()
     tracks: list[Track] = []
     births: dict[tuple[int, int], Node] = {}
     stats = SelectStats()
@@ -331,21 +353,23 @@ def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_byte
                     root = births[(t, j)] = scene.birth(t, j)
                 roots.append((root, (root.row,)))
                 keys.append((t, j))
-        found = branches(scene, roots, f1, cap)
+        found = branches(scene, roots, f1, cap,
+                         lambda level, f0=f0, n=f1 - f0 + 2: tick(f0, 0.6 * min(1.0, level / n)))
+        tick(f0, 0.7)
         for tr, (lv, ids, null, capped) in zip(live, found, strict=False):
             info["capped_owners"] += capped
-            keep = sorted((e for e in zip(lv, ids, strict=True) if e[0].score >= null.score),
+            kept = sorted((e for e in zip(lv, ids, strict=True) if e[0].score >= null.score),
                           key=lambda e: -e[0].score)
-            owners.append(Owner(True, [(n.score - tr.root.score, z) for n, z in keep]))
-            refs.append((tr, tr.root, [n for n, _ in keep]))
+            owners.append(Owner(True, [(n.score - tr.root.score, z) for n, z in kept]))
+            refs.append((tr, tr.root, [n for n, _ in kept]))
         for key, (root, _), (lv, ids, _, capped) in zip(keys, roots[len(live):],
                                                          found[len(live):], strict=True):
             info["capped_owners"] += capped
-            keep = sorted((e for e in zip(lv, ids, strict=True) if e[0].score > 0),
+            kept = sorted((e for e in zip(lv, ids, strict=True) if e[0].score > 0),
                           key=lambda e: -e[0].score)
-            if keep:
-                owners.append(Owner(False, [(n.score, z) for n, z in keep]))
-                refs.append((key, root, [n for n, _ in keep]))
+            if kept:
+                owners.append(Owner(False, [(n.score, z) for n, z in kept]))
+                refs.append((key, root, [n for n, _ in kept]))
         select(owners, search_budget, stats)
         for o, (who, root, keep) in zip(owners, refs, strict=True):
             if o.choice < 0:
@@ -374,7 +398,8 @@ def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_byte
         info["windows"] += 1
         c = f1 if final else f0
         if progress is not None:
-            progress(c + 1, T)
+            progress(PROGRESS_UNITS * (c + 1), PROGRESS_UNITS * T)
+            last_call[0] = time.perf_counter()
     info["score"] = sum(tr.nodes[-1].score for tr in tracks)
     info.update(exact_clusters=stats.exact, bounded_clusters=stats.bounded,
                 largest_cluster=stats.largest, selection_nodes=stats.nodes,

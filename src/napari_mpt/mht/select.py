@@ -114,7 +114,7 @@ def _solve(group: list[Owner], budget: int) -> tuple[float, list[int], bool, int
                 return
             if score + s + rest[i + 1] <= best:
                 break  # options are sorted: no later one can do better
-            if any(z in used for z in dets):
+            if not used.isdisjoint(dets):
                 continue
             nodes += 1
             if nodes > budget and best > -math.inf:
