@@ -138,8 +138,10 @@ class ExactSearch:
         add = self.counter.add
         bound = self.future_bounds(t0, Z) if len(Z[0]) > 1 else [0.0] * (L + 1)
 
+        visited = 0  # child costs and bounds added up (2 FLOPs each), counted once
+
         def dfs(path: Path, node: Node, partial: float) -> None:
-            nonlocal best_cost, best_path
+            nonlocal best_cost, best_path, visited
             depth = len(path)
             t = t0 + depth + 1
             if node.costs is None:
@@ -149,7 +151,7 @@ class ExactSearch:
             rest = bound[depth + 1]
             for k in node.order:
                 c = partial + float(costs[k])
-                add(2)
+                visited += 1
                 if c + rest > best_cost:
                     break
                 child = (*path, k)
@@ -164,6 +166,7 @@ class ExactSearch:
                 dfs(child, nxt, c)
 
         dfs((), cache[()], 0.0)
+        add(2 * visited)
         return best_path, best_cost
 
     def state(self, path: Path, t0: int) -> np.ndarray:

@@ -103,11 +103,12 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
         for cl in clusters:
             n = len(cl.tracks)
             stats["clusters_max"] = max(stats["clusters_max"], n)
-            check_window(params, n, L, s, d)
+            if clustered:  # the whole scene was checked up front
+                check_window(params, n, L, s, d)
             perms = perms_of.get(n)
             if perms is None:
                 perms = perms_of[n] = all_permutations(n)
-            Zc = [Zw[j][cl.dets[j]] for j in range(L)]
+            Zc = [Zw[j][cl.dets[j]] for j in range(L)] if clustered else Zw
             if params.mode == "exhaustive":
                 path, _, states = exhaustive_search(
                     model, X[cl.tracks], schedule.P[c], Zc, perms, counter)
@@ -129,25 +130,25 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
         if control is not None:
             control.step(c, T - 1)
     stats["kalman_step_flops"] = kalman_step_flops(s, d)
-    stats["cost"] = hypothesis_cost(schedule, stack_coords, assign)
+    stats["cost"] = hypothesis_cost(schedule, stack_coords, assign, filtered)
     if params.smooth:
         filtered = rts_smooth(schedule, filtered, counter)
     return assign, filtered[:, :, :d], stats
 
 
-def hypothesis_cost(schedule: Schedule, coords: np.ndarray, assign: np.ndarray) -> float:
+def hypothesis_cost(schedule: Schedule, coords: np.ndarray, assign: np.ndarray,
+                    filtered: np.ndarray) -> float:
     """Summed squared Mahalanobis distance of the committed association (reported, so users
-    and tests can compare hypotheses; not part of the tracking work, so not counted)."""
+    and tests can compare hypotheses; not part of the tracking work, so not counted), from
+    the filtered states ``filtered`` (T, N, s) the search committed: every frame at once."""
     m = schedule.model
-    d = coords.shape[2]
-    X = m.initial_states(coords[0, assign[0]])
-    total = 0.0
-    for t in range(1, coords.shape[0]):
-        Xp = m.predict_mean(X)
-        Y = coords[t, assign[t]] - Xp[:, :d]
-        total += float(((Y @ schedule.Sinv[t]) * Y).sum())
-        X = Xp + Y @ schedule.K[t].T
-    return total
+    T, _, d = coords.shape
+    if T < 2:
+        return 0.0
+    Xp = m.predict_mean(filtered[:-1])
+    Y = coords[np.arange(1, T)[:, None], assign[1:]] - Xp[:, :, :d]
+    Sinv = np.stack(schedule.Sinv[1:T])
+    return float(np.einsum("tnd,tde,tne->", Y, Sinv, Y))
 
 
 def _exact(searches: dict, cl: Cluster, X: np.ndarray, c: int, Zc: list[np.ndarray],
