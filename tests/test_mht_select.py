@@ -71,7 +71,7 @@ def test_selection_equals_brute_force_on_random_clusters(budget):
     """Random set packings (tracks with an empty all-miss option, optional new tracks),
     through HiGHS (budget 1) and through the branch and bound (200)."""
     rng = np.random.default_rng(7)
-    relaxed = milp = 0
+    relaxed = milp = fixed = 0
     for _ in range(60):
         owners = []
         for i in range(int(rng.integers(2, 7))):
@@ -90,5 +90,6 @@ def test_selection_equals_brute_force_on_random_clusters(budget):
         assert stats.bounded == 0
         relaxed += stats.lp
         milp += stats.milp - stats.lp
-    if budget == 1:  # both HiGHS paths were exercised
-        assert relaxed > 0 and milp > 0
+        fixed += stats.fixed
+    if budget == 1:  # both HiGHS paths were exercised, and reduced-cost fixing
+        assert relaxed > 0 and milp > 0 and fixed > 0

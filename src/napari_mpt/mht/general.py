@@ -403,7 +403,8 @@ def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_byte
     info["score"] = sum(tr.nodes[-1].score for tr in tracks)
     info.update(exact_clusters=stats.exact, bounded_clusters=stats.bounded,
                 largest_cluster=stats.largest, selection_nodes=stats.nodes,
-                milp_clusters=stats.milp, lp_integral_clusters=stats.lp)
+                milp_clusters=stats.milp, lp_integral_clusters=stats.lp,
+                lp_fixed_branches=stats.fixed)
     return tracks, info
 
 
