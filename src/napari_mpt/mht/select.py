@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
-from scipy.sparse import csr_matrix
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 MILP_TIME_LIMIT_S = 10.0
 SMALL_CLUSTER = 12  # owners; larger clusters skip the branch and bound
@@ -68,29 +70,42 @@ class SelectStats:
     sizes: list[int] = field(default_factory=list)
 
 
+def _flat(owners: list[Owner]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Options per owner, detections per option, and every option's detections in one
+    array (owners in order, options in order): one pass of Python, the rest numpy."""
+    per_owner = np.fromiter((len(o.options) for o in owners), np.int64, len(owners))
+    per_option = np.fromiter((len(d) for o in owners for _, d in o.options), np.int64,
+                             int(per_owner.sum()))
+    flat = np.fromiter(chain.from_iterable(d for o in owners for _, d in o.options), np.int64,
+                       int(per_option.sum()))
+    return per_owner, per_option, flat
+
+
+def _first_seen(flat: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each value's rank in order of first appearance, and the number of distinct values."""
+    _, first, inv = np.unique(flat, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inv.reshape(-1)], len(first)
+
+
 def clusters(owners: list[Owner]) -> list[list[int]]:
-    """Indices of owners grouped by shared detections (union-find)."""
-    parent = list(range(len(owners)))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    first: dict[int, int] = {}
-    for i, o in enumerate(owners):
-        for _, dets in o.options:
-            for z in dets:
-                j = first.setdefault(z, i)
-                if j != i:
-                    ri, rj = find(i), find(j)
-                    if ri != rj:
-                        parent[ri] = rj
-    groups: dict[int, list[int]] = {}
-    for i in range(len(owners)):
-        groups.setdefault(find(i), []).append(i)
-    return list(groups.values())
+    """Indices of owners grouped by shared detections (connected components of the
+    owner-detection graph), groups in order of their first owner, owners ascending."""
+    n = len(owners)
+    if n == 0:
+        return []
+    per_owner, per_option, flat = _flat(owners)
+    det, n_det = _first_seen(flat)
+    who = np.repeat(np.repeat(np.arange(n), per_owner), per_option)
+    graph = coo_matrix((np.ones(len(flat)), (who, n + det)), shape=(n + n_det, n + n_det))
+    _, label = connected_components(graph, directed=False)
+    label = label[:n]
+    order = np.argsort(label, kind="stable")
+    cuts = np.flatnonzero(np.diff(label[order])) + 1
+    groups = [g.tolist() for g in np.split(order, cuts)]
+    groups.sort(key=lambda g: g[0])
+    return groups
 
 
 def _solve(group: list[Owner], budget: int) -> tuple[float, list[int], bool, int]:
@@ -200,34 +215,40 @@ def _score(group: list[Owner], choice: list[int]) -> float:
     return sum(o.options[c][0] for o, c in zip(group, choice, strict=True) if c >= 0)
 
 
-def _program(groups: list[list[Owner]]) -> tuple[np.ndarray, csr_matrix, np.ndarray,
-                                                   list[tuple[int, int, int]]]:
-    """Scores, constraint matrix (owner rows, then detection rows), row lower bounds and
-    (group, owner, option) per column, of the set-packing program of ``groups``."""
-    cols: list[tuple[int, int, int]] = []
-    score: list[float] = []
-    det_row: dict[int, int] = {}
-    r_idx: list[int] = []
-    c_idx: list[int] = []
-    lo: list[float] = []
-    n_owners = sum(len(g) for g in groups)
-    row = 0
-    for gi, group in enumerate(groups):
-        for i, o in enumerate(group):
-            lo.append(1.0 if o.required else 0.0)
-            for k, (s, dets) in enumerate(o.options):
-                j = len(cols)
-                cols.append((gi, i, k))
-                score.append(s)
-                r_idx.append(row)
-                c_idx.append(j)
-                for z in dets:
-                    r_idx.append(n_owners + det_row.setdefault(z, len(det_row)))
-                    c_idx.append(j)
-            row += 1
-    n_rows = n_owners + len(det_row)
-    A = csr_matrix((np.ones(len(r_idx)), (r_idx, c_idx)), shape=(n_rows, len(cols)))
-    return np.asarray(score), A, np.array(lo + [0.0] * len(det_row)), cols
+@dataclass
+class Program:
+    """The set-packing program of some groups of owners: one column per option (group by
+    group, owner by owner, options in order), owner rows then detection rows (in order of
+    first use)."""
+
+    score: np.ndarray              # per column
+    A: csr_matrix
+    lo: np.ndarray                 # row lower bounds (1: a track's "exactly one")
+    group: np.ndarray              # per column: group, owner within it, option
+    owner: np.ndarray
+    option: np.ndarray
+
+
+def _program(groups: list[list[Owner]]) -> Program:
+    owners = [o for g in groups for o in g]
+    per_owner, per_option, flat = _flat(owners)
+    n_owners, n_cols = len(owners), int(per_owner.sum())
+    score = np.fromiter((sc for o in owners for sc, _ in o.options), np.float64, n_cols)
+    det, n_det = _first_seen(flat)
+    col_row = np.repeat(np.arange(n_owners), per_owner)
+    cols = np.arange(n_cols)
+    rows = np.concatenate([col_row, n_owners + det])
+    cidx = np.concatenate([cols, np.repeat(cols, per_option)])
+    A = csr_matrix((np.ones(len(rows)), (rows, cidx)), shape=(n_owners + n_det, n_cols))
+    lo = np.concatenate([np.fromiter((o.required for o in owners), np.float64, n_owners),
+                         np.zeros(n_det)])
+    sizes = np.fromiter((len(g) for g in groups), np.int64, len(groups))
+    col_group = np.repeat(np.repeat(np.arange(len(groups)), sizes), per_owner)
+    first_owner = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    owner_in_group = col_row - first_owner[col_group]
+    first_col = np.concatenate([[0], np.cumsum(per_owner)[:-1]])
+    option = cols - first_col[col_row]
+    return Program(score, A, lo, col_group, owner_in_group, option)
 
 
 def _relaxation(groups: list[list[Owner]]) -> list[list[int] | tuple[np.ndarray, list[int]] | None]:
@@ -243,7 +264,8 @@ def _relaxation(groups: list[list[Owner]]) -> list[list[int] | tuple[np.ndarray,
       optimum), so the integer program only decides the rest;
     * None when HiGHS gave no solution.
     """
-    score, A, lo, cols = _program(groups)
+    prog = _program(groups)
+    score, A, lo = prog.score, prog.A, prog.lo
     eq = lo > 0
     try:
         res = linprog(-score, A_ub=A[~eq], b_ub=np.ones(int((~eq).sum())), A_eq=A[eq],
@@ -255,19 +277,19 @@ def _relaxation(groups: list[list[Owner]]) -> list[list[int] | tuple[np.ndarray,
     x = res.x
     reduced = np.asarray(res.lower.marginals, dtype=np.float64)  # >= 0 at the lower bound
     frac = np.minimum(np.abs(x), np.abs(1.0 - x)) > LP_INTEGRAL_TOL
-    start = np.searchsorted(np.fromiter((c[0] for c in cols), np.int64, len(cols)),
-                            np.arange(len(groups) + 1))
+    start = np.searchsorted(prog.group, np.arange(len(groups) + 1))
+    who, opt = prog.owner.tolist(), prog.option.tolist()
     out: list[list[int] | tuple[np.ndarray, list[int]] | None] = []
     for gi, group in enumerate(groups):
         a, b = int(start[gi]), int(start[gi + 1])
         if not frac[a:b].any():
             ch = [-1] * len(group)
             for j in np.flatnonzero(x[a:b] > 0.5).tolist():
-                ch[cols[a + j][1]] = cols[a + j][2]
+                ch[who[a + j]] = opt[a + j]
             if _feasible(group, ch):
                 out.append(ch)
                 continue
-        inc = _rounding(group, [cols[j][1:] for j in range(a, b)], x[a:b], score[a:b])
+        inc = _rounding(group, list(zip(who[a:b], opt[a:b], strict=True)), x[a:b], score[a:b])
         if inc is None:
             out.append(None)
             continue
@@ -318,32 +340,17 @@ def _feasible(group: list[Owner], choice: list[int]) -> bool:
 def _milp(group: list[Owner], ub: np.ndarray | None = None) -> tuple[float, list[int], bool]:
     """The cluster as an integer program, with per-branch upper bounds ``ub`` (0: fixed out;
     default 1); returns (score, choices, proven optimal)."""
-    cols: list[tuple[int, int]] = []
-    score: list[float] = []
-    det_row: dict[int, int] = {}
-    r_idx, c_idx = [], []
-    for i, o in enumerate(group):
-        for k, (s, dets) in enumerate(o.options):
-            j = len(cols)
-            cols.append((i, k))
-            score.append(s)
-            r_idx.append(i)
-            c_idx.append(j)
-            for z in dets:
-                r_idx.append(len(group) + det_row.setdefault(z, len(det_row)))
-                c_idx.append(j)
-    n_rows = len(group) + len(det_row)
-    A = csr_matrix((np.ones(len(r_idx)), (r_idx, c_idx)), shape=(n_rows, len(cols)))
-    lo = np.array([1.0 if o.required else 0.0 for o in group] + [0.0] * len(det_row))
-    res = milp(-np.asarray(score), constraints=LinearConstraint(A, lo, np.ones(n_rows)),
-               integrality=np.ones(len(cols)), bounds=Bounds(0, 1 if ub is None else ub),
+    prog = _program([group])
+    n_rows = prog.A.shape[0]
+    res = milp(-prog.score, constraints=LinearConstraint(prog.A, prog.lo, np.ones(n_rows)),
+               integrality=np.ones(len(prog.score)), bounds=Bounds(0, 1 if ub is None else ub),
                options={"mip_rel_gap": 0.0, "time_limit": MILP_TIME_LIMIT_S})
     if res.x is None:
         return -math.inf, [], False
     choice = [-1] * len(group)
     total = 0.0
     for j in np.flatnonzero(res.x > 0.5).tolist():
-        i, k = cols[j]
+        i, k = int(prog.owner[j]), int(prog.option[j])
         choice[i] = k
         total += group[i].options[k][0]
     return total, choice, res.status == 0
