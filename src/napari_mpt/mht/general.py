@@ -53,9 +53,11 @@ the literature leaves open made explicit:
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -325,6 +327,10 @@ def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_byte
             gc.enable()
 
 
+def _select_tick(tick: Callable[[int, float], None], f0: int, part: float) -> None:
+    tick(f0, 0.7 + 0.29 * part)
+
+
 def _drop(node: Node, keep: Node | None = None) -> None:
     """Discard ``node``'s subtree (all of its descendants but ``keep``'s): clear every
     ``children`` list in it, so that no parent/child cycle is left for the collector."""
@@ -399,7 +405,7 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
             if kept:
                 owners.append(Owner(False, [(n.score, z) for n, z in kept]))
                 refs.append((key, root, [n for n, _ in kept]))
-        select(owners, search_budget, stats)
+        select(owners, search_budget, stats, functools.partial(_select_tick, tick, f0))
         started: set[int] = set()
         for o, (who, root, keep) in zip(owners, refs, strict=True):
             if o.choice < 0:

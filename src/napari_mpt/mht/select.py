@@ -35,6 +35,7 @@ of a dense scene has thousands of tiny clusters that the search settles in micro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -153,8 +154,11 @@ def _solve(group: list[Owner], budget: int) -> tuple[float, list[int], bool, int
     return best, best_choice, not stopped, nodes
 
 
-def select(owners: list[Owner], budget: int, stats: SelectStats) -> float:
-    """Set ``owner.choice`` for every owner to the best global hypothesis; return its score."""
+def select(owners: list[Owner], budget: int, stats: SelectStats,
+           tick: Callable[[float], None] | None = None) -> float:
+    """Set ``owner.choice`` for every owner to the best global hypothesis; return its score.
+    ``tick(fraction)`` (progress and Cancel) is called after the relaxation and after each
+    integer program."""
     total = 0.0
     for o in owners:
         o.options.sort(key=lambda opt: -opt[0])
@@ -183,7 +187,9 @@ def select(owners: list[Owner], budget: int, stats: SelectStats) -> float:
             o.choice = c
         total += score
     relaxed = _relaxation([g for g, _, _ in hard]) if hard else []
-    for (group, score, ch), lp in zip(hard, relaxed, strict=True):
+    for n_done, ((group, score, ch), lp) in enumerate(zip(hard, relaxed, strict=True)):
+        if tick is not None:
+            tick(n_done / len(hard))
         stats.milp += 1
         if isinstance(lp, list):
             stats.lp += 1
