@@ -116,11 +116,12 @@ def scaling_table(ns: list[int], ks: list[int], frames: int, seed: int, max_s: f
         p = preset_params("vesicle-high", particles=n, field_of_view=fov, frames=frames,
                           clutter=0.05 * n, seed=seed)
         sim = simulate(p)
-        last = 0.0
+        last, k_last = 0.0, 0
         for k in ks:
             if last > max_s:
-                print(f"{n:>5} {k:>2} | skipped (K={k - 1} took {last:.0f} s)", flush=True)
+                print(f"{n:>5} {k:>2} | skipped (K={k_last} took {last:.0f} s)", flush=True)
                 continue
+            k_last = k
             rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             t0, c0 = time.perf_counter(), time.process_time()
             r = track_mht(sim.detections, MHTParams(lookback=k))
