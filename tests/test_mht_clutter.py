@@ -178,8 +178,11 @@ def test_memory_budget_caps_branches_and_flags_them():
     det, _ = scene(30, 12, p_d=0.8, clutter=5.0, fov=60.0, seed=5)
     free = track_mht(det, MHTParams(lookback=4))
     tight = track_mht(det, MHTParams(lookback=4, memory_budget_mb=1.0))
-    assert free.info["capped_owners"] == 0
+    assert free.info["capped_owners"] == 0 and free.info["bounded_clusters"] == 0
     assert tight.info["capped_owners"] > 0 and len(tight.tracks) > 0
+    # a cluster with a capped owner is flagged bounded, never counted exact
+    assert tight.info["bounded_clusters"] > 0
+    assert tight.info["peak_memory_mb"] < free.info["peak_memory_mb"]
 
 
 def test_three_d_detections_with_misses_and_clutter():

@@ -395,7 +395,8 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
             info["capped_owners"] += capped
             kept = sorted((e for e in zip(lv, ids, strict=True) if e[0].score >= null.score),
                           key=lambda e: -e[0].score)
-            owners.append(Owner(True, [(n.score - tr.root.score, z) for n, z in kept]))
+            owners.append(Owner(True, [(n.score - tr.root.score, z) for n, z in kept],
+                                capped=capped))
             refs.append((tr, tr.root, [n for n, _ in kept]))
         for key, (root, _), (lv, ids, _, capped) in zip(keys, roots[len(live):],
                                                          found[len(live):], strict=True):
@@ -403,7 +404,7 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
             kept = sorted((e for e in zip(lv, ids, strict=True) if e[0].score > 0),
                           key=lambda e: -e[0].score)
             if kept:
-                owners.append(Owner(False, [(n.score, z) for n, z in kept]))
+                owners.append(Owner(False, [(n.score, z) for n, z in kept], capped=capped))
                 refs.append((key, root, [n for n, _ in kept]))
         select(owners, search_budget, stats, functools.partial(_select_tick, tick, f0))
         started: set[int] = set()

@@ -57,6 +57,7 @@ class Owner:
     required: bool
     options: list[Option]          # sorted best first by the caller or here
     choice: int = -1               # index into options, -1: none (optional owners only)
+    capped: bool = False           # its branches were capped (a budget): its cluster is bounded
 
 
 @dataclass
@@ -171,7 +172,7 @@ def select(owners: list[Owner], budget: int, stats: SelectStats,
             take = o.required or o.options[0][0] > 0
             o.choice = 0 if take else -1
             total += o.options[0][0] if take else 0.0
-            stats.exact += 1
+            _tally(stats, group, True)
             continue
         ch: list[int]
         if len(group) > SMALL_CLUSTER:  # the search rarely finishes there: straight to HiGHS
@@ -182,7 +183,7 @@ def select(owners: list[Owner], budget: int, stats: SelectStats,
         if not exact:
             hard.append((group, score, ch))
             continue
-        stats.exact += 1
+        _tally(stats, group, True)
         for o, c in zip(group, ch, strict=True):
             o.choice = c
         total += score
@@ -207,14 +208,20 @@ def select(owners: list[Owner], budget: int, stats: SelectStats,
             if not ch:  # HiGHS found nothing in time: the search's best (greedy at worst)
                 score, ch, _, nodes = _solve(group, budget)
                 stats.nodes += nodes
-        if exact:
-            stats.exact += 1
-        else:
-            stats.bounded += 1
+        _tally(stats, group, exact)
         for o, c in zip(group, ch, strict=True):
             o.choice = c
         total += score
     return total
+
+
+def _tally(stats: SelectStats, group: list[Owner], exact: bool) -> None:
+    """Count a solved cluster: exact only if its selection was and no owner's branches
+    were capped."""
+    if exact and not any(o.capped for o in group):
+        stats.exact += 1
+    else:
+        stats.bounded += 1
 
 
 def _score(group: list[Owner], choice: list[int]) -> float:
