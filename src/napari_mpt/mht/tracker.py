@@ -86,6 +86,7 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
     searches: dict[tuple[int, ...], tuple[ExactSearch, list[bytes]]] = {}
     perms_of: dict[int, np.ndarray] = {}
     stats: dict[str, float] = {"nodes_expanded": 0, "clusters_max": 0, "windows": 0}
+    whole = Cluster(np.arange(N), [np.arange(N)] * K)
     if not clustered:
         check_window(params, N, K, s, d)
     c = 0
@@ -96,8 +97,10 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
         Zw = [stack_coords[c + 1 + j] for j in range(L)]
         if clustered:
             clusters = gate_clusters(schedule, c, X, Zw, params.gate)
-        else:
-            clusters = [Cluster(np.arange(N), [np.arange(N)] * L)]
+        else:  # one cluster of everything (its detections: all, in every frame)
+            if len(whole.dets) != L:
+                whole = Cluster(np.arange(N), [np.arange(N)] * L)
+            clusters = [whole]
         ncommit = L if final else 1
         newX = X.copy()
         for cl in clusters:
@@ -114,7 +117,7 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
                     model, X[cl.tracks], schedule.P[c], Zc, perms, counter)
             else:
                 path, states = _exact(searches, cl, X, c, Zc, schedule, perms, counter,
-                                      ncommit, stats)
+                                      ncommit, stats, clustered)
             for j in range(ncommit):
                 assign[c + 1 + j, cl.tracks] = cl.dets[j][perms[path[j]]]
                 filtered[c + 1 + j, cl.tracks] = states[j]
@@ -153,11 +156,12 @@ def hypothesis_cost(schedule: Schedule, coords: np.ndarray, assign: np.ndarray,
 
 def _exact(searches: dict, cl: Cluster, X: np.ndarray, c: int, Zc: list[np.ndarray],
            schedule: Schedule, perms: np.ndarray, counter: FlopCounter, ncommit: int,
-           stats: dict) -> tuple[tuple[int, ...], list[np.ndarray]]:
+           stats: dict, clustered: bool = True) -> tuple[tuple[int, ...], list[np.ndarray]]:
     """Run (or continue) the cached branch-and-bound search of one cluster."""
     key = cl.key()
     # the cache is valid while the cluster keeps the same detections in the frames it saw
-    frame_keys = [cl.dets[j].tobytes() for j in range(len(Zc))]
+    # (always, for the one cluster of an unclustered scene)
+    frame_keys = [cl.dets[j].tobytes() for j in range(len(Zc))] if clustered else []
     entry = searches.get(key)
     if entry is None or entry[1] != frame_keys[: len(entry[1])]:
         search = ExactSearch(schedule, perms, counter)
