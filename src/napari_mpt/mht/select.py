@@ -75,11 +75,10 @@ class SelectStats:
 def _flat(owners: list[Owner]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Options per owner, detections per option, and every option's detections in one
     array (owners in order, options in order): one pass of Python, the rest numpy."""
-    per_owner = np.fromiter((len(o.options) for o in owners), np.int64, len(owners))
-    per_option = np.fromiter((len(d) for o in owners for _, d in o.options), np.int64,
-                             int(per_owner.sum()))
-    flat = np.fromiter(chain.from_iterable(d for o in owners for _, d in o.options), np.int64,
-                       int(per_option.sum()))
+    per_owner = np.fromiter(map(len, (o.options for o in owners)), np.int64, len(owners))
+    dets = [d for o in owners for _, d in o.options]
+    per_option = np.fromiter(map(len, dets), np.int64, len(dets))
+    flat = np.fromiter(chain.from_iterable(dets), np.int64, int(per_option.sum()))
     return per_owner, per_option, flat
 
 
