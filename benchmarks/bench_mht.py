@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_mht.py            # everything (about 2 minutes)
     .venv/bin/python benchmarks/bench_mht.py --quick    # K <= 8, fewer repeats
     .venv/bin/python benchmarks/bench_mht.py --detections   # misses, clutter (issue 10)
+    .venv/bin/python benchmarks/bench_mht.py --scaling --particles 100 300 1000 --lookbacks 3
+    .venv/bin/python benchmarks/bench_mht.py --pair-estimated   # the whole call, estimator included
 
 Wall time is the median of ``--repeats`` runs of ``track_mht`` (whole call: validation,
 search, result); FLOPs are the analytic count (or PAPI's where the machine has counters).
@@ -93,6 +95,63 @@ def detection_table(ns: list[int], ks: list[int], frames: int) -> None:
                   f"{i['capped_owners']:>6} {i['peak_memory_mb']:8.1f}", flush=True)
 
 
+def scaling_table(ns: list[int], ks: list[int], frames: int, seed: int, max_s: float) -> None:
+    """Detection-level MHT on the part-1 simulator: the density of 1000 particles in
+    512 x 512 px (the ISBI "high" density), Brownian steps of 1.5 px, localisation noise
+    0.5 px, P_D 0.9, 50 spurious detections per 1000 particles per frame, births and deaths
+    as in the vesicle-high preset, every MHT parameter estimated.  Wall and CPU seconds of
+    the whole ``track_mht`` call; a K row is skipped once the previous K took over
+    ``max_s``."""
+    import resource
+
+    from napari_mpt.presets import preset_params
+
+    print(f"\nDetection level (part-1 simulator, vesicle-high density), T={frames}, P_D 0.9, "
+          "50 spurious per 1000 particles per frame, seed", seed, "; all parameters estimated")
+    print(f"{'N':>5} {'K':>2} | {'wall s':>7} {'CPU s':>7} {'ms/frame':>8} {'assoc JC':>8} "
+          f"{'exact':>6} {'bounded':>7} {'largest':>7} {'HiGHS':>5} {'LP int':>6} "
+          f"{'tree MiB':>8} {'RSS MiB':>7}")
+    for n in ns:
+        fov = 512.0 * (n / 1000) ** 0.5
+        p = preset_params("vesicle-high", particles=n, field_of_view=fov, frames=frames,
+                          clutter=0.05 * n, seed=seed)
+        sim = simulate(p)
+        last, k_last = 0.0, 0
+        for k in ks:
+            if last > max_s:
+                print(f"{n:>5} {k:>2} | skipped (K={k_last} took {last:.0f} s)", flush=True)
+                continue
+            k_last = k
+            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            t0, c0 = time.perf_counter(), time.process_time()
+            r = track_mht(sim.detections, MHTParams(lookback=k))
+            last, cpu = time.perf_counter() - t0, time.process_time() - c0
+            rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+            i = r.info
+            jc = evaluate(r.tracks, sim.truth).summary()["association_jaccard"]
+            print(f"{n:>5} {k:>2} | {last:7.2f} {cpu:7.2f} {1e3 * last / frames:8.1f} {jc:8.3f} "
+                  f"{i['exact_clusters']:>6} {i['bounded_clusters']:>7} {i['largest_cluster']:>7} "
+                  f"{i['milp_clusters']:>5} {i['lp_integral_clusters']:>6} "
+                  f"{i['peak_memory_mb']:8.1f} {rss:7.0f}", flush=True)
+
+
+def pair_estimated(repeats: int, seed: int) -> None:
+    """The paper's pair (N=2, T=150), every parameter estimated: the whole call."""
+    sim = simulate(frames=150, seed=seed)
+    print(f"\nN=2, T=150, seed={seed}, all parameters estimated (whole track_mht call, "
+          f"min / median of {repeats})")
+    for k in (1, 3, 8):
+        p = MHTParams(lookback=k)
+        track_mht(sim.detections, p)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            track_mht(sim.detections, p)
+            times.append(time.perf_counter() - t0)
+        print(f"  K={k}: {min(times) * 1e3:6.2f} / {statistics.median(times) * 1e3:6.2f} ms",
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -104,7 +163,19 @@ def main() -> None:
     ap.add_argument("--particles", type=int, nargs="+", default=[50, 100, 200])
     ap.add_argument("--lookbacks", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--scaling", action="store_true",
+                    help="only the detection-level scaling table on the part-1 simulator")
+    ap.add_argument("--max-seconds", type=float, default=300.0,
+                    help="--scaling: skip larger K once a run took longer than this")
+    ap.add_argument("--pair-estimated", action="store_true",
+                    help="only the paper's pair with every parameter estimated")
     args = ap.parse_args()
+    if args.scaling:
+        scaling_table(args.particles, args.lookbacks, args.frames, args.seed, args.max_seconds)
+        return
+    if args.pair_estimated:
+        pair_estimated(max(args.repeats, 20), args.seed)
+        return
     if args.detections:
         detection_table(args.particles, args.lookbacks, args.frames)
         return

@@ -155,13 +155,15 @@ def test_smoothing_across_a_gap_matches_filterpy():
 
 def test_progress_and_cancel_on_ragged_detections():
     from napari_mpt.errors import Cancelled
+    from napari_mpt.mht.general import PROGRESS_UNITS
     from napari_mpt.runtime import RunControl
 
     det, _ = scene(5, 20, seed=4, fov=80.0)
     seen: list[tuple[int, int]] = []
     track_mht(det, MHTParams(lookback=3), RunControl(progress=lambda d, t: seen.append((d, t))))
     T = int(det.frame.max() - det.frame.min()) + 1
-    assert seen[-1] == (T, T) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    U = PROGRESS_UNITS
+    assert seen[-1] == (U * T, U * T) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     calls: list[int] = []
 
     def stop() -> bool:
@@ -176,8 +178,11 @@ def test_memory_budget_caps_branches_and_flags_them():
     det, _ = scene(30, 12, p_d=0.8, clutter=5.0, fov=60.0, seed=5)
     free = track_mht(det, MHTParams(lookback=4))
     tight = track_mht(det, MHTParams(lookback=4, memory_budget_mb=1.0))
-    assert free.info["capped_owners"] == 0
+    assert free.info["capped_owners"] == 0 and free.info["bounded_clusters"] == 0
     assert tight.info["capped_owners"] > 0 and len(tight.tracks) > 0
+    # a cluster with a capped owner is flagged bounded, never counted exact
+    assert tight.info["bounded_clusters"] > 0
+    assert tight.info["peak_memory_mb"] < free.info["peak_memory_mb"]
 
 
 def test_three_d_detections_with_misses_and_clutter():
@@ -185,3 +190,28 @@ def test_three_d_detections_with_misses_and_clutter():
     r = track_mht(det, MHTParams(lookback=3))
     assert r.tracks.coords.shape[1] == 3 and "z_measured" in r.tracks.features
     assert link_jaccard(r.tracks, truth) > 0.8
+
+
+def test_progress_moves_within_windows(monkeypatch):
+    """Long windows report between tree levels too (throttle 0 here: every point), still in
+    order, and Cancel stops the run inside a window."""
+    import napari_mpt.mht.general as general
+    from napari_mpt.errors import Cancelled
+    from napari_mpt.runtime import RunControl
+
+    monkeypatch.setattr(general, "PROGRESS_EVERY_S", 0.0)
+    det, _ = scene(5, 12, seed=4, fov=80.0)
+    seen: list[tuple[int, int]] = []
+    r = track_mht(det, MHTParams(lookback=3), RunControl(progress=lambda d, t: seen.append((d, t))))
+    done = [d for d, _ in seen]
+    assert done == sorted(done)
+    assert len(seen) > 2 * r.info["windows"]          # more than one call per window
+    assert any(d % general.PROGRESS_UNITS for d in done)  # some fall inside a frame
+    calls: list[int] = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 2                          # during the first window's levels
+
+    with pytest.raises(Cancelled):
+        track_mht(det, MHTParams(lookback=3), RunControl(should_stop=stop))

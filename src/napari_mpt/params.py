@@ -217,7 +217,7 @@ class MHTParams(_Validated):
         "sequences); a track with more keeps its best ones and its cluster is flagged "
         "bounded", lo=1)
     search_budget: int = _f(
-        2_000, "per cluster and window: nodes of the branch-and-bound selection before the "
+        200, "per cluster and window: nodes of the branch-and-bound selection before the "
         "cluster goes to the integer program (HiGHS, exact; bounded and flagged only if it "
         "cannot prove optimality within 10 s)", lo=1)
     memory_budget_mb: float = _f(

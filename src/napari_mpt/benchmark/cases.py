@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +34,7 @@ any tracker can score on these detections (the position measures cannot reach 1 
 particles are missed: a true vertex without a detection cannot be matched)."""
 
 MEASURES: tuple[str, ...] = ("association_jaccard", "jaccard", "alpha", "beta", "jsc",
-                             "jsc_theta", "rmse", "wall_s", "flops")
+                             "jsc_theta", "rmse", "wall_s", "flops", "peak_mb")
 """Every number a case records (a measure that does not apply is absent, not zero)."""
 
 
@@ -103,7 +105,8 @@ def run_case(case: Case) -> dict[str, Any]:
     else:
         try:
             params = tracker_params(case.tracker, sim_params, case.tracker_params, case.priors)
-            result = track(sim.detections, params)
+            with PeakMemory() as peak:
+                result = track(sim.detections, params)
         except MPTError as exc:
             record["error"] = str(exc)
             return record
@@ -112,8 +115,59 @@ def run_case(case: Case) -> dict[str, Any]:
                       device=result.device)
         if result.flops.source != "none":  # a library that cannot be counted has no figure
             record["flops"] = result.flops.value
+        if peak.mb is not None:
+            record["peak_mb"] = peak.mb
     t0 = time.perf_counter()
     summary = evaluate(tracks, sim.truth).summary()
     record["evaluate_s"] = time.perf_counter() - t0
     record.update({k: summary[k] for k in MEASURES if k in summary})
     return record
+
+
+def _rss_bytes() -> int | None:
+    """Resident set size of this process now (Linux ``/proc``), or None elsewhere."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+class PeakMemory:
+    """Peak growth of the process's resident memory during a ``with`` block, in MiB
+    (``mb``; None where ``/proc`` is missing), sampled every 5 ms by a thread.
+
+    Why not tracemalloc: it slows Python code several-fold, which would distort the wall
+    times recorded beside it; and ``ru_maxrss`` is a high-water mark of the whole process
+    life, not of one case.  Sampling can miss a spike shorter than 5 ms.  The figure is the
+    process's: with several threads per worker process (the default local cluster) it
+    includes what concurrent cases allocated; ``--processes`` or ``--workers 1`` make it
+    per case.
+    """
+
+    def __init__(self, interval_s: float = 0.005) -> None:
+        self.interval_s = interval_s
+        self.mb: float | None = None
+        self._stop = threading.Event()
+        self._start = self._peak = 0
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            rss = _rss_bytes()
+            if rss is not None:
+                self._peak = max(self._peak, rss)
+
+    def __enter__(self) -> PeakMemory:
+        start = _rss_bytes()
+        if start is not None:
+            self._start = self._peak = start
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._start:
+            self._stop.set()
+            self._thread.join()
+            end = _rss_bytes() or 0
+            self.mb = (max(self._peak, end) - self._start) / 2**20

@@ -22,7 +22,7 @@ BOUNDED = {"association_jaccard", "jaccard", "alpha", "beta", "jsc", "jsc_theta"
 
 TABLE = (("association_jaccard", "assoc. JC", "{:.3f}"), ("jaccard", "position JC", "{:.3f}"),
          ("alpha", "alpha", "{:.3f}"), ("beta", "beta", "{:.3f}"),
-         ("wall_s", "wall s", "{:.2f}"))
+         ("wall_s", "wall s", "{:.2f}"), ("peak_mb", "peak MiB", "{:.0f}"))
 
 
 def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -52,28 +52,28 @@ def field_of_view(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, flo
     return lo, hi, float(np.prod(np.maximum(hi - lo, 1.0)))
 
 
-def _stacked(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, float]:
+def _stacked(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """All detections with the frame index as an extra leading coordinate, scaled by
     ``big`` (more than any distance within the data), so one k-d tree answers every
-    per-frame query: a neighbour in another frame is at least ``big`` away."""
-    t = np.concatenate([np.full(len(z), i) for i, z in enumerate(frames)])
+    per-frame query: a neighbour in another frame is at least ``big`` away.  Also returns
+    each detection's frame and the plain coordinates (frame-major, as concatenated)."""
+    t = np.repeat(np.arange(len(frames)), [len(z) for z in frames])
     allc = np.concatenate([z for z in frames if len(z)])
     big = 4.0 * float(np.ptp(allc, axis=0).sum()) + 1.0
-    return np.column_stack([t * big, allc]), t, big
+    return np.column_stack([t * big, allc]), t, big, allc
 
 
-def _spacing(points: np.ndarray, big: float) -> float:
-    d, _ = cKDTree(points).query(points, k=2)
+def _spacing(tree: cKDTree, points: np.ndarray, big: float) -> float:
+    d, _ = tree.query(points, k=2)
     same = d[:, 1] < big
     return float(np.median(d[same, 1])) if same.any() else np.inf
 
 
-def _links(frames: list[np.ndarray], radius: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """``nxt[t][i]``: the detection of frame t+1 linked to detection i of frame t (or -1);
-    ``prv[t][j]`` the reverse."""
-    points, t, big = _stacked(frames)
-    tree = cKDTree(points)
-    start = np.concatenate([[0], np.cumsum([len(z) for z in frames])])
+def _links(tree: cKDTree, points: np.ndarray, t: np.ndarray, big: float, radius: float
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Over all detections (frame-major indices): ``nxt[i]`` the detection of the next frame
+    linked to detection i (or -1), ``prv[j]`` the reverse.  Vectorised over every frame at
+    once: the whole estimator costs about as much as one tracking window."""
     fwd, back = points.copy(), points.copy()
     fwd[:, 0] += big
     back[:, 0] -= big
@@ -81,36 +81,28 @@ def _links(frames: list[np.ndarray], radius: float) -> tuple[list[np.ndarray], l
     _, jb = tree.query(back)       # nearest in the previous frame
     n = len(points)
     idx = np.arange(n)
-    ok = (df < big) & (df <= radius) & (t[np.minimum(jf, n - 1)] == t + 1)
-    ok &= jb[np.minimum(jf, n - 1)] == idx
-    nxt = [np.full(len(z), -1) for z in frames]
-    prv = [np.full(len(z), -1) for z in frames]
-    for i in np.flatnonzero(ok):
-        ti, j = int(t[i]), int(jf[i])
-        nxt[ti][i - start[ti]] = j - start[ti + 1]
-        prv[ti + 1][j - start[ti + 1]] = i - start[ti]
+    jc = np.minimum(jf, n - 1)
+    ok = (df < big) & (df <= radius) & (t[jc] == t + 1) & (jb[jc] == idx)
+    nxt = np.full(n, -1)
+    prv = np.full(n, -1)
+    nxt[ok] = jf[ok]
+    prv[jf[ok]] = idx[ok]
     return nxt, prv
 
 
-def _noises(frames: list[np.ndarray], nxt: list[np.ndarray]) -> tuple[float, float, int]:
-    v1, v2, allv = [], [], []
-    for t in range(len(frames) - 1):
-        i = np.flatnonzero(nxt[t] >= 0)
-        if not len(i):
-            continue
-        j = nxt[t][i]
-        allv.append(frames[t + 1][j] - frames[t][i])
-        if t + 2 < len(frames):
-            k = nxt[t + 1][j]
-            ok = k >= 0
-            v1.append(frames[t + 1][j[ok]] - frames[t][i[ok]])
-            v2.append(frames[t + 2][k[ok]] - frames[t + 1][j[ok]])
-    pairs = sum(len(a) for a in v1)
+def _noises(allc: np.ndarray, nxt: np.ndarray) -> tuple[float, float, int]:
+    i = np.flatnonzero(nxt >= 0)   # frame-major: the order of a per-frame pass
+    j = nxt[i]
+    v = allc[j] - allc[i]
+    ok2 = nxt[j] >= 0
+    i2, j2 = i[ok2], j[ok2]
+    k2 = nxt[j2]
+    pairs = len(i2)
     if pairs < MIN_PAIRS:
         return PAPER_PROCESS_NOISE, PAPER_MEASUREMENT_NOISE, pairs
-    v = np.concatenate(allv)
     mean = np.median(v, axis=0)
-    a, b = np.concatenate(v1) - mean, np.concatenate(v2) - mean
+    a = (allc[j2] - allc[i2]) - mean
+    b = (allc[k2] - allc[j2]) - mean
     # links to spurious detections are outliers: keep displacements within 4 robust
     # standard deviations, then take plain moments (efficient on clean data)
     lim = 4.0 * np.sqrt(_robust_var(v - mean))
@@ -132,15 +124,16 @@ def _robust_var(x: np.ndarray) -> float:
     return float(np.mean((mad / 0.6744897501960817) ** 2))
 
 
-def _gaps(frames: list[np.ndarray], nxt: list[np.ndarray], prv: list[np.ndarray],
-          radius: float) -> tuple[int, list[np.ndarray]]:
-    """One-frame gaps (chain end at t, chain start at t + 2 nearby); ``closed[t]`` marks the
-    detections on either side of one."""
-    closed = [np.zeros(len(z), dtype=bool) for z in frames]
+def _gaps(frames: list[np.ndarray], nxt: np.ndarray, prv: np.ndarray,
+          radius: float) -> tuple[int, np.ndarray]:
+    """One-frame gaps (chain end at t, chain start at t + 2 nearby); ``closed`` marks the
+    detections on either side of one (frame-major indices)."""
+    start = np.concatenate([[0], np.cumsum([len(z) for z in frames])])
+    closed = np.zeros(len(nxt), dtype=bool)
     n = 0
     for t in range(len(frames) - 2):
-        ends = np.flatnonzero(nxt[t] < 0)
-        starts = np.flatnonzero(prv[t + 2] < 0)
+        ends = np.flatnonzero(nxt[start[t]:start[t + 1]] < 0)
+        starts = np.flatnonzero(prv[start[t + 2]:start[t + 3]] < 0)
         if not len(ends) or not len(starts):
             continue
         d, j = cKDTree(frames[t + 2][starts]).query(frames[t][ends])
@@ -149,8 +142,8 @@ def _gaps(frames: list[np.ndarray], nxt: list[np.ndarray], prv: list[np.ndarray]
             if d[e] > radius or int(j[e]) in used:
                 continue
             used.add(int(j[e]))
-            closed[t][ends[e]] = True
-            closed[t + 2][starts[j[e]]] = True
+            closed[start[t] + ends[e]] = True
+            closed[start[t + 2] + starts[j[e]]] = True
             n += 1
     return n, closed
 
@@ -161,11 +154,12 @@ def estimate_parameters(frames: list[np.ndarray]) -> dict[str, Any]:
     they came from."""
     T = len(frames)
     _, _, area = field_of_view(frames)
-    points, _, big = _stacked(frames)
-    radius = _spacing(points, big)
-    nxt, prv = _links(frames, radius)
-    eta, sigma, pairs = _noises(frames, nxt)
-    links = int(sum((n >= 0).sum() for n in nxt))
+    points, t, big, allc = _stacked(frames)
+    tree = cKDTree(points)
+    radius = _spacing(tree, points, big)
+    nxt, prv = _links(tree, points, t, big, radius)
+    eta, sigma, pairs = _noises(allc, nxt)
+    links = int((nxt >= 0).sum())
     out: dict[str, Any] = {"process_noise": eta, "measurement_noise": sigma,
                            "link_radius": radius, "links": links, "link_pairs": pairs,
                            "area": area}
@@ -176,12 +170,9 @@ def estimate_parameters(frames: list[np.ndarray]) -> dict[str, Any]:
         return out
     gaps, closed = _gaps(frames, nxt, prv, radius)
     p_d = float(np.clip(links / max(links + gaps, 1), 0.05, 0.999))
-    spurious = births = 0
-    for t in range(T):
-        alone = (nxt[t] < 0) & (prv[t] < 0) & ~closed[t]
-        spurious += int(alone.sum())
-        if t > 0:
-            births += int(((prv[t] < 0) & (nxt[t] >= 0) & ~closed[t]).sum())
+    alone = (nxt < 0) & (prv < 0) & ~closed
+    spurious = int(alone.sum())
+    births = int(((prv < 0) & (nxt >= 0) & ~closed & (t > 0)).sum())
     out.update(detection_probability=p_d,
                clutter_density=max(spurious, 0.5) / (T * area),
                birth_density=max(births, 0.5) / (max(T - 1, 1) * area),

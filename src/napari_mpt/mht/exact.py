@@ -106,23 +106,25 @@ class ExactSearch:
         if xs is None:
             xs = self.cache[()].X.sum(0)
             add((n - 1) * s)
-        step = []
-        for j, Zj in enumerate(Z):
-            t = t0 + j + 1
-            if t in self._step_bound:  # computed by an earlier window: the same frames
-                step.append(self._step_bound[t])
-                xs = self._sum_state[t]
-                continue
-            xp = m.predict_mean(xs)
-            e = Zj.sum(0) - xp[:d]
-            u = e @ self.schedule.Sinv[t]
-            step.append(float(e @ u) / n)
-            xs = xp + self.schedule.K[t] @ e
-            self._step_bound[t], self._sum_state[t] = step[-1], xs
-            add(m.predict_mean_flops() + (n - 1) * d + d + matmul(1, d, d) + (2 * d - 1) + 1
-                + matmul(s, d, 1) + s)
-        for t in [t for t in self._step_bound if t <= t0]:
-            del self._step_bound[t]
+        known = self._step_bound
+        cached = [known.get(t) for t in range(t0 + 1, t0 + len(Z) + 1)]
+        step = [0.0 if b is None else b for b in cached]
+        if None in cached:  # steps from the first new frame on (the others: earlier windows)
+            first = cached.index(None)
+            if first:
+                xs = self._sum_state[t0 + first]
+            for j in range(first, len(Z)):
+                t = t0 + j + 1
+                xp = m.predict_mean(xs)
+                e = Z[j].sum(0) - xp[:d]
+                u = e @ self.schedule.Sinv[t]
+                step[j] = float(e @ u) / n
+                xs = xp + self.schedule.K[t] @ e
+                known[t], self._sum_state[t] = step[j], xs
+                add(m.predict_mean_flops() + (n - 1) * d + d + matmul(1, d, d) + (2 * d - 1) + 1
+                    + matmul(s, d, 1) + s)
+        known.pop(t0, None)  # windows slide by one frame: the frame just left is stale
+        self._sum_state.pop(t0 - 1, None)
         bound = [0.0] * (len(Z) + 1)
         for j in range(len(Z) - 1, -1, -1):
             bound[j] = bound[j + 1] + step[j]
@@ -138,8 +140,10 @@ class ExactSearch:
         add = self.counter.add
         bound = self.future_bounds(t0, Z) if len(Z[0]) > 1 else [0.0] * (L + 1)
 
+        visited = 0  # child costs and bounds added up (2 FLOPs each), counted once
+
         def dfs(path: Path, node: Node, partial: float) -> None:
-            nonlocal best_cost, best_path
+            nonlocal best_cost, best_path, visited
             depth = len(path)
             t = t0 + depth + 1
             if node.costs is None:
@@ -149,7 +153,7 @@ class ExactSearch:
             rest = bound[depth + 1]
             for k in node.order:
                 c = partial + float(costs[k])
-                add(2)
+                visited += 1
                 if c + rest > best_cost:
                     break
                 child = (*path, k)
@@ -164,6 +168,7 @@ class ExactSearch:
                 dfs(child, nxt, c)
 
         dfs((), cache[()], 0.0)
+        add(2 * visited)
         return best_path, best_cost
 
     def state(self, path: Path, t0: int) -> np.ndarray:

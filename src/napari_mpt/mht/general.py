@@ -53,7 +53,11 @@ the literature leaves open made explicit:
 
 from __future__ import annotations
 
+import functools
+import gc
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,12 +73,16 @@ MISS, END = -1, -2
 PD_CAP = 1.0 - 1e-9
 FA_FLOOR = 1e-12
 COV_CACHE = 100_000  # distinct covariances kept (a few MiB); cleared when exceeded
+_NONE = np.empty(0, dtype=np.int64)
+PROGRESS_UNITS = 100  # progress steps per frame
+PROGRESS_EVERY_S = 0.25  # within a window, at most this often
 NODE_BYTES = 600  # a node: state, two covariances, bookkeeping (measured: ~550 B for s = 4)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
-    """One frame of one branch: the track's state after frame ``frame``."""
+    """One frame of one branch: the track's state after frame ``frame`` (slots: hundreds of
+    thousands are made per window in dense scenes)."""
 
     parent: Node | None
     frame: int                     # frame index (0 .. T-1)
@@ -86,6 +94,7 @@ class Node:
     score: float
     ended: bool = False
     children: list[Node] | None = None
+    row: int = -1                  # the detection's row in the table (det >= 0)
 
 
 @dataclass
@@ -127,7 +136,7 @@ class Scene:
         m = self.model
         x = m.initial_states(self.coords[t][j : j + 1])[0]
         self.nodes += 1
-        return Node(None, t, j, x, m.P0, None, 0, self.start_score(t))
+        return Node(None, t, j, x, m.P0, None, 0, self.start_score(t), row=int(self.rows[t][j]))
 
     def _covariance(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                   np.ndarray, float, float]:
@@ -151,72 +160,135 @@ class Scene:
         hit = self._cov[key] = (P_new, Sinv, K, Pp, radius, const)
         return hit
 
-    def expand(self, n: Node) -> list[Node]:
-        """Children of ``n`` in frame ``n.frame + 1`` (see the module docstring)."""
+    def candidates(self, nodes: list[Node], t: int, pos: np.ndarray, radius: float
+                   ) -> list[np.ndarray]:
+        """The detections of frame ``t`` each node's branch may take before gating (sorted
+        positions in the frame): those within ``radius`` of its predicted position ``pos``
+        (one k-d tree query for all), filtered by :attr:`allowed` when set.  The one place
+        where a node's candidates are gathered."""
+        tree = self.trees[t]
+        if tree is None or not len(nodes):
+            return [_NONE] * len(nodes)
+        found = tree.query_ball_point(pos, radius, return_sorted=True)
+        out = []
+        for n, cand in zip(nodes, found, strict=True):
+            if cand and self.allowed is not None:
+                cand = sorted(self.allowed(n, t, cand))
+            out.append(np.asarray(cand, dtype=np.int64) if cand else _NONE)
+        return out
+
+    def expand_all(self, nodes: list[Node]) -> None:
+        """Set the children of every node in ``nodes`` (see the module docstring): for each
+        node, one child per gated detection of the next frame (ascending), then the miss
+        (or end) child, last; or a single end child when it has left the field of view.
+
+        Batched: nodes that share the next frame and the covariance (the same pattern of
+        detections and misses) share ``S^-1``, the gain and the gate, so their predictions,
+        gating distances, updates and scores are a few numpy operations per group instead
+        of a few per node (the same arithmetic, counted the same way)."""
         m, add = self.model, self.counter.add
         d, s = m.ndim, m.state_dim
-        t = n.frame + 1
-        xp = m.predict_mean(n.x)
-        add(m.predict_mean_flops())
-        pos = xp[:d]
-        P_new, Sinv, K, Pp, radius, const = self._covariance(n.P)
-        if np.any(pos < self.lo - radius) or np.any(pos > self.hi + radius):
-            # left the field of view: its gate no longer reaches it (comparisons only)
-            n.children = [Node(n, t, END, xp, n.P, None, n.misses, n.score, True)]
-            self.nodes += 1
-            return n.children
-        kids: list[Node] = []
-        tree = self.trees[t]
-        if tree is not None:
-            cand = tree.query_ball_point(pos, radius)
-            if cand and self.allowed is not None:
-                cand = list(self.allowed(n, t, cand))
-            if cand:
-                cand = np.sort(np.asarray(cand, dtype=np.int64))
-                Y = self.coords[t][cand] - pos
-                d2 = ((Y @ Sinv) * Y).sum(-1)
-                add(len(cand) * (d + matmul(1, d, d) + matmul(1, d, 1)))
-                for j, y, q in zip(cand, Y, d2, strict=True):
-                    if q <= self.gate:
-                        kids.append(Node(n, t, int(j), xp + K @ y, P_new, Pp, 0,
-                                         n.score + const - 0.5 * float(q)))
-                        add(3 + matmul(s, d, 1) + s)
-        if n.misses < self.max_gap:
-            kids.append(Node(n, t, MISS, xp, Pp, Pp, n.misses + 1, n.score + self.ln_miss))
-            add(1)
-        else:
-            kids.append(Node(n, t, END, xp, Pp, Pp, n.misses, n.score, True))
-        self.nodes += len(kids)
-        n.children = kids
-        return kids
+        groups: dict[tuple[int, bytes], list[Node]] = {}
+        for n in nodes:
+            groups.setdefault((n.frame + 1, n.P.tobytes()), []).append(n)
+        for (t, _), grp in groups.items():
+            P, misses = grp[0].P, grp[0].misses
+            P_new, Sinv, K, Pp, radius, const = self._covariance(P)
+            Xp = m.predict_mean(np.stack([n.x for n in grp]))
+            add(len(grp) * m.predict_mean_flops())
+            pos = Xp[:, :d]
+            out = np.any(pos < self.lo - radius, axis=1) | np.any(pos > self.hi + radius, axis=1)
+            inside = np.flatnonzero(~out)
+            cands = self.candidates([grp[i] for i in inside], t, pos[inside], radius)
+            lens = np.fromiter((len(c) for c in cands), dtype=np.int64, count=len(cands))
+            owner = np.repeat(inside, lens)
+            J = np.concatenate(cands) if len(cands) else _NONE
+            Y = self.coords[t][J] - pos[owner]
+            d2 = ((Y @ Sinv) * Y).sum(-1)
+            add(len(J) * (d + matmul(1, d, d) + matmul(1, d, 1)))
+            ok = d2 <= self.gate
+            Xc = Xp[owner[ok]] + Y[ok] @ K.T
+            score = np.fromiter((n.score for n in grp), dtype=np.float64, count=len(grp))
+            child_score = (score[owner[ok]] + const - 0.5 * d2[ok]).tolist()
+            add(int(ok.sum()) * (3 + matmul(s, d, 1) + s))
+            child_owner = owner[ok].tolist()
+            child_det = J[ok].tolist()
+            child_row = self.rows[t][J[ok]].tolist()
+            k = 0
+            miss = misses < self.max_gap
+            n_kids = len(child_det)
+            for i, n in enumerate(grp):
+                xp = Xp[i]
+                if out[i]:  # left the field of view: its gate no longer reaches it
+                    n.children = [Node(n, t, END, xp, n.P, None, n.misses, n.score, True)]
+                    self.nodes += 1
+                    continue
+                kids = []
+                while k < n_kids and child_owner[k] == i:
+                    kids.append(Node(n, t, child_det[k], Xc[k], P_new, Pp, 0, child_score[k],
+                                     row=child_row[k]))
+                    k += 1
+                if miss:
+                    kids.append(Node(n, t, MISS, xp, Pp, Pp, misses + 1, n.score + self.ln_miss))
+                else:
+                    kids.append(Node(n, t, END, xp, Pp, Pp, misses, n.score, True))
+                self.nodes += len(kids)
+                n.children = kids
+            add(int(miss) * len(inside))
 
 
-def leaves(scene: Scene, root: Node, last: int, cap: int) -> tuple[list[Node], Node, bool]:
-    """Every branch of ``root``'s tree through frame ``last``, level by level, and the
-    all-miss one among them; more than ``cap`` at a level keeps the best ``cap - 1`` and the
-    all-miss one (bounded)."""
-    done: list[Node] = []
-    null = root
-    level = [root]
-    capped = False
-    while level:
-        nxt: list[Node] = []
-        for n in level:
-            if n.ended or n.frame >= last:
-                done.append(n)
-            else:
-                kids = n.children if n.children is not None else scene.expand(n)
-                nxt.extend(kids)
-                if n is null:
-                    null = kids[-1]  # the miss (or end) child is always last
-        if len(nxt) + len(done) > cap:
-            capped = True
-            keep = max(cap - len(done), 1)
-            nxt.sort(key=lambda n: -n.score)
-            top = nxt[: keep - 1]
-            nxt = top if any(n is null for n in top) or null not in nxt else [*top, null]
-        level = nxt
-    return done, null, capped
+Branches = tuple[list[Node], list[tuple[int, ...]], Node, bool]
+
+
+def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int, cap: int,
+             tick: Any = None) -> list[Branches]:
+    """For each ``(root, ids)``: every branch of the root's tree through frame ``last``
+    (level by level), the detection rows each one takes (after ``ids``), the all-miss one
+    among them, and whether it was capped: more than ``cap`` at a level keeps the best
+    ``cap - 1`` and the all-miss one (bounded).  All trees advance a level together so
+    that their unexpanded nodes are expanded in one batch (:meth:`Scene.expand_all`);
+    ``tick(levels_done)`` is called after each level."""
+    done: list[list[tuple[Node, tuple[int, ...]]]] = [[] for _ in roots]
+    null = [r for r, _ in roots]
+    level = [[(r, ids)] for r, ids in roots]
+    capped = [False] * len(roots)
+    active = list(range(len(roots)))
+    depth = 0
+    while active:
+        scene.expand_all([n for i in active for n, _ in level[i]
+                          if n.children is None and not n.ended and n.frame < last])
+        still = []
+        for i in active:
+            nxt: list[tuple[Node, tuple[int, ...]]] = []
+            dn = done[i]
+            for n, ids in level[i]:
+                if n.ended or n.frame >= last:
+                    dn.append((n, ids))
+                    continue
+                kids = n.children
+                assert kids is not None
+                for kid in kids:
+                    nxt.append((kid, (*ids, kid.row) if kid.det >= 0 else ids))
+                if n is null[i]:
+                    null[i] = kids[-1]  # the miss (or end) child is always last
+            if len(nxt) + len(dn) > cap:
+                capped[i] = True
+                keep = max(cap - len(dn), 1)
+                nxt.sort(key=lambda e: -e[0].score)
+                top = nxt[: keep - 1]
+                nl = null[i]
+                if not any(e[0] is nl for e in top):
+                    top += [e for e in nxt if e[0] is nl]
+                nxt = top
+            level[i] = nxt
+            if nxt:
+                still.append(i)
+        active = still
+        depth += 1
+        if tick is not None:
+            tick(depth)
+    return [([n for n, _ in dn], [ids for _, ids in dn], null[i], capped[i])
+            for i, dn in enumerate(done)]
 
 
 def path(leaf: Node, root: Node | None) -> list[Node]:
@@ -228,10 +300,6 @@ def path(leaf: Node, root: Node | None) -> list[Node]:
         n = n.parent
     out.reverse()
     return out
-
-
-def det_ids(scene: Scene, nodes: list[Node]) -> tuple[int, ...]:
-    return tuple(int(scene.rows[n.frame][n.det]) for n in nodes if n.det >= 0)
 
 
 @dataclass
@@ -246,8 +314,53 @@ class Track:
 
 def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_bytes: float,
         progress: Any = None) -> tuple[list[Track], dict[str, Any]]:
-    """Slide the window over the scene; returns every committed track and statistics."""
+    """:func:`_windows` with Python's cyclic garbage collector paused: a dense window makes
+    hundreds of thousands of nodes, and the collector's passes over them took about 45 % of
+    the run.  Nothing waits on it: discarded subtrees have their parent/child cycles broken
+    (:func:`_drop`), so reference counting frees them at once."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _windows(scene, K, max_branches, search_budget, memory_bytes, progress)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _select_tick(tick: Callable[[int, float], None], f0: int, part: float) -> None:
+    tick(f0, 0.7 + 0.29 * part)
+
+
+def _drop(node: Node, keep: Node | None = None) -> None:
+    """Discard ``node``'s subtree (all of its descendants but ``keep``'s): clear every
+    ``children`` list in it, so that no parent/child cycle is left for the collector."""
+    stack = [c for c in node.children or () if c is not keep]
+    node.children = None
+    while stack:
+        n = stack.pop()
+        if n.children:
+            stack.extend(n.children)
+            n.children = None
+
+
+def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory_bytes: float,
+             progress: Any = None) -> tuple[list[Track], dict[str, Any]]:
+    """Slide the window over the scene; returns every committed track and statistics.
+
+    ``progress(done, total)`` (a :class:`~napari_mpt.runtime.RunControl`'s ``step``, which
+    also raises when the user cancels) counts :data:`PROGRESS_UNITS` per frame: it is
+    called after every window (``done`` = committed frames x units) and, on windows that
+    take long (thousands of particles), also between the levels of the trees and before
+    the selection, at most every :data:`PROGRESS_EVERY_S`, so that the bar moves and Cancel
+    is honoured at least about once a second."""
     T = len(scene.coords)
+    last_call = [time.perf_counter()]
+
+    def tick(f0: int, part: float) -> None:
+        if progress is not None and time.perf_counter() - last_call[0] >= PROGRESS_EVERY_S:
+            progress(PROGRESS_UNITS * f0 + min(int(part * PROGRESS_UNITS), PROGRESS_UNITS - 1),
+                     PROGRESS_UNITS * T)
+            last_call[0] = time.perf_counter()
     tracks: list[Track] = []
     births: dict[tuple[int, int], Node] = {}
     stats = SelectStats()
@@ -264,13 +377,8 @@ def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_byte
                              / max(1, f1 - f0 + 1))))
         owners: list[Owner] = []
         refs: list[tuple[Any, Node, list[Node]]] = []
-        for tr in live:
-            lv, null, capped = leaves(scene, tr.root, f1, cap)
-            info["capped_owners"] += capped
-            keep = sorted((n for n in lv if n.score >= null.score), key=lambda n: -n.score)
-            owners.append(Owner(True, [(n.score - tr.root.score, det_ids(scene, path(n, tr.root)))
-                                       for n in keep]))
-            refs.append((tr, tr.root, keep))
+        roots: list[tuple[Node, tuple[int, ...]]] = [(tr.root, ()) for tr in live]
+        keys: list[tuple[int, int]] = []
         for t in range(f0, f1 + 1):
             if scene.start_score(t) == -math.inf:
                 continue
@@ -278,25 +386,40 @@ def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_byte
                 root = births.get((t, j))
                 if root is None:
                     root = births[(t, j)] = scene.birth(t, j)
-                lv, _, capped = leaves(scene, root, f1, cap)
-                info["capped_owners"] += capped
-                keep = sorted((n for n in lv if n.score > 0), key=lambda n: -n.score)
-                if keep:
-                    owners.append(Owner(False, [(n.score, det_ids(scene, path(n, None)))
-                                                for n in keep]))
-                    refs.append(((t, j), root, keep))
-        select(owners, search_budget, stats)
+                roots.append((root, (root.row,)))
+                keys.append((t, j))
+        found = branches(scene, roots, f1, cap,
+                         lambda level, f0=f0, n=f1 - f0 + 2: tick(f0, 0.6 * min(1.0, level / n)))
+        tick(f0, 0.7)
+        for tr, (lv, ids, null, capped) in zip(live, found, strict=False):
+            info["capped_owners"] += capped
+            kept = sorted((e for e in zip(lv, ids, strict=True) if e[0].score >= null.score),
+                          key=lambda e: -e[0].score)
+            owners.append(Owner(True, [(n.score - tr.root.score, z) for n, z in kept],
+                                capped=capped))
+            refs.append((tr, tr.root, [n for n, _ in kept]))
+        for key, (root, _), (lv, ids, _, capped) in zip(keys, roots[len(live):],
+                                                         found[len(live):], strict=True):
+            info["capped_owners"] += capped
+            kept = sorted((e for e in zip(lv, ids, strict=True) if e[0].score > 0),
+                          key=lambda e: -e[0].score)
+            if kept:
+                owners.append(Owner(False, [(n.score, z) for n, z in kept], capped=capped))
+                refs.append((key, root, [n for n, _ in kept]))
+        select(owners, search_budget, stats, functools.partial(_select_tick, tick, f0))
+        started: set[int] = set()
         for o, (who, root, keep) in zip(owners, refs, strict=True):
             if o.choice < 0:
                 continue
             leaf = keep[o.choice]  # options are in keep's order (select sorts stably)
             if isinstance(who, Track):
                 steps = path(leaf, root)
-                root.children = None  # the other branches of the committed root are gone
+                _drop(root, keep=steps[0])  # the other branches of the committed root are gone
             elif final or who[0] == f0:
                 steps = path(leaf, root) if final else []  # committed: its start at f0 only
                 who = Track([root])
                 tracks.append(who)
+                started.add(id(root))
             else:
                 continue  # a new track later in the window: decided again next window
             for n in steps if final else steps[:1]:
@@ -306,18 +429,24 @@ def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_byte
                 who.nodes.append(n)
             if final:
                 who.live = False
+            if not who.live:
+                _drop(who.nodes[-1])
         for key in [k for k in births if final or k[0] == f0]:
+            if id(births[key]) not in started:
+                _drop(births[key])
             del births[key]
         info["peak_nodes"] = max(info["peak_nodes"], scene.nodes)
         scene.nodes = _count_nodes(tracks, births)
         info["windows"] += 1
         c = f1 if final else f0
         if progress is not None:
-            progress(c + 1, T)
+            progress(PROGRESS_UNITS * (c + 1), PROGRESS_UNITS * T)
+            last_call[0] = time.perf_counter()
     info["score"] = sum(tr.nodes[-1].score for tr in tracks)
     info.update(exact_clusters=stats.exact, bounded_clusters=stats.bounded,
                 largest_cluster=stats.largest, selection_nodes=stats.nodes,
-                milp_clusters=stats.milp)
+                milp_clusters=stats.milp, lp_integral_clusters=stats.lp,
+                lp_fixed_branches=stats.fixed)
     return tracks, info
 
 

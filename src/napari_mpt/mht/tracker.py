@@ -86,6 +86,7 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
     searches: dict[tuple[int, ...], tuple[ExactSearch, list[bytes]]] = {}
     perms_of: dict[int, np.ndarray] = {}
     stats: dict[str, float] = {"nodes_expanded": 0, "clusters_max": 0, "windows": 0}
+    whole = Cluster(np.arange(N), [np.arange(N)] * K)
     if not clustered:
         check_window(params, N, K, s, d)
     c = 0
@@ -96,22 +97,27 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
         Zw = [stack_coords[c + 1 + j] for j in range(L)]
         if clustered:
             clusters = gate_clusters(schedule, c, X, Zw, params.gate)
-        else:
-            clusters = [Cluster(np.arange(N), [np.arange(N)] * L)]
+        else:  # one cluster of everything (its detections: all, in every frame)
+            if len(whole.dets) != L:
+                whole = Cluster(np.arange(N), [np.arange(N)] * L)
+            clusters = [whole]
         ncommit = L if final else 1
         newX = X.copy()
         for cl in clusters:
             n = len(cl.tracks)
             stats["clusters_max"] = max(stats["clusters_max"], n)
-            check_window(params, n, L, s, d)
-            perms = perms_of.setdefault(n, all_permutations(n))
-            Zc = [Zw[j][cl.dets[j]] for j in range(L)]
+            if clustered:  # the whole scene was checked up front
+                check_window(params, n, L, s, d)
+            perms = perms_of.get(n)
+            if perms is None:
+                perms = perms_of[n] = all_permutations(n)
+            Zc = [Zw[j][cl.dets[j]] for j in range(L)] if clustered else Zw
             if params.mode == "exhaustive":
                 path, _, states = exhaustive_search(
                     model, X[cl.tracks], schedule.P[c], Zc, perms, counter)
             else:
                 path, states = _exact(searches, cl, X, c, Zc, schedule, perms, counter,
-                                      ncommit, stats)
+                                      ncommit, stats, clustered)
             for j in range(ncommit):
                 assign[c + 1 + j, cl.tracks] = cl.dets[j][perms[path[j]]]
                 filtered[c + 1 + j, cl.tracks] = states[j]
@@ -127,34 +133,35 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
         if control is not None:
             control.step(c, T - 1)
     stats["kalman_step_flops"] = kalman_step_flops(s, d)
-    stats["cost"] = hypothesis_cost(schedule, stack_coords, assign)
+    stats["cost"] = hypothesis_cost(schedule, stack_coords, assign, filtered)
     if params.smooth:
         filtered = rts_smooth(schedule, filtered, counter)
     return assign, filtered[:, :, :d], stats
 
 
-def hypothesis_cost(schedule: Schedule, coords: np.ndarray, assign: np.ndarray) -> float:
+def hypothesis_cost(schedule: Schedule, coords: np.ndarray, assign: np.ndarray,
+                    filtered: np.ndarray) -> float:
     """Summed squared Mahalanobis distance of the committed association (reported, so users
-    and tests can compare hypotheses; not part of the tracking work, so not counted)."""
+    and tests can compare hypotheses; not part of the tracking work, so not counted), from
+    the filtered states ``filtered`` (T, N, s) the search committed: every frame at once."""
     m = schedule.model
-    d = coords.shape[2]
-    X = m.initial_states(coords[0, assign[0]])
-    total = 0.0
-    for t in range(1, coords.shape[0]):
-        Xp = m.predict_mean(X)
-        Y = coords[t, assign[t]] - Xp[:, :d]
-        total += float(((Y @ schedule.Sinv[t]) * Y).sum())
-        X = Xp + Y @ schedule.K[t].T
-    return total
+    T, _, d = coords.shape
+    if T < 2:
+        return 0.0
+    Xp = m.predict_mean(filtered[:-1])
+    Y = coords[np.arange(1, T)[:, None], assign[1:]] - Xp[:, :, :d]
+    Sinv = np.stack(schedule.Sinv[1:T])
+    return float(np.einsum("tnd,tde,tne->", Y, Sinv, Y))
 
 
 def _exact(searches: dict, cl: Cluster, X: np.ndarray, c: int, Zc: list[np.ndarray],
            schedule: Schedule, perms: np.ndarray, counter: FlopCounter, ncommit: int,
-           stats: dict) -> tuple[tuple[int, ...], list[np.ndarray]]:
+           stats: dict, clustered: bool = True) -> tuple[tuple[int, ...], list[np.ndarray]]:
     """Run (or continue) the cached branch-and-bound search of one cluster."""
     key = cl.key()
     # the cache is valid while the cluster keeps the same detections in the frames it saw
-    frame_keys = [cl.dets[j].tobytes() for j in range(len(Zc))]
+    # (always, for the one cluster of an unclustered scene)
+    frame_keys = [cl.dets[j].tobytes() for j in range(len(Zc))] if clustered else []
     entry = searches.get(key)
     if entry is None or entry[1] != frame_keys[: len(entry[1])]:
         search = ExactSearch(schedule, perms, counter)

@@ -1,0 +1,64 @@
+"""Peak memory as the benchmark records it (the MHT's memory budget is tested in
+test_mht_clutter.py)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from napari_mpt.benchmark.cases import PeakMemory
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_peak_memory_sees_a_short_lived_allocation():
+    with PeakMemory() as peak:
+        a = np.ones(80 * 2**20 // 8)      # 80 MiB, touched
+        a.sum()
+        import time
+        time.sleep(0.05)                  # several samples while it is held
+        del a
+    assert peak.mb is not None and 70 <= peak.mb <= 400
+    with PeakMemory() as idle:
+        pass
+    assert idle.mb is not None and idle.mb < 70
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_benchmark_cases_record_peak_memory():
+    from napari_mpt.benchmark.cases import Case, run_case
+    from napari_mpt.benchmark.summary import markdown_table, summarize
+    from napari_mpt.presets import preset_params
+
+    sim = preset_params("vesicle-low").replace(frames=6, particles=12, field_of_view=80.0)
+    rec = run_case(Case("v", "mht", 0, {**sim.to_dict(), "seed": 0}, {"lookback": 2}))
+    assert 0.0 <= rec["peak_mb"] < 500
+    assert "peak MiB" in markdown_table(summarize([rec]))
+
+
+def test_detection_level_run_restores_the_garbage_collector():
+    """The windows pause Python's cyclic collector (its passes over the trees cost ~45 %
+    of a dense run) and restore whatever state it was in, also after an error."""
+    import gc
+
+    from mht_cases import scene
+
+    from napari_mpt import MHTParams
+    from napari_mpt.errors import Cancelled
+    from napari_mpt.mht import track_mht
+    from napari_mpt.runtime import RunControl
+
+    det, _ = scene(6, 8, seed=2, fov=60.0)
+    assert gc.isenabled()
+    track_mht(det, MHTParams(lookback=2))
+    assert gc.isenabled()
+    with pytest.raises(Cancelled):
+        track_mht(det, MHTParams(lookback=2), RunControl(should_stop=lambda: True))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        track_mht(det, MHTParams(lookback=2))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
