@@ -79,8 +79,8 @@ def test_association_training_runs_on_cuda_and_writes_a_cpu_readable_checkpoint(
     torch.manual_seed(0)
     net = AssociationTransformer(AssocConfig.from_params(tiny))
     batch = simulate_batch(tiny, 0)
-    on_cpu = float(loss_of(net, batch))
-    on_gpu = float(loss_of(net.to("cuda"), batch))
+    on_cpu = float(loss_of(net, batch).detach())
+    on_gpu = float(loss_of(net.to("cuda"), batch).detach())
     assert on_gpu == pytest.approx(on_cpu, rel=1e-4)
 
 
