@@ -142,6 +142,18 @@ def test_threads_give_the_same_result_and_progress_is_per_frame():
     assert calls == list(range(7))
 
 
+def test_workers_zero_means_one_thread_per_usable_core(monkeypatch):
+    import os
+
+    assert DetectParams(workers=3).threads() == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert DetectParams().threads() == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(32)), raising=False)
+    assert DetectParams(workers=0).threads() == 8
+    with pytest.raises(ParameterError, match="workers"):
+        DetectParams(workers=-1)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_cancel_stops_the_run(workers):
     movie = np.full((20, 32, 32), 10.0)

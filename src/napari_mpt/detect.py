@@ -376,12 +376,13 @@ def _frames_in_order(movie: Any, params: DetectParams, source: str
     """Detect frame by frame; with ``workers > 1`` a thread pool runs a bounded number of
     frames ahead (the filters and most of the fit release the GIL)."""
     n = len(movie)
-    if params.workers == 1:
+    workers = params.threads()
+    if workers == 1:
         for t in range(n):
             yield t, _detect_one(movie, t, params, source)
         return
-    ahead = 2 * params.workers
-    pool = ThreadPoolExecutor(max_workers=params.workers, thread_name_prefix="napari-mpt-detect")
+    ahead = 2 * workers
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="napari-mpt-detect")
     pending: dict[int, Future[FrameSpots]] = {}
     try:
         for t in range(n):
