@@ -152,3 +152,19 @@ def test_centroid_bound_never_exceeds_any_hypothesis(n):
             costs.append(total)
         assert bound[0] <= min(costs)
         assert bound[0] > 0.2 * min(costs)  # and it is not vacuous
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_closed_form_inverse_one_matrix_and_batched_agree_bit_for_bit(d):
+    """The Python-float path for one matrix must give exactly the batched formula's bits
+    (the exact search's costs, and so its tie-breaking, depend on them), and both must be
+    the inverse."""
+    from napari_mpt.kalman import inv
+
+    rng = np.random.default_rng(d)
+    A = rng.normal(size=(200, d, d))
+    A = A @ A.transpose(0, 2, 1) + 0.1 * np.eye(d)
+    batched = inv(A)
+    one = np.stack([inv(a) for a in A])
+    np.testing.assert_array_equal(one, batched)
+    np.testing.assert_allclose(batched, np.linalg.inv(A), rtol=1e-9, atol=1e-12)

@@ -30,7 +30,7 @@ class Cluster:
     dets: list[np.ndarray]    # per window frame: positions of its detections in the frame
 
     def key(self) -> tuple[int, ...]:
-        return tuple(int(t) for t in self.tracks)
+        return tuple(self.tracks.tolist())
 
 
 def gate_clusters(schedule: Schedule, t0: int, X: np.ndarray, Z: list[np.ndarray],

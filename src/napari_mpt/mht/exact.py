@@ -34,6 +34,7 @@ from ..flops import FlopCounter, matmul
 from ..kalman import Schedule
 
 Path = tuple[int, ...]
+SMALL = 24  # up to 4! permutations per node, costs are kept as a list and sorted in Python
 
 
 def all_permutations(n: int) -> np.ndarray:
@@ -47,7 +48,7 @@ class Node:
     cost of every child permutation, cheapest first."""
 
     X: np.ndarray
-    costs: np.ndarray | None = None
+    costs: np.ndarray | list[float] | None = None
     order: list[int] | None = None
     Xpred: np.ndarray | None = None
     Y: np.ndarray | None = None
@@ -65,6 +66,14 @@ class ExactSearch:
     # centroid filter of the bound: its state after frame t and the bound of step t
     _sum_state: dict[int, np.ndarray] = field(default_factory=dict)
     _step_bound: dict[int, float] = field(default_factory=dict)
+    _arange: np.ndarray | None = None
+
+    def _tracks_of(self, n: int) -> np.ndarray:
+        """``[[0, 1, .., n-1]]``, made once per search (index of the tracks in a node)."""
+        a = self._arange
+        if a is None or a.shape[1] != n:
+            a = self._arange = np.arange(n)[None, :]
+        return a
 
     def reset(self, X: np.ndarray) -> None:
         self.cache = {(): Node(X.copy())}
@@ -77,12 +86,17 @@ class ExactSearch:
         Xpred = m.predict_mean(node.X)
         Y = Z[None, :, :] - Xpred[:, None, :d]          # (track, detection, d)
         U = Y @ Sinv
-        C = (Y * U).sum(-1)                              # squared Mahalanobis, (n, n)
-        costs = C[np.arange(n)[None, :], self.perms].sum(1)
+        C = np.add.reduce(Y * U, axis=-1)                # squared Mahalanobis, (n, n)
+        costs = np.add.reduce(C[self._tracks_of(n), self.perms], axis=1)
         self.counter.add(n * m.predict_mean_flops() + n * n * d + n * n * matmul(1, d, d)
                          + n * n * (2 * d - 1) + len(self.perms) * (n - 1))
-        node.Xpred, node.Y, node.costs = Xpred, Y, costs
-        node.order = np.argsort(costs, kind="stable").tolist()
+        node.Xpred, node.Y = Xpred, Y
+        if len(costs) <= SMALL:  # Python's sort is stable too: the same order, less overhead
+            node.costs = cl = costs.tolist()
+            node.order = sorted(range(len(cl)), key=cl.__getitem__)
+        else:
+            node.costs = costs
+            node.order = np.argsort(costs, kind="stable").tolist()
         self.nodes_expanded += 1
 
     def _child(self, node: Node, k: int, t: int) -> np.ndarray:
@@ -90,7 +104,7 @@ class ExactSearch:
         assert node.Y is not None and node.Xpred is not None
         n, _, d = node.Y.shape
         s = node.Xpred.shape[1]
-        Ysel = node.Y[np.arange(n), self.perms[k]]
+        Ysel = node.Y[self._tracks_of(n)[0], self.perms[k]]
         self.counter.add(matmul(n, d, s) + n * s)
         return node.Xpred + Ysel @ self.schedule.K[t].T
 
@@ -107,29 +121,32 @@ class ExactSearch:
             xs = self.cache[()].X.sum(0)
             add((n - 1) * s)
         known = self._step_bound
-        cached = [known.get(t) for t in range(t0 + 1, t0 + len(Z) + 1)]
-        step = [0.0 if b is None else b for b in cached]
-        if None in cached:  # steps from the first new frame on (the others: earlier windows)
-            first = cached.index(None)
+        L = len(Z)
+        step = [known.get(t) for t in range(t0 + 1, t0 + L + 1)]
+        if None in step:  # steps from the first new frame on (the others: earlier windows)
+            first = step.index(None)
             if first:
                 xs = self._sum_state[t0 + first]
-            for j in range(first, len(Z)):
+            Sinv, K = self.schedule.Sinv, self.schedule.K
+            for j in range(first, L):
                 t = t0 + j + 1
                 xp = m.predict_mean(xs)
-                e = Z[j].sum(0) - xp[:d]
-                u = e @ self.schedule.Sinv[t]
-                step[j] = float(e @ u) / n
-                xs = xp + self.schedule.K[t] @ e
-                known[t], self._sum_state[t] = step[j], xs
-                add(m.predict_mean_flops() + (n - 1) * d + d + matmul(1, d, d) + (2 * d - 1) + 1
-                    + matmul(s, d, 1) + s)
+                e = np.add.reduce(Z[j], axis=0) - xp[:d]
+                u = e @ Sinv[t]
+                step[j] = b = float(e @ u) / n
+                xs = xp + K[t] @ e
+                known[t], self._sum_state[t] = b, xs
+            add((L - first) * (m.predict_mean_flops() + (n - 1) * d + d + matmul(1, d, d)
+                               + (2 * d - 1) + 1 + matmul(s, d, 1) + s))
         known.pop(t0, None)  # windows slide by one frame: the frame just left is stale
         self._sum_state.pop(t0 - 1, None)
-        bound = [0.0] * (len(Z) + 1)
-        for j in range(len(Z) - 1, -1, -1):
-            bound[j] = bound[j + 1] + step[j]
-        add(len(Z))
-        return [b * (1.0 - 1e-9) for b in bound]
+        bound = [0.0] * (L + 1)
+        acc = 0.0
+        for j in range(L - 1, -1, -1):  # suffix sums of the steps, loosened
+            acc += step[j]  # type: ignore[operator]  # no None left
+            bound[j] = acc * (1.0 - 1e-9)
+        add(L)
+        return bound
 
     def solve(self, t0: int, Z: list[np.ndarray]) -> tuple[Path, float]:
         """Best permutation sequence for frames ``t0+1 .. t0+len(Z)`` from the root states."""

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from ..data import Detections, Tracks, axes_for, stack_frames, trackable_frames
+from ..data import Detections, FrameStack, Tracks, axes_for, trackable_frames
 from ..errors import ParameterError, TooManyHypotheses
 from ..flops import FlopCounter, measured
 from ..kalman import Schedule, kalman_step_flops
@@ -224,8 +224,8 @@ def track_mht(detections: Detections, params: MHTParams | None = None,
     counts = {len(z) for z in coords}
     clean = (params.detection_probability == 1.0 and params.clutter_density == 0.0
              and params.birth_density == 0.0 and len(counts) == 1)
-    if clean:
-        stack = stack_frames(detections)
+    if clean:  # equal counts, so no empty frame: the frames above stack as they are
+        stack = FrameStack(numbers, np.stack(coords), np.stack(rows))
         try:
             (assign, est, stats), flops = measured(
                 lambda counter: _run(stack.coords, params, counter, control))
