@@ -187,9 +187,12 @@ class Schedule:
 
     def upto(self, t: int) -> None:
         m = self.model
+        if len(self.P) > t:
+            return
+        flops = step_covariance_flops(m.state_dim, m.ndim)
         while len(self.P) <= t:
             P_new, Sinv, K, Pp = covariance_step(m, self.P[-1])
-            self.counter.add(step_covariance_flops(m.state_dim, m.ndim))
+            self.counter.add(flops)
             self.Ppred.append(Pp)
             self.P.append(P_new)
             self.Sinv.append(Sinv)

@@ -89,12 +89,13 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
     whole = Cluster(np.arange(N), [np.arange(N)] * K)
     if not clustered:
         check_window(params, N, K, s, d)
+    frames = list(stack_coords)  # one view per frame, made once (windows slice the list)
     c = 0
     while c < T - 1:
         L = min(K, T - 1 - c)
         final = c + L == T - 1
         schedule.upto(c + L)
-        Zw = [stack_coords[c + 1 + j] for j in range(L)]
+        Zw = frames[c + 1: c + 1 + L]
         if clustered:
             clusters = gate_clusters(schedule, c, X, Zw, params.gate)
         else:  # one cluster of everything (its detections: all, in every frame)
@@ -102,7 +103,7 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
                 whole = Cluster(np.arange(N), [np.arange(N)] * L)
             clusters = [whole]
         ncommit = L if final else 1
-        newX = X.copy()
+        newX = X.copy() if clustered else X
         for cl in clusters:
             n = len(cl.tracks)
             stats["clusters_max"] = max(stats["clusters_max"], n)
@@ -118,10 +119,16 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
             else:
                 path, states = _exact(searches, cl, X, c, Zc, schedule, perms, counter,
                                       ncommit, stats, clustered)
-            for j in range(ncommit):
-                assign[c + 1 + j, cl.tracks] = cl.dets[j][perms[path[j]]]
-                filtered[c + 1 + j, cl.tracks] = states[j]
-            newX[cl.tracks] = states[ncommit - 1]
+            if clustered:
+                for j in range(ncommit):
+                    assign[c + 1 + j, cl.tracks] = cl.dets[j][perms[path[j]]]
+                    filtered[c + 1 + j, cl.tracks] = states[j]
+                newX[cl.tracks] = states[ncommit - 1]
+            else:  # one cluster: every track, every detection in frame order
+                for j in range(ncommit):
+                    assign[c + 1 + j] = perms[path[j]]
+                    filtered[c + 1 + j] = states[j]
+                newX = states[ncommit - 1]
         if clustered:  # caches of clusters that no longer exist are stale
             live = {cl.key() for cl in clusters}
             for key in list(searches):
