@@ -36,13 +36,11 @@ from typing import Any, cast
 
 import numpy as np
 
-from .data import Detections, Tracks, axes_for
+from .data import Detections, Tracks
 from .errors import CheckpointError
 from .flops import FlopCounter, measured
-from .mht.estimate import field_of_view
-from .mht.general import FA_FLOOR, NODE_BYTES, PD_CAP, Node, Scene, run, smooth_track
-from .mht.tracker import GENERAL_FLOPS, _frames, resolve
-from .motion import motion_model
+from .mht.general import Node, Scene
+from .mht.tracker import GENERAL_FLOPS, _frames, resolve, run_detection_level
 from .params import HybridParams
 from .runtime import FlopCount, RunControl, TrackingResult
 
@@ -108,12 +106,7 @@ class Pruner:
 
 
 class CountingScene(Scene):
-    """The MHT's scene, counting node expansions and the nodes (branches) they create.
-
-    Counts after whichever expansion the base :class:`Scene` has: ``expand`` (one node)
-    or ``expand_all`` (a batch, in the batched scene of the MHT speed work); the driver
-    calls only the one its scene defines, so the other override is never reached.
-    """
+    """The MHT's scene, counting node expansions and the nodes (branches) they create."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -121,63 +114,25 @@ class CountingScene(Scene):
         self.created = 0
         self.link_nodes = 0
 
-    def _count(self, nodes: list[Node]) -> None:
+    def expand_all(self, nodes: list[Node]) -> None:
+        super().expand_all(nodes)
         for n in nodes:
             kids = n.children or []
             self.expanded += 1
             self.created += len(kids)
             self.link_nodes += sum(k.det >= 0 for k in kids)
 
-    def expand(self, n: Node) -> list[Node]:
-        kids: list[Node] = getattr(super(), "expand")(n)  # noqa: B009 (one Scene version has it)
-        self._count([n])
-        return kids
-
-    def expand_all(self, nodes: list[Node]) -> None:
-        getattr(super(), "expand_all")(nodes)  # noqa: B009 (one Scene version has it)
-        self._count(nodes)
-
 
 def search(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
            params: HybridParams, counter: FlopCounter, control: RunControl | None,
            allowed: Pruner | None) -> tuple[Tracks, dict[str, Any]]:
-    """The detection-level MHT with a candidate filter; mirrors
-    :func:`napari_mpt.mht.tracker._run_general` (keep the two in step) but builds a
-    :class:`CountingScene` with ``allowed`` set."""
-    d = coords[0].shape[1] if len(coords[0]) else next(len(z[0]) for z in coords if len(z))
-    model = motion_model(params, d)
-    lo, hi, area = field_of_view(coords)
-    assert params.detection_probability is not None and params.clutter_density is not None
-    assert params.birth_density is not None
-    p_d = min(params.detection_probability, PD_CAP)
-    lam_fa = max(params.clutter_density, FA_FLOOR)
-    lam_b = params.birth_density
-    lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
-    scene = CountingScene(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
-                          params.max_gap, params.link_gate, counter, allowed=allowed)
-    done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
-                     params.memory_budget_mb * 2**20,
-                     None if control is None else control.step)
-    tid, frame, pos, det, meas = [], [], [], [], []
-    for k, tr in enumerate(done):
-        states = smooth_track(model, tr.nodes, counter) if params.smooth else [n.x for n in tr.nodes]
-        for n, x in zip(tr.nodes, states, strict=True):
-            if n.det < 0:
-                continue
-            tid.append(k)
-            frame.append(numbers[n.frame])
-            pos.append(x[:d])
-            det.append(rows[n.frame][n.det])
-            meas.append(coords[n.frame][n.det])
-    P = np.asarray(pos, dtype=np.float64).reshape(-1, d)
-    M = np.asarray(meas, dtype=np.float64).reshape(-1, d)
-    tracks = Tracks(np.asarray(tid, dtype=np.int64), np.asarray(frame, dtype=np.int64), P,
-                    np.asarray(det, dtype=np.int64),
-                    {f"{a}_measured": M[:, k] for k, a in enumerate(axes_for(d))})
+    """The MHT's detection-level search with the candidate filter ``allowed``, on a
+    :class:`CountingScene`, its counts added to the run statistics."""
+    tracks, info, scene = run_detection_level(numbers, coords, rows, params, counter, control,
+                                              CountingScene, allowed)
+    assert isinstance(scene, CountingScene)
     T = len(coords)
-    info.update(tracks=len(done), lambda_0=lam_0, area=area,
-                peak_memory_mb=info["peak_nodes"] * NODE_BYTES / 2**20,
-                nodes_expanded=scene.expanded, nodes_created=scene.created,
+    info.update(nodes_expanded=scene.expanded, nodes_created=scene.created,
                 link_nodes=scene.link_nodes, nodes_per_frame=scene.created / T,
                 expanded_per_frame=scene.expanded / T)
     return tracks, info

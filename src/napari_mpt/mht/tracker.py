@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -270,6 +271,20 @@ GENERAL_FLOPS = ("counted: Kalman predictions, covariances, gains, determinants,
 def _run_general(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
                  params: MHTParams, counter: FlopCounter, control: RunControl | None
                  ) -> tuple[Tracks, dict]:
+    tracks, info, _ = run_detection_level(numbers, coords, rows, params, counter, control)
+    return tracks, info
+
+
+def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
+                        params: MHTParams, counter: FlopCounter, control: RunControl | None,
+                        scene_type: type[Scene] = Scene, allowed: Any = None
+                        ) -> tuple[Tracks, dict, Scene]:
+    """The detection-level MHT on every frame's coordinates and table rows (``numbers``:
+    the frame numbers): its tracks, run statistics and the scene it searched.
+
+    ``scene_type`` and ``allowed`` (a candidate filter, see :class:`Scene`) are for the
+    hybrid tracker (:mod:`napari_mpt.hybrid`), which counts expansions and prunes links
+    with the transformer's scores; everything else is the MHT's own."""
     d = coords[0].shape[1] if len(coords[0]) else next(len(z[0]) for z in coords if len(z))
     model = motion_model(params, d)
     lo, hi, area = field_of_view(coords)
@@ -279,8 +294,8 @@ def _run_general(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.nd
     lam_fa = max(params.clutter_density, FA_FLOOR)
     lam_b = params.birth_density
     lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
-    scene = Scene(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
-                  params.max_gap, params.link_gate, counter)
+    scene = scene_type(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
+                       params.max_gap, params.link_gate, counter, allowed=allowed)
     done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
                      params.memory_budget_mb * 2**20,
                      None if control is None else control.step)
@@ -303,4 +318,4 @@ def _run_general(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.nd
                     {f"{a}_measured": M[:, k] for k, a in enumerate(axes)})
     info.update(tracks=len(done), lambda_0=lam_0, area=area,
                 peak_memory_mb=info["peak_nodes"] * NODE_BYTES / 2**20)
-    return tracks, info
+    return tracks, info, scene
