@@ -571,6 +571,42 @@ def test_trackpy_and_trackmate_files_open_as_spots_and_tracks(viewer, tmp_path):
     assert len(loaded[1].data) == 5 and len(loaded[0].data) == 4
 
 
+@needs_transformer
+def test_association_checkpoint_tracks_a_ragged_trackpy_file_in_the_widget(viewer, qtbot,
+                                                                           tmp_path):
+    """The issue's done-when: a trackpy file (missed and spurious spots, an empty frame)
+    opened in napari, tracked by the shipped association checkpoint from the Track widget,
+    gives the core's tracks; the MHT, on the same layer, the core's too."""
+    from test_formats import trackpy_csv
+
+    from napari_mpt.napari.track_widget import MHT
+    from napari_mpt.params import TransformerParams
+
+    spots = tmp_path / "trackpy_spots.csv"
+    trackpy_csv(spots)
+    (points,) = viewer.open(str(spots), plugin="napari-mpt")
+    track = dock(viewer, "Track")
+    assert track.input.value is points
+    track.method.value = TRANSFORMER
+    qtbot.waitUntil(lambda: track.transformer.loaded, timeout=60_000)
+    track.transformer.checkpoint.value = "association"
+    track.transformer.device.value = "cpu"
+    run_and_wait(qtbot, track, timeout_ms=120_000)
+    res = api.track(detections_from_points(points),
+                    TransformerParams(checkpoint="association", device="cpu"))
+    layer = viewer.layers[res.label]
+    np.testing.assert_allclose(layer.data, res.tracks.napari_data())
+    np.testing.assert_array_equal(layer.features["detection"], res.tracks.detection)
+    assert len(np.unique(res.tracks.track_id)) > 1
+
+    track.method.value = MHT
+    track.mht["lookback"].value = 2
+    run_and_wait(qtbot, track, timeout_ms=120_000)
+    mht = api.track(detections_from_points(points), track.mht.params())
+    np.testing.assert_allclose(viewer.layers[mht.label].data, mht.tracks.napari_data())
+    assert track.table.row_headers == (res.label, mht.label)
+
+
 def test_tracks_layer_saved_as_isbi_xml(viewer, tmp_path):
     sim = api.simulate(SimulationParams(frames=6, seed=2))
     layer = viewer.add_tracks(sim.truth.napari_data(), name="truth")
