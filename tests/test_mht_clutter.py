@@ -215,3 +215,22 @@ def test_progress_moves_within_windows(monkeypatch):
 
     with pytest.raises(Cancelled):
         track_mht(det, MHTParams(lookback=3), RunControl(should_stop=stop))
+
+
+def test_covariances_equal_to_2e_minus_32_share_a_step_without_changing_the_tracks(monkeypatch):
+    """Covariance keys ignore the lowest mantissa bits (general.cov_key): on a long scene
+    with misses, fewer distinct covariance steps are computed (fewer FLOPs counted) and
+    the tracks are the ones exact keys give, positions within 1e-8 px."""
+    import napari_mpt.mht.general as general
+
+    det, _ = scene(30, 80, p_d=0.85, clutter=3.0, fov=120.0, step=1.0, noise=0.5,
+                   lifetimes=False, seed=11)
+    params = MHTParams(lookback=3, motion_model="constant-velocity", process_noise=1.0,
+                       measurement_noise=0.5)
+    coarse = track_mht(det, params)
+    monkeypatch.setattr(general, "COV_KEY_BITS", 0)
+    exact = track_mht(det, params)
+    assert coarse.flops.value < exact.flops.value
+    np.testing.assert_array_equal(coarse.tracks.detection, exact.tracks.detection)
+    np.testing.assert_array_equal(coarse.tracks.track_id, exact.tracks.track_id)
+    np.testing.assert_allclose(coarse.tracks.coords, exact.tracks.coords, rtol=0, atol=1e-8)
