@@ -281,7 +281,8 @@ def _relaxation(groups: list[list[Owner]]) -> list[list[int] | tuple[np.ndarray,
     eq = lo > 0
     try:
         res = linprog(-score, A_ub=A[~eq], b_ub=np.ones(int((~eq).sum())), A_eq=A[eq],
-                      b_eq=lo[eq], bounds=(0, 1), method="highs-ds")
+                      b_eq=lo[eq], bounds=(0, 1), method="highs-ds",
+                      options={"presolve": False})
     except ValueError:  # pragma: no cover - HiGHS refusing the model: the integer program
         return [None] * len(groups)
     if res.status != 0 or res.x is None:
