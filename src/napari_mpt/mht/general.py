@@ -59,6 +59,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -179,21 +180,22 @@ class Scene:
         return hit
 
     def candidates(self, nodes: list[Node], t: int, pos: np.ndarray, radius: float
-                   ) -> list[np.ndarray]:
-        """The detections of frame ``t`` each node's branch may take before gating (sorted
-        positions in the frame): those within ``radius`` of its predicted position ``pos``
-        (one k-d tree query for all), filtered by :attr:`allowed` when set.  The one place
-        where a node's candidates are gathered."""
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """The detections of frame ``t`` each node's branch may take before gating: those
+        within ``radius`` of its predicted position ``pos`` (one k-d tree query for all),
+        filtered by :attr:`allowed` when set; returned flat (node by node, each node's in
+        ascending order) with the count per node.  The one place where a node's candidates
+        are gathered."""
         tree = self.trees[t]
         if tree is None or not len(nodes):
-            return [_NONE] * len(nodes)
+            return _NONE, np.zeros(len(nodes), dtype=np.int64)
         found = tree.query_ball_point(pos, radius, return_sorted=True)
-        out = []
-        for n, cand in zip(nodes, found, strict=True):
-            if cand and self.allowed is not None:
-                cand = sorted(self.allowed(n, t, cand))
-            out.append(np.asarray(cand, dtype=np.int64) if cand else _NONE)
-        return out
+        if self.allowed is not None:
+            found = [sorted(self.allowed(n, t, c)) if c else c
+                     for n, c in zip(nodes, found, strict=True)]
+        lens = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        flat = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=int(lens.sum()))
+        return flat, lens
 
     def expand_all(self, nodes: list[Node]) -> None:
         """Set the children of every node in ``nodes`` (see the module docstring): for each
@@ -221,10 +223,8 @@ class Scene:
             pos = Xp[:, :d]
             out = np.any(pos < self.lo - radius, axis=1) | np.any(pos > self.hi + radius, axis=1)
             inside = np.flatnonzero(~out)
-            cands = self.candidates([grp[i] for i in inside], t, pos[inside], radius)
-            lens = np.fromiter((len(c) for c in cands), dtype=np.int64, count=len(cands))
+            J, lens = self.candidates([grp[i] for i in inside], t, pos[inside], radius)
             owner = np.repeat(inside, lens)
-            J = np.concatenate(cands) if len(cands) else _NONE
             Y = self.coords[t][J] - pos[owner]
             d2 = ((Y @ Sinv) * Y).sum(-1)
             add(len(J) * (d + matmul(1, d, d) + matmul(1, d, 1)))

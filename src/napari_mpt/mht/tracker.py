@@ -299,22 +299,23 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
     done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
                      params.memory_budget_mb * 2**20,
                      None if control is None else control.step)
-    tid, frame, pos, det, meas = [], [], [], [], []
+    tid, frame, det, states = [], [], [], []  # the detected vertices, track by track
     for i, tr in enumerate(done):
-        states = smooth_track(model, tr.nodes, counter) if params.smooth else [n.x for n in tr.nodes]
-        for n, x in zip(tr.nodes, states, strict=True):
-            if n.det < 0:
-                continue
-            tid.append(i)
-            frame.append(numbers[n.frame])
-            pos.append(x[:d])
-            det.append(rows[n.frame][n.det])
-            meas.append(coords[n.frame][n.det])
-    P = np.asarray(pos, dtype=np.float64).reshape(-1, d)
-    M = np.asarray(meas, dtype=np.float64).reshape(-1, d)
+        xs = smooth_track(model, tr.nodes, counter) if params.smooth else [n.x for n in tr.nodes]
+        for n, x in zip(tr.nodes, xs, strict=True):
+            if n.det >= 0:
+                tid.append(i)
+                frame.append(n.frame)
+                det.append(n.det)
+                states.append(x)
+    first = np.cumsum([0] + [len(z) for z in coords])  # frame t's detections, flattened
+    at = first[np.asarray(frame, dtype=np.int64)] + np.asarray(det, dtype=np.int64)
+    P = np.stack(states)[:, :d] if states else np.empty((0, d))
+    M = np.concatenate(coords)[at] if len(at) else np.empty((0, d))
     axes = axes_for(d)
-    tracks = Tracks(np.asarray(tid, dtype=np.int64), np.asarray(frame, dtype=np.int64), P,
-                    np.asarray(det, dtype=np.int64),
+    tracks = Tracks(np.asarray(tid, dtype=np.int64),
+                    np.asarray(numbers, dtype=np.int64)[np.asarray(frame, dtype=np.int64)], P,
+                    np.concatenate(rows).astype(np.int64)[at] if len(at) else at,
                     {f"{a}_measured": M[:, k] for k, a in enumerate(axes)})
     info.update(tracks=len(done), lambda_0=lam_0, area=area,
                 peak_memory_mb=info["peak_nodes"] * NODE_BYTES / 2**20)
