@@ -53,13 +53,14 @@ the literature leaves open made explicit:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, pairwise
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,8 @@ class Node:
     ended: bool = False
     children: list[Node] | None = None
     row: int = -1                  # the detection's row in the table (det >= 0)
+    # an owner root's branches as of the last window (see :func:`branches`)
+    leaves: tuple[list[tuple[Node, tuple[int, ...]]], Node, bool] | None = None
 
 
 @dataclass
@@ -267,14 +270,33 @@ def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int,
     """For each ``(root, ids)``: every branch of the root's tree through frame ``last``
     (level by level), the detection rows each one takes (after ``ids``), the all-miss one
     among them, and whether it was capped: more than ``cap`` at a level keeps the best
-    ``cap - 1`` and the all-miss one (bounded).  All trees advance a level together so
-    that their unexpanded nodes are expanded in one batch (:meth:`Scene.expand_all`);
-    ``tick(levels_done)`` is called after each level."""
+    ``cap - 1`` and the all-miss one (bounded; a branch cut stays cut in later windows).
+    All trees advance a level together so that their unexpanded nodes are expanded in one
+    batch (:meth:`Scene.expand_all`); ``tick(levels_done)`` is called after each level.
+
+    A root that was an owner in the last window starts from the branches it had then
+    (:attr:`Node.leaves`, kept by this function and carried to a track's new root by
+    :func:`_reroot`) instead of walking its tree again from the top: only the last
+    frame's nodes are expanded.  The branches, their order and the all-miss one are those
+    of the walk from the top."""
+    n_roots = len(roots)
     done: list[list[tuple[Node, tuple[int, ...]]]] = [[] for _ in roots]
     null = [r for r, _ in roots]
-    level = [[(r, ids)] for r, ids in roots]
-    capped = [False] * len(roots)
-    active = list(range(len(roots)))
+    level: list[list[tuple[Node, tuple[int, ...]]]] = [[] for _ in roots]
+    capped = [False] * n_roots
+    for i, (r, ids) in enumerate(roots):
+        if r.leaves is None:
+            level[i].append((r, ids))
+            continue
+        entries, null[i], capped[i] = r.leaves
+        dn, lv = done[i], level[i]
+        for e in entries:  # the ends and the frontier, in the order of the walk
+            n = e[0]
+            if n.ended or n.frame >= last:
+                dn.append(e)
+            else:
+                lv.append(e)
+    active = [i for i in range(n_roots) if level[i]]
     depth = 0
     while active:
         scene.expand_all([n for i in active for n, _ in level[i]
@@ -309,8 +331,33 @@ def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int,
         depth += 1
         if tick is not None:
             tick(depth)
+    for (r, _), dn, nl, cp in zip(roots, done, null, capped, strict=True):
+        r.leaves = (dn, nl, cp)
     return [([n for n, _ in dn], [ids for _, ids in dn], null[i], capped[i])
             for i, dn in enumerate(done)]
+
+
+def _reroot(root: Node, child: Node) -> None:
+    """Carry ``root``'s branches (:attr:`Node.leaves`) to ``child``, the track's decision
+    just committed: the branches through ``child``, without its detection row, and its
+    all-miss branch (the last child at every level, as the walk from the top finds it)."""
+    kept, root.leaves = root.leaves, None
+    if kept is None or child.ended:
+        return
+    entries, null, capped = kept
+
+    def below(n: Node) -> Node | None:  # the ancestor of n just below root
+        while n.parent is not None and n.parent is not root:
+            n = n.parent
+        return n if n.parent is root else None
+
+    strip = child.det >= 0
+    mine = [(n, ids[1:] if strip else ids) for n, ids in entries if below(n) is child]
+    if below(null) is not child:
+        null = child
+        while null.children:
+            null = null.children[-1]
+    child.leaves = (mine, null, capped)
 
 
 def path(leaf: Node, root: Node | None) -> list[Node]:
@@ -334,19 +381,28 @@ class Track:
         return self.nodes[-1]
 
 
-def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_bytes: float,
-        progress: Any = None) -> tuple[list[Track], dict[str, Any]]:
-    """:func:`_windows` with Python's cyclic garbage collector paused: a dense window makes
-    hundreds of thousands of nodes, and the collector's passes over them took about 45 % of
-    the run.  Nothing waits on it: discarded subtrees have their parent/child cycles broken
-    (:func:`_drop`), so reference counting frees them at once."""
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector paused (and resumed only if it was running): a
+    dense window makes hundreds of thousands of nodes, and the collector's passes over
+    them took about 45 % of the run.  Nothing waits on it: discarded subtrees have their
+    parent/child cycles broken (:func:`_drop`), so reference counting frees them at once.
+    Callers that keep committed tracks past :func:`run` should drop them inside the pause
+    too, or the collector's first pass afterwards walks every one of their nodes."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _windows(scene, K, max_branches, search_budget, memory_bytes, progress)
+        yield
     finally:
         if enabled:
             gc.enable()
+
+
+def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_bytes: float,
+        progress: Any = None) -> tuple[list[Track], dict[str, Any]]:
+    """:func:`_windows` with the garbage collector paused (:func:`paused_gc`)."""
+    with paused_gc():
+        return _windows(scene, K, max_branches, search_budget, memory_bytes, progress)
 
 
 def _select_tick(tick: Callable[[int, float], None], f0: int, part: float) -> None:
@@ -357,9 +413,10 @@ def _drop(node: Node, keep: Node | None = None) -> None:
     """Discard ``node``'s subtree (all of its descendants but ``keep``'s): clear every
     ``children`` list in it, so that no parent/child cycle is left for the collector."""
     stack = [c for c in node.children or () if c is not keep]
-    node.children = None
+    node.children = node.leaves = None
     while stack:
         n = stack.pop()
+        n.leaves = None
         if n.children:
             stack.extend(n.children)
             n.children = None
@@ -434,12 +491,18 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
             if o.choice < 0:
                 continue
             leaf = keep[o.choice]  # options are in keep's order (select sorts stably)
+            if final:
+                root.leaves = None  # no later window: break the leaves' cycles
             if isinstance(who, Track):
                 steps = path(leaf, root)
+                _reroot(root, steps[0])
                 _drop(root, keep=steps[0])  # the other branches of the committed root are gone
             elif final or who[0] == f0:
                 steps = path(leaf, root) if final else []  # committed: its start at f0 only
                 who = Track([root])
+                if root.leaves is not None:  # a track's branches leave out its root's row
+                    entries, nl, cp = root.leaves
+                    root.leaves = ([(n, ids[1:]) for n, ids in entries], nl, cp)
                 tracks.append(who)
                 started.add(id(root))
             else:
@@ -451,6 +514,8 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
                 who.nodes.append(n)
             if final:
                 who.live = False
+                for a, b in pairwise([root, *steps]):  # cut each step's other branches
+                    _drop(a, keep=b)
             if not who.live:
                 _drop(who.nodes[-1])
         for key in [k for k in births if final or k[0] == f0]:

@@ -151,6 +151,7 @@ def _solve(group: list[Owner], budget: int) -> tuple[float, list[int], bool, int
             dfs(i + 1, score)
 
     dfs(0, 0.0)
+    dfs = None  # type: ignore[assignment]  # break the closure's cycle: the MHT pauses the collector
     return best, best_choice, not stopped, nodes
 
 

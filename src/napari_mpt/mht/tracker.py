@@ -32,7 +32,7 @@ from .clusters import Cluster, gate_clusters
 from .estimate import estimate_parameters, field_of_view
 from .exact import ExactSearch, all_permutations
 from .exhaustive import exhaustive_bytes, exhaustive_search
-from .general import FA_FLOOR, NODE_BYTES, PD_CAP, Scene, run, smooth_track
+from .general import FA_FLOOR, NODE_BYTES, PD_CAP, Scene, paused_gc, run, smooth_track
 from .smooth import rts_smooth
 
 EXACT_MAX_PERMUTATIONS = 40_320  # 8!: permutations costed at each node of the exact search
@@ -296,18 +296,22 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
     lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
     scene = scene_type(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
                        params.max_gap, params.link_gate, counter, allowed=allowed)
-    done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
-                     params.memory_budget_mb * 2**20,
-                     None if control is None else control.step)
     tid, frame, det, states = [], [], [], []  # the detected vertices, track by track
-    for i, tr in enumerate(done):
-        xs = smooth_track(model, tr.nodes, counter) if params.smooth else [n.x for n in tr.nodes]
-        for n, x in zip(tr.nodes, xs, strict=True):
-            if n.det >= 0:
-                tid.append(i)
-                frame.append(n.frame)
-                det.append(n.det)
-                states.append(x)
+    with paused_gc():  # until the tracks' nodes are freed (see paused_gc)
+        done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
+                         params.memory_budget_mb * 2**20,
+                         None if control is None else control.step)
+        for i, tr in enumerate(done):
+            xs = (smooth_track(model, tr.nodes, counter) if params.smooth
+                  else [n.x for n in tr.nodes])
+            for n, x in zip(tr.nodes, xs, strict=True):
+                if n.det >= 0:
+                    tid.append(i)
+                    frame.append(n.frame)
+                    det.append(n.det)
+                    states.append(x)
+        n_tracks = len(done)
+        del done
     first = np.cumsum([0] + [len(z) for z in coords])  # frame t's detections, flattened
     at = first[np.asarray(frame, dtype=np.int64)] + np.asarray(det, dtype=np.int64)
     P = np.stack(states)[:, :d] if states else np.empty((0, d))
@@ -317,6 +321,6 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
                     np.asarray(numbers, dtype=np.int64)[np.asarray(frame, dtype=np.int64)], P,
                     np.concatenate(rows).astype(np.int64)[at] if len(at) else at,
                     {f"{a}_measured": M[:, k] for k, a in enumerate(axes)})
-    info.update(tracks=len(done), lambda_0=lam_0, area=area,
+    info.update(tracks=n_tracks, lambda_0=lam_0, area=area,
                 peak_memory_mb=info["peak_nodes"] * NODE_BYTES / 2**20)
     return tracks, info, scene
