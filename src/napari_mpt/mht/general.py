@@ -81,6 +81,7 @@ PROGRESS_EVERY_S = 0.25  # within a window, at most this often
 NODE_BYTES = 600  # a node: state, two covariances, bookkeeping (measured: ~550 B for s = 4)
 
 
+KEEP_LEAVES = True  # False: walk every tree from its root each window (the tests' reference)
 COV_KEY_BITS = 20  # low mantissa bits a covariance's key ignores (relative 2^-32)
 
 
@@ -116,7 +117,7 @@ class Node:
     children: list[Node] | None = None
     row: int = -1                  # the detection's row in the table (det >= 0)
     # an owner root's branches as of the last window (see :func:`branches`)
-    leaves: tuple[list[tuple[Node, tuple[int, ...]]], Node, bool] | None = None
+    leaves: tuple[list[tuple[Node, tuple[int, ...]]], Node, list[Node]] | None = None
 
 
 @dataclass
@@ -270,7 +271,8 @@ def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int,
     """For each ``(root, ids)``: every branch of the root's tree through frame ``last``
     (level by level), the detection rows each one takes (after ``ids``), the all-miss one
     among them, and whether it was capped: more than ``cap`` at a level keeps the best
-    ``cap - 1`` and the all-miss one (bounded; a branch cut stays cut in later windows).
+    ``cap - 1`` and the all-miss one (bounded).  A branch cut stays cut in later windows,
+    and its owner counts as capped while a cut branch is below its root.
     All trees advance a level together so that their unexpanded nodes are expanded in one
     batch (:meth:`Scene.expand_all`); ``tick(levels_done)`` is called after each level.
 
@@ -283,12 +285,12 @@ def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int,
     done: list[list[tuple[Node, tuple[int, ...]]]] = [[] for _ in roots]
     null = [r for r, _ in roots]
     level: list[list[tuple[Node, tuple[int, ...]]]] = [[] for _ in roots]
-    capped = [False] * n_roots
+    cut: list[list[Node]] = [[] for _ in roots]  # each tree's branches cut by the cap
     for i, (r, ids) in enumerate(roots):
-        if r.leaves is None:
+        if r.leaves is None or not KEEP_LEAVES:
             level[i].append((r, ids))
             continue
-        entries, null[i], capped[i] = r.leaves
+        entries, null[i], cut[i] = r.leaves
         dn, lv = done[i], level[i]
         for e in entries:  # the ends and the frontier, in the order of the walk
             n = e[0]
@@ -316,13 +318,13 @@ def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int,
                 if n is null[i]:
                     null[i] = kids[-1]  # the miss (or end) child is always last
             if len(nxt) + len(dn) > cap:
-                capped[i] = True
                 keep = max(cap - len(dn), 1)
                 nxt.sort(key=lambda e: -e[0].score)
                 top = nxt[: keep - 1]
                 nl = null[i]
                 if not any(e[0] is nl for e in top):
                     top += [e for e in nxt if e[0] is nl]
+                cut[i] = [*cut[i], *(e[0] for e in nxt[keep - 1:] if e[0] is not nl)]
                 nxt = top
             level[i] = nxt
             if nxt:
@@ -331,9 +333,9 @@ def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int,
         depth += 1
         if tick is not None:
             tick(depth)
-    for (r, _), dn, nl, cp in zip(roots, done, null, capped, strict=True):
-        r.leaves = (dn, nl, cp)
-    return [([n for n, _ in dn], [ids for _, ids in dn], null[i], capped[i])
+    for (r, _), dn, nl, c in zip(roots, done, null, cut, strict=True):
+        r.leaves = (dn, nl, c)
+    return [([n for n, _ in dn], [ids for _, ids in dn], null[i], bool(cut[i]))
             for i, dn in enumerate(done)]
 
 
@@ -344,7 +346,7 @@ def _reroot(root: Node, child: Node) -> None:
     kept, root.leaves = root.leaves, None
     if kept is None or child.ended:
         return
-    entries, null, capped = kept
+    entries, null, cut = kept
 
     def below(n: Node) -> Node | None:  # the ancestor of n just below root
         while n.parent is not None and n.parent is not root:
@@ -357,7 +359,7 @@ def _reroot(root: Node, child: Node) -> None:
         null = child
         while null.children:
             null = null.children[-1]
-    child.leaves = (mine, null, capped)
+    child.leaves = (mine, null, [n for n in cut if below(n) is child])
 
 
 def path(leaf: Node, root: Node | None) -> list[Node]:
