@@ -48,7 +48,8 @@ the literature leaves open made explicit:
   ``memory_budget_mb`` (caps branches so that the trees of a window fit) bound the trees,
   ``search_budget`` the selection; each cluster that hit one is counted as bounded in
   ``info`` instead of exact.  The search trees persist across windows: after a commit the
-  subtree under the committed decision stays valid and is only extended by the new frame.
+  subtree under the committed decision stays valid and is only extended by the new frame,
+  and so does each owner's list of branches (only the new frame's nodes are visited).
 """
 
 from __future__ import annotations
