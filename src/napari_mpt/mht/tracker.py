@@ -312,13 +312,14 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
                     states.append(x)
         n_tracks = len(done)
         del done
+    fr = np.asarray(frame, dtype=np.int64)
     first = np.cumsum([0] + [len(z) for z in coords])  # frame t's detections, flattened
-    at = first[np.asarray(frame, dtype=np.int64)] + np.asarray(det, dtype=np.int64)
+    at = first[fr] + np.asarray(det, dtype=np.int64)
     P = np.stack(states)[:, :d] if states else np.empty((0, d))
     M = np.concatenate(coords)[at] if len(at) else np.empty((0, d))
     axes = axes_for(d)
     tracks = Tracks(np.asarray(tid, dtype=np.int64),
-                    np.asarray(numbers, dtype=np.int64)[np.asarray(frame, dtype=np.int64)], P,
+                    np.asarray(numbers, dtype=np.int64)[fr], P,
                     np.concatenate(rows).astype(np.int64)[at] if len(at) else at,
                     {f"{a}_measured": M[:, k] for k, a in enumerate(axes)})
     info.update(tracks=n_tracks, lambda_0=lam_0, area=area,
