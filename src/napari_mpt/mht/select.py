@@ -72,14 +72,62 @@ class SelectStats:
     sizes: list[int] = field(default_factory=list)
 
 
-def _flat(owners: list[Owner]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Options per owner, detections per option, and every option's detections in one
-    array (owners in order, options in order): one pass of Python, the rest numpy."""
-    per_owner = np.fromiter(map(len, (o.options for o in owners)), np.int64, len(owners))
-    dets = [d for o in owners for _, d in o.options]
-    per_option = np.fromiter(map(len, dets), np.int64, len(dets))
-    flat = np.fromiter(chain.from_iterable(dets), np.int64, int(per_option.sum()))
-    return per_owner, per_option, flat
+@dataclass
+class Options:
+    """Every owner's options as flat arrays (the MHT builds them straight from its
+    branches): whether each owner is required, its options' span ``start[i]:start[i+1]``
+    (best first), each option's score and its detections ``dets[dstart[j]:dstart[j+1]]``,
+    and whether the owner's branches were capped."""
+
+    required: np.ndarray
+    start: np.ndarray
+    score: np.ndarray
+    dstart: np.ndarray
+    dets: np.ndarray
+    capped: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.required)
+
+    @staticmethod
+    def of(owners: list[Owner]) -> Options:
+        """The flat form of ``owners`` (options in their order)."""
+        per_owner = np.fromiter(map(len, (o.options for o in owners)), np.int64, len(owners))
+        dets = [d for o in owners for _, d in o.options]
+        per_option = np.fromiter(map(len, dets), np.int64, len(dets))
+        return Options(np.fromiter((o.required for o in owners), bool, len(owners)),
+                       _offsets(per_owner),
+                       np.fromiter((sc for o in owners for sc, _ in o.options), np.float64,
+                                   len(dets)),
+                       _offsets(per_option),
+                       np.fromiter(chain.from_iterable(dets), np.int64, int(per_option.sum())),
+                       np.fromiter((o.capped for o in owners), bool, len(owners)))
+
+    def owner(self, i: int) -> Owner:
+        """Owner ``i`` as an object (for the branch and bound)."""
+        a, b = int(self.start[i]), int(self.start[i + 1])
+        ds, flat = self.dstart[a : b + 1].tolist(), self.dets[self.dstart[a] : self.dstart[b]]
+        base = ds[0]
+        fl = flat.tolist()
+        return Owner(bool(self.required[i]),
+                     [(sc, tuple(fl[ds[k] - base : ds[k + 1] - base]))
+                      for k, sc in enumerate(self.score[a:b].tolist())],
+                     capped=bool(self.capped[i]))
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(a, a + n) for a, n in zip(starts, lens)])``, vectorised."""
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(lens)
+    return np.repeat(starts - (ends - lens), lens) + np.arange(total)
 
 
 def _first_seen(flat: np.ndarray) -> tuple[np.ndarray, int]:
@@ -90,22 +138,22 @@ def _first_seen(flat: np.ndarray) -> tuple[np.ndarray, int]:
     return rank[inv.reshape(-1)], len(first)
 
 
-def clusters(owners: list[Owner]) -> list[list[int]]:
-    """Indices of owners grouped by shared detections (connected components of the
-    owner-detection graph), groups in order of their first owner, owners ascending."""
-    n = len(owners)
+def clusters(opts: Options) -> list[np.ndarray]:
+    """Owners grouped by shared detections (connected components of the owner-detection
+    graph), groups in order of their first owner, owners ascending."""
+    n = len(opts)
     if n == 0:
         return []
-    per_owner, per_option, flat = _flat(owners)
-    det, n_det = _first_seen(flat)
-    who = np.repeat(np.repeat(np.arange(n), per_owner), per_option)
-    graph = coo_matrix((np.ones(len(flat)), (who, n + det)), shape=(n + n_det, n + n_det))
+    det, n_det = _first_seen(opts.dets)
+    per_option = np.diff(opts.dstart)
+    who = np.repeat(np.repeat(np.arange(n), np.diff(opts.start)), per_option)
+    graph = coo_matrix((np.ones(len(det)), (who, n + det)), shape=(n + n_det, n + n_det))
     _, label = connected_components(graph, directed=False)
     label = label[:n]
     order = np.argsort(label, kind="stable")
     cuts = np.flatnonzero(np.diff(label[order])) + 1
-    groups = [g.tolist() for g in np.split(order, cuts)]
-    groups.sort(key=lambda g: g[0])
+    groups = np.split(order, cuts)
+    groups.sort(key=lambda g: int(g[0]))
     return groups
 
 
@@ -157,75 +205,94 @@ def _solve(group: list[Owner], budget: int) -> tuple[float, list[int], bool, int
 
 def select(owners: list[Owner], budget: int, stats: SelectStats,
            tick: Callable[[float], None] | None = None) -> float:
-    """Set ``owner.choice`` for every owner to the best global hypothesis; return its score.
-    ``tick(fraction)`` (progress and Cancel) is called after the relaxation and after each
-    integer program."""
-    total = 0.0
+    """Set ``owner.choice`` for every owner to the best global hypothesis (options sorted
+    best first here, stably); return its score.  See :func:`select_options`."""
     for o in owners:
         o.options.sort(key=lambda opt: -opt[0])
-    hard: list[tuple[list[Owner], float, list[int]]] = []  # for HiGHS, with the search's best
-    for idx in clusters(owners):
-        group = [owners[i] for i in idx]
-        stats.largest = max(stats.largest, len(group))
-        if len(group) == 1:  # no competitor: the best branch (or none, if optional and < 0)
-            o = group[0]
-            take = o.required or o.options[0][0] > 0
-            o.choice = 0 if take else -1
-            total += o.options[0][0] if take else 0.0
-            _tally(stats, group, True)
+    choice, total = select_options(Options.of(owners), budget, stats, tick)
+    for o, c in zip(owners, choice.tolist(), strict=True):
+        o.choice = c
+    return total
+
+
+def select_options(opts: Options, budget: int, stats: SelectStats,
+                   tick: Callable[[float], None] | None = None) -> tuple[np.ndarray, float]:
+    """The best global hypothesis over ``opts`` (each owner's options best first): the
+    chosen option per owner (index within the owner's, -1: none) and the score.
+    ``tick(fraction)`` (progress and Cancel) is called after the relaxation and after each
+    integer program."""
+    n = len(opts)
+    choice = np.full(n, -1, dtype=np.int64)
+    total = 0.0
+    hard: list[tuple[np.ndarray, float, list[int]]] = []  # for HiGHS, with the search's best
+    groups = clusters(opts)
+    sizes = np.fromiter(map(len, groups), np.int64, len(groups))
+    if len(groups):
+        stats.largest = max(stats.largest, int(sizes.max()))
+    single = np.fromiter((int(g[0]) for g, k in zip(groups, sizes.tolist(), strict=True)
+                          if k == 1), np.int64)
+    if len(single):  # no competitor: the best option (or none, if optional and < 0)
+        best = opts.score[opts.start[single]]
+        take = opts.required[single] | (best > 0)
+        choice[single[take]] = 0
+        total += float(best[take].sum())
+        capped = opts.capped[single]
+        stats.exact += int((~capped).sum())
+        stats.bounded += int(capped.sum())
+    for g, k in zip(groups, sizes.tolist(), strict=True):
+        if k == 1:
             continue
         ch: list[int]
-        if len(group) > SMALL_CLUSTER:  # the search rarely finishes there: straight to HiGHS
+        if k > SMALL_CLUSTER:  # the search rarely finishes there: straight to HiGHS
             score, ch, exact, nodes = -math.inf, [], False, 0
         else:
-            score, ch, exact, nodes = _solve(group, budget)
+            score, ch, exact, nodes = _solve([opts.owner(i) for i in g.tolist()], budget)
         stats.nodes += nodes
         if not exact:
-            hard.append((group, score, ch))
+            hard.append((g, score, ch))
             continue
-        _tally(stats, group, True)
-        for o, c in zip(group, ch, strict=True):
-            o.choice = c
+        _tally(stats, opts, g, True)
+        choice[g] = ch
         total += score
-    relaxed = _relaxation([g for g, _, _ in hard]) if hard else []
-    for n_done, ((group, score, ch), lp) in enumerate(zip(hard, relaxed, strict=True)):
+    relaxed = _relaxation(opts, [g for g, _, _ in hard]) if hard else []
+    for n_done, ((g, score, ch), lp) in enumerate(zip(hard, relaxed, strict=True)):
         if tick is not None:
             tick(n_done / len(hard))
         stats.milp += 1
         if isinstance(lp, list):
             stats.lp += 1
-            score, ch, exact = _score(group, lp), lp, True
+            score, ch, exact = _score(opts, g, lp), lp, True
         else:
             ub = None
             if lp is not None:  # fractional: fix what the relaxation rules out, keep its rounding
                 ub, inc = lp
                 stats.fixed += int((ub == 0).sum())
-                if _score(group, inc) > score or not ch:
-                    score, ch = _score(group, inc), inc
-            score2, ch2, exact = _milp(group, ub)
+                if _score(opts, g, inc) > score or not ch:
+                    score, ch = _score(opts, g, inc), inc
+            score2, ch2, exact = _milp(opts, g, ub)
             if ch2 and (exact or not ch or score2 > score):
                 score, ch = score2, ch2
             if not ch:  # HiGHS found nothing in time: the search's best (greedy at worst)
-                score, ch, _, nodes = _solve(group, budget)
+                score, ch, _, nodes = _solve([opts.owner(i) for i in g.tolist()], budget)
                 stats.nodes += nodes
-        _tally(stats, group, exact)
-        for o, c in zip(group, ch, strict=True):
-            o.choice = c
+        _tally(stats, opts, g, exact)
+        choice[g] = ch
         total += score
-    return total
+    return choice, total
 
 
-def _tally(stats: SelectStats, group: list[Owner], exact: bool) -> None:
+def _tally(stats: SelectStats, opts: Options, group: np.ndarray, exact: bool) -> None:
     """Count a solved cluster: exact only if its selection was and no owner's branches
     were capped."""
-    if exact and not any(o.capped for o in group):
+    if exact and not opts.capped[group].any():
         stats.exact += 1
     else:
         stats.bounded += 1
 
 
-def _score(group: list[Owner], choice: list[int]) -> float:
-    return sum(o.options[c][0] for o, c in zip(group, choice, strict=True) if c >= 0)
+def _score(opts: Options, group: np.ndarray, choice: list[int]) -> float:
+    return sum(float(opts.score[opts.start[i] + c])
+               for i, c in zip(group.tolist(), choice, strict=True) if c >= 0)
 
 
 @dataclass
@@ -240,31 +307,34 @@ class Program:
     group: np.ndarray              # per column: group, owner within it, option
     owner: np.ndarray
     option: np.ndarray
+    col: np.ndarray                # per column: the option's index in the Options
 
 
-def _program(groups: list[list[Owner]]) -> Program:
-    owners = [o for g in groups for o in g]
-    per_owner, per_option, flat = _flat(owners)
-    n_owners, n_cols = len(owners), int(per_owner.sum())
-    score = np.fromiter((sc for o in owners for sc, _ in o.options), np.float64, n_cols)
+def _program(opts: Options, groups: list[np.ndarray]) -> Program:
+    owners = np.concatenate(groups)
+    n_owners = len(owners)
+    per_owner = opts.start[owners + 1] - opts.start[owners]
+    col = _ranges(opts.start[owners], per_owner)
+    n_cols = len(col)
+    per_option = opts.dstart[col + 1] - opts.dstart[col]
+    flat = opts.dets[_ranges(opts.dstart[col], per_option)]
     det, n_det = _first_seen(flat)
     col_row = np.repeat(np.arange(n_owners), per_owner)
     cols = np.arange(n_cols)
     rows = np.concatenate([col_row, n_owners + det])
     cidx = np.concatenate([cols, np.repeat(cols, per_option)])
     A = csr_matrix((np.ones(len(rows)), (rows, cidx)), shape=(n_owners + n_det, n_cols))
-    lo = np.concatenate([np.fromiter((o.required for o in owners), np.float64, n_owners),
-                         np.zeros(n_det)])
-    sizes = np.fromiter((len(g) for g in groups), np.int64, len(groups))
+    lo = np.concatenate([opts.required[owners].astype(np.float64), np.zeros(n_det)])
+    sizes = np.fromiter(map(len, groups), np.int64, len(groups))
     col_group = np.repeat(np.repeat(np.arange(len(groups)), sizes), per_owner)
-    first_owner = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    first_owner = _offsets(sizes)[:-1]
     owner_in_group = col_row - first_owner[col_group]
-    first_col = np.concatenate([[0], np.cumsum(per_owner)[:-1]])
-    option = cols - first_col[col_row]
-    return Program(score, A, lo, col_group, owner_in_group, option)
+    option = col - opts.start[owners][col_row]
+    return Program(opts.score[col], A, lo, col_group, owner_in_group, option, col)
 
 
-def _relaxation(groups: list[list[Owner]]) -> list[list[int] | tuple[np.ndarray, list[int]] | None]:
+def _relaxation(opts: Options, groups: list[np.ndarray]
+                ) -> list[list[int] | tuple[np.ndarray, list[int]] | None]:
     """Per group, from the linear relaxation of all groups (one HiGHS dual-simplex call: the
     groups share no row, so the joint optimum, duals included, is theirs side by side):
 
@@ -277,7 +347,7 @@ def _relaxation(groups: list[list[Owner]]) -> list[list[int] | tuple[np.ndarray,
       optimum), so the integer program only decides the rest;
     * None when HiGHS gave no solution.
     """
-    prog = _program(groups)
+    prog = _program(opts, groups)
     score, A, lo = prog.score, prog.A, prog.lo
     eq = lo > 0
     try:
@@ -292,69 +362,75 @@ def _relaxation(groups: list[list[Owner]]) -> list[list[int] | tuple[np.ndarray,
     reduced = np.asarray(res.lower.marginals, dtype=np.float64)  # >= 0 at the lower bound
     frac = np.minimum(np.abs(x), np.abs(1.0 - x)) > LP_INTEGRAL_TOL
     start = np.searchsorted(prog.group, np.arange(len(groups) + 1))
-    who, opt = prog.owner.tolist(), prog.option.tolist()
+    gfrac = np.add.reduceat(frac, start[:-1]) if len(frac) else np.zeros(0)
+    who, opt = prog.owner, prog.option
     out: list[list[int] | tuple[np.ndarray, list[int]] | None] = []
     for gi, group in enumerate(groups):
         a, b = int(start[gi]), int(start[gi + 1])
-        if not frac[a:b].any():
-            ch = [-1] * len(group)
-            for j in np.flatnonzero(x[a:b] > 0.5).tolist():
-                ch[who[a + j]] = opt[a + j]
-            if _feasible(group, ch):
-                out.append(ch)
+        if not gfrac[gi]:
+            ch = np.full(len(group), -1, dtype=np.int64)
+            on = a + np.flatnonzero(x[a:b] > 0.5)
+            ch[who[on]] = opt[on]
+            if _feasible(opts, group, ch):
+                out.append(ch.tolist())
                 continue
-        inc = _rounding(group, list(zip(who[a:b], opt[a:b], strict=True)), x[a:b], score[a:b])
+        inc = _rounding(opts, group, prog, a, b, x[a:b], score[a:b])
         if inc is None:
             out.append(None)
             continue
         z_lp = float(score[a:b] @ x[a:b])
         margin = LP_FIX_MARGIN * (1.0 + abs(z_lp) + len(group))  # HiGHS's tolerances, summed
-        ub = np.where(z_lp - reduced[a:b] < _score(group, inc) - margin, 0.0, 1.0)
+        ub = np.where(z_lp - reduced[a:b] < _score(opts, group, inc) - margin, 0.0, 1.0)
         out.append((ub, inc))
     return out
 
 
-def _rounding(group: list[Owner], cols: list[tuple[int, int]], x: np.ndarray,
-              score: np.ndarray) -> list[int] | None:
+def _option_dets(opts: Options, j: int) -> list[int]:
+    return opts.dets[opts.dstart[j] : opts.dstart[j + 1]].tolist()
+
+
+def _rounding(opts: Options, group: np.ndarray, prog: Program, a: int, b: int,
+              x: np.ndarray, score: np.ndarray) -> list[int] | None:
     """Greedy hypothesis from a relaxed solution: branches by decreasing value, then score,
     each taken if its owner is free and its detections are; a track left without one takes
     its best branch still free (its all-miss branch uses no detection); None if none is."""
     choice = [-1] * len(group)
     used: set[int] = set()
+    who, opt, col = prog.owner[a:b].tolist(), prog.option[a:b].tolist(), prog.col[a:b].tolist()
     for j in np.lexsort((-score, -x)).tolist():
-        i, k = cols[j]
-        if choice[i] < 0 and used.isdisjoint(group[i].options[k][1]):
-            choice[i] = k
-            used.update(group[i].options[k][1])
-    for i, o in enumerate(group):
-        if o.required and choice[i] < 0:
-            free = [k for k, (_, d) in enumerate(o.options) if used.isdisjoint(d)]
+        i = who[j]
+        if choice[i] < 0:
+            dets = _option_dets(opts, col[j])
+            if used.isdisjoint(dets):
+                choice[i] = opt[j]
+                used.update(dets)
+    for i, o in enumerate(group.tolist()):
+        if opts.required[o] and choice[i] < 0:
+            first = int(opts.start[o])
+            free = [k for k in range(int(opts.start[o + 1]) - first)
+                    if used.isdisjoint(_option_dets(opts, first + k))]
             if not free:
                 return None
             choice[i] = free[0]
-            used.update(o.options[free[0]][1])
+            used.update(_option_dets(opts, first + free[0]))
     return choice
 
 
-def _feasible(group: list[Owner], choice: list[int]) -> bool:
+def _feasible(opts: Options, group: np.ndarray, choice: np.ndarray) -> bool:
     """Every track has a branch, no detection is used twice (a rounded relaxation checked)."""
-    used: set[int] = set()
-    for o, c in zip(group, choice, strict=True):
-        if c < 0:
-            if o.required:
-                return False
-            continue
-        for z in o.options[c][1]:
-            if z in used:
-                return False
-            used.add(z)
-    return True
+    if (opts.required[group] & (choice < 0)).any():
+        return False
+    on = choice >= 0
+    j = opts.start[group[on]] + choice[on]
+    used = opts.dets[_ranges(opts.dstart[j], opts.dstart[j + 1] - opts.dstart[j])]
+    return len(np.unique(used)) == len(used)
 
 
-def _milp(group: list[Owner], ub: np.ndarray | None = None) -> tuple[float, list[int], bool]:
+def _milp(opts: Options, group: np.ndarray, ub: np.ndarray | None = None
+          ) -> tuple[float, list[int], bool]:
     """The cluster as an integer program, with per-branch upper bounds ``ub`` (0: fixed out;
     default 1); returns (score, choices, proven optimal)."""
-    prog = _program([group])
+    prog = _program(opts, [group])
     n_rows = prog.A.shape[0]
     res = milp(-prog.score, constraints=LinearConstraint(prog.A, prog.lo, np.ones(n_rows)),
                integrality=np.ones(len(prog.score)), bounds=Bounds(0, 1 if ub is None else ub),
@@ -366,5 +442,5 @@ def _milp(group: list[Owner], ub: np.ndarray | None = None) -> tuple[float, list
     for j in np.flatnonzero(res.x > 0.5).tolist():
         i, k = int(prog.owner[j]), int(prog.option[j])
         choice[i] = k
-        total += group[i].options[k][0]
+        total += float(prog.score[j])
     return total, choice, res.status == 0
