@@ -218,41 +218,19 @@ def test_progress_moves_within_windows(monkeypatch):
 
 
 def test_covariances_equal_to_2e_minus_32_share_a_step_without_changing_the_tracks(monkeypatch):
-    """Covariance keys ignore the lowest mantissa bits (general.cov_key): on a long scene
+    """Covariance keys ignore the lowest mantissa bits (nodes.cov_key): on a long scene
     with misses, fewer distinct covariance steps are computed (fewer FLOPs counted) and
     the tracks are the ones exact keys give, positions within 1e-8 px."""
-    import napari_mpt.mht.general as general
+    import napari_mpt.mht.nodes as nodes
 
     det, _ = scene(30, 80, p_d=0.85, clutter=3.0, fov=120.0, step=1.0, noise=0.5,
                    lifetimes=False, seed=11)
     params = MHTParams(lookback=3, motion_model="constant-velocity", process_noise=1.0,
                        measurement_noise=0.5)
     coarse = track_mht(det, params)
-    monkeypatch.setattr(general, "COV_KEY_BITS", 0)
+    monkeypatch.setattr(nodes, "COV_KEY_BITS", 0)
     exact = track_mht(det, params)
     assert coarse.flops.value < exact.flops.value
     np.testing.assert_array_equal(coarse.tracks.detection, exact.tracks.detection)
     np.testing.assert_array_equal(coarse.tracks.track_id, exact.tracks.track_id)
     np.testing.assert_allclose(coarse.tracks.coords, exact.tracks.coords, rtol=0, atol=1e-8)
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_branches_kept_across_windows_are_those_of_a_walk_from_the_top(monkeypatch, seed):
-    """Owners start each window from the branches they had in the last one
-    (general.KEEP_LEAVES): on sliding windows with misses, clutter, births, deaths and
-    gaps, the tracks, score and FLOPs are those of walking every tree from its root."""
-    import napari_mpt.mht.general as general
-
-    rng = np.random.default_rng(seed)
-    det, _ = scene(int(rng.integers(8, 20)), 14, p_d=0.8, clutter=2.0, fov=60.0, step=1.5,
-                   noise=0.5, seed=seed)
-    params = MHTParams(lookback=int(rng.integers(2, 5)), max_gap=2,
-                       motion_model=["random-walk", "constant-velocity"][seed % 2])
-    kept = track_mht(det, params)
-    monkeypatch.setattr(general, "KEEP_LEAVES", False)
-    walked = track_mht(det, params)
-    assert kept.info["windows"] > 3 and kept.info["capped_owners"] == 0
-    assert kept.info["score"] == walked.info["score"]
-    assert kept.flops.value == walked.flops.value
-    for name in ("track_id", "frame", "detection", "coords"):
-        np.testing.assert_array_equal(getattr(kept.tracks, name), getattr(walked.tracks, name))

@@ -215,3 +215,105 @@ def test_the_integer_program_is_used_in_these_cases():
                            max_gap=gap, link_gate=16.0, search_budget=1)
         used += track_mht(det, params).info["milp_clusters"]
     assert used > 0
+
+
+def sliding_brute_force(rules: Rules, K: int) -> list[list[int]]:
+    """The module docstring's commit rule of :mod:`napari_mpt.mht.general`, with every
+    window solved by brute force: the best hypothesis over frames ``f0..f1`` from the
+    committed tracks; then frame ``f0``'s decisions are committed (all of the window's in
+    the last one).  Returns the committed tracks' detections."""
+    T = len(rules.frames)
+    committed: list[dict] = []
+    c = -1
+    while c < T - 1:
+        f0 = c + 1
+        f1 = min(c + K, T - 1) if c >= 0 else min(K, T - 1)
+        best: list = [-math.inf, None]
+
+        def frame(f: int, tracks: list, f1: int = f1, best: list = best) -> None:
+            if f == f1 + 1:
+                s = sum(t["score"] for t in tracks)
+                if s > best[0]:
+                    best[0], best[1] = s, tracks
+                return
+            rows = rules.rows[f].tolist()
+            live, preds, out = [], [], []
+            for tr in tracks:
+                if not tr["alive"]:
+                    out.append(tr)
+                    continue
+                x, P = rules.predict(tr)
+                if rules.outside(x, P):
+                    out.append({**tr, "alive": False})
+                else:
+                    live.append(tr)
+                    preds.append((x, P))
+            options = []
+            for tr, (x, P) in zip(live, preds, strict=True):
+                opts = [(None, rules.miss(tr, x, P))]
+                opts += [(r, new) for r in rows if (new := rules.link(tr, x, P, r)) is not None]
+                options.append(opts)
+            for combo in itertools.product(*options):
+                used = [r for r, _ in combo if r is not None]
+                if len(set(used)) < len(used):
+                    continue
+                free = [r for r in rows if r not in used]
+                for starts in itertools.product((False, True), repeat=len(free)):
+                    born = [rules.start(f, r) for r, s in zip(free, starts, strict=True) if s]
+                    frame(f + 1, out + [t for _, t in combo] + born)
+
+        frame(f0, committed)
+        hyp = best[1]
+        assert hyp is not None
+        if f1 == T - 1:
+            return sorted(t["dets"] for t in hyp)
+        by_start = {t["dets"][0]: t for t in hyp}
+        f0_rows = set(rules.rows[f0].tolist())
+        nxt = []
+        for tr in committed:  # each track's decision in frame f0
+            if tr["alive"]:
+                x, P = rules.predict(tr)
+                took = f0_rows & set(by_start[tr["dets"][0]]["dets"])
+                if rules.outside(x, P):
+                    tr = {**tr, "alive": False}
+                elif took:
+                    tr = rules.link(tr, x, P, took.pop())
+                else:
+                    tr = rules.miss(tr, x, P)
+            nxt.append(tr)
+        nxt += [rules.start(f0, r) for r in sorted(f0_rows & by_start.keys())]
+        committed = nxt
+        c = f0
+    return sorted(t["dets"] for t in committed)
+
+
+def _sliding_cases() -> list[tuple[int, int, int, int, str, int]]:
+    """Scenes of 7 to 11 detections over 5 or 6 frames, windows of K = 1, 2 and 3."""
+    out = []
+    for n, T in ((2, 6), (3, 5)):
+        seeds = [s for s in range(500 + 100 * n, 560 + 100 * n)
+                 if 7 <= len(_scene(n, T, s)[0]) <= 11]
+        for i, seed in enumerate(seeds[:6]):
+            motion, gap = (("constant-velocity", 1), ("random-walk", 2))[i % 2]
+            frames = int(np.ptp(_scene(n, T, seed)[0].frame)) + 1
+            out.append((n, T, seed, min(1 + i % 3, frames - 2), motion, gap))
+    return out
+
+
+@pytest.mark.parametrize(("n", "T", "seed", "K", "motion", "gap"), _sliding_cases())
+def test_sliding_window_mht_commits_what_brute_force_windows_commit(n, T, seed, K, motion,
+                                                                     gap):
+    """Branches kept across windows, commits and compaction (napari_mpt.mht.general):
+    with windows shorter than the sequence, the MHT's tracks are those of solving every
+    window by brute force under the same commit rule."""
+    det, _ = _scene(n, T, seed)
+    params = MHTParams(lookback=K, motion_model=motion, process_noise=1.5,
+                       measurement_noise=0.6, detection_probability=0.8,
+                       clutter_density=0.6 / 14.0**2, birth_density=0.2 / 14.0**2,
+                       max_gap=gap, link_gate=16.0)
+    expected = sliding_brute_force(Rules(det, params), K)
+    result = track_mht(det, params)
+    assert result.info["bounded_clusters"] == 0 and result.info["windows"] > 1
+    got = sorted(result.tracks.detection[result.tracks.track_id == i].tolist()
+                 for i in np.unique(result.tracks.track_id))
+    assert got == expected

@@ -65,16 +65,15 @@ def test_detection_level_run_restores_the_garbage_collector():
 
 
 def test_the_detection_level_mht_leaves_no_cycles_for_the_paused_collector():
-    """The MHT pauses Python's cyclic collector (mht.general.paused_gc), so a node, owner
-    or search closure left in a reference cycle would pile up for the whole run: after a
-    run with misses, clutter and births, none is found in cyclic garbage."""
+    """The MHT pauses Python's cyclic collector (mht.general.paused_gc), so an owner or a
+    search closure left in a reference cycle would pile up for the whole run: after a run
+    with misses, clutter and births, none is found in cyclic garbage."""
     import gc
 
     from mht_cases import scene
 
     from napari_mpt import MHTParams
     from napari_mpt.mht import track_mht
-    from napari_mpt.mht.general import Node
     from napari_mpt.mht.select import Owner
 
     det, _ = scene(40, 25, p_d=0.85, clutter=4.0, fov=150.0, step=1.0, noise=0.5, seed=5)
@@ -88,7 +87,7 @@ def test_the_detection_level_mht_leaves_no_cycles_for_the_paused_collector():
         gc.set_debug(gc.DEBUG_SAVEALL)
         gc.collect()
         left = [type(o).__name__ for o in gc.garbage
-                if isinstance(o, (Node, Owner)) or getattr(o, "__name__", "") == "dfs"]
+                if isinstance(o, Owner) or getattr(o, "__name__", "") == "dfs"]
     finally:
         gc.set_debug(0)
         gc.garbage.clear()

@@ -39,7 +39,6 @@ import numpy as np
 from .data import Detections, Tracks
 from .errors import CheckpointError
 from .flops import FlopCounter, measured
-from .mht.general import Node, Scene
 from .mht.tracker import GENERAL_FLOPS, _frames, resolve, run_detection_level
 from .params import HybridParams
 from .runtime import FlopCount, RunControl, TrackingResult
@@ -72,65 +71,42 @@ def kept(links: Links, min_score: float, top_links: int) -> np.ndarray:
 
 class Pruner:
     """``Scene.allowed`` for a set of kept links: which detections of frame t a branch
-    ending in a given detection may take; counts what it saw and kept."""
+    whose latest detection is table row i may take (vectorised over branch-candidate
+    pairs: each kept link is one integer key, looked up with a sorted search); counts what
+    it saw and kept."""
 
     def __init__(self, rows: list[np.ndarray], links: Links, keep: np.ndarray, n_rows: int):
         pos_of = np.full(n_rows, -1, dtype=np.int64)   # a row's position in its frame
         for r in rows:
             pos_of[r] = np.arange(len(r))
-        self.rows = rows
         self.horizon = links.horizon
-        self.sets: dict[tuple[int, int], set[int]] = {}
-        for a, b, g in zip(links.i[keep].tolist(), links.j[keep].tolist(),
-                           links.gap[keep].tolist(), strict=True):
-            self.sets.setdefault((a, g), set()).add(int(pos_of[b]))
+        self.width = max((len(r) for r in rows), default=0) + 1
+        self.keys = np.unique(self._key(links.i[keep], links.gap[keep], pos_of[links.j[keep]]))
         self.seen = 0      # candidates within the gate radius offered
         self.passed = 0    # of those, kept
         self.free = 0      # of those, beyond the horizon (not pruned)
 
-    def __call__(self, n: Node, t: int, cand: list[int]) -> list[int]:
-        last = n
-        for _ in range(n.misses):   # the branch's last detection: n.misses misses back
-            assert last.parent is not None
-            last = last.parent
-        g = t - last.frame
+    def _key(self, row: np.ndarray, gap: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        return (row.astype(np.int64) * (self.horizon + 1) + gap) * self.width + pos
+
+    def __call__(self, last_row: np.ndarray, gap: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        beyond = gap > self.horizon
+        key = self._key(last_row, np.minimum(gap, self.horizon), cand)
+        at = np.minimum(np.searchsorted(self.keys, key), max(len(self.keys) - 1, 0))
+        ok = beyond | ((self.keys[at] == key) if len(self.keys) else False)
         self.seen += len(cand)
-        if g > self.horizon:
-            self.free += len(cand)
-            self.passed += len(cand)
-            return cand
-        ok = self.sets.get((int(self.rows[last.frame][last.det]), g))
-        out = [c for c in cand if c in ok] if ok else []
-        self.passed += len(out)
-        return out
-
-
-class CountingScene(Scene):
-    """The MHT's scene, counting node expansions and the nodes (branches) they create."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.expanded = 0
-        self.created = 0
-        self.link_nodes = 0
-
-    def expand_all(self, nodes: list[Node]) -> None:
-        super().expand_all(nodes)
-        for n in nodes:
-            kids = n.children or []
-            self.expanded += 1
-            self.created += len(kids)
-            self.link_nodes += sum(k.det >= 0 for k in kids)
+        self.free += int(beyond.sum())
+        self.passed += int(ok.sum())
+        return ok
 
 
 def search(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
            params: HybridParams, counter: FlopCounter, control: RunControl | None,
            allowed: Pruner | None) -> tuple[Tracks, dict[str, Any]]:
-    """The MHT's detection-level search with the candidate filter ``allowed``, on a
-    :class:`CountingScene`, its counts added to the run statistics."""
+    """The MHT's detection-level search with the candidate filter ``allowed``, its
+    counts of expanded and created nodes added to the run statistics."""
     tracks, info, scene = run_detection_level(numbers, coords, rows, params, counter, control,
-                                              CountingScene, allowed)
-    assert isinstance(scene, CountingScene)
+                                              allowed)
     T = len(coords)
     info.update(nodes_expanded=scene.expanded, nodes_created=scene.created,
                 link_nodes=scene.link_nodes, nodes_per_frame=scene.created / T,

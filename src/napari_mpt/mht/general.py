@@ -47,9 +47,15 @@ the literature leaves open made explicit:
   ``max_branches`` (per owner and window, best kept, the all-miss branch always) and
   ``memory_budget_mb`` (caps branches so that the trees of a window fit) bound the trees,
   ``search_budget`` the selection; each cluster that hit one is counted as bounded in
-  ``info`` instead of exact.  The search trees persist across windows: after a commit the
-  subtree under the committed decision stays valid and is only extended by the new frame,
-  and so does each owner's list of branches (only the new frame's nodes are visited).
+  ``info`` instead of exact.  A branch cut by the cap stays cut in later windows, and its
+  owner counts as capped while a cut branch is below its root; the all-miss branch is
+  never cut.  The search trees persist across windows: after a commit the branches under
+  the committed decision stay valid and are only extended by the new frame.
+* Storage (:mod:`.nodes`): nodes are rows of arrays and each owner's branches a table of
+  their nodes frame by frame, so a window is expanded, gated, scored and committed a
+  whole level at a time with numpy; the branches of an owner are kept in the order of a
+  level-by-level walk of its tree (children: detections ascending, then the miss), which
+  decides ties between equal scores.
 """
 
 from __future__ import annotations
@@ -60,70 +66,40 @@ import gc
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from itertools import chain, pairwise
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from ..flops import FlopCounter, matmul
-from ..kalman import covariance_step, det, det_flops, gauss_jordan_inverse, step_covariance_flops
+from ..kalman import gauss_jordan_inverse
 from ..motion import MotionModel
-from .select import Owner, SelectStats, select
+from .nodes import COV_KEY_BITS, END, MISS, Branches, Covariances, NodeTable, cov_key
+from .select import Options, SelectStats, select_options
 
-MISS, END = -1, -2
+__all__ = ["COV_KEY_BITS", "END", "MISS", "Scene", "cov_key", "paused_gc", "run"]
+
 PD_CAP = 1.0 - 1e-9
 FA_FLOOR = 1e-12
-COV_CACHE = 100_000  # distinct covariances kept (a few MiB); cleared when exceeded
-_NONE = np.empty(0, dtype=np.int64)
 PROGRESS_UNITS = 100  # progress steps per frame
 PROGRESS_EVERY_S = 0.25  # within a window, at most this often
-NODE_BYTES = 600  # a node: state, two covariances, bookkeeping (measured: ~550 B for s = 4)
+# a node with its share of the branch tables and of the selection's arrays: a run's peak
+# traced memory (tracemalloc) over its peak node count was 424-432 B for s = 4
+# (vesicle-high with 50 spurious spots per 1000 particles; 300 and 1000 particles, K = 5, 3)
+NODE_BYTES = 450
+_NONE = np.zeros(0, dtype=np.int64)
 
 
-KEEP_LEAVES = True  # False: walk every tree from its root each window (the tests' reference)
-COV_KEY_BITS = 20  # low mantissa bits a covariance's key ignores (relative 2^-32)
-
-
-def cov_key(P: np.ndarray) -> bytes:
-    """The key under which covariances share one step (cache and batch).
-
-    Why not exact bits: a track's covariance is a function of its pattern of detections
-    and misses since its start, and patterns that differ long ago give covariances that
-    differ only in their last bits (the recursion converges geometrically, not in finitely
-    many steps), so on long sequences exact keys made the batches of
-    :meth:`Scene.expand_all` ever smaller (about 8 x slower per frame after 100 frames of
-    1000 particles than after 20).  Entries equal after their lowest :data:`COV_KEY_BITS`
-    mantissa bits are cleared (relative difference < 2^-32, far below a localisation
-    error's) share the step of the first one seen; the recursion is contractive, so the
-    difference shrinks at every later step instead of adding up."""
-    return (np.ascontiguousarray(P).view(np.uint64) >> COV_KEY_BITS).tobytes()
-
-
-@dataclass(eq=False, slots=True)
-class Node:
-    """One frame of one branch: the track's state after frame ``frame`` (slots: hundreds of
-    thousands are made per window in dense scenes)."""
-
-    parent: Node | None
-    frame: int                     # frame index (0 .. T-1)
-    det: int                       # position in the frame's detections, MISS, or END
-    x: np.ndarray
-    P: np.ndarray
-    Pp: np.ndarray | None          # predicted covariance into this frame (smoothing)
-    misses: int
-    score: float
-    ended: bool = False
-    children: list[Node] | None = None
-    row: int = -1                  # the detection's row in the table (det >= 0)
-    # an owner root's branches as of the last window (see :func:`branches`)
-    leaves: tuple[list[tuple[Node, tuple[int, ...]]], Node, list[Node]] | None = None
+def _offsets(counts: list[int]) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
 
 
 @dataclass
 class Scene:
-    """Per-frame detections and everything a window needs about the data and the model."""
+    """Per-frame detections, the model, and the search trees' storage (:mod:`.nodes`)."""
 
     model: MotionModel
     coords: list[np.ndarray]       # per frame (n_t, D)
@@ -138,260 +114,148 @@ class Scene:
     max_gap: int
     gate: float
     counter: FlopCounter
-    trees: list[cKDTree | None] = field(default_factory=list)
-    nodes: int = 0
-    # candidate filter (the hybrid, napari_mpt.hybrid): None, or f(node, t, candidates)
-    # -> the candidates in frame t that node's branch may take (before gating)
+    # candidate filter (the hybrid, napari_mpt.hybrid): None, or
+    # f(last_row, gap, candidates) -> mask over the (branch, candidate) pairs: may the
+    # branch whose latest detection is table row last_row take, gap frames later, the
+    # candidate (a position in its frame)?  Applied before gating.
     allowed: Any = None
-    _cov: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]] = \
-        field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        d = self.model.ndim
+        m = self.model
+        d = m.ndim
         self.ln_miss = math.log(1.0 - self.p_d)
         self.ln_det = math.log(self.p_d) - math.log(self.lam_fa) - 0.5 * d * math.log(2 * math.pi)
         self.trees = [cKDTree(z) if len(z) else None for z in self.coords]
+        self.first = _offsets([len(z) for z in self.coords])  # frame t's detections, flat
+        self.flat = (np.concatenate([np.asarray(z, dtype=np.float64).reshape(-1, d)
+                                     for z in self.coords]))
+        self.flat_rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in self.rows])
+        self.table = NodeTable(m.state_dim)
+        self.covs = Covariances(m, self.gate, self.ln_det, self.counter)
+        self.P0 = self.covs.id(m.P0)
+        self.expanded = self.created = self.link_nodes = 0  # nodes expanded and made
 
     def start_score(self, t: int) -> float:
         lam = self.lam_0 if t == 0 else self.lam_b
         return math.log(lam / self.lam_fa) if lam > 0 else -math.inf
 
-    def birth(self, t: int, j: int) -> Node:
-        m = self.model
-        x = m.initial_states(self.coords[t][j : j + 1])[0]
-        self.nodes += 1
-        return Node(None, t, j, x, m.P0, None, 0, self.start_score(t), row=int(self.rows[t][j]))
+    def births(self, t: int) -> np.ndarray:
+        """A new track's root at every detection of frame ``t``; their node ids."""
+        n = len(self.coords[t])
+        rows = self.flat_rows[self.first[t] : self.first[t + 1]]
+        full = functools.partial(np.full, n)
+        return self.table.add(
+            frame=full(t), det=np.arange(n), row=rows,
+            x=self.model.initial_states(self.flat[self.first[t] : self.first[t + 1]]),
+            cov=full(self.P0), covp=full(-1), misses=full(0), score=full(self.start_score(t)),
+            ended=full(False), last_row=rows, last_frame=full(t))
 
-    def _covariance(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                  np.ndarray, float, float]:
-        """Covariance step from ``P``, gate radius and score constant, computed once per
-        distinct ``P``: covariances depend only on a track's pattern of detections and
-        misses since its start, so a window holds few distinct ones (cached, and counted
-        once, as executed)."""
-        key = cov_key(P)
-        hit = self._cov.get(key)
-        if hit is not None:
-            return hit
-        m = self.model
-        d, s = m.ndim, m.state_dim
-        P_new, Sinv, K, Pp = covariance_step(m, P)
-        S = m.H @ Pp @ m.H.T + m.R  # as covariance_step computes it (counted there)
-        radius = math.sqrt(self.gate * float(np.trace(S)))  # trace >= largest eigenvalue
-        const = self.ln_det - 0.5 * math.log(float(det(S)))
-        self.counter.add(step_covariance_flops(s, d) + d + 1 + det_flops(d) + 2)
-        if len(self._cov) > COV_CACHE:
-            self._cov.clear()
-        hit = self._cov[key] = (P_new, Sinv, K, Pp, radius, const)
-        return hit
+    def candidates(self, F: np.ndarray, sel: np.ndarray, t: np.ndarray, pos: np.ndarray,
+                   radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The detections each node ``F[i]`` (``i`` in ``sel``) may take in frame
+        ``t[i]`` before gating: those within ``radius[i]`` of its predicted position
+        ``pos[i]`` (k-d tree queries), filtered by :attr:`allowed` when set.  Returned as
+        pairs (node index ``i``, detection position in the frame), grouped by node in
+        the order of ``sel``, each node's detections ascending."""
+        owners, found = [], []
+        for tt in np.unique(t[sel]).tolist():
+            tree = self.trees[tt]
+            s = sel[t[sel] == tt]
+            if tree is None or not len(s):
+                continue
+            hits = tree.query_ball_point(pos[s], radius[s], return_sorted=True)
+            lens = np.fromiter(map(len, hits), dtype=np.int64, count=len(hits))
+            owners.append(np.repeat(s, lens))
+            found.append(np.fromiter((j for h in hits for j in h), dtype=np.int64,
+                                     count=int(lens.sum())))
+        if not owners:
+            return _NONE, _NONE
+        owner, J = np.concatenate(owners), np.concatenate(found)
+        if len(owners) > 1:
+            order = np.argsort(owner, kind="stable")
+            owner, J = owner[order], J[order]
+        if self.allowed is not None and len(J):
+            tab = self.table
+            node = F[owner]
+            ok = self.allowed(tab.last_row[node], t[owner] - tab.last_frame[node], J)
+            owner, J = owner[ok], J[ok]
+        return owner, J
 
-    def candidates(self, nodes: list[Node], t: int, pos: np.ndarray, radius: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """The detections of frame ``t`` each node's branch may take before gating: those
-        within ``radius`` of its predicted position ``pos`` (one k-d tree query for all),
-        filtered by :attr:`allowed` when set; returned flat (node by node, each node's in
-        ascending order) with the count per node.  The one place where a node's candidates
-        are gathered."""
-        tree = self.trees[t]
-        if tree is None or not len(nodes):
-            return _NONE, np.zeros(len(nodes), dtype=np.int64)
-        found = tree.query_ball_point(pos, radius, return_sorted=True)
-        if self.allowed is not None:
-            found = [sorted(self.allowed(n, t, c)) if c else c
-                     for n, c in zip(nodes, found, strict=True)]
-        lens = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
-        flat = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=int(lens.sum()))
-        return flat, lens
-
-    def expand_all(self, nodes: list[Node]) -> None:
-        """Set the children of every node in ``nodes`` (see the module docstring): for each
+    def expand(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Make the children of the nodes ``F`` (see the module docstring): for each
         node, one child per gated detection of the next frame (ascending), then the miss
         (or end) child, last; or a single end child when it has left the field of view.
+        Returns, child by child (grouped by parent in the order of ``F``), the parent's
+        index in ``F`` and the child's id.
 
-        Batched: nodes that share the next frame and the covariance (the same pattern of
-        detections and misses) share ``S^-1``, the gain and the gate, so their predictions,
-        gating distances, updates and scores are a few numpy operations per group instead
-        of a few per node (the same arithmetic, counted the same way)."""
-        m, add = self.model, self.counter.add
+        All of it at once: every node's covariance row gives its ``S^-1``, gain, gate
+        radius and score constant (:class:`.nodes.Covariances`), so predictions, gating
+        distances, updates and scores are a few numpy operations for the whole level
+        (the arithmetic of one Kalman step per node and detection, counted that way)."""
+        tab, cv, m, add = self.table, self.covs, self.model, self.counter.add
         d, s = m.ndim, m.state_dim
-        groups: dict[tuple[int, bytes], list[Node]] = {}
-        keys: dict[int, bytes] = {}  # by id: a group's children share one covariance object
-        for n in nodes:
-            key = keys.get(id(n.P))
-            if key is None:
-                key = keys[id(n.P)] = cov_key(n.P)
-            groups.setdefault((n.frame + 1, key), []).append(n)
-        for (t, _), grp in groups.items():
-            P, misses = grp[0].P, grp[0].misses
-            P_new, Sinv, K, Pp, radius, const = self._covariance(P)
-            Xp = m.predict_mean(np.stack([n.x for n in grp]))
-            add(len(grp) * m.predict_mean_flops())
-            pos = Xp[:, :d]
-            out = np.any(pos < self.lo - radius, axis=1) | np.any(pos > self.hi + radius, axis=1)
-            inside = np.flatnonzero(~out)
-            J, lens = self.candidates([grp[i] for i in inside], t, pos[inside], radius)
-            owner = np.repeat(inside, lens)
-            Y = self.coords[t][J] - pos[owner]
-            d2 = ((Y @ Sinv) * Y).sum(-1)
-            add(len(J) * (d + matmul(1, d, d) + matmul(1, d, 1)))
-            ok = d2 <= self.gate
-            Xc = Xp[owner[ok]] + Y[ok] @ K.T
-            score = np.fromiter((n.score for n in grp), dtype=np.float64, count=len(grp))
-            child_score = (score[owner[ok]] + const - 0.5 * d2[ok]).tolist()
-            add(int(ok.sum()) * (3 + matmul(s, d, 1) + s))
-            child_owner = owner[ok].tolist()
-            child_det = J[ok].tolist()
-            child_row = self.rows[t][J[ok]].tolist()
-            k = 0
-            miss = misses < self.max_gap
-            n_kids = len(child_det)
-            for i, n in enumerate(grp):
-                xp = Xp[i]
-                if out[i]:  # left the field of view: its gate no longer reaches it
-                    n.children = [Node(n, t, END, xp, n.P, None, n.misses, n.score, True)]
-                    self.nodes += 1
-                    continue
-                kids = []
-                while k < n_kids and child_owner[k] == i:
-                    kids.append(Node(n, t, child_det[k], Xc[k], P_new, Pp, 0, child_score[k],
-                                     row=child_row[k]))
-                    k += 1
-                if miss:
-                    kids.append(Node(n, t, MISS, xp, Pp, Pp, misses + 1, n.score + self.ln_miss))
-                else:
-                    kids.append(Node(n, t, END, xp, Pp, Pp, misses, n.score, True))
-                self.nodes += len(kids)
-                n.children = kids
-            add(int(miss) * len(inside))
-
-
-Branches = tuple[list[Node], list[tuple[int, ...]], Node, bool]
-
-
-def branches(scene: Scene, roots: list[tuple[Node, tuple[int, ...]]], last: int, cap: int,
-             tick: Any = None) -> list[Branches]:
-    """For each ``(root, ids)``: every branch of the root's tree through frame ``last``
-    (level by level), the detection rows each one takes (after ``ids``), the all-miss one
-    among them, and whether it was capped: more than ``cap`` at a level keeps the best
-    ``cap - 1`` and the all-miss one (bounded).  A branch cut stays cut in later windows,
-    and its owner counts as capped while a cut branch is below its root.
-    All trees advance a level together so that their unexpanded nodes are expanded in one
-    batch (:meth:`Scene.expand_all`); ``tick(levels_done)`` is called after each level.
-
-    A root that was an owner in the last window starts from the branches it had then
-    (:attr:`Node.leaves`, kept by this function and carried to a track's new root by
-    :func:`_reroot`) instead of walking its tree again from the top: only the last
-    frame's nodes are expanded.  The branches, their order and the all-miss one are those
-    of the walk from the top."""
-    n_roots = len(roots)
-    done: list[list[tuple[Node, tuple[int, ...]]]] = [[] for _ in roots]
-    null = [r for r, _ in roots]
-    level: list[list[tuple[Node, tuple[int, ...]]]] = [[] for _ in roots]
-    cut: list[list[Node]] = [[] for _ in roots]  # each tree's branches cut by the cap
-    for i, (r, ids) in enumerate(roots):
-        if r.leaves is None or not KEEP_LEAVES:
-            level[i].append((r, ids))
-            continue
-        entries, null[i], cut[i] = r.leaves
-        dn, lv = done[i], level[i]
-        for e in entries:  # the ends and the frontier, in the order of the walk
-            n = e[0]
-            if n.ended or n.frame >= last:
-                dn.append(e)
-            else:
-                lv.append(e)
-    active = [i for i in range(n_roots) if level[i]]
-    depth = 0
-    while active:
-        scene.expand_all([n for i in active for n, _ in level[i]
-                          if n.children is None and not n.ended and n.frame < last])
-        still = []
-        for i in active:
-            nxt: list[tuple[Node, tuple[int, ...]]] = []
-            dn = done[i]
-            for n, ids in level[i]:
-                if n.ended or n.frame >= last:
-                    dn.append((n, ids))
-                    continue
-                kids = n.children
-                assert kids is not None
-                for kid in kids:
-                    nxt.append((kid, (*ids, kid.row) if kid.det >= 0 else ids))
-                if n is null[i]:
-                    null[i] = kids[-1]  # the miss (or end) child is always last
-            if len(nxt) + len(dn) > cap:
-                keep = max(cap - len(dn), 1)
-                nxt.sort(key=lambda e: -e[0].score)
-                top = nxt[: keep - 1]
-                nl = null[i]
-                if not any(e[0] is nl for e in top):
-                    top += [e for e in nxt if e[0] is nl]
-                cut[i] = [*cut[i], *(e[0] for e in nxt[keep - 1:] if e[0] is not nl)]
-                nxt = top
-            level[i] = nxt
-            if nxt:
-                still.append(i)
-        active = still
-        depth += 1
-        if tick is not None:
-            tick(depth)
-    for (r, _), dn, nl, c in zip(roots, done, null, cut, strict=True):
-        r.leaves = (dn, nl, c)
-    return [([n for n, _ in dn], [ids for _, ids in dn], null[i], bool(cut[i]))
-            for i, dn in enumerate(done)]
-
-
-def _reroot(root: Node, child: Node) -> None:
-    """Carry ``root``'s branches (:attr:`Node.leaves`) to ``child``, the track's decision
-    just committed: the branches through ``child``, without its detection row, and its
-    all-miss branch (the last child at every level, as the walk from the top finds it)."""
-    kept, root.leaves = root.leaves, None
-    if kept is None or child.ended:
-        return
-    entries, null, cut = kept
-
-    def below(n: Node) -> Node | None:  # the ancestor of n just below root
-        while n.parent is not None and n.parent is not root:
-            n = n.parent
-        return n if n.parent is root else None
-
-    strip = child.det >= 0
-    mine = [(n, ids[1:] if strip else ids) for n, ids in entries if below(n) is child]
-    if below(null) is not child:
-        null = child
-        while null.children:
-            null = null.children[-1]
-    child.leaves = (mine, null, [n for n in cut if below(n) is child])
-
-
-def path(leaf: Node, root: Node | None) -> list[Node]:
-    """Nodes from just below ``root`` (or from the top, if None) down to ``leaf``."""
-    out = []
-    n: Node | None = leaf
-    while n is not None and n is not root:
-        out.append(n)
-        n = n.parent
-    out.reverse()
-    return out
-
-
-@dataclass
-class Track:
-    nodes: list[Node]              # committed, birth first; misses included, END excluded
-    live: bool = True
-
-    @property
-    def root(self) -> Node:
-        return self.nodes[-1]
+        nF = len(F)
+        c = tab.cov[F]
+        cv.ensure(c)
+        t = tab.frame[F] + 1
+        Xp = m.predict_mean(tab.x[F])
+        add(nF * m.predict_mean_flops())
+        pos = Xp[:, :d]
+        radius = cv.radius[c]
+        out = (np.any(pos < self.lo - radius[:, None], axis=1)
+               | np.any(pos > self.hi + radius[:, None], axis=1))
+        inside = np.flatnonzero(~out)
+        owner, J = self.candidates(F, inside, t, pos, radius)
+        g = self.first[t[owner]] + J
+        Y = self.flat[g] - pos[owner]
+        co = c[owner]
+        d2 = np.einsum("pi,pij,pj->p", Y, cv.Sinv[co], Y)
+        add(len(J) * (d + matmul(1, d, d) + matmul(1, d, 1)))
+        ok = d2 <= self.gate
+        pk, co, g = owner[ok], co[ok], g[ok]
+        score = tab.score[F]
+        n_ok = len(pk)
+        add(n_ok * (3 + matmul(s, d, 1) + s))
+        xc = Xp[pk] + np.einsum("pd,psd->ps", Y[ok], cv.K[co])
+        ci = c[inside]
+        miss = tab.misses[F[inside]] < self.max_gap
+        add(int(miss.sum()))
+        outs = np.flatnonzero(out)
+        fo = F[outs]
+        # children: detections, then the inside nodes' miss/end, then the outside nodes' end
+        parent = np.concatenate([pk, inside, outs])
+        rows = self.flat_rows[g]
+        cols = dict(
+            frame=t[parent],
+            det=np.concatenate([J[ok], np.where(miss, MISS, END), np.full(len(outs), END)]),
+            row=np.concatenate([rows, np.full(len(inside) + len(outs), -1)]),
+            x=np.concatenate([xc, Xp[inside], Xp[outs]]),
+            cov=np.concatenate([cv.nxt[co], cv.pp[ci], tab.cov[fo]]),
+            covp=np.concatenate([cv.pp[co], cv.pp[ci], np.full(len(outs), -1)]),
+            misses=np.concatenate([np.zeros(n_ok, dtype=np.int64),
+                                   tab.misses[F[inside]] + miss, tab.misses[fo]]),
+            score=np.concatenate([score[pk] + cv.const[co] - 0.5 * d2[ok],
+                                  score[inside] + np.where(miss, self.ln_miss, 0.0),
+                                  score[outs]]),
+            ended=np.concatenate([np.zeros(n_ok, dtype=bool), ~miss, np.ones(len(outs), bool)]),
+            last_row=np.concatenate([rows, tab.last_row[F[inside]], tab.last_row[fo]]),
+            last_frame=np.concatenate([t[pk], tab.last_frame[F[inside]], tab.last_frame[fo]]))
+        last = np.concatenate([np.zeros(n_ok, dtype=np.int8),
+                               np.ones(len(inside) + len(outs), dtype=np.int8)])
+        order = np.lexsort((last, parent))  # stable: detections ascending, then the miss
+        ids = tab.add(**{k: v[order] for k, v in cols.items()})
+        self.expanded += nF
+        self.created += len(ids)
+        self.link_nodes += n_ok
+        return parent[order], ids
 
 
 @contextlib.contextmanager
 def paused_gc() -> Iterator[None]:
     """Python's cyclic garbage collector paused (and resumed only if it was running): a
-    dense window makes hundreds of thousands of nodes, and the collector's passes over
-    them took about 45 % of the run.  Nothing waits on it: discarded subtrees have their
-    parent/child cycles broken (:func:`_drop`), so reference counting frees them at once.
-    Callers that keep committed tracks past :func:`run` should drop them inside the pause
-    too, or the collector's first pass afterwards walks every one of their nodes."""
+    dense window makes and frees many objects (owners, options, search closures), and the
+    collector's passes over them cost time for nothing; none is left in a cycle
+    (tests/test_mht_memory.py)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -401,32 +265,100 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _grow(scene: Scene, L: Branches, C: Branches, f0: int, last: int, cap: int,
+          tick: Callable[[int], None]) -> tuple[Branches, Branches]:
+    """Extend every branch of ``L`` through frame ``last``, level by level (all owners'
+    frontiers expanded together by :meth:`Scene.expand`), keeping each owner's branches
+    in walk order: the ones already done, then the new children.  An owner with more
+    than ``cap`` branches at a level keeps the best ``cap - 1`` new ones and its all-miss
+    one; the others go to ``C`` (cut: never extended again)."""
+    tab = scene.table
+    depth = 0
+    while True:
+        lf = L.leaf
+        front = ~tab.ended[lf] & (tab.frame[lf] < last)
+        if not front.any():
+            return L, C
+        fi = np.flatnonzero(front)
+        pidx, kids = scene.expand(lf[fi])
+        prow = fi[pidx]
+        hn = L.hn[prow]
+        hn[np.arange(len(kids)), tab.frame[kids] - f0] = kids
+        grown = Branches(L.own[prow], hn, kids, L.ndet[prow] + (tab.det[kids] >= 0))
+        done = L.take(np.flatnonzero(~front))
+        both = done.join(grown)
+        order = np.argsort(both.own, kind="stable")
+        L = both.take(order)
+        is_new = order >= len(done)
+        seg = np.flatnonzero(np.r_[True, L.own[1:] != L.own[:-1]]) if len(L) else _NONE
+        size = np.diff(np.r_[seg, len(L)])
+        over = np.flatnonzero((size > cap) & (np.add.reduceat(is_new, seg) > 0)
+                              if len(seg) else _NONE)
+        if len(over):
+            L, cut = _cap(tab, L, seg, size, over, is_new, cap)
+            both = C.join(cut)
+            C = both.take(np.argsort(both.own, kind="stable"))
+        depth += 1
+        tick(depth)
+
+
+def _cap(tab: NodeTable, L: Branches, seg: np.ndarray, size: np.ndarray, over: np.ndarray,
+         is_new: np.ndarray, cap: int) -> tuple[Branches, Branches]:
+    """The cap of :func:`_grow` on the owners ``over`` (segments of ``L``): the kept
+    branches (new ones by decreasing score, the all-miss one last if it was not among
+    them) and the cut ones."""
+    keep = np.ones(len(L), dtype=bool)
+    order = np.arange(len(L))
+    cut = []
+    for k in over.tolist():
+        rows = np.arange(seg[k], seg[k] + size[k])
+        new = rows[is_new[rows]]
+        n_keep = max(cap - (len(rows) - len(new)), 1)
+        srt = new[np.argsort(-tab.score[L.leaf[new]], kind="stable")]
+        top = srt[: n_keep - 1]
+        null = srt[L.ndet[srt] == 0]
+        if len(null) and null[0] not in top:
+            top = np.r_[top, null]
+        dropped = np.setdiff1d(srt, top)
+        cut.append(srt[np.isin(srt, dropped)])
+        keep[dropped] = False
+        order[new] = np.r_[top, dropped]  # kept ones in their new order, first
+    idx = order[keep[order]]
+    return L.take(idx), L.take(np.concatenate(cut))
+
+
+@dataclass
+class Committed:
+    """The committed nodes of every track, track by track in frame order: the track,
+    frame, detection (position in the frame, or :data:`MISS`), state and covariance
+    rows (after and predicted into the frame; -1 for a track's first)."""
+
+    track: np.ndarray
+    frame: np.ndarray
+    det: np.ndarray
+    x: np.ndarray
+    cov: np.ndarray
+    covp: np.ndarray
+    n_tracks: int
+
+
 def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_bytes: float,
-        progress: Any = None) -> tuple[list[Track], dict[str, Any]]:
+        progress: Any = None) -> tuple[Committed, dict[str, Any]]:
     """:func:`_windows` with the garbage collector paused (:func:`paused_gc`)."""
     with paused_gc():
         return _windows(scene, K, max_branches, search_budget, memory_bytes, progress)
+
+
+def _grow_tick(tick: Callable[[int, float], None], f0: int, levels: int, level: int) -> None:
+    tick(f0, 0.6 * min(1.0, level / levels))
 
 
 def _select_tick(tick: Callable[[int, float], None], f0: int, part: float) -> None:
     tick(f0, 0.7 + 0.29 * part)
 
 
-def _drop(node: Node, keep: Node | None = None) -> None:
-    """Discard ``node``'s subtree (all of its descendants but ``keep``'s): clear every
-    ``children`` list in it, so that no parent/child cycle is left for the collector."""
-    stack = [c for c in node.children or () if c is not keep]
-    node.children = node.leaves = None
-    while stack:
-        n = stack.pop()
-        n.leaves = None
-        if n.children:
-            stack.extend(n.children)
-            n.children = None
-
-
 def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory_bytes: float,
-             progress: Any = None) -> tuple[list[Track], dict[str, Any]]:
+             progress: Any = None) -> tuple[Committed, dict[str, Any]]:
     """Slide the window over the scene; returns every committed track and statistics.
 
     ``progress(done, total)`` (a :class:`~napari_mpt.runtime.RunControl`'s ``step``, which
@@ -434,8 +366,13 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
     called after every window (``done`` = committed frames x units) and, on windows that
     take long (thousands of particles), also between the levels of the trees and before
     the selection, at most every :data:`PROGRESS_EVERY_S`, so that the bar moves and Cancel
-    is honoured at least about once a second."""
+    is honoured at least about once a second.
+
+    Owners are numbered by their birth detection (its index in the flattened frames), so
+    sorting by owner puts live tracks first (by start), then the candidate new tracks in
+    frame and detection order."""
     T = len(scene.coords)
+    tab = scene.table
     last_call = [time.perf_counter()]
 
     def tick(f0: int, part: float) -> None:
@@ -443,125 +380,194 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
             progress(PROGRESS_UNITS * f0 + min(int(part * PROGRESS_UNITS), PROGRESS_UNITS - 1),
                      PROGRESS_UNITS * T)
             last_call[0] = time.perf_counter()
-    tracks: list[Track] = []
-    births: dict[tuple[int, int], Node] = {}
+
+    n_owners_total = int(scene.first[-1])
+    start_of = np.repeat(np.arange(T), np.diff(scene.first))  # an owner's birth frame
+    o_track = np.full(n_owners_total, -1, dtype=np.int64)  # the owner's track, if started
+    o_root = np.full(n_owners_total, -1, dtype=np.int64)   # a track's last committed node
+    live = np.zeros(0, dtype=bool)                            # per track
+    serial = np.zeros(0, dtype=np.int64)                      # per track: its owner
+    chunks: list[tuple[np.ndarray, np.ndarray]] = []          # (track, node) committed
+    saved: list[dict[str, np.ndarray]] = []                   # their node data
+
+    def commit(tracks: np.ndarray, nodes: np.ndarray) -> None:
+        chunks.append((tracks, nodes))
+        saved.append({k: getattr(tab, k)[nodes] for k in ("frame", "det", "x", "cov", "covp",
+                                                          "score")})
+
     stats = SelectStats()
     info: dict[str, Any] = {"windows": 0, "capped_owners": 0, "score": 0.0, "peak_nodes": 0}
+    L, C = Branches.empty(0), Branches.empty(0)
+    pf0, pf1 = 0, -1
     c = -1
     while c < T - 1:
         f0 = c + 1
         f1 = min(c + K, T - 1) if c >= 0 else min(K, T - 1)
         final = f1 == T - 1
-        live = [tr for tr in tracks if tr.live]
-        n_births = sum(len(z) for z in scene.coords[f0 : f1 + 1])
-        owners_count = max(1, len(live) + n_births)
-        cap = int(max(2, min(max_branches, memory_bytes / NODE_BYTES / owners_count
-                             / max(1, f1 - f0 + 1))))
-        owners: list[Owner] = []
-        refs: list[tuple[Any, Node, list[Node]]] = []
-        roots: list[tuple[Node, tuple[int, ...]]] = [(tr.root, ()) for tr in live]
-        keys: list[tuple[int, int]] = []
-        for t in range(f0, f1 + 1):
-            if scene.start_score(t) == -math.inf:
+        W = f1 - f0 + 1
+        L, C = L.reframe(f0 - pf0, f1 - pf1), C.reframe(f0 - pf0, f1 - pf1)
+        for t in range(pf1 + 1, f1 + 1):
+            if scene.start_score(t) == -math.inf or not len(scene.coords[t]):
                 continue
-            for j in range(len(scene.coords[t])):
-                root = births.get((t, j))
-                if root is None:
-                    root = births[(t, j)] = scene.birth(t, j)
-                roots.append((root, (root.row,)))
-                keys.append((t, j))
-        found = branches(scene, roots, f1, cap,
-                         lambda level, f0=f0, n=f1 - f0 + 2: tick(f0, 0.6 * min(1.0, level / n)))
+            ids = scene.births(t)
+            hn = np.full((len(ids), W), -1, dtype=np.int64)
+            hn[:, t - f0] = ids
+            L = L.join(Branches(scene.first[t] + np.arange(len(ids)), hn, ids,
+                                np.zeros(len(ids), dtype=np.int64)))
+        pf0, pf1 = f0, f1
+        n_births = int(scene.first[f1 + 1] - scene.first[f0])
+        owners_count = max(1, int(live.sum()) + n_births)
+        cap = int(max(2, min(max_branches, memory_bytes / NODE_BYTES / owners_count / W)))
+        L, C = _grow(scene, L, C, f0, f1, cap, functools.partial(_grow_tick, tick, f0, W + 1))
         tick(f0, 0.7)
-        for tr, (lv, ids, null, capped) in zip(live, found, strict=False):
-            info["capped_owners"] += capped
-            kept = sorted((e for e in zip(lv, ids, strict=True) if e[0].score >= null.score),
-                          key=lambda e: -e[0].score)
-            owners.append(Owner(True, [(n.score - tr.root.score, z) for n, z in kept],
-                                capped=capped))
-            refs.append((tr, tr.root, [n for n, _ in kept]))
-        for key, (root, _), (lv, ids, _, capped) in zip(keys, roots[len(live):],
-                                                         found[len(live):], strict=True):
-            info["capped_owners"] += capped
-            kept = sorted((e for e in zip(lv, ids, strict=True) if e[0].score > 0),
-                          key=lambda e: -e[0].score)
-            if kept:
-                owners.append(Owner(False, [(n.score, z) for n, z in kept], capped=capped))
-                refs.append((key, root, [n for n, _ in kept]))
-        select(owners, search_budget, stats, functools.partial(_select_tick, tick, f0))
-        started: set[int] = set()
-        for o, (who, root, keep) in zip(owners, refs, strict=True):
-            if o.choice < 0:
-                continue
-            leaf = keep[o.choice]  # options are in keep's order (select sorts stably)
-            if final:
-                root.leaves = None  # no later window: break the leaves' cycles
-            if isinstance(who, Track):
-                steps = path(leaf, root)
-                _reroot(root, steps[0])
-                _drop(root, keep=steps[0])  # the other branches of the committed root are gone
-            elif final or who[0] == f0:
-                steps = path(leaf, root) if final else []  # committed: its start at f0 only
-                who = Track([root])
-                if root.leaves is not None:  # a track's branches leave out its root's row
-                    entries, nl, cp = root.leaves
-                    root.leaves = ([(n, ids[1:]) for n, ids in entries], nl, cp)
-                tracks.append(who)
-                started.add(id(root))
-            else:
-                continue  # a new track later in the window: decided again next window
-            for n in steps if final else steps[:1]:
-                if n.det == END:
-                    who.live = False
-                    break
-                who.nodes.append(n)
-            if final:
-                who.live = False
-                for a, b in pairwise([root, *steps]):  # cut each step's other branches
-                    _drop(a, keep=b)
-            if not who.live:
-                _drop(who.nodes[-1])
-        for key in [k for k in births if final or k[0] == f0]:
-            if id(births[key]) not in started:
-                _drop(births[key])
-            del births[key]
-        info["peak_nodes"] = max(info["peak_nodes"], scene.nodes)
-        scene.nodes = _count_nodes(tracks, births)
+        info["capped_owners"] += len(np.unique(C.own))
+        opts, sel, owners = _options(scene, L, C, o_track, o_root)
+        choice, _ = select_options(opts, search_budget, stats,
+                                   functools.partial(_select_tick, tick, f0))
+        chosen = np.where(choice >= 0, sel[opts.start[:-1] + np.maximum(choice, 0)], -1)
+        was_track = o_track[owners] >= 0
+        # new tracks: chosen candidates starting at f0 (all of them in the last window)
+        born = owners[~was_track & (chosen >= 0) & ((start_of[owners] == f0) | final)]
+        o_track[born] = len(live) + np.arange(len(born))
+        live = np.r_[live, np.ones(len(born), dtype=bool)]
+        serial = np.r_[serial, born]
+        pick = np.flatnonzero(chosen >= 0)
+        pick = pick[o_track[owners[pick]] >= 0]
+        if final:  # every decision of the window: each chosen branch up to its end
+            hn = L.hn[chosen[pick]]
+            on = (hn >= 0) & (tab.det[hn] != END)
+            who = np.repeat(o_track[owners[pick]], on.sum(1))
+            commit(who, hn[on])
+            live[:] = False
+            L, C = Branches.empty(W), Branches.empty(W)
+        else:  # frame f0: the tracks' decisions there, and the tracks started there
+            tr = pick[was_track[pick]]
+            step = L.hn[chosen[tr], 0]
+            ends = tab.det[step] == END
+            live[o_track[owners[tr[ends]]]] = False
+            go = tr[~ends]
+            o_root[owners[go]] = step[~ends]
+            new = pick[~was_track[pick]]
+            o_root[owners[new]] = L.hn[chosen[new], 0]
+            both = np.r_[go, new]
+            commit(o_track[owners[both]], o_root[owners[both]])
+            L = _kept(tab, L, o_track, o_root, live, start_of, f0)
+            C = _kept(tab, C, o_track, o_root, live, start_of, f0)
+            L, C = _uncut(L, C, owners[go])
+        info["peak_nodes"] = max(info["peak_nodes"], tab.n)
+        roots = o_root[serial[live]]
+        keep = np.unique(np.concatenate([L.hn[L.hn >= 0], C.hn[C.hn >= 0], roots]))
+        remap = tab.compact(keep)
+        L, C = L.remap(remap), C.remap(remap)
+        o_root[serial[live]] = remap[roots]
         info["windows"] += 1
         c = f1 if final else f0
         if progress is not None:
             progress(PROGRESS_UNITS * (c + 1), PROGRESS_UNITS * T)
             last_call[0] = time.perf_counter()
-    info["score"] = sum(tr.nodes[-1].score for tr in tracks)
+    out = _committed(chunks, saved, len(live), scene.model.state_dim)
+    info["score"] = out[1]
     info.update(exact_clusters=stats.exact, bounded_clusters=stats.bounded,
                 largest_cluster=stats.largest, selection_nodes=stats.nodes,
                 milp_clusters=stats.milp, lp_integral_clusters=stats.lp,
                 lp_fixed_branches=stats.fixed)
-    return tracks, info
+    return out[0], info
 
 
-def _count_nodes(tracks: list[Track], births: dict[tuple[int, int], Node]) -> int:
-    total = 0
-    stack = [tr.root for tr in tracks if tr.live] + list(births.values())
-    while stack:
-        n = stack.pop()
-        total += 1
-        if n.children:
-            stack.extend(n.children)
-    return total
+def _options(scene: Scene, L: Branches, C: Branches, o_track: np.ndarray, o_root: np.ndarray
+             ) -> tuple[Options, np.ndarray, np.ndarray]:
+    """The selection's options from the branches: a track's branches scoring at least its
+    all-miss branch (scores relative to its committed root), a candidate new track's
+    scoring above 0, each owner's best first (ties in walk order).  Returns the options,
+    the branch (row of ``L``) of each option, and each owner of the options."""
+    tab = scene.table
+    own = L.own
+    n = len(own)
+    sc = tab.score[L.leaf]
+    first = np.r_[True, own[1:] != own[:-1]] if n else np.zeros(0, dtype=bool)
+    pos = np.cumsum(first) - 1
+    is_track = o_track[own] >= 0
+    null = L.ndet == 0
+    null_score = np.full(int(first.sum()), np.inf)
+    null_score[pos[null]] = sc[null]
+    elig = np.where(is_track, sc >= null_score[pos], sc > 0)
+    rel = sc - np.where(is_track, tab.score[np.where(is_track, o_root[own], 0)], 0.0)
+    order = np.lexsort((-sc, -rel, pos))  # best first, ties in walk order (stable)
+    sel = order[elig[order]]
+    o_pos = pos[sel]
+    ofirst = np.r_[True, o_pos[1:] != o_pos[:-1]] if len(sel) else np.zeros(0, dtype=bool)
+    owners = own[sel][ofirst]
+    start = np.r_[np.flatnonzero(ofirst), len(sel)].astype(np.int64)
+    hn = L.hn[sel]
+    r = np.where(hn >= 0, tab.row[np.maximum(hn, 0)], -1)
+    taken = r >= 0
+    dstart = np.zeros(len(sel) + 1, dtype=np.int64)
+    np.cumsum(taken.sum(1), out=dstart[1:])
+    opts = Options(o_track[owners] >= 0, start, rel[sel], dstart, r[taken],
+                   np.isin(owners, C.own))
+    return opts, sel, owners
 
 
-def smooth_track(model: MotionModel, nodes: list[Node], counter: FlopCounter) -> list[np.ndarray]:
-    """Rauch-Tung-Striebel smoothed states of one committed track (misses included)."""
+def _kept(tab: NodeTable, B: Branches, o_track: np.ndarray, o_root: np.ndarray,
+          live: np.ndarray, start_of: np.ndarray, f0: int) -> Branches:
+    """After committing frame ``f0``: the branches of live tracks through their committed
+    node (the detection it took no longer counted) and of candidates starting later."""
+    if not len(B):
+        return B
+    tid = o_track[B.own]
+    track = tid >= 0
+    alive = np.r_[live, False][np.where(track, tid, len(live))]
+    ok = np.where(track, alive & (B.hn[:, 0] == o_root[B.own]),
+                  start_of[B.own] > f0)
+    out = B.take(np.flatnonzero(ok))
+    was = (o_track[out.own] >= 0) & (start_of[out.own] < f0)  # a track before this window
+    out.ndet = out.ndet - (was & (tab.det[out.hn[:, 0]] >= 0))
+    return out
+
+
+def _uncut(L: Branches, C: Branches, owners: np.ndarray) -> tuple[Branches, Branches]:
+    """Give each of ``owners`` (tracks) its all-miss branch back if the cap had cut it
+    (it is their fallback: a track must always have a branch)."""
+    have = np.unique(L.own[L.ndet == 0])
+    lost = np.setdiff1d(owners, have)
+    if not len(lost):
+        return L, C
+    back = np.isin(C.own, lost) & (C.ndet == 0)
+    assert int(back.sum()) == len(lost), "a track's all-miss branch was lost"
+    both = L.join(C.take(np.flatnonzero(back)))
+    L = both.take(np.argsort(both.own, kind="stable"))
+    return L, C.take(np.flatnonzero(~back))
+
+
+def _committed(chunks: list[tuple[np.ndarray, np.ndarray]], saved: list[dict[str, np.ndarray]],
+               n_tracks: int, s: int) -> tuple[Committed, float]:
+    """The committed nodes, track by track in frame order, and the summed track scores
+    (each track's last committed node's)."""
+    if not chunks:
+        z = np.zeros(0, dtype=np.int64)
+        return Committed(z, z, z, np.zeros((0, s)), z, z, 0), 0.0
+    track = np.concatenate([c[0] for c in chunks])
+    data = {k: np.concatenate([d[k] for d in saved]) for k in saved[0]}
+    order = np.argsort(track, kind="stable")
+    track = track[order]
+    data = {k: v[order] for k, v in data.items()}
+    lastof = np.r_[track[1:] != track[:-1], True] if len(track) else np.zeros(0, dtype=bool)
+    score = float(data["score"][lastof].sum())
+    return Committed(track, data["frame"], data["det"], data["x"], data["cov"], data["covp"],
+                     n_tracks), score
+
+
+def smooth_track(model: MotionModel, x: np.ndarray, P: np.ndarray, Pp: np.ndarray,
+                 counter: FlopCounter) -> np.ndarray:
+    """Rauch-Tung-Striebel smoothed states of one committed track (misses included):
+    filtered states ``x`` (n, s), their covariances ``P`` and the predicted ones ``Pp``
+    into each frame (``Pp[0]`` unused)."""
     s = model.state_dim
-    xs = [n.x for n in nodes]
-    out = xs.copy()
-    for k in range(len(nodes) - 2, -1, -1):
-        Pp = nodes[k + 1].Pp
-        assert Pp is not None
-        inv, inv_flops = gauss_jordan_inverse(Pp)
-        C = nodes[k].P @ model.F.T @ inv
-        out[k] = xs[k] + C @ (out[k + 1] - model.predict_mean(xs[k]))
+    out = x.copy()
+    for k in range(len(x) - 2, -1, -1):
+        inv, inv_flops = gauss_jordan_inverse(Pp[k + 1])
+        C = P[k] @ model.F.T @ inv
+        out[k] = x[k] + C @ (out[k + 1] - model.predict_mean(x[k]))
         counter.add(2 * matmul(s, s, s) + inv_flops + model.predict_mean_flops() + s
                     + matmul(s, s, 1) + s)
     return out

@@ -32,7 +32,7 @@ from .clusters import Cluster, gate_clusters
 from .estimate import estimate_parameters, field_of_view
 from .exact import ExactSearch, all_permutations
 from .exhaustive import exhaustive_bytes, exhaustive_search
-from .general import FA_FLOOR, NODE_BYTES, PD_CAP, Scene, paused_gc, run, smooth_track
+from .general import FA_FLOOR, NODE_BYTES, PD_CAP, Scene, run, smooth_track
 from .smooth import rts_smooth
 
 EXACT_MAX_PERMUTATIONS = 40_320  # 8!: permutations costed at each node of the exact search
@@ -277,14 +277,14 @@ def _run_general(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.nd
 
 def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
                         params: MHTParams, counter: FlopCounter, control: RunControl | None,
-                        scene_type: type[Scene] = Scene, allowed: Any = None
+                        allowed: Any = None
                         ) -> tuple[Tracks, dict, Scene]:
     """The detection-level MHT on every frame's coordinates and table rows (``numbers``:
     the frame numbers): its tracks, run statistics and the scene it searched.
 
-    ``scene_type`` and ``allowed`` (a candidate filter, see :class:`Scene`) are for the
-    hybrid tracker (:mod:`napari_mpt.hybrid`), which counts expansions and prunes links
-    with the transformer's scores; everything else is the MHT's own."""
+    ``allowed`` (a candidate filter, see :class:`Scene`) is for the hybrid tracker
+    (:mod:`napari_mpt.hybrid`), which prunes links with the transformer's scores;
+    everything else is the MHT's own."""
     d = coords[0].shape[1] if len(coords[0]) else next(len(z[0]) for z in coords if len(z))
     model = motion_model(params, d)
     lo, hi, area = field_of_view(coords)
@@ -294,29 +294,27 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
     lam_fa = max(params.clutter_density, FA_FLOOR)
     lam_b = params.birth_density
     lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
-    scene = scene_type(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
-                       params.max_gap, params.link_gate, counter, allowed=allowed)
-    tid, frame, det, states = [], [], [], []  # the detected vertices, track by track
-    with paused_gc():  # until the tracks' nodes are freed (see paused_gc)
-        done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
-                         params.memory_budget_mb * 2**20,
-                         None if control is None else control.step)
-        for i, tr in enumerate(done):
-            xs = (smooth_track(model, tr.nodes, counter) if params.smooth
-                  else [n.x for n in tr.nodes])
-            for n, x in zip(tr.nodes, xs, strict=True):
-                if n.det >= 0:
-                    tid.append(i)
-                    frame.append(n.frame)
-                    det.append(n.det)
-                    states.append(x)
-        n_tracks = len(done)
-        del done
-    fr = np.asarray(frame, dtype=np.int64)
+    scene = Scene(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
+                  params.max_gap, params.link_gate, counter, allowed=allowed)
+    done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
+                     params.memory_budget_mb * 2**20, None if control is None else control.step)
+    states = done.x
+    if params.smooth and len(states):
+        covs = scene.covs
+        cuts = np.flatnonzero(np.diff(done.track)) + 1
+        P = covs.stack(done.cov)
+        Pp = covs.stack(np.maximum(done.covp, 0))
+        states = np.concatenate([
+            smooth_track(model, states[a:b], P[a:b], Pp[a:b], counter)
+            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(states)], strict=True)])
+    seen = done.det >= 0
+    fr = done.frame[seen]
     first = np.cumsum([0] + [len(z) for z in coords])  # frame t's detections, flattened
-    at = first[fr] + np.asarray(det, dtype=np.int64)
-    P = np.stack(states)[:, :d] if states else np.empty((0, d))
+    at = first[fr] + done.det[seen]
+    P = states[seen][:, :d]
     M = np.concatenate(coords)[at] if len(at) else np.empty((0, d))
+    n_tracks = done.n_tracks
+    tid = done.track[seen]
     axes = axes_for(d)
     tracks = Tracks(np.asarray(tid, dtype=np.int64),
                     np.asarray(numbers, dtype=np.int64)[fr], P,
