@@ -234,3 +234,25 @@ def test_covariances_equal_to_2e_minus_32_share_a_step_without_changing_the_trac
     np.testing.assert_array_equal(coarse.tracks.detection, exact.tracks.detection)
     np.testing.assert_array_equal(coarse.tracks.track_id, exact.tracks.track_id)
     np.testing.assert_allclose(coarse.tracks.coords, exact.tracks.coords, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("smooth", [True, False])
+def test_dropping_unreferenced_covariances_keeps_the_tracks(monkeypatch, smooth):
+    """The covariance rows no live or committed node refers to are dropped once there are
+    more than general.COV_ROWS (a long run would keep every one): with a tiny limit, so
+    that it happens every few windows, the tracks and smoothed positions are the same and
+    the steps computed again are counted again (more FLOPs); without smoothing the
+    committed nodes' covariances are not kept."""
+    import napari_mpt.mht.general as general
+
+    det, _ = scene(30, 60, p_d=0.85, clutter=3.0, fov=120.0, step=1.0, noise=0.5,
+                   lifetimes=False, seed=12)
+    params = MHTParams(lookback=3, motion_model="constant-velocity", process_noise=1.0,
+                       measurement_noise=0.5, smooth=smooth)
+    kept = track_mht(det, params)
+    monkeypatch.setattr(general, "COV_ROWS", 100)
+    dropped = track_mht(det, params)
+    assert dropped.flops.value > kept.flops.value
+    np.testing.assert_array_equal(dropped.tracks.detection, kept.tracks.detection)
+    np.testing.assert_array_equal(dropped.tracks.track_id, kept.tracks.track_id)
+    np.testing.assert_allclose(dropped.tracks.coords, kept.tracks.coords, rtol=0, atol=1e-8)

@@ -88,6 +88,7 @@ PROGRESS_EVERY_S = 0.25  # within a window, at most this often
 # traced memory (tracemalloc) over its peak node count was 424-432 B for s = 4
 # (vesicle-high with 50 spurious spots per 1000 particles; 300 and 1000 particles, K = 5, 3)
 NODE_BYTES = 450
+COV_ROWS = 20_000  # distinct covariances kept before unreferenced ones are dropped
 _NONE = np.zeros(0, dtype=np.int64)
 
 
@@ -119,6 +120,7 @@ class Scene:
     # branch whose latest detection is table row last_row take, gap frames later, the
     # candidate (a position in its frame)?  Applied before gating.
     allowed: Any = None
+    smooth: bool = False  # committed nodes keep their covariances (for smoothing)
 
     def __post_init__(self) -> None:
         m = self.model
@@ -395,6 +397,7 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
         saved.append({k: getattr(tab, k)[nodes] for k in ("frame", "det", "x", "cov", "covp",
                                                           "score")})
 
+    cov_limit = COV_ROWS
     stats = SelectStats()
     info: dict[str, Any] = {"windows": 0, "capped_owners": 0, "score": 0.0, "peak_nodes": 0}
     L, C = Branches.empty(0), Branches.empty(0)
@@ -460,6 +463,8 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
         remap = tab.compact(keep)
         L, C = L.remap(remap), C.remap(remap)
         o_root[serial[live]] = remap[roots]
+        if len(scene.covs) > cov_limit:
+            cov_limit = max(COV_ROWS, 2 * _compact_covariances(scene, saved))
         info["windows"] += 1
         c = f1 if final else f0
         if progress is not None:
@@ -472,6 +477,23 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
                 milp_clusters=stats.milp, lp_integral_clusters=stats.lp,
                 lp_fixed_branches=stats.fixed)
     return out[0], info
+
+
+def _compact_covariances(scene: Scene, saved: list[dict[str, np.ndarray]]) -> int:
+    """Drop the covariance rows no live node refers to, nor a committed one when the
+    tracks are to be smoothed (else theirs become -1); return how many are kept."""
+    tab = scene.table
+    refs = [tab.cov[: tab.n], tab.covp[: tab.n], np.array([scene.P0])]
+    if scene.smooth:
+        refs += [d[k] for d in saved for k in ("cov", "covp")]
+    keep = np.unique(np.concatenate(refs))
+    keep = keep[keep >= 0]
+    remap = scene.covs.compact(keep)
+    tab.cov[: tab.n], tab.covp[: tab.n] = remap[tab.cov[: tab.n]], remap[tab.covp[: tab.n]]
+    for d in saved:
+        d["cov"], d["covp"] = remap[d["cov"]], remap[d["covp"]]
+    scene.P0 = int(remap[scene.P0])
+    return len(keep)
 
 
 def _options(scene: Scene, L: Branches, C: Branches, o_track: np.ndarray, o_root: np.ndarray

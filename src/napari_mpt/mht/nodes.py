@@ -88,6 +88,26 @@ class Covariances:
             self.stepped[i] = False
         return i
 
+    def compact(self, keep: np.ndarray) -> np.ndarray:
+        """Keep only the rows ``keep`` (ascending); return the map old row -> new row (-1:
+        dropped).  A kept row whose step leads to a dropped row loses its step (computed,
+        and counted, again if needed).  Why: the distinct covariances of a run grow with
+        its length (about 420 a frame at 1000 particles), most of them of branches long
+        discarded."""
+        n = len(self.mats)
+        remap = np.full(n + 1, -1, dtype=np.int64)  # index -1 maps "none" to -1
+        remap[keep] = np.arange(len(keep))
+        st = self.stepped[:n][keep]
+        nxt = remap[np.where(st, self.nxt[:n][keep], -1)]
+        pp = remap[np.where(st, self.pp[:n][keep], -1)]
+        self.stepped = st & (nxt >= 0) & (pp >= 0)
+        self.nxt, self.pp = nxt, pp
+        self.Sinv, self.K = self.Sinv[keep], self.K[keep]
+        self.radius, self.const = self.radius[keep], self.const[keep]
+        self.mats = [self.mats[i] for i in keep.tolist()]
+        self.index = {cov_key(m, self.bits): i for i, m in enumerate(self.mats)}
+        return remap
+
     def stack(self, ids: np.ndarray) -> np.ndarray:
         return np.stack([self.mats[i] for i in ids.tolist()])
 

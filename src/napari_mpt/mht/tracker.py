@@ -295,7 +295,8 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
     lam_b = params.birth_density
     lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
     scene = Scene(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
-                  params.max_gap, params.link_gate, counter, allowed=allowed)
+                  params.max_gap, params.link_gate, counter, allowed=allowed,
+                  smooth=params.smooth)
     done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
                      params.memory_budget_mb * 2**20, None if control is None else control.step)
     states = done.x
