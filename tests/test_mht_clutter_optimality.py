@@ -78,6 +78,42 @@ class Rules:
                 "score": tr["score"] + math.log(1 - self.pd), "dets": tr["dets"]}
 
 
+def successors(rules: Rules, f: int, tracks: list):
+    """Every way the hypothesis ``tracks`` goes on through frame ``f``: each live track
+    takes one of its gated detections, is missed (while it may be) or ends, and every
+    other detection is a false alarm or starts a track."""
+    rows = rules.rows[f].tolist()
+    live, preds = [], []
+    out = []
+    for tr in tracks:
+        if not tr["alive"]:
+            out.append(tr)
+            continue
+        x, P = rules.predict(tr)
+        if rules.outside(x, P):
+            out.append({**tr, "alive": False})
+        else:
+            live.append(tr)
+            preds.append((x, P))
+    # every track: one of its gated detections, or None (missed / ends)
+    options = []
+    for tr, (x, P) in zip(live, preds, strict=True):
+        opts = [(None, rules.miss(tr, x, P))]
+        for r in rows:
+            new = rules.link(tr, x, P, r)
+            if new is not None:
+                opts.append((r, new))
+        options.append(opts)
+    for combo in itertools.product(*options):
+        used = [r for r, _ in combo if r is not None]
+        if len(set(used)) < len(used):
+            continue
+        free = [r for r in rows if r not in used]
+        for starts in itertools.product((False, True), repeat=len(free)):
+            born = [rules.start(f, r) for r, s in zip(free, starts, strict=True) if s]
+            yield out + [t for _, t in combo] + born
+
+
 def brute_force(rules: Rules) -> tuple[float, int]:
     """Best total score over every global hypothesis, and how many there were."""
     best = -math.inf
@@ -89,36 +125,8 @@ def brute_force(rules: Rules) -> tuple[float, int]:
             count += 1
             best = max(best, sum(t["score"] for t in tracks))
             return
-        rows = rules.rows[f].tolist()
-        live, preds = [], []
-        out = []
-        for tr in tracks:
-            if not tr["alive"]:
-                out.append(tr)
-                continue
-            x, P = rules.predict(tr)
-            if rules.outside(x, P):
-                out.append({**tr, "alive": False})
-            else:
-                live.append(tr)
-                preds.append((x, P))
-        # every track: one of its gated detections, or None (missed / ends)
-        options = []
-        for tr, (x, P) in zip(live, preds, strict=True):
-            opts = [(None, rules.miss(tr, x, P))]
-            for r in rows:
-                new = rules.link(tr, x, P, r)
-                if new is not None:
-                    opts.append((r, new))
-            options.append(opts)
-        for combo in itertools.product(*options):
-            used = [r for r, _ in combo if r is not None]
-            if len(set(used)) < len(used):
-                continue
-            free = [r for r in rows if r not in used]
-            for starts in itertools.product((False, True), repeat=len(free)):
-                born = [rules.start(f, r) for r, s in zip(free, starts, strict=True) if s]
-                frame(f + 1, out + [t for _, t in combo] + born)
+        for nxt in successors(rules, f, tracks):
+            frame(f + 1, nxt)
 
     frame(0, [])
     return best, count
@@ -236,31 +244,8 @@ def sliding_brute_force(rules: Rules, K: int) -> list[list[int]]:
                 if s > best[0]:
                     best[0], best[1] = s, tracks
                 return
-            rows = rules.rows[f].tolist()
-            live, preds, out = [], [], []
-            for tr in tracks:
-                if not tr["alive"]:
-                    out.append(tr)
-                    continue
-                x, P = rules.predict(tr)
-                if rules.outside(x, P):
-                    out.append({**tr, "alive": False})
-                else:
-                    live.append(tr)
-                    preds.append((x, P))
-            options = []
-            for tr, (x, P) in zip(live, preds, strict=True):
-                opts = [(None, rules.miss(tr, x, P))]
-                opts += [(r, new) for r in rows if (new := rules.link(tr, x, P, r)) is not None]
-                options.append(opts)
-            for combo in itertools.product(*options):
-                used = [r for r, _ in combo if r is not None]
-                if len(set(used)) < len(used):
-                    continue
-                free = [r for r in rows if r not in used]
-                for starts in itertools.product((False, True), repeat=len(free)):
-                    born = [rules.start(f, r) for r, s in zip(free, starts, strict=True) if s]
-                    frame(f + 1, out + [t for _, t in combo] + born)
+            for nxt in successors(rules, f, tracks):
+                frame(f + 1, nxt)
 
         frame(f0, committed)
         hyp = best[1]
