@@ -383,20 +383,7 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
                      PROGRESS_UNITS * T)
             last_call[0] = time.perf_counter()
 
-    n_owners_total = int(scene.first[-1])
-    start_of = np.repeat(np.arange(T), np.diff(scene.first))  # an owner's birth frame
-    o_track = np.full(n_owners_total, -1, dtype=np.int64)  # the owner's track, if started
-    o_root = np.full(n_owners_total, -1, dtype=np.int64)   # a track's last committed node
-    live = np.zeros(0, dtype=bool)                            # per track
-    serial = np.zeros(0, dtype=np.int64)                      # per track: its owner
-    chunks: list[tuple[np.ndarray, np.ndarray]] = []          # (track, node) committed
-    saved: list[dict[str, np.ndarray]] = []                   # their node data
-
-    def commit(tracks: np.ndarray, nodes: np.ndarray) -> None:
-        chunks.append((tracks, nodes))
-        saved.append({k: getattr(tab, k)[nodes] for k in ("frame", "det", "x", "cov", "covp",
-                                                          "score")})
-
+    led = Ledger.start(scene)
     cov_limit = COV_ROWS
     stats = SelectStats()
     info: dict[str, Any] = {"windows": 0, "capped_owners": 0, "score": 0.0, "peak_nodes": 0}
@@ -409,74 +396,120 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
         final = f1 == T - 1
         W = f1 - f0 + 1
         L, C = L.reframe(f0 - pf0, f1 - pf1), C.reframe(f0 - pf0, f1 - pf1)
-        for t in range(pf1 + 1, f1 + 1):
-            if scene.start_score(t) == -math.inf or not len(scene.coords[t]):
-                continue
-            ids = scene.births(t)
-            hn = np.full((len(ids), W), -1, dtype=np.int64)
-            hn[:, t - f0] = ids
-            L = L.join(Branches(scene.first[t] + np.arange(len(ids)), hn, ids,
-                                np.zeros(len(ids), dtype=np.int64)))
+        L = _with_births(scene, L, f0, range(pf1 + 1, f1 + 1), W)
         pf0, pf1 = f0, f1
         n_births = int(scene.first[f1 + 1] - scene.first[f0])
-        owners_count = max(1, int(live.sum()) + n_births)
+        owners_count = max(1, int(led.live.sum()) + n_births)
         cap = int(max(2, min(max_branches, memory_bytes / NODE_BYTES / owners_count / W)))
         L, C = _grow(scene, L, C, f0, f1, cap, functools.partial(_grow_tick, tick, f0, W + 1))
         tick(f0, 0.7)
         info["capped_owners"] += len(np.unique(C.own))
-        opts, sel, owners = _options(scene, L, C, o_track, o_root)
+        opts, sel, owners = _options(scene, L, C, led.o_track, led.o_root)
         choice, _ = select_options(opts, search_budget, stats,
                                    functools.partial(_select_tick, tick, f0))
         chosen = np.where(choice >= 0, sel[opts.start[:-1] + np.maximum(choice, 0)], -1)
-        was_track = o_track[owners] >= 0
-        # new tracks: chosen candidates starting at f0 (all of them in the last window)
-        born = owners[~was_track & (chosen >= 0) & ((start_of[owners] == f0) | final)]
-        o_track[born] = len(live) + np.arange(len(born))
-        live = np.r_[live, np.ones(len(born), dtype=bool)]
-        serial = np.r_[serial, born]
-        pick = np.flatnonzero(chosen >= 0)
-        pick = pick[o_track[owners[pick]] >= 0]
-        if final:  # every decision of the window: each chosen branch up to its end
-            hn = L.hn[chosen[pick]]
-            on = (hn >= 0) & (tab.det[hn] != END)
-            who = np.repeat(o_track[owners[pick]], on.sum(1))
-            commit(who, hn[on])
-            live[:] = False
-            L, C = Branches.empty(W), Branches.empty(W)
-        else:  # frame f0: the tracks' decisions there, and the tracks started there
-            tr = pick[was_track[pick]]
-            step = L.hn[chosen[tr], 0]
-            ends = tab.det[step] == END
-            live[o_track[owners[tr[ends]]]] = False
-            go = tr[~ends]
-            o_root[owners[go]] = step[~ends]
-            new = pick[~was_track[pick]]
-            o_root[owners[new]] = L.hn[chosen[new], 0]
-            both = np.r_[go, new]
-            commit(o_track[owners[both]], o_root[owners[both]])
-            L = _kept(tab, L, o_track, o_root, live, start_of, f0)
-            C = _kept(tab, C, o_track, o_root, live, start_of, f0)
-            L, C = _uncut(L, C, owners[go])
+        L, C = led.decide(tab, L, C, owners, chosen, f0, final)
         info["peak_nodes"] = max(info["peak_nodes"], tab.n)
-        roots = o_root[serial[live]]
-        keep = np.unique(np.concatenate([L.hn[L.hn >= 0], C.hn[C.hn >= 0], roots]))
-        remap = tab.compact(keep)
-        L, C = L.remap(remap), C.remap(remap)
-        o_root[serial[live]] = remap[roots]
+        L, C = led.compact(tab, L, C)
         if len(scene.covs) > cov_limit:
-            cov_limit = max(COV_ROWS, 2 * _compact_covariances(scene, saved))
+            cov_limit = max(COV_ROWS, 2 * _compact_covariances(scene, led.saved))
         info["windows"] += 1
         c = f1 if final else f0
         if progress is not None:
             progress(PROGRESS_UNITS * (c + 1), PROGRESS_UNITS * T)
             last_call[0] = time.perf_counter()
-    out = _committed(chunks, saved, len(live), scene.model.state_dim)
+    out = _committed(led.chunks, led.saved, len(led.live), scene.model.state_dim)
     info["score"] = out[1]
     info.update(exact_clusters=stats.exact, bounded_clusters=stats.bounded,
                 largest_cluster=stats.largest, selection_nodes=stats.nodes,
                 milp_clusters=stats.milp, lp_integral_clusters=stats.lp,
                 lp_fixed_branches=stats.fixed)
     return out[0], info
+
+
+def _with_births(scene: Scene, L: Branches, f0: int, frames: range, W: int) -> Branches:
+    """``L`` with a candidate new track at every detection of ``frames`` (its root as its
+    one branch), after the others (their owners, the detections' flat indices, are
+    larger than every existing owner's)."""
+    for t in frames:
+        if scene.start_score(t) == -math.inf or not len(scene.coords[t]):
+            continue
+        ids = scene.births(t)
+        hn = np.full((len(ids), W), -1, dtype=np.int64)
+        hn[:, t - f0] = ids
+        L = L.join(Branches(scene.first[t] + np.arange(len(ids)), hn, ids,
+                            np.zeros(len(ids), dtype=np.int64)))
+    return L
+
+
+@dataclass
+class Ledger:
+    """Owners and tracks across windows: each owner's track (-1: a candidate) and a
+    track's last committed node (by owner: the flat index of its birth detection), each
+    track's owner and whether it is live, and the committed nodes' data so far."""
+
+    start_of: np.ndarray                 # per owner: its birth frame
+    o_track: np.ndarray
+    o_root: np.ndarray
+    live: np.ndarray
+    serial: np.ndarray
+    chunks: list[tuple[np.ndarray, np.ndarray]]     # (track, node) committed
+    saved: list[dict[str, np.ndarray]]              # their node data
+
+    @staticmethod
+    def start(scene: Scene) -> Ledger:
+        n = int(scene.first[-1])
+        z = np.zeros(0, dtype=np.int64)
+        return Ledger(np.repeat(np.arange(len(scene.coords)), np.diff(scene.first)),
+                      np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64),
+                      np.zeros(0, dtype=bool), z, [], [])
+
+    def commit(self, tab: NodeTable, tracks: np.ndarray, nodes: np.ndarray) -> None:
+        self.chunks.append((tracks, nodes))
+        self.saved.append({k: getattr(tab, k)[nodes]
+                           for k in ("frame", "det", "x", "cov", "covp", "score")})
+
+    def decide(self, tab: NodeTable, L: Branches, C: Branches, owners: np.ndarray,
+               chosen: np.ndarray, f0: int, final: bool) -> tuple[Branches, Branches]:
+        """Commit the window's decisions (``chosen``: each owner's branch, a row of ``L``,
+        or -1) by the module docstring's rule; return the branches that stay."""
+        was_track = self.o_track[owners] >= 0
+        # new tracks: chosen candidates starting at f0 (all of them in the last window)
+        born = owners[~was_track & (chosen >= 0) & ((self.start_of[owners] == f0) | final)]
+        self.o_track[born] = len(self.live) + np.arange(len(born))
+        self.live = np.r_[self.live, np.ones(len(born), dtype=bool)]
+        self.serial = np.r_[self.serial, born]
+        pick = np.flatnonzero(chosen >= 0)
+        pick = pick[self.o_track[owners[pick]] >= 0]
+        if final:  # every decision of the window: each chosen branch up to its end
+            hn = L.hn[chosen[pick]]
+            on = (hn >= 0) & (tab.det[hn] != END)
+            self.commit(tab, np.repeat(self.o_track[owners[pick]], on.sum(1)), hn[on])
+            self.live[:] = False
+            return Branches.empty(L.hn.shape[1]), Branches.empty(L.hn.shape[1])
+        # frame f0: the tracks' decisions there, and the tracks started there
+        tr = pick[was_track[pick]]
+        step = L.hn[chosen[tr], 0]
+        ends = tab.det[step] == END
+        self.live[self.o_track[owners[tr[ends]]]] = False
+        go = tr[~ends]
+        self.o_root[owners[go]] = step[~ends]
+        new = pick[~was_track[pick]]
+        self.o_root[owners[new]] = L.hn[chosen[new], 0]
+        both = owners[np.r_[go, new]]
+        self.commit(tab, self.o_track[both], self.o_root[both])
+        L = _kept(tab, L, self.o_track, self.o_root, self.live, self.start_of, f0)
+        C = _kept(tab, C, self.o_track, self.o_root, self.live, self.start_of, f0)
+        return _uncut(L, C, owners[go])
+
+    def compact(self, tab: NodeTable, L: Branches, C: Branches) -> tuple[Branches, Branches]:
+        """Free the nodes that no branch and no live track's root refers to."""
+        live = self.serial[self.live]
+        roots = self.o_root[live]
+        keep = np.unique(np.concatenate([L.hn[L.hn >= 0], C.hn[C.hn >= 0], roots]))
+        remap = tab.compact(keep)
+        self.o_root[live] = remap[roots]
+        return L.remap(remap), C.remap(remap)
 
 
 def _compact_covariances(scene: Scene, saved: list[dict[str, np.ndarray]]) -> int:
