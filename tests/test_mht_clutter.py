@@ -256,3 +256,25 @@ def test_dropping_unreferenced_covariances_keeps_the_tracks(monkeypatch, smooth)
     np.testing.assert_array_equal(dropped.tracks.detection, kept.tracks.detection)
     np.testing.assert_array_equal(dropped.tracks.track_id, kept.tracks.track_id)
     np.testing.assert_allclose(dropped.tracks.coords, kept.tracks.coords, rtol=0, atol=1e-8)
+
+
+def test_the_integer_programs_get_the_users_time_limit(monkeypatch):
+    """--milp-time-limit (MHTParams.milp_time_limit) is the limit HiGHS gets for every
+    integer program of the selection."""
+    import napari_mpt.mht.select as select
+
+    limits = []
+    real = select.milp
+
+    def spy(*args, **kwargs):
+        limits.append(kwargs["options"]["time_limit"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(select, "milp", spy)
+    det, _ = scene(12, 8, p_d=0.8, clutter=3.0, fov=25.0, step=1.5, noise=0.5, seed=2)
+    res = track_mht(det, MHTParams(lookback=3, search_budget=1, milp_time_limit=2.5))
+    assert res.info["milp_clusters"] > res.info["lp_integral_clusters"]  # integer programs ran
+    assert len(limits) == res.info["milp_clusters"] - res.info["lp_integral_clusters"]
+    assert set(limits) == {2.5}
+    with pytest.raises(ParameterError, match="milp_time_limit"):
+        MHTParams(milp_time_limit=0.0)

@@ -220,7 +220,11 @@ class MHTParams(_Validated):
     search_budget: int = _f(
         200, "per cluster and window: nodes of the branch-and-bound selection before the "
         "cluster goes to the integer program (HiGHS, exact; bounded and flagged only if it "
-        "cannot prove optimality within 10 s)", lo=1)
+        "cannot prove optimality within --milp-time-limit)", lo=1)
+    milp_time_limit: float = _f(
+        10.0, "per cluster and window: seconds HiGHS's integer program may take to prove an "
+        "optimum; past it the best hypothesis found is taken and the cluster flagged "
+        "bounded (raise it with the lookback on dense data)", lo=0.01)
     memory_budget_mb: float = _f(
         2048.0, "peak memory of the hypothesis trees (MiB); beyond it branches are capped "
         "(bounded, flagged) instead of running out of memory", lo=1.0)

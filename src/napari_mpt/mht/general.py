@@ -345,10 +345,11 @@ class Committed:
 
 
 def run(scene: Scene, K: int, max_branches: int, search_budget: int, memory_bytes: float,
-        progress: Any = None) -> tuple[Committed, dict[str, Any]]:
+        progress: Any = None, time_limit: float = 10.0) -> tuple[Committed, dict[str, Any]]:
     """:func:`_windows` with the garbage collector paused (:func:`paused_gc`)."""
     with paused_gc():
-        return _windows(scene, K, max_branches, search_budget, memory_bytes, progress)
+        return _windows(scene, K, max_branches, search_budget, memory_bytes, progress,
+                        time_limit)
 
 
 def _grow_tick(tick: Callable[[int, float], None], f0: int, levels: int, level: int) -> None:
@@ -360,7 +361,8 @@ def _select_tick(tick: Callable[[int, float], None], f0: int, part: float) -> No
 
 
 def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory_bytes: float,
-             progress: Any = None) -> tuple[Committed, dict[str, Any]]:
+             progress: Any = None, time_limit: float = 10.0
+             ) -> tuple[Committed, dict[str, Any]]:
     """Slide the window over the scene; returns every committed track and statistics.
 
     ``progress(done, total)`` (a :class:`~napari_mpt.runtime.RunControl`'s ``step``, which
@@ -406,7 +408,7 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
         info["capped_owners"] += len(np.unique(C.own))
         opts, sel, owners = _options(scene, L, C, led.o_track, led.o_root)
         choice, _ = select_options(opts, search_budget, stats,
-                                   functools.partial(_select_tick, tick, f0))
+                                   functools.partial(_select_tick, tick, f0), time_limit)
         chosen = np.where(choice >= 0, sel[opts.start[:-1] + np.maximum(choice, 0)], -1)
         L, C = led.decide(tab, L, C, owners, chosen, f0, final)
         info["peak_nodes"] = max(info["peak_nodes"], tab.n)

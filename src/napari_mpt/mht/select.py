@@ -24,7 +24,7 @@ scores is a weighted set packing problem (NP-hard in general), solved here
   reduced-cost fixing: a branch whose reduced cost ``d`` puts ``z_LP - d`` (an upper bound
   on every hypothesis that takes it) below a hypothesis already found (the rounded
   relaxation) cannot be optimal and is fixed out, which halves the integer programs' time;
-* bounded only when HiGHS does not prove optimality within :data:`MILP_TIME_LIMIT_S`: the
+* bounded only when HiGHS does not prove optimality within ``time_limit`` seconds: the
   better of its incumbent and the search's (the first descent is the greedy hypothesis)
   is returned and the cluster is counted as bounded.
 
@@ -44,7 +44,6 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-MILP_TIME_LIMIT_S = 10.0
 SMALL_CLUSTER = 12  # owners; larger clusters skip the branch and bound
 LP_INTEGRAL_TOL = 1e-9  # a relaxed variable this close to 0 or 1 counts as integral
 LP_FIX_MARGIN = 1e-6  # reduced-cost fixing keeps a branch unless clearly below the incumbent
@@ -204,19 +203,20 @@ def _solve(group: list[Owner], budget: int) -> tuple[float, list[int], bool, int
 
 
 def select(owners: list[Owner], budget: int, stats: SelectStats,
-           tick: Callable[[float], None] | None = None) -> float:
+           tick: Callable[[float], None] | None = None, time_limit: float = 10.0) -> float:
     """Set ``owner.choice`` for every owner to the best global hypothesis (options sorted
     best first here, stably); return its score.  See :func:`select_options`."""
     for o in owners:
         o.options.sort(key=lambda opt: -opt[0])
-    choice, total = select_options(Options.of(owners), budget, stats, tick)
+    choice, total = select_options(Options.of(owners), budget, stats, tick, time_limit)
     for o, c in zip(owners, choice.tolist(), strict=True):
         o.choice = c
     return total
 
 
 def select_options(opts: Options, budget: int, stats: SelectStats,
-                   tick: Callable[[float], None] | None = None) -> tuple[np.ndarray, float]:
+                   tick: Callable[[float], None] | None = None, time_limit: float = 10.0
+                   ) -> tuple[np.ndarray, float]:
     """The best global hypothesis over ``opts`` (each owner's options best first): the
     chosen option per owner (index within the owner's, -1: none) and the score.
     ``tick(fraction)`` (progress and Cancel) is called after the relaxation and after each
@@ -269,7 +269,7 @@ def select_options(opts: Options, budget: int, stats: SelectStats,
                 stats.fixed += int((ub == 0).sum())
                 if _score(opts, g, inc) > score or not ch:
                     score, ch = _score(opts, g, inc), inc
-            score2, ch2, exact = _milp(opts, g, ub)
+            score2, ch2, exact = _milp(opts, g, ub, time_limit)
             if ch2 and (exact or not ch or score2 > score):
                 score, ch = score2, ch2
             if not ch:  # HiGHS found nothing in time: the search's best (greedy at worst)
@@ -426,15 +426,15 @@ def _feasible(opts: Options, group: np.ndarray, choice: np.ndarray) -> bool:
     return len(np.unique(used)) == len(used)
 
 
-def _milp(opts: Options, group: np.ndarray, ub: np.ndarray | None = None
-          ) -> tuple[float, list[int], bool]:
+def _milp(opts: Options, group: np.ndarray, ub: np.ndarray | None = None,
+          time_limit: float = 10.0) -> tuple[float, list[int], bool]:
     """The cluster as an integer program, with per-branch upper bounds ``ub`` (0: fixed out;
-    default 1); returns (score, choices, proven optimal)."""
+    default 1) and HiGHS's time limit; returns (score, choices, proven optimal)."""
     prog = _program(opts, [group])
     n_rows = prog.A.shape[0]
     res = milp(-prog.score, constraints=LinearConstraint(prog.A, prog.lo, np.ones(n_rows)),
                integrality=np.ones(len(prog.score)), bounds=Bounds(0, 1 if ub is None else ub),
-               options={"mip_rel_gap": 0.0, "time_limit": MILP_TIME_LIMIT_S})
+               options={"mip_rel_gap": 0.0, "time_limit": time_limit})
     if res.x is None:
         return -math.inf, [], False
     choice = [-1] * len(group)

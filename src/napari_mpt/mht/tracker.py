@@ -298,7 +298,8 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
                   params.max_gap, params.link_gate, counter, allowed=allowed,
                   smooth=params.smooth)
     done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
-                     params.memory_budget_mb * 2**20, None if control is None else control.step)
+                     params.memory_budget_mb * 2**20, None if control is None else control.step,
+                     params.milp_time_limit)
     states = done.x
     if params.smooth and len(states):
         covs = scene.covs
