@@ -75,10 +75,10 @@ from scipy.spatial import cKDTree
 from ..flops import FlopCounter, matmul
 from ..kalman import gauss_jordan_inverse
 from ..motion import MotionModel
-from .nodes import COV_KEY_BITS, END, MISS, Branches, Covariances, NodeTable, cov_key
-from .select import Options, SelectStats, select_options
+from .nodes import END, MISS, Branches, Covariances, NodeTable
+from .select import Options, SelectStats, offsets, select_options
 
-__all__ = ["COV_KEY_BITS", "END", "MISS", "Scene", "cov_key", "paused_gc", "run"]
+__all__ = ["END", "MISS", "Scene", "paused_gc", "run"]
 
 PD_CAP = 1.0 - 1e-9
 FA_FLOOR = 1e-12
@@ -90,12 +90,6 @@ PROGRESS_EVERY_S = 0.25  # within a window, at most this often
 NODE_BYTES = 450
 COV_ROWS = 20_000  # distinct covariances kept before unreferenced ones are dropped
 _NONE = np.zeros(0, dtype=np.int64)
-
-
-def _offsets(counts: list[int]) -> np.ndarray:
-    out = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    return out
 
 
 @dataclass
@@ -128,7 +122,7 @@ class Scene:
         self.ln_miss = math.log(1.0 - self.p_d)
         self.ln_det = math.log(self.p_d) - math.log(self.lam_fa) - 0.5 * d * math.log(2 * math.pi)
         self.trees = [cKDTree(z) if len(z) else None for z in self.coords]
-        self.first = _offsets([len(z) for z in self.coords])  # frame t's detections, flat
+        self.first = offsets([len(z) for z in self.coords])  # frame t's detections, flat
         self.flat = (np.concatenate([np.asarray(z, dtype=np.float64).reshape(-1, d)
                                      for z in self.coords]))
         self.flat_rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in self.rows])

@@ -95,10 +95,10 @@ class Options:
         dets = [d for o in owners for _, d in o.options]
         per_option = np.fromiter(map(len, dets), np.int64, len(dets))
         return Options(np.fromiter((o.required for o in owners), bool, len(owners)),
-                       _offsets(per_owner),
+                       offsets(per_owner),
                        np.fromiter((sc for o in owners for sc, _ in o.options), np.float64,
                                    len(dets)),
-                       _offsets(per_option),
+                       offsets(per_option),
                        np.fromiter(chain.from_iterable(dets), np.int64, int(per_option.sum())),
                        np.fromiter((o.capped for o in owners), bool, len(owners)))
 
@@ -114,7 +114,8 @@ class Options:
                      capped=bool(self.capped[i]))
 
 
-def _offsets(counts: np.ndarray) -> np.ndarray:
+def offsets(counts: np.ndarray | list[int]) -> np.ndarray:
+    """Start of each run of ``counts`` consecutive items, and the total at the end."""
     out = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=out[1:])
     return out
@@ -327,7 +328,7 @@ def _program(opts: Options, groups: list[np.ndarray]) -> Program:
     lo = np.concatenate([opts.required[owners].astype(np.float64), np.zeros(n_det)])
     sizes = np.fromiter(map(len, groups), np.int64, len(groups))
     col_group = np.repeat(np.repeat(np.arange(len(groups)), sizes), per_owner)
-    first_owner = _offsets(sizes)[:-1]
+    first_owner = offsets(sizes)[:-1]
     owner_in_group = col_row - first_owner[col_group]
     option = col - opts.start[owners][col_row]
     return Program(opts.score[col], A, lo, col_group, owner_in_group, option, col)
