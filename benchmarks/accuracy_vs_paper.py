@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from napari_mpt.api import track
-from napari_mpt.data import Tracks, stack_frames
-from napari_mpt.metrics import link_jaccard
-from napari_mpt.params import MHTParams, SimulationParams, TransformerParams
-from napari_mpt.simulate import simulate
-from napari_mpt.transformer import available_checkpoints, track_transformer_batch
+from napari_mpt.core.data import Tracks, stack_frames
+from napari_mpt.core.params import MHTParams, SimulationParams, TransformerParams
+from napari_mpt.evaluation.metrics import link_jaccard
+from napari_mpt.simulation.simulate import simulate
+from napari_mpt.trackers.transformer import available_checkpoints, track_transformer_batch
 
 
 def ci(x: np.ndarray) -> str:

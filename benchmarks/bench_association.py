@@ -8,7 +8,7 @@
    shipped association checkpoint and by laptrack (``laptrack.LapTrack`` called here,
    frame-to-frame LAP plus gap closing over up to 2 missed frames, splitting and merging
    off; link distance 4 x the median nearest-next-frame distance, the LAP tracker's
-   estimate in ``napari_mpt.lap``; starting/ending a track costs the cutoff).  Association
+   estimate in ``napari_mpt.trackers.lap``; starting/ending a track costs the cutoff).  Association
    link Jaccard (by detection identity) and the ISBI alpha/beta, mean and Student-t 95 %
    interval over seeds, and wall time.
 2. ``--speed``: wall time of tracking ``vesicle-high`` (1000 particles per frame) over 100
@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from napari_mpt import api
-from napari_mpt.data import Detections, Tracks
-from napari_mpt.sweep import mean_ci
+from napari_mpt.core.data import Detections, Tracks
+from napari_mpt.experiments.sweep import mean_ci
 
 LAP_GAP = 2
 
@@ -99,8 +99,8 @@ def accuracy(presets: list[str], frames: int, seeds: int, checkpoint: str, devic
 
 
 def speed(checkpoint: str, device: str) -> None:
-    from napari_mpt.transformer import cached_model
-    from napari_mpt.transformer.assoc_infer import scores, tracks_from_scores
+    from napari_mpt.trackers.transformer import cached_model
+    from napari_mpt.trackers.transformer.assoc_infer import scores, tracks_from_scores
 
     sim = api.simulate(api.preset_params("vesicle-high", frames=100, seed=0))
     det = sim.detections

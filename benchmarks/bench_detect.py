@@ -6,9 +6,9 @@
 Movies: 512 x 512 px, the simulator's Brownian particles (``SimulationParams(particles=N,
 frames=T, field_of_view=512)``, mu = 1.5 px) drawn as Gaussian spots (PSF sigma 1.3 px) on a
 background of 10 photons with Poisson noise, at the ISBI SNR 1, 2, 4, 7
-(:mod:`napari_mpt.movie`).  Truth: the particles' true positions inside the image (a few
+(:mod:`napari_mpt.simulation.movie`).  Truth: the particles' true positions inside the image (a few
 drift out over 100 frames).  A detection matches a true position within 2 px, one to one
-per frame (:func:`napari_mpt.detection_metrics.evaluate_detections`); RMSE is Euclidean.
+per frame (:func:`napari_mpt.evaluation.detections.evaluate_detections`); RMSE is Euclidean.
 
 napari-mpt runs with its defaults (no tuning), and once more without multi-emitter
 fitting (``multi_emitter=False``: each spot fitted alone).  trackpy (benchmark-only) runs
@@ -26,11 +26,11 @@ import warnings
 
 import numpy as np
 
-from napari_mpt.detect import detect
-from napari_mpt.detection_metrics import evaluate_detections
-from napari_mpt.movie import render_movie
-from napari_mpt.params import DetectParams, MovieParams, SimulationParams
-from napari_mpt.simulate import simulate
+from napari_mpt.core.params import DetectParams, MovieParams, SimulationParams
+from napari_mpt.detection.detect import detect
+from napari_mpt.evaluation.detections import evaluate_detections
+from napari_mpt.simulation.movie import render_movie
+from napari_mpt.simulation.simulate import simulate
 
 SIZE = 512
 SNRS = (1.0, 2.0, 4.0, 7.0)

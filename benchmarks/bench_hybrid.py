@@ -33,9 +33,9 @@ from typing import Any
 import torch
 
 from napari_mpt import api
-from napari_mpt.hybrid import track_hybrid
-from napari_mpt.params import HybridParams, known_priors
-from napari_mpt.sweep import mean_ci
+from napari_mpt.core.params import HybridParams, known_priors
+from napari_mpt.experiments.sweep import mean_ci
+from napari_mpt.trackers.hybrid import track_hybrid
 
 COLUMNS = ("aj", "alpha", "wall", "nodes", "flops")
 

@@ -17,8 +17,8 @@ import statistics
 import time
 
 from napari_mpt import MHTParams, evaluate, simulate
-from napari_mpt.errors import TooManyHypotheses
-from napari_mpt.mht import track_mht
+from napari_mpt.core.errors import TooManyHypotheses
+from napari_mpt.trackers.mht import track_mht
 
 
 def timed(sim, params: MHTParams, repeats: int):
@@ -104,7 +104,7 @@ def scaling_table(ns: list[int], ks: list[int], frames: int, seed: int, max_s: f
     ``max_s``."""
     import resource
 
-    from napari_mpt.presets import preset_params
+    from napari_mpt.simulation.presets import preset_params
 
     print(f"\nDetection level (part-1 simulator, vesicle-high density), T={frames}, P_D 0.9, "
           "50 spurious per 1000 particles per frame, seed", seed, "; all parameters estimated")

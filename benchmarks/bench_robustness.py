@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from napari_mpt import api
-from napari_mpt.params import LAPParams, MHTParams, SimulationParams, TransformerParams
-from napari_mpt.sweep import mean_ci
+from napari_mpt.core.params import LAPParams, MHTParams, SimulationParams, TransformerParams
+from napari_mpt.experiments.sweep import mean_ci
 
 SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 STEPS = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0)

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from napari_mpt import api
-from napari_mpt.data import Tracks
-from napari_mpt.presets import preset_params
+from napari_mpt.core.data import Tracks
+from napari_mpt.simulation.presets import preset_params
 
 
 def trackpy_tracks(det: api.Detections) -> Tracks:

@@ -25,14 +25,14 @@ import warnings
 import numpy as np
 import torch
 
-from napari_mpt.params import MHTParams, SimulationParams, TrainParams, TransformerParams
-from napari_mpt.simulate import simulate
-from napari_mpt.transformer import checkpoint as ckpt
-from napari_mpt.transformer.decode import decode
-from napari_mpt.transformer.flops import count_flops
-from napari_mpt.transformer.infer import assign, available_devices
-from napari_mpt.transformer.model import TrackerTransformer
-from napari_mpt.transformer.trainer import model_config
+from napari_mpt.core.params import MHTParams, SimulationParams, TrainParams, TransformerParams
+from napari_mpt.simulation.simulate import simulate
+from napari_mpt.trackers.transformer import checkpoint as ckpt
+from napari_mpt.trackers.transformer.decode import decode
+from napari_mpt.trackers.transformer.flops import count_flops
+from napari_mpt.trackers.transformer.infer import assign, available_devices
+from napari_mpt.trackers.transformer.model import TrackerTransformer
+from napari_mpt.trackers.transformer.trainer import model_config
 
 T = 150
 
@@ -83,7 +83,7 @@ def time_track(model: TrackerTransformer, coords: np.ndarray, batch: int, device
 def lookback_table(devices: list[str], quick: bool) -> None:
     sims = [simulate(SimulationParams(frames=T, measurement_noise=7.0, seed=900 + s))
             for s in range(64)]
-    from napari_mpt.data import stack_frames
+    from napari_mpt.core.data import stack_frames
 
     coords = np.stack([stack_frames(s.detections).coords for s in sims])
     configs = [(150, 1), (150, 8), (8, 8)] + [(k, k) for k in (1, 2, 4, 8, 16, 32, 64, 150)]
@@ -152,7 +152,7 @@ def crossover_table(ks: list[int]) -> None:
 
 def any_n_table(seeds: int, frames: int = T) -> None:
     from napari_mpt.api import evaluate, track
-    from napari_mpt.sweep import mean_ci
+    from napari_mpt.experiments.sweep import mean_ci
 
     print(f"\n4. N = 2 checkpoints on other N: link Jaccard, mean [95 % interval] over {seeds} "
           f"seeds, T={frames}, mu=1.5, sigma=1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_mpt.data import Detections, Tracks
+from napari_mpt.core.data import Detections, Tracks
 
 
 def scene(particles: int, frames: int, *, p_d: float = 0.85, clutter: float = 0.5,

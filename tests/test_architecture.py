@@ -1,14 +1,22 @@
-"""Dependencies point one way: core <- trackers <- api <- front ends (CLI, napari, reproduce).
+"""Dependencies point one way, and the folders say which way.
 
-Every import in ``src/napari_mpt`` is read with :mod:`ast` (function-level imports too:
-a lazy import is still a dependency), resolved to a module of the package and checked
-against the layer of both ends.  A module not named below is core by default, so a new
-module that reaches upward fails here until it is placed deliberately.
+Every import in ``src/napari_mpt`` is read with :mod:`ast` (function-level imports too: a
+lazy import is still a dependency) and resolved to a module of the package.  The layers
+are the folders: :data:`LAYERS` orders the children (sub-folders and modules) of each
+folder, bottom first.  For an import from module ``a`` of module ``b``, take the deepest
+folder holding both and the children ``ca`` and ``cb`` of it that hold them: when that
+folder has an order, ``cb`` must stand in a lower layer than ``ca`` (children of one layer
+are independent, so ``simulation`` cannot import ``detection``, nor ``napari`` the
+``cli``); a folder without an order (``mht/``, ``napari/``) is one unit, free inside.  A
+package's ``__init__`` is its face and stands above its own children.  A new folder or
+module in an ordered folder fails here until it is placed, and the drawing in
+``docs/design/layers.md`` is made from this table (``scripts/draw_layers.py``).
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,17 +24,25 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = "napari_mpt"
 
-# (prefix, layer); the longest matching prefix wins.  Higher layers may import lower ones.
-LAYERS: tuple[tuple[str, int], ...] = (
-    (PKG, 0),                                 # core: data, params, io, metrics, simulate, ...
-    (f"{PKG}.mht", 1), (f"{PKG}.transformer", 1), (f"{PKG}.lap", 1), (f"{PKG}.hybrid", 1),
-    (f"{PKG}.api", 2),
-    (f"{PKG}.cli", 3), (f"{PKG}.transformer.cli", 3), (f"{PKG}.napari", 3),
-    (f"{PKG}.reproduce", 3), (f"{PKG}.benchmark", 3),
-)
-FRONT_ENDS = (f"{PKG}.cli", f"{PKG}.napari", f"{PKG}.reproduce", f"{PKG}.benchmark",
-              f"{PKG}.transformer.cli")
-LAYER_NAMES = {0: "core", 1: "trackers", 2: "api", 3: "front ends"}
+# folder -> its children in layers, bottom first; names in one tuple are one layer
+LAYERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    PKG: (
+        ("core",),                                           # errors, data, results, params
+        ("io", "imaging"),                                   # files; pixels
+        ("simulation", "detection", "evaluation", "analysis"),
+        ("trackers",),
+        ("api",),                                            # the facade
+        ("cli", "napari", "experiments"),                    # front ends
+    ),
+    f"{PKG}.trackers": (
+        ("mht", "transformer", "lap"),
+        ("hybrid",),                                         # trackers made of trackers
+    ),
+    f"{PKG}.experiments": (
+        ("sweep",),
+        ("benchmark", "reproduce"),
+    ),
+}
 
 
 def module_files(src: Path = SRC) -> dict[str, Path]:
@@ -38,22 +54,6 @@ def module_files(src: Path = SRC) -> dict[str, Path]:
             parts = parts[:-1]
         out[".".join(parts)] = path
     return out
-
-
-def _matches(module: str, prefix: str) -> bool:
-    return module == prefix or module.startswith(prefix + ".")
-
-
-def layer(module: str) -> int:
-    if module == PKG:
-        return 2            # the facade: napari_mpt/__init__ re-exports the API
-    best = max((p for p, _ in LAYERS if _matches(module, p)), key=len)
-    return dict(LAYERS)[best]
-
-
-def front_end(module: str) -> str | None:
-    hits = [p for p in FRONT_ENDS if _matches(module, p)]
-    return max(hits, key=len) if hits else None
 
 
 def imports_of(module: str, path: Path, known: set[str]) -> set[str]:
@@ -91,35 +91,63 @@ def graph(src: Path = SRC) -> dict[str, set[str]]:
     return {m: imports_of(m, p, known) for m, p in files.items()}
 
 
-def upward_imports(g: dict[str, set[str]]) -> list[str]:
-    return sorted(f"{mod} ({LAYER_NAMES[layer(mod)]}) imports {dep} ({LAYER_NAMES[layer(dep)]})"
-                  for mod, deps in g.items() for dep in deps if layer(dep) > layer(mod))
+def packages(g: dict[str, set[str]], src: Path = SRC) -> set[str]:
+    return {m for m in g if (src / Path(*m.split("."))).is_dir()}
 
 
-def cross_front_end_imports(g: dict[str, set[str]]) -> list[str]:
-    """A front end (the CLI, napari, reproduce, benchmark, train) importing another one:
-    shared helpers belong below them (e.g. :mod:`napari_mpt.options`)."""
-    return sorted(f"{mod} imports {dep}" for mod, deps in g.items() for dep in deps
-                  if front_end(mod) and front_end(dep) and front_end(dep) != front_end(mod))
+def _rank(folder: str, child: str, layers: dict[str, tuple[tuple[str, ...], ...]]) -> int | None:
+    for i, names in enumerate(layers[folder]):
+        if child in names:
+            return i
+    return None
 
 
-def test_no_upward_imports():
-    bad = upward_imports(graph())
-    assert not bad, "upward imports:\n" + "\n".join(bad)
+def verdict(mod: str, dep: str, pkgs: set[str],
+            layers: dict[str, tuple[tuple[str, ...], ...]] = LAYERS) -> str | None:
+    """Why ``mod`` may not import ``dep`` (None when it may)."""
+    a, b = mod.split("."), dep.split(".")
+    if mod in pkgs and dep[: len(mod) + 1] == mod + ".":
+        return None                        # a package's face uses its own children
+    common = 0
+    while common < min(len(a), len(b)) and a[common] == b[common]:
+        common += 1
+    folder = ".".join(a[:common])
+    if common >= len(b):
+        return f"{mod} imports its own package {dep} (the face stands above its children)"
+    if folder not in layers or common >= len(a):
+        return None
+    ra, rb = _rank(folder, a[common], layers), _rank(folder, b[common], layers)
+    if ra is None or rb is None:
+        return None                        # reported by test_every_child_is_placed
+    if rb < ra:
+        return None
+    where = "the same layer as" if rb == ra else "a higher layer than"
+    return f"{mod} imports {dep}: {folder}/{b[common]} is in {where} {folder}/{a[common]}"
 
 
-def test_front_ends_do_not_import_each_other():
-    bad = cross_front_end_imports(graph())
-    assert not bad, "front ends import each other:\n" + "\n".join(bad)
+def wrong_way_imports(g: dict[str, set[str]], pkgs: set[str],
+                      layers: dict[str, tuple[tuple[str, ...], ...]] = LAYERS) -> list[str]:
+    return sorted(v for mod, deps in g.items() for dep in deps
+                  if (v := verdict(mod, dep, pkgs, layers)))
+
+
+def unplaced(g: dict[str, set[str]], layers: dict[str, tuple[tuple[str, ...], ...]] = LAYERS
+             ) -> list[str]:
+    """Children of an ordered folder that its order does not name, and names it gives
+    that are not there."""
+    out = []
+    for folder, order in layers.items():
+        named = {c for names in order for c in names}
+        present = {m[len(folder) + 1:].split(".")[0] for m in g if m.startswith(folder + ".")}
+        out += [f"{folder}.{c} is in no layer" for c in sorted(present - named)]
+        out += [f"{folder}.{c} is named but does not exist" for c in sorted(named - present)]
+    return out
 
 
 def import_cycles(g: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan).  A package that
     imports its own submodules is an edge like any other, so a submodule importing its
     package back is a cycle."""
-    nodes = set(g)
-    edges = g
-    # Tarjan's strongly connected components
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -132,8 +160,8 @@ def import_cycles(g: dict[str, set[str]]) -> list[list[str]]:
         counter[0] += 1
         stack.append(v)
         on.add(v)
-        for w in edges.get(v, ()):
-            if w not in nodes:
+        for w in g.get(v, ()):
+            if w not in g:
                 continue
             if w not in index:
                 visit(w)
@@ -151,11 +179,10 @@ def import_cycles(g: dict[str, set[str]]) -> list[list[str]]:
             if len(comp) > 1:
                 cycles.append(sorted(comp))
 
-    import sys
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 10_000))
     try:
-        for v in sorted(nodes):
+        for v in sorted(g):
             if v not in index:
                 visit(v)
     finally:
@@ -163,31 +190,63 @@ def import_cycles(g: dict[str, set[str]]) -> list[list[str]]:
     return cycles
 
 
+def test_every_child_is_placed():
+    bad = unplaced(graph())
+    assert not bad, "place these in LAYERS:\n" + "\n".join(bad)
+
+
+def test_no_wrong_way_imports():
+    g = graph()
+    bad = wrong_way_imports(g, packages(g))
+    assert not bad, "imports against the layers:\n" + "\n".join(bad)
+
+
 def test_no_import_cycles():
     cycles = import_cycles(graph())
     assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
-@pytest.mark.parametrize("module,expected", [
-    ("napari_mpt.data", 0), ("napari_mpt.mht.exact", 1), ("napari_mpt.transformer.model", 1),
-    ("napari_mpt.transformer.cli", 3), ("napari_mpt.api", 2), ("napari_mpt.napari.demo", 3)])
-def test_layers_are_assigned_as_documented(module, expected):
-    assert layer(module) == expected
+@pytest.mark.parametrize("mod,dep,allowed", [
+    ("napari_mpt.simulation.movie", "napari_mpt.io", True),
+    ("napari_mpt.simulation.simulate", "napari_mpt.detection.detect", False),   # siblings
+    ("napari_mpt.core.data", "napari_mpt.io", False),                           # upward
+    ("napari_mpt.trackers.hybrid", "napari_mpt.trackers.mht.tracker", True),
+    ("napari_mpt.trackers.mht.tracker", "napari_mpt.trackers.lap", False),
+    ("napari_mpt.napari.demo", "napari_mpt.cli", False),                        # front ends
+    ("napari_mpt.experiments.benchmark.cases", "napari_mpt.experiments.sweep", True),
+    ("napari_mpt.trackers.mht.tracker", "napari_mpt.trackers.mht.kalman", True),  # one unit
+])
+def test_layers_read_as_documented(mod, dep, allowed):
+    pkgs = packages(graph())
+    assert (verdict(mod, dep, pkgs) is None) == allowed
 
 
 def test_the_checks_see_planted_violations(tmp_path):
-    """A lazy upward import, a front end importing another and a two-module cycle, in a
-    planted package: each check reports exactly its own violation."""
+    """A lazy upward import, a front end importing another, siblings of one layer, an
+    unplaced folder and a two-module cycle, in a planted package: each check reports
+    exactly its own violation."""
     pkg = tmp_path / PKG
-    (pkg / "napari").mkdir(parents=True)
+    for d in ("core", "napari", "cli", "simulation", "detection", "stray"):
+        (pkg / d).mkdir(parents=True)
+        (pkg / d / "__init__.py").write_text("")
     (pkg / "__init__.py").write_text("from .api import track\n")
-    (pkg / "api.py").write_text("from .data import Detections\n")
-    (pkg / "data.py").write_text("def f():\n    from .api import track\n")
-    (pkg / "cli.py").write_text("from .data import Detections\n")
-    (pkg / "napari" / "__init__.py").write_text("")
-    (pkg / "napari" / "demo.py").write_text("from ..cli import main\n")
+    (pkg / "api.py").write_text("from .core.data import Detections\n")
+    (pkg / "core" / "data.py").write_text("def f():\n    from ..api import track\n")
+    (pkg / "core" / "more.py").write_text("from . import data\n")
+    (pkg / "cli" / "main.py").write_text("from ..core.data import Detections\n")
+    (pkg / "napari" / "demo.py").write_text("from ..cli.main import main\n")
+    (pkg / "simulation" / "sim.py").write_text("from ..detection.det import detect\n")
+    (pkg / "detection" / "det.py").write_text("from ..core.more import x\n")
+    layers = {PKG: (("core",), ("simulation", "detection"), ("api",), ("cli", "napari"))}
     g = graph(tmp_path)
-    assert g[f"{PKG}.data"] == {f"{PKG}.api"}
-    assert upward_imports(g) == [f"{PKG}.data (core) imports {PKG}.api (api)"]
-    assert cross_front_end_imports(g) == [f"{PKG}.napari.demo imports {PKG}.cli"]
-    assert import_cycles(g) == [[f"{PKG}.api", f"{PKG}.data"]]
+    pkgs = packages(g, tmp_path)
+    assert g[f"{PKG}.core.data"] == {f"{PKG}.api"}
+    assert wrong_way_imports(g, pkgs, layers) == [
+        f"{PKG}.core.data imports {PKG}.api: {PKG}/api is in a higher layer than {PKG}/core",
+        f"{PKG}.napari.demo imports {PKG}.cli.main: {PKG}/cli is in the same layer as "
+        f"{PKG}/napari",
+        f"{PKG}.simulation.sim imports {PKG}.detection.det: {PKG}/detection is in the same "
+        f"layer as {PKG}/simulation",
+    ]
+    assert unplaced(g, layers) == [f"{PKG}.stray is in no layer"]
+    assert import_cycles(g) == [[f"{PKG}.api", f"{PKG}.core.data"]]

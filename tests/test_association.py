@@ -10,16 +10,16 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from napari_mpt import api  # noqa: E402
-from napari_mpt.data import Detections  # noqa: E402
-from napari_mpt.errors import CheckpointError  # noqa: E402
-from napari_mpt.params import AssociationTrainParams, TransformerParams  # noqa: E402
-from napari_mpt.transformer import checkpoint as ckpt  # noqa: E402
-from napari_mpt.transformer.assoc_flops import association_flops  # noqa: E402
-from napari_mpt.transformer.assoc_graph import NeighbourCache, build, sequence  # noqa: E402
-from napari_mpt.transformer.assoc_infer import scores  # noqa: E402
-from napari_mpt.transformer.assoc_link import _assign, solve_component, solve_sparse  # noqa: E402
-from napari_mpt.transformer.assoc_model import AssocConfig, AssociationTransformer  # noqa: E402
-from napari_mpt.transformer.assoc_train import train_association  # noqa: E402
+from napari_mpt.core.data import Detections  # noqa: E402
+from napari_mpt.core.errors import CheckpointError  # noqa: E402
+from napari_mpt.core.params import AssociationTrainParams, TransformerParams  # noqa: E402
+from napari_mpt.trackers.transformer import checkpoint as ckpt  # noqa: E402
+from napari_mpt.trackers.transformer.assoc_flops import association_flops  # noqa: E402
+from napari_mpt.trackers.transformer.assoc_graph import NeighbourCache, build, sequence  # noqa: E402
+from napari_mpt.trackers.transformer.assoc_infer import scores  # noqa: E402
+from napari_mpt.trackers.transformer.assoc_link import _assign, solve_component, solve_sparse  # noqa: E402
+from napari_mpt.trackers.transformer.assoc_model import AssocConfig, AssociationTransformer  # noqa: E402
+from napari_mpt.trackers.transformer.assoc_train import train_association  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -185,7 +185,7 @@ def test_checkpoint_round_trip_with_weights_only(tiny_checkpoint, tmp_path):
 
 
 def test_training_is_deterministic_and_resumes_exactly(tmp_path, monkeypatch):
-    from napari_mpt.transformer import assoc_train
+    from napari_mpt.trackers.transformer import assoc_train
 
     whole = torch.load(train_association(TINY, tmp_path / "a.pt", progress_bar=False),
                        weights_only=True)
@@ -266,7 +266,7 @@ def test_cli_train_kind_association_writes_a_checkpoint_and_refuses_foreign_opti
 
 
 def test_motions_held_out_of_training_are_never_drawn_and_the_default_draw_is_unchanged():
-    from napari_mpt.transformer.assoc_train import draw_simulation
+    from napari_mpt.trackers.transformer.assoc_train import draw_simulation
 
     only = AssociationTrainParams(motions=("brownian",))
     drawn = {draw_simulation(only, np.random.default_rng([0, k])).motion for k in range(40)}
@@ -284,7 +284,7 @@ def test_motions_held_out_of_training_are_never_drawn_and_the_default_draw_is_un
 
 def test_motions_are_validated_by_name_on_the_cli_and_in_the_model(tmp_path, capsys):
     from napari_mpt.cli import main
-    from napari_mpt.errors import ParameterError
+    from napari_mpt.core.errors import ParameterError
 
     with pytest.raises(ParameterError, match=r"motions.*'drift' is not one of"):
         AssociationTrainParams(motions=("brownian", "drift"))

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from napari_mpt.benchmark.cases import Case, run_case
-from napari_mpt.benchmark.summary import markdown_table, summarize
 from napari_mpt.cli import main
-from napari_mpt.presets import preset_params
+from napari_mpt.experiments.benchmark.cases import Case, run_case
+from napari_mpt.experiments.benchmark.summary import markdown_table, summarize
+from napari_mpt.simulation.presets import preset_params
 
 
 def test_summary_means_and_student_t_intervals_by_hand():
@@ -71,8 +71,8 @@ def test_quick_benchmark_writes_csv_plots_and_table(tmp_path, capsys):
 
 
 def test_tracker_names_map_to_their_parameter_models():
-    from napari_mpt.benchmark.cases import tracker_params
-    from napari_mpt.params import LAPParams, MHTParams, TransformerParams
+    from napari_mpt.core.params import LAPParams, MHTParams, TransformerParams
+    from napari_mpt.experiments.benchmark.cases import tracker_params
 
     sim = preset_params("vesicle-low")
     assert tracker_params("association", sim, {}).checkpoint == "association"
@@ -87,9 +87,9 @@ def test_tracker_names_map_to_their_parameter_models():
 def test_a_custom_scenario_can_start_from_a_preset_and_carry_its_own_name():
     import argparse
 
-    from napari_mpt.benchmark.cli import register, scenarios
-    from napari_mpt.errors import ParameterError
-    from napari_mpt.presets import preset_params
+    from napari_mpt.core.errors import ParameterError
+    from napari_mpt.experiments.benchmark.cli import register, scenarios
+    from napari_mpt.simulation.presets import preset_params
 
     sub = argparse.ArgumentParser().add_subparsers()
     register(sub)

@@ -101,7 +101,7 @@ def test_three_d_through_the_api():
     assert res.tracks.ndim == 3
     assert api.evaluate(res.tracks, sim.truth).jaccard > 0.9
     # a drift of the wrong length still names the field
-    from napari_mpt.errors import ParameterError
+    from napari_mpt.core.errors import ParameterError
 
     with pytest.raises(ParameterError, match="drift"):
         api.SimulationParams(ndim=3, drift=(1.0, 2.0))
@@ -111,8 +111,8 @@ def test_tuple_options_take_numbers_or_names_by_their_default():
     """An empty numeric tuple (drift) takes numbers; a tuple of names (motions) names."""
     import argparse
 
-    from napari_mpt.options import add_param_options, params_from_args
-    from napari_mpt.params import AssociationTrainParams, SimulationParams
+    from napari_mpt.core.options import add_param_options, params_from_args
+    from napari_mpt.core.params import AssociationTrainParams, SimulationParams
 
     p = argparse.ArgumentParser()
     add_param_options(p, SimulationParams)

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-CORE = ("napari_mpt", "napari_mpt.api", "napari_mpt.mht", "napari_mpt.metrics", "napari_mpt.io",
-        "napari_mpt.simulate", "napari_mpt.flops", "napari_mpt.cli")
+CORE = ("napari_mpt", "napari_mpt.api", "napari_mpt.trackers.mht", "napari_mpt.evaluation.metrics",
+        "napari_mpt.io", "napari_mpt.simulation.simulate", "napari_mpt.core.flops", "napari_mpt.cli")
 
 
 def loaded_after(code: str) -> list[str]:
@@ -30,8 +30,8 @@ def test_core_and_an_mht_run_import_no_gui_and_no_torch():
 
 @pytest.mark.slow
 def test_transformer_imports_torch_only_when_used_and_no_gui():
-    assert loaded_after("import napari_mpt.transformer") == []
-    assert loaded_after("from napari_mpt.transformer import track_transformer") == ["torch"]
+    assert loaded_after("import napari_mpt.trackers.transformer") == []
+    assert loaded_after("from napari_mpt.trackers.transformer import track_transformer") == ["torch"]
 
 
 def test_importing_the_package_loads_no_scipy_solvers():

@@ -9,13 +9,13 @@ import pytest
 import tifffile
 
 from napari_mpt.cli import main
-from napari_mpt.detect import FEATURES, detect, detect_frame, expected_localisation_error
-from napari_mpt.detection_metrics import evaluate_detections
-from napari_mpt.errors import Cancelled, InputError, ParameterError
-from napari_mpt.io import read_detections
-from napari_mpt.movie import render_movie, write_movie
-from napari_mpt.params import DetectParams, MovieParams
-from napari_mpt.runtime import RunControl
+from napari_mpt.core.errors import Cancelled, InputError, ParameterError
+from napari_mpt.core.params import DetectParams, MovieParams
+from napari_mpt.core.results import RunControl
+from napari_mpt.detection.detect import FEATURES, detect, detect_frame, expected_localisation_error
+from napari_mpt.evaluation.detections import evaluate_detections
+from napari_mpt.io import read_detections, write_movie
+from napari_mpt.simulation.movie import render_movie
 
 
 def gaussian_frame(shape, centres, amp=100.0, bg=10.0, sigma=(1.3, 1.3)):

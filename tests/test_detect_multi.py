@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_mpt.detect import DOG_RATIO, LOW_RATIO, detect, detect_frame, filter_frame
-from napari_mpt.detect_multi import cluster_pixels, fit_clusters, render, render_filtered
-from napari_mpt.detection_metrics import evaluate_detections
-from napari_mpt.errors import ParameterError
-from napari_mpt.movie import render_movie
-from napari_mpt.params import DetectParams, MovieParams
+from napari_mpt.core.errors import ParameterError
+from napari_mpt.core.params import DetectParams, MovieParams
+from napari_mpt.detection.detect import DOG_RATIO, LOW_RATIO, detect, detect_frame, filter_frame
+from napari_mpt.detection.multi import cluster_pixels, fit_clusters
+from napari_mpt.evaluation.detections import evaluate_detections
+from napari_mpt.imaging.render import render, render_filtered
+from napari_mpt.simulation.movie import render_movie
 
 ON, OFF = DetectParams(), DetectParams(multi_emitter=False)
 

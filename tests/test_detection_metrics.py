@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from napari_mpt.cli import main
-from napari_mpt.data import Detections, Tracks
-from napari_mpt.detection_metrics import evaluate_detections, match_frame
-from napari_mpt.errors import InputError, ParameterError
+from napari_mpt.core.data import Detections, Tracks
+from napari_mpt.core.errors import InputError, ParameterError
+from napari_mpt.evaluation.detections import evaluate_detections, match_frame
 from napari_mpt.io import write_detections, write_tracks
 
 # frame 0: truth (0, 0) and (10, 10); detections (0.3, 0.4) at 0.5 px, (10, 11.5) at 1.5 px

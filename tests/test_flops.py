@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from napari_mpt import MHTParams
-from napari_mpt.flops import FlopCounter, measured, papi_status
-from napari_mpt.kalman import kalman_step_flops, step_covariance_flops
-from napari_mpt.mht.tracker import _run
+from napari_mpt.core.flops import FlopCounter, measured, papi_status
+from napari_mpt.trackers.mht.kalman import kalman_step_flops, step_covariance_flops
+from napari_mpt.trackers.mht.tracker import _run
 
 
 def test_one_kalman_step_matches_a_hand_count():

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_mpt.data import Detections, Tracks
-from napari_mpt.errors import InputError
+from napari_mpt.core.data import Detections, Tracks
+from napari_mpt.core.errors import InputError
 from napari_mpt.io import (
     read_detections,
     read_tracks,

@@ -15,11 +15,11 @@ from mht_cases import scene
 from test_mht_clutter_optimality import Rules, brute_force, score_of
 
 from napari_mpt import api
-from napari_mpt.data import Detections
-from napari_mpt.errors import CheckpointError, ParameterError
-from napari_mpt.hybrid import Links, kept, track_hybrid
-from napari_mpt.mht import track_mht
-from napari_mpt.params import HybridParams, MHTParams, known_priors
+from napari_mpt.core.data import Detections
+from napari_mpt.core.errors import CheckpointError, ParameterError
+from napari_mpt.core.params import HybridParams, MHTParams, known_priors
+from napari_mpt.trackers.hybrid import Links, kept, track_hybrid
+from napari_mpt.trackers.mht import track_mht
 
 
 def all_pairs(det: Detections, horizon: int, seed: int | None = None) -> Links:
@@ -145,7 +145,7 @@ def test_pruning_a_dense_scene_expands_fewer_nodes_and_takes_only_kept_links():
     # valid tracks: every detection at most once, and every link a kept one
     used = hyb.tracks.detection[hyb.tracks.detection >= 0]
     assert len(used) == len(set(used.tolist()))
-    from napari_mpt.hybrid import transformer_links
+    from napari_mpt.trackers.hybrid import transformer_links
 
     links, _, _, _ = transformer_links(sim.detections, "association", "cpu")
     keep = kept(links, 0.2, 1)
@@ -264,7 +264,7 @@ def test_track_widget_runs_the_hybrid(make_napari_viewer, qtbot):
 
 
 def test_benchmark_case_runs_the_hybrid_with_the_simulations_priors():
-    from napari_mpt.benchmark.cases import TRACKERS, Case, run_case, tracker_params
+    from napari_mpt.experiments.benchmark.cases import TRACKERS, Case, run_case, tracker_params
 
     assert "hybrid" in TRACKERS
     sim = api.SimulationParams(particles=15, frames=8, field_of_view=64.0,

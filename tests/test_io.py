@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_mpt import simulate
-from napari_mpt.errors import InputError
+from napari_mpt.core.errors import InputError
 from napari_mpt.io import (
     atomic_write,
     read_detections,
@@ -106,7 +106,7 @@ def test_written_files_get_ordinary_permissions(tmp_path):
 
 def test_empty_tracks_keep_their_dimension_and_round_trip(tmp_path):
     """A tracker may return no tracks: the container, the writer and the reader cope."""
-    from napari_mpt.data import Tracks
+    from napari_mpt.core.data import Tracks
 
     empty = Tracks([], [], np.zeros((0, 3)))
     assert (len(empty), empty.ndim) == (0, 3)

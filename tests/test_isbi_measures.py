@@ -8,8 +8,8 @@ from itertools import permutations
 import numpy as np
 import pytest
 
-from napari_mpt.data import Tracks
-from napari_mpt.metrics import isbi_measures
+from napari_mpt.core.data import Tracks
+from napari_mpt.evaluation.metrics import isbi_measures
 
 
 def tracks(rows):

@@ -10,12 +10,12 @@ import pytest
 
 from napari_mpt import api
 from napari_mpt.cli import main
-from napari_mpt.data import Detections
-from napari_mpt.errors import Cancelled, InputError, ParameterError
-from napari_mpt.lap import estimate_link_distance, link_settings, track_lap
-from napari_mpt.metrics import link_jaccard
-from napari_mpt.params import LAPParams
-from napari_mpt.runtime import RunControl
+from napari_mpt.core.data import Detections
+from napari_mpt.core.errors import Cancelled, InputError, ParameterError
+from napari_mpt.core.params import LAPParams
+from napari_mpt.core.results import RunControl
+from napari_mpt.evaluation.metrics import link_jaccard
+from napari_mpt.trackers.lap import estimate_link_distance, link_settings, track_lap
 
 pytest.importorskip("laptrack")
 

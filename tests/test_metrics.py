@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_mpt.data import Tracks
-from napari_mpt.metrics import link_jaccard, match_frames
+from napari_mpt.core.data import Tracks
+from napari_mpt.evaluation.metrics import link_jaccard, match_frames
 
 TRUTH = Tracks([0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2],
                [[0, 0], [0, 1], [0, 2], [10, 0], [10, 1], [10, 2]])
@@ -176,7 +176,7 @@ def det_tracks(rows):
 
 
 def test_association_true_links_bridge_misses():
-    from napari_mpt.metrics import association_jaccard, detection_links
+    from napari_mpt.evaluation.metrics import association_jaccard, detection_links
 
     assert detection_links(A_TRUTH).tolist() == [[0, 2], [2, 6], [1, 3], [3, 4], [4, 5]]
     # the tracker bridges particle 0's gap (2 -> 6), follows particle 1 to frame 2, then
@@ -189,7 +189,7 @@ def test_association_true_links_bridge_misses():
 
 
 def test_association_link_that_skips_a_detection_is_false():
-    from napari_mpt.metrics import association_jaccard
+    from napari_mpt.evaluation.metrics import association_jaccard
 
     # 1 -> 4 joins two detections of particle 1 but skips its detection 3: FP; the
     # true links 1-3 and 3-4 are both missed; 4-5 is followed; row 3 alone in a track
@@ -203,7 +203,7 @@ def test_association_link_that_skips_a_detection_is_false():
 
 
 def test_association_absent_without_detection_identities():
-    from napari_mpt.metrics import association_jaccard, evaluate
+    from napari_mpt.evaluation.metrics import association_jaccard, evaluate
 
     assert association_jaccard(TRUTH, TRUTH) is None       # TRUTH names no detections
     summary = evaluate(TRUTH, TRUTH).summary()
@@ -234,8 +234,8 @@ def test_evaluate_summary_keys_and_simulated_scene():
 
 
 def test_evaluate_refuses_a_bad_gate():
-    from napari_mpt.errors import ParameterError
-    from napari_mpt.metrics import evaluate
+    from napari_mpt.core.errors import ParameterError
+    from napari_mpt.evaluation.metrics import evaluate
 
     with pytest.raises(ParameterError, match="gate"):
         evaluate(TRUTH, TRUTH, gate=-1.0)
@@ -272,9 +272,9 @@ def test_cli_evaluate_json_and_text(tmp_path, capsys):
 def test_association_measure_is_absent_for_tracks_of_another_detection_table():
     """Tracks of spots detected again (rows numbered afresh) must not be scored against the
     simulation's detection rows: the measure is absent, not a near-zero number."""
-    from napari_mpt.metrics import association_jaccard
-    from napari_mpt.params import SimulationParams
-    from napari_mpt.simulate import simulate
+    from napari_mpt.core.params import SimulationParams
+    from napari_mpt.evaluation.metrics import association_jaccard
+    from napari_mpt.simulation.simulate import simulate
 
     sim = simulate(SimulationParams(particles=6, frames=12, field_of_view=200.0, seed=4))
     same = association_jaccard(sim.truth, sim.truth)

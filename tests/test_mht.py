@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from napari_mpt import MHTParams, evaluate, simulate
-from napari_mpt.data import Detections
-from napari_mpt.errors import Cancelled, InputError, TooManyHypotheses
-from napari_mpt.mht import track_mht
-from napari_mpt.runtime import RunControl
+from napari_mpt.core.data import Detections
+from napari_mpt.core.errors import Cancelled, InputError, TooManyHypotheses
+from napari_mpt.core.results import RunControl
+from napari_mpt.trackers.mht import track_mht
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -124,10 +124,10 @@ def test_centroid_bound_never_exceeds_any_hypothesis(n):
     """The branch-and-bound's lower bound is below the cost of every complete hypothesis."""
     from itertools import product
 
-    from napari_mpt.flops import FlopCounter
-    from napari_mpt.kalman import Schedule
-    from napari_mpt.mht.exact import ExactSearch, all_permutations
-    from napari_mpt.motion import motion_model
+    from napari_mpt.core.flops import FlopCounter
+    from napari_mpt.trackers.mht.exact import ExactSearch, all_permutations
+    from napari_mpt.trackers.mht.kalman import Schedule
+    from napari_mpt.trackers.mht.motion import motion_model
 
     rng = np.random.default_rng(n)
     model = motion_model(MHTParams(measurement_noise=4.0), 2)
@@ -159,7 +159,7 @@ def test_closed_form_inverse_one_matrix_and_batched_agree_bit_for_bit(d):
     """The Python-float path for one matrix must give exactly the batched formula's bits
     (the exact search's costs, and so its tie-breaking, depend on them), and both must be
     the inverse."""
-    from napari_mpt.kalman import inv
+    from napari_mpt.trackers.mht.kalman import inv
 
     rng = np.random.default_rng(d)
     A = rng.normal(size=(200, d, d))

@@ -7,10 +7,10 @@ import pytest
 from mht_cases import link_jaccard, scene
 
 from napari_mpt import MHTParams, simulate
-from napari_mpt.data import Detections
-from napari_mpt.errors import ParameterError
-from napari_mpt.mht import track_mht
-from napari_mpt.mht.estimate import estimate_parameters
+from napari_mpt.core.data import Detections
+from napari_mpt.core.errors import ParameterError
+from napari_mpt.trackers.mht import track_mht
+from napari_mpt.trackers.mht.estimate import estimate_parameters
 
 # P_D = 1, no clutter, no births, forced through the detection-level path: misses cost
 # ln(1e-9) and give up a gain of -ln(1e-12), births ln(1e-300 / 1e-12)
@@ -127,7 +127,7 @@ def test_flops_of_one_link_hand_counted():
 def test_smoothing_across_a_gap_matches_filterpy():
     from filterpy.kalman import KalmanFilter
 
-    from napari_mpt.motion import motion_model
+    from napari_mpt.trackers.mht.motion import motion_model
 
     z = np.array([[10.0, 10.0], [11.0, 10.5], [12.5, 11.0], [14.0, 11.2], [15.1, 12.0]])
     det = Detections([0, 1, 3, 4], z[[0, 1, 3, 4]])     # frame 2 missed
@@ -154,9 +154,9 @@ def test_smoothing_across_a_gap_matches_filterpy():
 
 
 def test_progress_and_cancel_on_ragged_detections():
-    from napari_mpt.errors import Cancelled
-    from napari_mpt.mht.general import PROGRESS_UNITS
-    from napari_mpt.runtime import RunControl
+    from napari_mpt.core.errors import Cancelled
+    from napari_mpt.core.results import RunControl
+    from napari_mpt.trackers.mht.detection_level import PROGRESS_UNITS
 
     det, _ = scene(5, 20, seed=4, fov=80.0)
     seen: list[tuple[int, int]] = []
@@ -195,9 +195,9 @@ def test_three_d_detections_with_misses_and_clutter():
 def test_progress_moves_within_windows(monkeypatch):
     """Long windows report between tree levels too (throttle 0 here: every point), still in
     order, and Cancel stops the run inside a window."""
-    import napari_mpt.mht.general as general
-    from napari_mpt.errors import Cancelled
-    from napari_mpt.runtime import RunControl
+    import napari_mpt.trackers.mht.detection_level as general
+    from napari_mpt.core.errors import Cancelled
+    from napari_mpt.core.results import RunControl
 
     monkeypatch.setattr(general, "PROGRESS_EVERY_S", 0.0)
     det, _ = scene(5, 12, seed=4, fov=80.0)
@@ -221,7 +221,7 @@ def test_covariances_equal_to_2e_minus_32_share_a_step_without_changing_the_trac
     """Covariance keys ignore the lowest mantissa bits (nodes.cov_key): on a long scene
     with misses, fewer distinct covariance steps are computed (fewer FLOPs counted) and
     the tracks are the ones exact keys give, positions within 1e-8 px."""
-    import napari_mpt.mht.nodes as nodes
+    import napari_mpt.trackers.mht.nodes as nodes
 
     det, _ = scene(30, 80, p_d=0.85, clutter=3.0, fov=120.0, step=1.0, noise=0.5,
                    lifetimes=False, seed=11)
@@ -243,7 +243,7 @@ def test_dropping_unreferenced_covariances_keeps_the_tracks(monkeypatch, smooth)
     that it happens every few windows, the tracks and smoothed positions are the same and
     the steps computed again are counted again (more FLOPs); without smoothing the
     committed nodes' covariances are not kept."""
-    import napari_mpt.mht.general as general
+    import napari_mpt.trackers.mht.detection_level as general
 
     det, _ = scene(30, 60, p_d=0.85, clutter=3.0, fov=120.0, step=1.0, noise=0.5,
                    lifetimes=False, seed=12)
@@ -261,7 +261,7 @@ def test_dropping_unreferenced_covariances_keeps_the_tracks(monkeypatch, smooth)
 def test_the_integer_programs_get_the_users_time_limit(monkeypatch):
     """--milp-time-limit (MHTParams.milp_time_limit) is the limit HiGHS gets for every
     integer program of the selection."""
-    import napari_mpt.mht.select as select
+    import napari_mpt.trackers.mht.select as select
 
     limits = []
     real = select.milp

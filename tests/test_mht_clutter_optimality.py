@@ -19,8 +19,8 @@ import pytest
 from mht_cases import scene
 
 from napari_mpt import MHTParams
-from napari_mpt.mht import track_mht
-from napari_mpt.motion import motion_model
+from napari_mpt.trackers.mht import track_mht
+from napari_mpt.trackers.mht.motion import motion_model
 
 
 class Rules:
@@ -226,7 +226,7 @@ def test_the_integer_program_is_used_in_these_cases():
 
 
 def sliding_brute_force(rules: Rules, K: int) -> list[list[int]]:
-    """The module docstring's commit rule of :mod:`napari_mpt.mht.general`, with every
+    """The module docstring's commit rule of :mod:`napari_mpt.trackers.mht.detection_level`, with every
     window solved by brute force: the best hypothesis over frames ``f0..f1`` from the
     committed tracks; then frame ``f0``'s decisions are committed (all of the window's in
     the last one).  Returns the committed tracks' detections."""
@@ -288,7 +288,7 @@ def _sliding_cases() -> list[tuple[int, int, int, int, str, int]]:
 @pytest.mark.parametrize(("n", "T", "seed", "K", "motion", "gap"), _sliding_cases())
 def test_sliding_window_mht_commits_what_brute_force_windows_commit(n, T, seed, K, motion,
                                                                      gap):
-    """Branches kept across windows, commits and compaction (napari_mpt.mht.general):
+    """Branches kept across windows, commits and compaction (napari_mpt.trackers.mht.detection_level):
     with windows shorter than the sequence, the MHT's tracks are those of solving every
     window by brute force under the same commit rule."""
     det, _ = _scene(n, T, seed)

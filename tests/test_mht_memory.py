@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from napari_mpt.benchmark.cases import PeakMemory
+from napari_mpt.experiments.benchmark.cases import PeakMemory
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -27,9 +27,9 @@ def test_peak_memory_sees_a_short_lived_allocation():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_benchmark_cases_record_peak_memory():
-    from napari_mpt.benchmark.cases import Case, run_case
-    from napari_mpt.benchmark.summary import markdown_table, summarize
-    from napari_mpt.presets import preset_params
+    from napari_mpt.experiments.benchmark.cases import Case, run_case
+    from napari_mpt.experiments.benchmark.summary import markdown_table, summarize
+    from napari_mpt.simulation.presets import preset_params
 
     sim = preset_params("vesicle-low").replace(frames=6, particles=12, field_of_view=80.0)
     rec = run_case(Case("v", "mht", 0, {**sim.to_dict(), "seed": 0}, {"lookback": 2}))
@@ -45,9 +45,9 @@ def test_detection_level_run_restores_the_garbage_collector():
     from mht_cases import scene
 
     from napari_mpt import MHTParams
-    from napari_mpt.errors import Cancelled
-    from napari_mpt.mht import track_mht
-    from napari_mpt.runtime import RunControl
+    from napari_mpt.core.errors import Cancelled
+    from napari_mpt.core.results import RunControl
+    from napari_mpt.trackers.mht import track_mht
 
     det, _ = scene(6, 8, seed=2, fov=60.0)
     assert gc.isenabled()
@@ -73,8 +73,8 @@ def test_the_detection_level_mht_leaves_no_cycles_for_the_paused_collector():
     from mht_cases import scene
 
     from napari_mpt import MHTParams
-    from napari_mpt.mht import track_mht
-    from napari_mpt.mht.select import Owner
+    from napari_mpt.trackers.mht import track_mht
+    from napari_mpt.trackers.mht.select import Owner
 
     det, _ = scene(40, 25, p_d=0.85, clutter=4.0, fov=150.0, step=1.0, noise=0.5, seed=5)
     gc.collect()

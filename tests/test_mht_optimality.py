@@ -14,9 +14,9 @@ import pytest
 from filterpy.kalman import KalmanFilter
 
 from napari_mpt import MHTParams, simulate
-from napari_mpt.data import stack_frames
-from napari_mpt.mht import track_mht
-from napari_mpt.motion import motion_model
+from napari_mpt.core.data import stack_frames
+from napari_mpt.trackers.mht import track_mht
+from napari_mpt.trackers.mht.motion import motion_model
 
 
 def sequence_cost(model, Z: np.ndarray, assign: list[tuple[int, ...]]) -> float:

@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from napari_mpt.mht.select import Owner, SelectStats, select
+from napari_mpt.trackers.mht.select import Owner, SelectStats, select
 
 
 def _brute(owners: list[Owner]) -> float:

@@ -6,9 +6,9 @@ import numpy as np
 from filterpy.kalman import KalmanFilter
 
 from napari_mpt import MHTParams, simulate
-from napari_mpt.kalman import gauss_jordan_inverse
-from napari_mpt.mht import track_mht
-from napari_mpt.motion import motion_model
+from napari_mpt.trackers.mht import track_mht
+from napari_mpt.trackers.mht.kalman import gauss_jordan_inverse
+from napari_mpt.trackers.mht.motion import motion_model
 
 
 def test_smoothed_tracks_match_filterpy():

@@ -8,17 +8,11 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_mpt.errors import InputError, ParameterError
-from napari_mpt.movie import (
-    SNR_PRESETS,
-    movie_preset,
-    read_movie,
-    render_movie,
-    write_movie,
-    write_simulation_movie,
-)
-from napari_mpt.params import MovieParams, SimulationParams
-from napari_mpt.simulate import simulate
+from napari_mpt.core.errors import InputError, ParameterError
+from napari_mpt.core.params import MovieParams, SimulationParams
+from napari_mpt.io import read_movie, write_movie
+from napari_mpt.simulation.movie import SNR_PRESETS, movie_preset, render_movie, write_simulation_movie
+from napari_mpt.simulation.simulate import simulate
 
 
 @pytest.mark.parametrize(("snr", "peak"), [(1, 13.70), (2, 18.63), (4, 32.97), (7, 67.52)])

@@ -60,12 +60,12 @@ def test_demo_movie_runs_the_pipeline_and_prints_the_cores_numbers(tmp_path):
     pytest.importorskip("napari")
     from skimage.io import imread
 
-    from napari_mpt.detect import detect
-    from napari_mpt.movie import render_movie
+    from napari_mpt.core.params import DetectParams, MovieParams
+    from napari_mpt.detection.detect import detect
     from napari_mpt.napari.demo import MOVIE_PRESET
     from napari_mpt.napari.transformer_controls import checkpoint_names
-    from napari_mpt.params import DetectParams, MovieParams
-    from napari_mpt.presets import preset_params
+    from napari_mpt.simulation.movie import render_movie
+    from napari_mpt.simulation.presets import preset_params
 
     png = tmp_path / "pipeline.png"
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}

@@ -11,10 +11,10 @@ pytest.importorskip("pytestqt")
 from napari.layers import Image, Points, Tracks
 from viewer_checks import assert_unchanged, dock, snapshot
 
-from napari_mpt.detect import FEATURES, detect, detect_frame
-from napari_mpt.detection_metrics import evaluate_detections
+from napari_mpt.core.params import DetectParams
+from napari_mpt.detection.detect import FEATURES, detect, detect_frame
+from napari_mpt.evaluation.detections import evaluate_detections
 from napari_mpt.napari.layers import detections_from_points, mpt_meta, tracks_from_layer
-from napari_mpt.params import DetectParams
 
 pytestmark = pytest.mark.gui
 
@@ -131,9 +131,9 @@ def test_no_image_and_bad_parameter(viewer):
 
 
 def test_simulate_widget_movie_is_paired_below_the_points_and_updated_in_place(viewer, qtbot):
-    from napari_mpt.movie import render_movie
-    from napari_mpt.params import MovieParams, SimulationParams
-    from napari_mpt.simulate import simulate
+    from napari_mpt.core.params import MovieParams, SimulationParams
+    from napari_mpt.simulation.movie import render_movie
+    from napari_mpt.simulation.simulate import simulate
 
     sim_w = dock(viewer, "Simulate")
     for k, v in {"particles": 5, "frames": 12, "field_of_view": 48.0, "seed": 2}.items():

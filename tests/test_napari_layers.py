@@ -15,7 +15,7 @@ pytest.importorskip("napari")
 from napari.layers import Points, Tracks
 
 from napari_mpt import api
-from napari_mpt.errors import InputError
+from napari_mpt.core.errors import InputError
 from napari_mpt.io import read_detections, read_tracks, write_detections, write_tracks
 from napari_mpt.napari import layers as L
 from napari_mpt.napari.reader import csv_kind, get_reader, read_csv, truth_path_for

@@ -13,12 +13,12 @@ pytest.importorskip("pytestqt")
 from napari.layers import Tracks as TracksLayer
 from qtpy.QtCore import Qt
 
-from napari_mpt.data import Tracks
+from napari_mpt.analysis.stats import track_statistics
+from napari_mpt.core.data import Tracks
 from napari_mpt.io import read_tracks
 from napari_mpt.napari.layers import tracks_layer
 from napari_mpt.napari.sample_data import SAMPLE_DIR
 from napari_mpt.napari.stats_widget import LAYER_COLOURS, layer_scale
-from napari_mpt.stats import track_statistics
 
 pytestmark = pytest.mark.gui
 

@@ -22,6 +22,7 @@ from napari.utils.notifications import notification_manager
 from viewer_checks import assert_unchanged, dock, snapshot
 
 from napari_mpt import api
+from napari_mpt.core.params import MHTParams, SimulationParams, known_priors
 from napari_mpt.io import read_tracks, write_detections
 from napari_mpt.napari.layers import (
     ERROR_COLORMAP,
@@ -37,7 +38,6 @@ from napari_mpt.napari.runs import COLUMNS
 from napari_mpt.napari.sample_data import SAMPLE_DIR
 from napari_mpt.napari.track_widget import TRANSFORMER
 from napari_mpt.napari.transformer_controls import FROM_FILE, transformer_installed
-from napari_mpt.params import MHTParams, SimulationParams, known_priors
 
 pytestmark = pytest.mark.gui
 needs_transformer = pytest.mark.skipif(not transformer_installed(),
@@ -287,7 +287,7 @@ def test_cancel_and_a_second_run_while_running(viewer, qtbot):
 # --- Track: transformer --------------------------------------------------------------
 def _tiny_checkpoint(folder: Path, name: str, **overrides) -> Path:
     """A transformer trained for two batches: enough to load, infer and count FLOPs."""
-    from napari_mpt.transformer import train
+    from napari_mpt.trackers.transformer import train
 
     return train(out=folder / f"{name}.pt", progress_bar=False, frames=8,
                  experiments_per_batch=2, batches=2, d_model=8, heads=1, ff=8,
@@ -315,7 +315,7 @@ def _choose_file(track, path) -> None:
 @needs_transformer
 @pytest.mark.slow
 def test_transformer_menus_list_shipped_checkpoints_and_real_devices(viewer, qtbot):
-    from napari_mpt.transformer import available_checkpoints, available_devices
+    from napari_mpt.trackers.transformer import available_checkpoints, available_devices
 
     track = dock(viewer, "Track")
     assert track.transformer.native.isHidden()
@@ -339,7 +339,7 @@ def test_transformer_menus_list_shipped_checkpoints_and_real_devices(viewer, qtb
 
 @needs_transformer
 def test_transformer_run_matches_the_core(viewer, qtbot, checkpoints):
-    from napari_mpt.params import TransformerParams
+    from napari_mpt.core.params import TransformerParams
 
     points, truth = simulate_in(viewer, frames=30, seed=5, measurement_noise=1.0)
     track = dock(viewer, "Track")
@@ -500,8 +500,8 @@ def test_load_spots_widget(viewer, tmp_path):
 
 # --- LAP and other tools' files (issue 9) ----------------------------------------------
 def test_lap_run_on_a_points_layer_matches_the_core(viewer, qtbot):
+    from napari_mpt.core.params import LAPParams
     from napari_mpt.napari.track_widget import LAP, MHT
-    from napari_mpt.params import LAPParams
 
     points, truth = simulate_in(viewer, particles=20, frames=30, seed=3)
     track = dock(viewer, "Track")
@@ -579,8 +579,8 @@ def test_association_checkpoint_tracks_a_ragged_trackpy_file_in_the_widget(viewe
     gives the core's tracks; the MHT, on the same layer, the core's too."""
     from test_formats import trackpy_csv
 
+    from napari_mpt.core.params import TransformerParams
     from napari_mpt.napari.track_widget import MHT
-    from napari_mpt.params import TransformerParams
 
     spots = tmp_path / "trackpy_spots.csv"
     trackpy_csv(spots)
@@ -929,7 +929,7 @@ def test_run_table_names_the_method(viewer, qtbot):
 
 @needs_transformer
 def test_association_checkpoint_is_described_and_its_kind_shown(viewer, qtbot):
-    from napari_mpt.transformer.checkpoint import checkpoint_descriptions
+    from napari_mpt.trackers.transformer.checkpoint import checkpoint_descriptions
 
     simulate_in(viewer, frames=20, seed=1)
     track = dock(viewer, "Track")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from napari_mpt import simulate
-from napari_mpt.errors import ParameterError
-from napari_mpt.params import SimulationParams
-from napari_mpt.presets import PRESETS, exit_rate, preset_params
+from napari_mpt.core.errors import ParameterError
+from napari_mpt.core.params import SimulationParams
+from napari_mpt.simulation.presets import PRESETS, exit_rate, preset_params
 
 
 def test_nine_presets_with_the_challenges_geometry():

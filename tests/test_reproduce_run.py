@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 
 from napari_mpt import cli
-from napari_mpt.reproduce.figures import FIGURE_NAMES, FIGURES
-from napari_mpt.reproduce.models import ModelSpec, cached_path, shipped_names
-from napari_mpt.reproduce.runner import (
+from napari_mpt.experiments.reproduce.figures import FIGURE_NAMES, FIGURES
+from napari_mpt.experiments.reproduce.models import ModelSpec, cached_path, shipped_names
+from napari_mpt.experiments.reproduce.runner import (
     ModelBroker,
     plan_models,
     prefetch_training,
     reproduce_figure,
     run_sweep,
 )
-from napari_mpt.reproduce.summary import COLUMNS
-from napari_mpt.reproduce.tasks import build_tasks, run_task
-from napari_mpt.sweep import ClusterError, ResultStore, dask_client
+from napari_mpt.experiments.reproduce.summary import COLUMNS
+from napari_mpt.experiments.reproduce.tasks import build_tasks, run_task
+from napari_mpt.experiments.sweep import ClusterError, ResultStore, dask_client
 
 pytestmark = pytest.mark.slow     # every test here starts a Dask cluster or runs a sweep
 

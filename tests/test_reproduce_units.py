@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from napari_mpt.params import TrainParams
-from napari_mpt.reproduce.figures import FIGURE_NAMES, FIGURES
-from napari_mpt.reproduce.models import (
+from napari_mpt.core.params import TrainParams
+from napari_mpt.experiments.reproduce.figures import FIGURE_NAMES, FIGURES
+from napari_mpt.experiments.reproduce.models import (
     ModelSpec,
     model_seed,
     protocol_tag,
     reference_params,
     train_params,
 )
-from napari_mpt.reproduce.tasks import build_tasks, task_seed
-from napari_mpt.sweep import ResultStore, mean_ci
+from napari_mpt.experiments.reproduce.tasks import build_tasks, task_seed
+from napari_mpt.experiments.sweep import ResultStore, mean_ci
 
 
 def test_every_figure_of_the_issue_is_declared():
@@ -123,13 +123,13 @@ def test_caches_written_before_the_training_settings_were_recorded_stay_valid():
 
 
 def test_reproduce_uses_only_the_transformer_packages_public_names():
-    import napari_mpt.reproduce as pkg
-    from napari_mpt import transformer
+    import napari_mpt.experiments.reproduce as pkg
+    from napari_mpt.trackers import transformer
 
     for path in Path(pkg.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and "transformer" in node.module:
-                assert node.module in ("transformer", "napari_mpt.transformer"), (
+                assert node.module in ("trackers.transformer", "napari_mpt.trackers.transformer"), (
                     f"{path.name} imports {node.module}")
                 assert all(a.name in transformer.__all__ for a in node.names), path.name
 
@@ -167,7 +167,7 @@ def test_store_skips_a_torn_last_line_and_keeps_appending(tmp_path):
 
 
 def test_cli_module_stays_import_light():
-    code = ("import sys, napari_mpt.reproduce.cli; "
+    code = ("import sys, napari_mpt.experiments.reproduce.cli; "
             "print([m for m in ('dask', 'distributed', 'matplotlib', 'torch') "
             "if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

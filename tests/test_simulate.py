@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from napari_mpt import SimulationParams, simulate
-from napari_mpt.errors import ParameterError
-from napari_mpt.simulate import simulate_arrays
+from napari_mpt.core.errors import ParameterError
+from napari_mpt.simulation.simulate import simulate_arrays
 
 
 def test_shapes_truth_and_shuffle():

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 
+from napari_mpt.analysis.stats import COLUMNS, track_statistics, write_stats
 from napari_mpt.cli import main
-from napari_mpt.data import Tracks
-from napari_mpt.errors import InputError, ParameterError
+from napari_mpt.core.data import Tracks
+from napari_mpt.core.errors import InputError, ParameterError
+from napari_mpt.core.params import SimulationParams, StatsParams
 from napari_mpt.io import write_tracks
-from napari_mpt.params import SimulationParams, StatsParams
-from napari_mpt.simulate import simulate_arrays
-from napari_mpt.stats import COLUMNS, track_statistics, write_stats
+from napari_mpt.simulation.simulate import simulate_arrays
 
 
 def brownian_tracks(particles: int, frames: int, mu: float, sigma: float, drift=(), seed=0,

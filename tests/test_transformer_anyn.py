@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from napari_mpt import api  # noqa: E402
-from napari_mpt.simulate import simulate  # noqa: E402
+from napari_mpt.simulation.simulate import simulate  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

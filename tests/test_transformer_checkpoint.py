@@ -10,18 +10,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from napari_mpt.errors import CheckpointError, DeviceError  # noqa: E402
-from napari_mpt.params import TrainParams, TransformerParams  # noqa: E402
-from napari_mpt.simulate import simulate  # noqa: E402
-from napari_mpt.transformer import (  # noqa: E402
+from napari_mpt.core.errors import CheckpointError, DeviceError  # noqa: E402
+from napari_mpt.core.params import TrainParams, TransformerParams  # noqa: E402
+from napari_mpt.simulation.simulate import simulate  # noqa: E402
+from napari_mpt.trackers.transformer import (  # noqa: E402
     available_checkpoints,
     available_devices,
     load_checkpoint,
     track_transformer,
 )
-from napari_mpt.transformer import checkpoint as ckpt  # noqa: E402
-from napari_mpt.transformer.infer import resolve_device  # noqa: E402
-from napari_mpt.transformer.trainer import train  # noqa: E402
+from napari_mpt.trackers.transformer import checkpoint as ckpt  # noqa: E402
+from napari_mpt.trackers.transformer.infer import resolve_device  # noqa: E402
+from napari_mpt.trackers.transformer.trainer import train  # noqa: E402
 
 TINY = TrainParams(frames=6, experiments_per_batch=2, batches=2, d_model=8, heads=2, ff=8,
                    encoder_layers=1, decoder_layers=1, decoder_lookback=2, save_every=1)
@@ -124,8 +124,8 @@ def test_a_checkpoint_runs_on_any_fixed_n_and_refuses_another_ndim(tiny_checkpoi
 
 
 def test_frames_with_other_counts_are_refused_naming_the_association_model(tiny_checkpoint):
-    from napari_mpt.data import Detections
-    from napari_mpt.errors import InputError
+    from napari_mpt.core.data import Detections
+    from napari_mpt.core.errors import InputError
 
     det = Detections(np.array([0, 0, 1, 1, 1, 2, 2]), np.arange(14.0).reshape(7, 2),
                      source="ragged.csv")
@@ -170,9 +170,9 @@ def test_shipped_checkpoints_load_offline_and_are_small():
 
 def test_shipped_long_model_tracks_an_easy_pair():
     """transformer_150_30 really tracks: low noise, fixed seeds, nearly every link right."""
-    from napari_mpt.data import stack_frames
-    from napari_mpt.metrics import link_jaccard
-    from napari_mpt.transformer import track_transformer_batch
+    from napari_mpt.core.data import stack_frames
+    from napari_mpt.evaluation.metrics import link_jaccard
+    from napari_mpt.trackers.transformer import track_transformer_batch
 
     sims = [simulate(frames=150, measurement_noise=1.0, seed=70 + s) for s in range(4)]
     tracks = track_transformer_batch([stack_frames(s.detections) for s in sims],

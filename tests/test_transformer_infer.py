@@ -8,13 +8,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from napari_mpt import api  # noqa: E402
-from napari_mpt.data import Detections, stack_frames  # noqa: E402
-from napari_mpt.errors import Cancelled, InputError  # noqa: E402
-from napari_mpt.params import TrainParams, TransformerParams  # noqa: E402
-from napari_mpt.runtime import RunControl  # noqa: E402
-from napari_mpt.simulate import simulate  # noqa: E402
-from napari_mpt.transformer.infer import assign, track_transformer_batch  # noqa: E402
-from napari_mpt.transformer.trainer import train  # noqa: E402
+from napari_mpt.core.data import Detections, stack_frames  # noqa: E402
+from napari_mpt.core.errors import Cancelled, InputError  # noqa: E402
+from napari_mpt.core.params import TrainParams, TransformerParams  # noqa: E402
+from napari_mpt.core.results import RunControl  # noqa: E402
+from napari_mpt.simulation.simulate import simulate  # noqa: E402
+from napari_mpt.trackers.transformer.infer import assign, track_transformer_batch  # noqa: E402
+from napari_mpt.trackers.transformer.trainer import train  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -9,15 +9,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from napari_mpt.transformer.config import ModelConfig  # noqa: E402
-from napari_mpt.transformer.decode import DecodeGraph, decode  # noqa: E402
-from napari_mpt.transformer.flops import (  # noqa: E402
+from napari_mpt.trackers.transformer.config import ModelConfig  # noqa: E402
+from napari_mpt.trackers.transformer.decode import DecodeGraph, decode  # noqa: E402
+from napari_mpt.trackers.transformer.flops import (  # noqa: E402
     _fvcore_macs,
     closed_form_flops,
     count_flops,
     torch_counter_flops,
 )
-from napari_mpt.transformer.model import TrackerTransformer, encoder_windows  # noqa: E402
+from napari_mpt.trackers.transformer.model import TrackerTransformer, encoder_windows  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -68,12 +68,12 @@ def test_time_shift_invariance():
     same as decoding it inside a longer, shifted sequence would by construction."""
     model = _model(encoder_lookback=8, decoder_lookback=4)
     z = torch.randn(2, 8, 2, 2)
-    from napari_mpt.transformer.encoding import rotary_tables
+    from napari_mpt.trackers.transformer.encoding import rotary_tables
 
     cos0, sin0 = rotary_tables(torch.arange(8), model.cfg)
     cos1, sin1 = rotary_tables(torch.arange(8) + 1000, model.cfg)
     q, k = torch.randn(8, model.cfg.head_dim), torch.randn(8, model.cfg.head_dim)
-    from napari_mpt.transformer.encoding import rotate
+    from napari_mpt.trackers.transformer.encoding import rotate
 
     s0 = rotate(q, cos0, sin0, model.perm) @ rotate(k, cos0, sin0, model.perm).T
     s1 = rotate(q, cos1, sin1, model.perm) @ rotate(k, cos1, sin1, model.perm).T

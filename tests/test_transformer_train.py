@@ -11,11 +11,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from napari_mpt import cli  # noqa: E402
-from napari_mpt.errors import CheckpointError, ParameterError  # noqa: E402
-from napari_mpt.params import TrainParams  # noqa: E402
-from napari_mpt.transformer import checkpoint as ckpt  # noqa: E402
-from napari_mpt.transformer.model import TrackerTransformer  # noqa: E402
-from napari_mpt.transformer.trainer import (  # noqa: E402
+from napari_mpt.core.errors import CheckpointError, ParameterError  # noqa: E402
+from napari_mpt.core.params import TrainParams  # noqa: E402
+from napari_mpt.trackers.transformer import checkpoint as ckpt  # noqa: E402
+from napari_mpt.trackers.transformer.model import TrackerTransformer  # noqa: E402
+from napari_mpt.trackers.transformer.trainer import (  # noqa: E402
     FreshBatches,
     RevisitedBatches,
     batch_source,

@@ -4,8 +4,8 @@ The core (this package minus :mod:`napari_mpt.napari`) needs neither napari nor 
 """
 
 from .api import evaluate, simulate, track
-from .params import MHTParams, SimulationParams, TransformerParams
-from .version import __version__
+from .core.params import MHTParams, SimulationParams, TransformerParams
+from .core.version import __version__
 
 __all__ = ["MHTParams", "SimulationParams", "TransformerParams", "__version__", "evaluate",
            "simulate", "track"]

@@ -8,10 +8,8 @@
 
 from __future__ import annotations
 
-from .data import Detections, Simulation, Tracks
-from .metrics import ISBI_GATE, AssociationScore, Evaluation, ISBIScore, LinkScore
-from .metrics import evaluate as _evaluate
-from .params import (
+from .core.data import Detections, Simulation, Tracks
+from .core.params import (
     HybridParams,
     LAPParams,
     MHTParams,
@@ -19,9 +17,11 @@ from .params import (
     TrackerParams,
     TransformerParams,
 )
-from .presets import PRESETS, preset_params
-from .runtime import RunControl, TrackingResult
-from .simulate import simulate
+from .core.results import RunControl, TrackingResult
+from .evaluation.metrics import ISBI_GATE, AssociationScore, Evaluation, ISBIScore, LinkScore
+from .evaluation.metrics import evaluate as _evaluate
+from .simulation.presets import PRESETS, preset_params
+from .simulation.simulate import simulate
 
 __all__ = [
     "PRESETS",
@@ -50,19 +50,19 @@ def track(detections: Detections, params: TrackerParams,
           control: RunControl | None = None) -> TrackingResult:
     """Track ``detections`` with the method ``params`` describes (MHT, transformer, LAP, hybrid)."""
     if isinstance(params, HybridParams):   # before MHTParams: a HybridParams is one
-        from .hybrid import track_hybrid
+        from .trackers.hybrid import track_hybrid
 
         return track_hybrid(detections, params, control)
     if isinstance(params, MHTParams):
-        from .mht import track_mht
+        from .trackers.mht import track_mht
 
         return track_mht(detections, params, control)
     if isinstance(params, TransformerParams):
-        from .transformer import track_transformer  # imports torch only when asked for
+        from .trackers.transformer import track_transformer
 
         return track_transformer(detections, params, control)
     if isinstance(params, LAPParams):
-        from .lap import track_lap
+        from .trackers.lap import track_lap
 
         return track_lap(detections, params, control)
     raise TypeError(f"unknown tracker parameters {type(params).__name__}")
@@ -71,7 +71,7 @@ def track(detections: Detections, params: TrackerParams,
 def evaluate(tracks: Tracks, truth: Tracks, gate: float | str | None = "auto",
              isbi_gate: float = ISBI_GATE) -> Evaluation:
     """Every measure that applies to ``tracks`` against ``truth``
-    (:func:`napari_mpt.metrics.evaluate`): the paper's position link Jaccard (``.jaccard``,
+    (:func:`napari_mpt.evaluation.metrics.evaluate`): the paper's position link Jaccard (``.jaccard``,
     ``.tp``, ``.fp``, ``.fn``, ``.errors``, ``.wrong_link``, ``.per_frame()``), the
     association Jaccard by detection identity (``.association``, when the truth names
     detections) and the ISBI 2012 measures (``.isbi``); ``.summary()`` is the

@@ -1,9 +1,9 @@
 """Run a tracker on a napari thread worker, with progress and cooperative cancel.
 
 The tracker itself is the core's (:func:`napari_mpt.api.track`); this module only
-bridges its :class:`~napari_mpt.runtime.RunControl` hooks to Qt: ``progress`` emits a
+bridges its :class:`~napari_mpt.core.results.RunControl` hooks to Qt: ``progress`` emits a
 queued signal (the bar lives in the GUI thread) and ``should_stop`` reads an event the
-Cancel button sets, so a cancelled run raises :class:`~napari_mpt.errors.Cancelled`
+Cancel button sets, so a cancelled run raises :class:`~napari_mpt.core.errors.Cancelled`
 inside the core and returns nothing half-made.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 
 from qtpy.QtCore import QObject, Signal
 
-from ..data import Detections, Tracks
-from ..errors import MPTError
-from ..metrics import LinkScore
-from ..runtime import RunControl, TrackingResult
+from ..core.data import Detections, Tracks
+from ..core.errors import MPTError
+from ..core.results import RunControl, TrackingResult
+from ..evaluation.metrics import LinkScore
 
 
 @dataclass

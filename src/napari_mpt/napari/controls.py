@@ -1,6 +1,6 @@
 """magicgui controls generated from a parameter dataclass's field metadata.
 
-The CLI builds its options from the same metadata (:func:`napari_mpt.options.add_param_options`),
+The CLI builds its options from the same metadata (:func:`napari_mpt.core.options.add_param_options`),
 so a control's tooltip, range and choices are exactly what the option accepts; the
 parameter object is built (and so validated) by the core, never by the widget.
 """
@@ -21,8 +21,8 @@ from magicgui.widgets import (
     Widget,
 )
 
-from ..errors import ParameterError
-from ..params import field_default
+from ..core.errors import ParameterError
+from ..core.params import field_default
 
 ESTIMATE = "estimate"   # what a parameter estimated from the data (None) shows
 # spin boxes need a finite range; fields without a maximum get this one

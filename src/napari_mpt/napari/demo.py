@@ -32,8 +32,8 @@ MOVIE_FIELDS = ("snr", "psf_sigma", "background")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..options import add_param_options
-    from ..params import MovieParams, SimulationParams
+    from ..core.options import add_param_options
+    from ..core.params import MovieParams, SimulationParams
 
     p = subparsers.add_parser(
         "demo", help="open napari with the plugin docked, a Brownian pair and both trackers "
@@ -75,7 +75,7 @@ def has_display() -> bool:
 @contextlib.contextmanager
 def virtual_display(width: int = 1920, height: int = 1200) -> Iterator[str]:
     """Start ``Xvfb`` on a free display number, point Qt (xcb) at it, stop it after."""
-    from ..errors import MPTError
+    from ..core.errors import MPTError
 
     exe = shutil.which("Xvfb")
     if exe is None:
@@ -114,8 +114,8 @@ def virtual_display(width: int = 1920, height: int = 1200) -> Iterator[str]:
 def run_demo(args: argparse.Namespace) -> int:
     from functools import partial
 
-    from ..options import params_from_args
-    from ..params import (
+    from ..core.options import params_from_args
+    from ..core.params import (
         DetectParams,
         LAPParams,
         MHTParams,
@@ -124,7 +124,7 @@ def run_demo(args: argparse.Namespace) -> int:
         TransformerParams,
         known_priors,
     )
-    from ..presets import PRESETS
+    from ..simulation.presets import PRESETS
 
     scene_values: dict[str, Any] = {**PRESETS[MOVIE_PRESET], **MOVIE_SCENE} if args.movie else PAIR_SCENE
     unset: dict[str, Any] = {k: v for k, v in scene_values.items() if getattr(args, k, None) is None}

@@ -1,6 +1,6 @@
 """The Detect spots dock widget: an Image layer (a movie) in, a Points layer of spots out.
 
-Detection is the core's (:func:`napari_mpt.detect.detect`) and runs on a napari thread
+Detection is the core's (:func:`napari_mpt.detection.detect.detect`) and runs on a napari thread
 worker with progress and Cancel; "Preview frame" runs it on the frame on screen only.  The
 spots layer holds ``(t, [z,] y, x)`` points with the detector's features (amplitude,
 background, width, snr, fitted), the image's scale and translate, and, for a simulated
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
 
-from ..data import Detections
-from ..detect import detect, detect_frame
-from ..errors import Cancelled, InputError, MPTError
-from ..movie import check_movie_axes
-from ..params import DetectParams
-from ..runtime import RunControl
+from ..core.data import Detections
+from ..core.errors import Cancelled, InputError, MPTError
+from ..core.params import DetectParams
+from ..core.results import RunControl
+from ..detection.detect import detect, detect_frame
+from ..io import check_movie_axes
 from ._worker import _Progress
 from .controls import ParamForm
 from .layers import KEY, axis_labels, mpt_meta, points_data

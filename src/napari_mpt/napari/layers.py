@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..data import Detections, Simulation, Tracks, axes_for
-from ..errors import InputError
-from ..metrics import LinkScore
+from ..core.data import Detections, Simulation, Tracks, axes_for
+from ..core.errors import InputError
+from ..evaluation.metrics import LinkScore
 
 TAIL_LENGTH = 30
 """Frames of history drawn behind each track head (truth, results, opened tracks)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from magicgui.types import FileDialogMode
 from magicgui.widgets import Container, FileEdit, Label, PushButton
 
-from ..errors import InputError, MPTError
+from ..core.errors import InputError, MPTError
 from .messages import breakable, notify, wrap_label
 from .reader import prefer_this_plugin_for_csv, read_csv, truth_path_for
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..io import TRACK_ID_NAMES, normalise_header, read_detections, read_tracks
-from ..isbi_xml import looks_like_isbi_xml
+from ..io.isbi_xml import looks_like_isbi_xml
 from .layers import (
     TAIL_LENGTH,
     detections_layer,

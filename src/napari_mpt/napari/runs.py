@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics import LinkScore
-from ..params import MHTParams
-from ..runtime import TrackingResult
+from ..core.params import MHTParams
+from ..core.results import TrackingResult
+from ..evaluation.metrics import LinkScore
 
 # the table's row header (frozen when the table scrolls sideways) is the run's label;
 # the long parameter description last, so the numbers stay in view in a narrow dock

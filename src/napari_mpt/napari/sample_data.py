@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..params import SimulationParams
-from ..simulate import simulate
+from ..core.params import SimulationParams
+from ..simulation.simulate import simulate
 from .layers import simulation_layers
 from .reader import read_csv
 
@@ -53,8 +53,8 @@ def simulated_movie_snr4() -> list[tuple]:
     """A 50-frame 128 x 128 movie of 30 Brownian particles at the ISBI SNR 4 (PSF sigma
     1.3 px, background 10, Poisson noise) and its ground truth, paired, so spots detected
     in it are scored by the Track widget."""
-    from ..movie import render_movie
-    from ..params import MovieParams
+    from ..core.params import MovieParams
+    from ..simulation.movie import render_movie
     from .layers import KEY, new_pair_id, truth_layer
 
     sim = simulate(SAMPLE_MOVIE)

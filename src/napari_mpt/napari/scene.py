@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import MPTError
-from ..params import DetectParams, LAPParams, MHTParams, MovieParams, SimulationParams, TransformerParams
+from ..core.errors import MPTError
+from ..core.params import DetectParams, LAPParams, MHTParams, MovieParams, SimulationParams, TransformerParams
 from .layers import FN_COLOR, FP_COLOR, KEY, mpt_meta
 from .runs import RunRecord
 from .track_widget import LAP, MHT, TRANSFORMER, TrackWidget

@@ -1,9 +1,9 @@
 """The Simulate dock widget: simulated detections as a points layer and its ground truth.
 
-Its controls come from :class:`~napari_mpt.params.SimulationParams` field metadata (the
+Its controls come from :class:`~napari_mpt.core.params.SimulationParams` field metadata (the
 same help, ranges and defaults as ``napari-mpt simulate``); the preset box fills them with
 an ISBI-like scenario (``--preset``), which the user may then edit.  With "movie" checked
-it also renders the simulation as a fluorescence movie (:class:`~napari_mpt.params.MovieParams`,
+it also renders the simulation as a fluorescence movie (:class:`~napari_mpt.core.params.MovieParams`,
 as ``napari-mpt simulate --movie``), an Image layer below the points that shares the
 simulation's ``pair`` id, so spots the Detect spots widget finds in it are scored against
 this simulation's truth.  Running it again updates its layers in place, so repeated
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import CheckBox, ComboBox, Label, PushButton
 
-from ..errors import MPTError
-from ..movie import render_movie
-from ..params import MovieParams, SimulationParams
-from ..presets import PRESETS, preset_params
-from ..simulate import simulate
+from ..core.errors import MPTError
+from ..core.params import MovieParams, SimulationParams
+from ..simulation.movie import render_movie
+from ..simulation.presets import PRESETS, preset_params
+from ..simulation.simulate import simulate
 from .controls import ParamForm, ScrollingContainer
 from .layers import KEY, axis_labels, new_pair_id, set_tracks, simulation_layers, tracks_features
 from .messages import breakable, notify, wrap_label

@@ -1,7 +1,7 @@
 """The Track statistics dock widget: per-track table, length filter, colour by a statistic,
 ensemble MSD plot, in the units of the layer's scale.
 
-The numbers are the core's (:func:`napari_mpt.stats.track_statistics`, run on a thread
+The numbers are the core's (:func:`napari_mpt.analysis.stats.track_statistics`, run on a thread
 worker so 1000 tracks never block the GUI); this module only shows them.  Canvas side:
 
 * colour by a statistic writes the per-track statistics as per-vertex features of the
@@ -29,10 +29,10 @@ from magicgui.widgets.bases import ValueWidget
 from qtpy.QtCore import QAbstractTableModel, QSortFilterProxyModel, Qt
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-from ..data import Tracks
-from ..errors import MPTError
-from ..params import StatsParams
-from ..stats import TrackStatistics, Units, plot_msd, track_statistics
+from ..analysis.stats import TrackStatistics, Units, plot_msd, track_statistics
+from ..core.data import Tracks
+from ..core.errors import MPTError
+from ..core.params import StatsParams
 from .controls import control_for
 from .layers import mpt_meta, tracks_from_layer
 

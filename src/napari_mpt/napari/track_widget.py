@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton, Table
 
-from ..errors import Cancelled, InputError, MPTError
+from ..core.errors import Cancelled, InputError, MPTError
+from ..core.params import HybridParams, LAPParams, MHTParams, SimulationParams, known_priors
 from ..io import with_detection_positions
-from ..params import HybridParams, LAPParams, MHTParams, SimulationParams, known_priors
 from ._worker import JobOutput, TrackingJob
 from .controls import ESTIMATE, ParamForm, ScrollingContainer
 from .layers import (

@@ -1,6 +1,6 @@
 """The Transformer controls: shipped checkpoints or a file, and this machine's devices.
 
-Asked of :mod:`napari_mpt.transformer` lazily (it imports torch, about 2 s): on a worker
+Asked of :mod:`napari_mpt.trackers.transformer` lazily (it imports torch, about 2 s): on a worker
 thread, started when the Track widget is docked (:func:`preload`) or when the user picks the
 transformer (:meth:`TransformerControls.load`), so that the GUI thread never waits for it.
 """
@@ -15,15 +15,15 @@ from pathlib import Path
 
 from magicgui.widgets import ComboBox, Container, FileEdit, Label
 
-from ..errors import CheckpointError, ParameterError
-from ..params import TransformerParams
+from ..core.errors import CheckpointError, ParameterError
+from ..core.params import TransformerParams
 from .controls import control_for
 from .messages import wrap_label
 
 
 def transformer_installed() -> bool:
     try:
-        spec = importlib.util.find_spec("napari_mpt.transformer")
+        spec = importlib.util.find_spec("napari_mpt.trackers.transformer")
     except (ImportError, ValueError):
         return False
     return spec is not None and spec.origin is not None   # a bare folder is not the module
@@ -43,7 +43,7 @@ def checkpoint_names() -> list[str]:
     """Names of the shipped checkpoints (empty when the transformer part is missing)."""
     if not transformer_installed():
         return []
-    from ..transformer import available_checkpoints
+    from ..trackers.transformer import available_checkpoints
 
     return _names(available_checkpoints())
 
@@ -52,7 +52,7 @@ def checkpoint_descriptions() -> dict[str, str]:
     """Shipped checkpoint name -> one line on what it accepts (reads each checkpoint)."""
     if not transformer_installed():
         return {}
-    from ..transformer import checkpoint_descriptions as describe
+    from ..trackers.transformer import checkpoint_descriptions as describe
 
     return describe()
 
@@ -61,7 +61,7 @@ def device_names() -> list[str]:
     """Devices this machine has: ``cpu``, plus ``cuda`` where torch sees a GPU."""
     if not transformer_installed():
         return ["cpu"]
-    from ..transformer import available_devices
+    from ..trackers.transformer import available_devices
 
     names = [str(d) for d in available_devices()]
     return [d for d in names if d != "auto"] or ["cpu"]

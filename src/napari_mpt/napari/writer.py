@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..data import Tracks
+from ..core.data import Tracks
 from ..io import write_tracks
 from .layers import tracks_from_data
 

@@ -1,0 +1,1 @@
+"""What comes after tracking: per-track and ensemble MSD, D, alpha (:mod:`.stats`)."""

@@ -1,0 +1,26 @@
+"""Files users can open anywhere, read strictly and written atomically: detections and
+tracks as CSV (ours, trackpy's, TrackMate's; :mod:`.tables`), the ISBI 2012 challenge's
+track XML (:mod:`.isbi_xml`), movies as TIFF (:mod:`.movie`), JSON (:mod:`.files`).
+
+Any problem raises :class:`~napari_mpt.core.errors.InputError` naming the file, the line
+and what is wrong; every writer goes through :func:`.files.atomic_write`.
+"""
+
+from .files import atomic_write, write_json
+from .movie import check_movie_axes, read_movie, write_movie
+from .tables import (
+    TRACK_ID_NAMES,
+    normalise_header,
+    read_detections,
+    read_isbi_xml,
+    read_tracks,
+    with_detection_positions,
+    write_detections,
+    write_isbi_xml,
+    write_tracks,
+)
+
+__all__ = ["TRACK_ID_NAMES", "atomic_write", "check_movie_axes", "normalise_header",
+           "read_detections", "read_isbi_xml", "read_movie", "read_tracks",
+           "with_detection_positions", "write_detections", "write_isbi_xml", "write_json",
+           "write_movie", "write_tracks"]
