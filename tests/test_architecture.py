@@ -37,6 +37,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], ...]] = {
     f"{PKG}.trackers": (
         ("mht", "transformer", "lap"),
         ("hybrid",),                                         # trackers made of trackers
+        ("registry",),                                       # every tracker by method
     ),
     f"{PKG}.experiments": (
         ("sweep",),

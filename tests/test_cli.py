@@ -111,8 +111,8 @@ def test_tuple_options_take_numbers_or_names_by_their_default():
     """An empty numeric tuple (drift) takes numbers; a tuple of names (motions) names."""
     import argparse
 
-    from napari_mpt.core.options import add_param_options, params_from_args
     from napari_mpt.core.params import AssociationTrainParams, SimulationParams
+    from napari_mpt.core.params.options import add_param_options, params_from_args
 
     p = argparse.ArgumentParser()
     add_param_options(p, SimulationParams)

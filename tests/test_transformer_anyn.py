@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,22 +15,31 @@ from napari_mpt.simulation.simulate import simulate  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-# Recorded with main at 0f6b203 (before the any-N change): the shipped checkpoints on
-# simulate(frames=40, seed=7), N = 2.  The encoder-decoder's code path is unchanged, so
-# these must stay bit for bit (reproduce's numbers depend on them).
-EXPECTED = {
-    "transformer_8_30": ("ef14b058cc808dce", 9086976),
-    "transformer_150_30": ("bb2dd762d1825cca", 8796160),
-}
+# The shipped checkpoints on simulate(frames=40, seed=7), N = 2 (`python
+# tests/test_transformer_anyn.py` writes it again).  What the model decides must stay
+# exactly the same (which detection each track takes, the FLOPs); the positions it
+# estimates are float arithmetic, whose last bits differ between CPUs (an AVX2 EPYC and
+# this Xeon differ at 1e-7 px), so they are held to 1e-4 px.
+REFERENCE = Path(__file__).parent / "data" / "transformer_n2_reference.json"
+NAMES = ("transformer_8_30", "transformer_150_30")
+POSITION_TOL = 1e-4
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_shipped_n2_checkpoints_give_identical_tracks(name):
+def _run(name):
     sim = simulate(frames=40, seed=7)
-    res = api.track(sim.detections, api.TransformerParams(checkpoint=name, device="cpu"))
-    digest = hashlib.sha256(np.ascontiguousarray(res.tracks.coords).tobytes()).hexdigest()[:16]
-    assert (digest, res.flops.value) == EXPECTED[name]
-    assert res.tracks.detection[:6].tolist() == [0, 3, 4, 6, 9, 11]
+    return api.track(sim.detections, api.TransformerParams(checkpoint=name, device="cpu"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_n2_checkpoints_give_identical_tracks(name):
+    ref = json.loads(REFERENCE.read_text())[name]
+    res = _run(name)
+    t = res.tracks
+    assert t.track_id.tolist() == ref["track_id"] and t.frame.tolist() == ref["frame"]
+    assert t.detection.tolist() == ref["detection"]
+    assert res.flops.value == ref["flops"]
+    np.testing.assert_allclose(t.coords, np.asarray(ref["coords"]), rtol=0, atol=POSITION_TOL)
+    assert t.detection[:6].tolist() == [0, 3, 4, 6, 9, 11]
 
 
 def test_shipped_checkpoint_tracks_three_separated_particles_perfectly():
@@ -37,3 +47,14 @@ def test_shipped_checkpoint_tracks_three_separated_particles_perfectly():
     res = api.track(sim.detections, api.TransformerParams(checkpoint="transformer_150_30",
                                                           device="cpu"))
     assert api.evaluate(res.tracks, sim.truth).jaccard == 1.0
+
+
+if __name__ == "__main__":   # write the reference again (after a deliberate model change)
+    torch.set_num_threads(1)
+    out = {}
+    for n in NAMES:
+        r = _run(n)
+        out[n] = {"track_id": r.tracks.track_id.tolist(), "frame": r.tracks.frame.tolist(),
+                  "detection": r.tracks.detection.tolist(), "flops": r.flops.value,
+                  "coords": np.round(r.tracks.coords, 6).tolist()}
+    REFERENCE.write_text(json.dumps(out, separators=(",", ":")))

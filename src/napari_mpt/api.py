@@ -22,9 +22,12 @@ from .evaluation.metrics import ISBI_GATE, AssociationScore, Evaluation, ISBISco
 from .evaluation.metrics import evaluate as _evaluate
 from .simulation.presets import PRESETS, preset_params
 from .simulation.simulate import simulate
+from .trackers.registry import TRACKERS, Tracker, tracker
+from .trackers.registry import track as _track
 
 __all__ = [
     "PRESETS",
+    "TRACKERS",
     "AssociationScore",
     "Detections",
     "Evaluation",
@@ -36,6 +39,7 @@ __all__ = [
     "RunControl",
     "Simulation",
     "SimulationParams",
+    "Tracker",
     "TrackingResult",
     "Tracks",
     "TransformerParams",
@@ -43,29 +47,15 @@ __all__ = [
     "preset_params",
     "simulate",
     "track",
+    "tracker",
 ]
 
 
 def track(detections: Detections, params: TrackerParams,
           control: RunControl | None = None) -> TrackingResult:
-    """Track ``detections`` with the method ``params`` describes (MHT, transformer, LAP, hybrid)."""
-    if isinstance(params, HybridParams):   # before MHTParams: a HybridParams is one
-        from .trackers.hybrid import track_hybrid
-
-        return track_hybrid(detections, params, control)
-    if isinstance(params, MHTParams):
-        from .trackers.mht import track_mht
-
-        return track_mht(detections, params, control)
-    if isinstance(params, TransformerParams):
-        from .trackers.transformer import track_transformer
-
-        return track_transformer(detections, params, control)
-    if isinstance(params, LAPParams):
-        from .trackers.lap import track_lap
-
-        return track_lap(detections, params, control)
-    raise TypeError(f"unknown tracker parameters {type(params).__name__}")
+    """Track ``detections`` with the tracker ``params`` belong to (their ``method``: one of
+    :data:`TRACKERS`); torch is imported only when a transformer is asked for."""
+    return _track(detections, params, control)
 
 
 def evaluate(tracks: Tracks, truth: Tracks, gate: float | str | None = "auto",

@@ -15,21 +15,20 @@ import json
 import os
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from ..api import TRACKERS
 from ..core.errors import MPTError
-from ..core.options import add_param_options, params_from_args
 from ..core.params import (
-    HybridParams,
-    LAPParams,
     MHTParams,
     MovieParams,
     SimulationParams,
     StatsParams,
-    TransformerParams,
     known_priors,
 )
+from ..core.params.options import add_param_options, params_from_args
 from ..core.version import __version__
 from ..simulation.presets import PRESETS
 
@@ -78,13 +77,9 @@ def _simulation_params(args: argparse.Namespace) -> SimulationParams:
 
 
 def _tracker_params(args: argparse.Namespace):
-    if args.method == "mht":
-        return params_from_args(MHTParams, args)
-    if args.method == "lap":
-        return params_from_args(LAPParams, args)
-    if args.method == "hybrid":   # MHT options + --checkpoint/--device (default: association)
-        return params_from_args(HybridParams, args)
-    return params_from_args(TransformerParams, args)
+    """The chosen tracker's parameters from the options (shared names, e.g. --checkpoint,
+    mean the same for every tracker that has them; each keeps its own defaults)."""
+    return params_from_args(TRACKERS[args.method].params, args)
 
 
 def _cmd_track(args: argparse.Namespace) -> int:
@@ -249,13 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "hybrid")
     p.add_argument("detections", help="detections CSV (frame, y, x; trackpy's or TrackMate's "
                    "spot table too)")
-    p.add_argument("--method", choices=("mht", "transformer", "lap", "hybrid"), default="mht",
-                   help="hybrid: the association transformer's scores prune the MHT's links "
-                   "(--checkpoint defaults to association there)")
-    add_param_options(p, MHTParams)
-    add_param_options(p, TransformerParams)
-    add_param_options(p, LAPParams)
-    add_param_options(p, HybridParams, only=("min_score", "top_links"))
+    p.add_argument("--method", choices=tuple(TRACKERS), default="mht",
+                   help="; ".join(f"{m}: {t.help}" for m, t in TRACKERS.items()))
+    seen: set[str] = set()
+    for entry in TRACKERS.values():   # one group per tracker, each option once
+        add_param_options(p, entry.params, skip=tuple(seen))
+        seen |= {f.name for f in fields(entry.params)}
     p.add_argument("--out", required=True, help="tracks file to write: CSV (trackpy reads it "
                    "as it is), or .xml for the ISBI 2012 challenge's evaluator")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")

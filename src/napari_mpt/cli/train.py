@@ -18,8 +18,8 @@ KINDS = ("encoder-decoder", "association")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..core.options import add_param_options
     from ..core.params import AssociationTrainParams, TrainParams
+    from ..core.params.options import add_param_options
 
     p = subparsers.add_parser(
         "train", help="train a transformer (encoder-decoder or association) on fresh "
@@ -59,8 +59,8 @@ def _only_for(args: argparse.Namespace, mine: type, other: type, kind: str) -> N
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from ..core.options import params_from_args
     from ..core.params import AssociationTrainParams, TrainParams
+    from ..core.params.options import params_from_args
 
     if args.kind == "association":
         return _cmd_train_association(args)
@@ -78,8 +78,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_association(args: argparse.Namespace) -> int:
-    from ..core.options import params_from_args
     from ..core.params import AssociationTrainParams, TrainParams
+    from ..core.params.options import params_from_args
 
     _only_for(args, AssociationTrainParams, TrainParams, args.kind)
     params = params_from_args(AssociationTrainParams, args)

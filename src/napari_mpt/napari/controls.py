@@ -1,6 +1,6 @@
 """magicgui controls generated from a parameter dataclass's field metadata.
 
-The CLI builds its options from the same metadata (:func:`napari_mpt.core.options.add_param_options`),
+The CLI builds its options from the same metadata (:func:`napari_mpt.core.params.options.add_param_options`),
 so a control's tooltip, range and choices are exactly what the option accepts; the
 parameter object is built (and so validated) by the core, never by the widget.
 """

@@ -32,8 +32,8 @@ MOVIE_FIELDS = ("snr", "psf_sigma", "background")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..core.options import add_param_options
     from ..core.params import MovieParams, SimulationParams
+    from ..core.params.options import add_param_options
 
     p = subparsers.add_parser(
         "demo", help="open napari with the plugin docked, a Brownian pair and both trackers "
@@ -114,7 +114,6 @@ def virtual_display(width: int = 1920, height: int = 1200) -> Iterator[str]:
 def run_demo(args: argparse.Namespace) -> int:
     from functools import partial
 
-    from ..core.options import params_from_args
     from ..core.params import (
         DetectParams,
         LAPParams,
@@ -124,6 +123,7 @@ def run_demo(args: argparse.Namespace) -> int:
         TransformerParams,
         known_priors,
     )
+    from ..core.params.options import params_from_args
     from ..simulation.presets import PRESETS
 
     scene_values: dict[str, Any] = {**PRESETS[MOVIE_PRESET], **MOVIE_SCENE} if args.movie else PAIR_SCENE

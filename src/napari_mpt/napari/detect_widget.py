@@ -11,8 +11,6 @@ leaves every layer as it was and says why.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,11 +19,10 @@ from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
 from ..core.data import Detections
 from ..core.errors import Cancelled, InputError, MPTError
 from ..core.params import DetectParams
-from ..core.results import RunControl
 from ..detection.detect import detect, detect_frame
 from ..io import check_movie_axes
-from ._worker import _Progress
 from .controls import ParamForm
+from .job import Job
 from .layers import KEY, axis_labels, mpt_meta, points_data
 from .messages import Level, notify, wrap_label
 
@@ -38,22 +35,6 @@ LABELS = {"spot_sigma": "spot sigma (px)", "spot_sigma_z": "spot sigma z (px)",
           "multi_emitter": "fit overlapping spots", "residual_rounds": "residual rounds"}
 PREVIEW, SPOTS = "spots_preview", "spots"
 RING_SIGMAS = 5.0   # ring diameter in spot sigmas: just outside a spot's visible extent
-
-
-@dataclass
-class DetectOutput:
-    """A finished run: the detections, or the error the user can act on (or a cancel)."""
-
-    detections: Detections | None = None
-    error: MPTError | None = None
-
-
-def run_detection(movie: Any, params: DetectParams, control: RunControl, source: str
-                  ) -> DetectOutput:
-    try:
-        return DetectOutput(detect(movie, params, control, source=source))
-    except MPTError as exc:
-        return DetectOutput(error=exc)
 
 
 def movie_of(layer: Any) -> Any:
@@ -87,15 +68,12 @@ class DetectWidget(Container):
                             layout="horizontal", labels=False)
         self.extend([Container(widgets=[self.image]), self.form, buttons, self.progress,
                      self.status])
-        self._worker: Any = None
-        self._cancel = threading.Event()
+        self._job: Job[Detections] | None = None
         self._pending: dict[str, Any] = {}
-        self._progress_signal = _Progress()
-        self._progress_signal.changed.connect(self._progress)
         self.preview_button.changed.connect(self.preview)
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
-        self.native.destroyed.connect(lambda *_: self._cancel.set())
+        self.native.destroyed.connect(lambda *_: self.cancel())
 
     def _image_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
         from napari.layers import Image
@@ -104,7 +82,7 @@ class DetectWidget(Container):
 
     @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self._job is not None and self._job.running
 
     def say(self, text: str, level: Level = "error") -> None:
         self.status.value = notify(text, level)
@@ -144,8 +122,6 @@ class DetectWidget(Container):
     def run(self) -> bool:
         """Start detection on every frame in a worker thread; False (with a message) when it
         cannot start."""
-        from napari.qt.threading import create_worker
-
         if self.running:
             self.say("Detection is already running: wait or press Cancel.", "warning")
             return False
@@ -154,49 +130,41 @@ class DetectWidget(Container):
         except MPTError as exc:
             self.say(str(exc))
             return False
-        self._cancel.clear()
         self._pending = {"layer": layer, "params": params}
-        control = RunControl(progress=self._emit, should_stop=self._cancel.is_set)
-        self._worker = create_worker(run_detection, movie, params, control,
-                                     f"layer {layer.name!r}", _start_thread=False,
-                                     _connect={"errored": self._crashed})
-        self._worker.returned.connect(self._done)
-        self._worker.finished.connect(self._finished)
+        source = f"layer {layer.name!r}"
+        self._job = Job(lambda control: detect(movie, params, control, source=source),
+                        on_done=self._done, on_refused=self._refused,
+                        on_progress=self._progress, on_error=self._crashed,
+                        on_finished=self._finished)
         self.progress.value = 0
         self.cancel_button.enabled = True
         self.status.value = f"detecting in {layer.name!r}…"
-        self._worker.start()
+        self._job.start()
         return True
 
     def cancel(self) -> None:
         if self.running:
-            self._cancel.set()
+            self._job.cancel()   # type: ignore[union-attr]
             self.status.value = "cancelling…"
-
-    def _emit(self, done: int, total: int) -> None:
-        self._progress_signal.changed.emit(int(done), int(total))
 
     def _progress(self, done: int, total: int) -> None:
         self.progress.value = int(100 * done / total) if total else 0
 
     def _finished(self) -> None:
-        self._worker = None
         self.cancel_button.enabled = False
 
     def _crashed(self, exc: BaseException) -> None:
         self.status.value = f"detection failed: {type(exc).__name__}: {exc}"
 
-    def _done(self, out: DetectOutput) -> None:
-        if out.error is not None:
-            if isinstance(out.error, Cancelled):
-                self.say("Detection cancelled: nothing was added and the layers are unchanged.",
-                         "info")
-            else:
-                self.say(str(out.error))
-            self.progress.value = 0
-            return
-        det = out.detections
-        assert det is not None
+    def _refused(self, error: MPTError) -> None:
+        if isinstance(error, Cancelled):
+            self.say("Detection cancelled: nothing was added and the layers are unchanged.",
+                     "info")
+        else:
+            self.say(str(error))
+        self.progress.value = 0
+
+    def _done(self, det: Detections) -> None:
         layer = self._pending["layer"]
         if layer not in self.viewer.layers:
             self.say(f"layer {layer.name!r} was removed during detection; nothing added",

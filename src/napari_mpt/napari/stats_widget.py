@@ -34,6 +34,7 @@ from ..core.data import Tracks
 from ..core.errors import MPTError
 from ..core.params import StatsParams
 from .controls import control_for
+from .job import Job
 from .layers import mpt_meta, tracks_from_layer
 
 if TYPE_CHECKING:
@@ -232,7 +233,7 @@ class StatsWidget(Container):
         self._watched: Any = None
         self._seq = 0                      # discards results of superseded computations
         self._applying = False
-        self._worker: Any = None
+        self._job: Job[TrackStatistics] | None = None
         self.layer.changed.connect(self._layer_changed)
         self.pixel_size.changed.connect(self.refresh)
         self.frame_interval.changed.connect(self.refresh)
@@ -316,8 +317,6 @@ class StatsWidget(Container):
 
     def refresh(self, *_: Any) -> None:
         """Recompute the statistics of the chosen layer on a worker thread."""
-        from napari.qt.threading import create_worker
-
         self._seq += 1
         seq = self._seq
         layer = self.layer.value
@@ -334,29 +333,22 @@ class StatsWidget(Container):
             return
         self.status.value = f"computing statistics of {len(tracks.ids())} tracks…"
 
-        def compute() -> TrackStatistics | MPTError:
-            try:
-                return track_statistics(tracks, params)
-            except MPTError as exc:
-                return exc
-
-        def done(result: TrackStatistics | MPTError) -> None:
-            if seq != self._seq:
-                return   # the layer or a setting changed meanwhile; a newer run follows
-            if isinstance(result, MPTError):
-                self._show(None, None)
-                self.status.value = str(result)
-            else:
+        def done(result: TrackStatistics) -> None:
+            if seq == self._seq:   # else the layer or a setting changed: a newer run follows
                 self._show(result, layer)
 
-        self._worker = create_worker(compute, _start_thread=False)
-        self._worker.returned.connect(done)
-        self._worker.start()
+        def refused(error: MPTError) -> None:
+            if seq == self._seq:
+                self._show(None, None)
+                self.status.value = str(error)
+
+        self._job = Job(lambda _control: track_statistics(tracks, params), on_done=done,
+                        on_refused=refused).start()
 
     @property
     def busy(self) -> bool:
         """True while a computation runs (tests wait on it)."""
-        return self._worker is not None and self._worker.is_running
+        return self._job is not None and self._job.running
 
     # --- showing -------------------------------------------------------------------
     def _show(self, stats: TrackStatistics | None, layer: Any) -> None:

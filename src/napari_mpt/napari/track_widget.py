@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton, Table
 
+from ..api import TRACKERS
 from ..core.errors import Cancelled, InputError, MPTError
 from ..core.params import HybridParams, LAPParams, MHTParams, SimulationParams, known_priors
 from ..io import with_detection_positions
-from ._worker import JobOutput, TrackingJob
 from .controls import ESTIMATE, ParamForm, ScrollingContainer
+from .job import Job
 from .layers import (
     KEY,
     TAIL_LENGTH,
@@ -37,12 +38,13 @@ from .layers import (
 from .messages import Level, breakable, notify, plain, wrap_label
 from .reader import prefer_this_plugin_for_csv
 from .runs import COLUMNS, TOOLTIPS, RunHistory, RunRecord, detections_key, run_label, seconds
+from .tracking import JobOutput, run_tracking
 from .transformer_controls import TransformerControls, preload
 
 if TYPE_CHECKING:
     import napari
 
-MHT, TRANSFORMER, LAP, HYBRID = "MHT", "Transformer", "LAP", "Hybrid"
+MHT, TRANSFORMER, LAP, HYBRID = "mht", "transformer", "lap", "hybrid"   # TRACKERS' keys
 MHT_FIELDS = ("lookback", "motion_model", "process_noise", "measurement_noise",
               "detection_probability", "clutter_density", "birth_density", "max_gap",
               "velocity_prior", "mode", "smooth")
@@ -83,8 +85,8 @@ class TrackWidget(ScrollingContainer):
                               tooltip="any Points layer whose first axis is time (t, y, x)")
         self.truth = ComboBox(label="ground truth", choices=self._truth_choices, nullable=True,
                               tooltip="Tracks layer to score against (none: no scoring)")
-        self.method = ComboBox(label="method", choices=[MHT, TRANSFORMER, LAP, HYBRID],
-                              value=MHT)
+        self.method = ComboBox(label="method", value=MHT, choices=[
+            (t.title, m) for m, t in TRACKERS.items()])
         self.rerun = ComboBox(label="new run", choices=[KEEP, REPLACE], value=KEEP,
                               tooltip="keep every run (a run with other settings gets its own "
                               "layer and row, labelled by what differs), or let the next run "
@@ -99,6 +101,11 @@ class TrackWidget(ScrollingContainer):
         self.lap = ParamForm(LAPParams, labels=LAP_LABELS, visible=False)
         self.hybrid = ParamForm(HybridParams, HYBRID_FIELDS, labels=HYBRID_LABELS,
                                 sliders=("lookback",), maxima={"lookback": 16}, visible=False)
+        # one form per tracker of the registry: these four have their own, any other the
+        # plain form of its parameter class
+        own = {MHT: self.mht, TRANSFORMER: self.transformer, LAP: self.lap, HYBRID: self.hybrid}
+        self.forms: dict[str, Any] = {m: own.get(m) or ParamForm(t.params, visible=False)
+                                      for m, t in TRACKERS.items()}
         self.run_button = PushButton(text="Run")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
@@ -116,13 +123,13 @@ class TrackWidget(ScrollingContainer):
         header = Container(widgets=[self.input, self.truth, self.method, self.rerun])
         buttons = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
                             labels=False)
-        self.extend([header, self.mht, self.priors_note, self.transformer, self.lap,
-                     self.hybrid, buttons,
+        self.extend([header, self.mht, self.priors_note,
+                     *(f for m, f in self.forms.items() if m != MHT), buttons,
                      self.progress,
                      self.timing, self.status, self.readout, self.table])
 
         self.history = RunHistory()
-        self._job: TrackingJob | None = None
+        self._job: Job[JobOutput] | None = None
         self._pending: dict[str, Any] = {}
         self._watched: Any = None
         self._source: Any = None
@@ -263,11 +270,9 @@ class TrackWidget(ScrollingContainer):
             self.truth.value = truth
 
     def _method_changed(self, method: str) -> None:
-        self.mht.visible = method == MHT
-        self.priors_note.visible = method in (MHT, HYBRID)
-        self.hybrid.visible = method == HYBRID
-        self.transformer.visible = method == TRANSFORMER
-        self.lap.visible = method == LAP
+        for m, form in self.forms.items():
+            form.visible = m == method
+        self.priors_note.visible = TRACKERS[method].priors
         if method == TRANSFORMER and not self.transformer.loaded:
             # the menus need the transformer module (torch): asked on a worker thread
             self.status.value = "loading the transformer's checkpoints and devices…"
@@ -318,11 +323,7 @@ class TrackWidget(ScrollingContainer):
         self.timing.value = text
 
     def tracker_params(self) -> Any:
-        if self.method.value == LAP:
-            return self.lap.params()
-        if self.method.value == HYBRID:
-            return self.hybrid.params()
-        return self.mht.params() if self.method.value == MHT else self.transformer.params()
+        return self.forms[self.method.value].params()
 
     def run(self) -> bool:
         """Start a run on a worker thread; False (with a message) when it cannot start."""
@@ -346,12 +347,14 @@ class TrackWidget(ScrollingContainer):
         self._pending = {"key": detections_key(layer.data), "params": params,
                          "detections": detections,
                          "source": mpt_meta(layer).get("pair") or layer.name}
-        self._job = TrackingJob(detections, params, truth, on_progress=self._progress,
-                                on_done=self._done, on_error=self._crashed,
-                                on_finished=self._finished)
+        self._job = Job(lambda control: run_tracking(detections, params, truth, control),
+                        on_done=self._done, on_refused=self._refused,
+                        on_progress=self._progress, on_error=self._crashed,
+                        on_finished=self._finished)
         self.progress.value = 0
         self.cancel_button.enabled = True
-        self.status.value = breakable(f"running {self.method.value} on {layer.name!r}…")
+        self.status.value = breakable(f"running {TRACKERS[self.method.value].title} on "
+                                      f"{layer.name!r}…")
         self._show_readout(None)
         self._started = time.monotonic()
         self.timing.value = "elapsed 0.00 s"
@@ -382,18 +385,16 @@ class TrackWidget(ScrollingContainer):
         self._show_readout(None)
         self.status.value = breakable(f"the run failed: {type(exc).__name__}: {exc}")
 
+    def _refused(self, error: MPTError) -> None:
+        if isinstance(error, Cancelled):
+            self.say("Run cancelled: nothing was added and the layers are unchanged.", "info")
+        else:
+            self.say(str(error))
+        self.progress.value = 0
+        self.timing.value = ""
+        self._show_readout(None)
+
     def _done(self, out: JobOutput) -> None:
-        if out.error is not None:
-            if isinstance(out.error, Cancelled):
-                self.say("Run cancelled: nothing was added and the layers are unchanged.",
-                         "info")
-            else:
-                self.say(str(out.error))
-            self.progress.value = 0
-            self.timing.value = ""
-            self._show_readout(None)
-            return
-        assert out.result is not None
         pending = self._pending
         key, source = pending["key"], pending["source"]
         earlier = self.history.for_key(key)
@@ -451,7 +452,6 @@ class TrackWidget(ScrollingContainer):
 
     def _show_layers(self, out: JobOutput, label: str, source: str) -> None:
         result = out.result
-        assert result is not None
         # the detection each vertex took, beside the estimate: saved by the writer too
         tracks = with_detection_positions(result.tracks, self._pending["detections"])
         data, feats = result_layer_data(tracks, out.score)
@@ -492,7 +492,6 @@ class TrackWidget(ScrollingContainer):
 
 def timing_text(total_s: float, out: JobOutput, drawing_s: float) -> str:
     """Where the time from the click to the result went."""
-    assert out.result is not None
     track_s = out.track_s or out.result.wall_s
     other = max(total_s - track_s - out.score_s - drawing_s, 0.0)
     return (f"click to result {seconds(total_s)}:\n"

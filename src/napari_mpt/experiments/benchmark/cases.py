@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...api import evaluate, simulate, track
+from ...api import TRACKERS as REGISTRY
+from ...api import evaluate, simulate, track, tracker
 from ...core.data import Detections, Tracks
 from ...core.errors import MPTError
 from ...core.params import (
@@ -27,7 +28,8 @@ from ...core.params import (
     known_priors,
 )
 
-TRACKERS: tuple[str, ...] = ("oracle", "lap", "mht", "association", "hybrid", "transformer")
+ORDER: tuple[str, ...] = ("lap", "mht", "association", "hybrid", "transformer")
+TRACKERS: tuple[str, ...] = ("oracle", *ORDER, *(m for m in REGISTRY if m not in ORDER))
 """Trackers the benchmark knows, in the order tables list them.  ``oracle`` is no tracker:
 the truth's own association of the detections at their measured positions, i.e. the best
 any tracker can score on these detections (the position measures cannot reach 1 when
@@ -67,19 +69,11 @@ def tracker_params(name: str, sim: SimulationParams, overrides: dict[str, Any],
     setting), so that a default prior never decides the comparison; ``"estimated"``
     leaves them to the tracker.  ``overrides`` come last.
     """
-    if name == "mht":
-        base: dict[str, Any] = dict(known_priors(sim)) if priors == "known" else {}
-        return MHTParams(**{**base, **overrides})
-    if name == "hybrid":   # the MHT's priors alike; the association model prunes its links
-        base = dict(known_priors(sim)) if priors == "known" else {}
-        return HybridParams(**{**base, **overrides})
-    if name == "lap":
-        return LAPParams(**overrides)
-    if name == "transformer":
-        return TransformerParams(**overrides)
-    if name == "association":   # the shipped association transformer (any detections)
-        return TransformerParams(**{"checkpoint": "association", **overrides})
-    raise MPTError(f"unknown tracker {name!r} (known: {', '.join(TRACKERS)})")
+    if name not in TRACKERS or name == "oracle":
+        raise MPTError(f"unknown tracker {name!r} (known: {', '.join(TRACKERS)})")
+    entry = tracker(name)
+    base: dict[str, Any] = dict(known_priors(sim)) if entry.priors and priors == "known" else {}
+    return entry.make(**{**base, **overrides})
 
 
 def oracle_tracks(truth: Tracks, detections: Detections) -> Tracks:

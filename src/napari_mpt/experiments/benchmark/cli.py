@@ -19,8 +19,8 @@ density, a few seconds per case)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ...core.options import add_param_options
     from ...core.params import SimulationParams
+    from ...core.params.options import add_param_options
     from .cases import TRACKERS
 
     p = subparsers.add_parser(
@@ -60,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def scenarios(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Scenario name -> SimulationParams as a dict (seed 0; each case sets its own)."""
     from ...core.errors import ParameterError
-    from ...core.options import params_from_args
     from ...core.params import SimulationParams
+    from ...core.params.options import params_from_args
     from ...simulation.presets import PRESETS, preset_params
 
     custom = {k: v for k, v in vars(args).items() if k.startswith("sim_") and v is not None}

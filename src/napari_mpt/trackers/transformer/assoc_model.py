@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...core.errors import CheckpointError, ParameterError
-from ...core.params import AssociationTrainParams, _f, _Validated
+from ...core.params import AssociationTrainParams
+from ...core.params.base import _f, _Validated
 from .model import Stack
 
 _P = AssociationTrainParams.__dataclass_fields__

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core.errors import CheckpointError, ParameterError
-from ...core.params import TrainParams, _f, _Validated
+from ...core.params import TrainParams
+from ...core.params.base import _f, _Validated
 
 DEFAULT_WAVELENGTHS: tuple[float, ...] = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 """Spatial Fourier features (px): resolve a few px up to a field a few hundred px wide."""

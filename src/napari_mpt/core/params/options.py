@@ -10,7 +10,7 @@ import argparse
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from .params import field_default
+from .base import field_default
 
 P = TypeVar("P")
 

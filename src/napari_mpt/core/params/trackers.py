@@ -1,0 +1,224 @@
+"""How to track: one parameter class per tracker (MHT, transformer, LAP, hybrid)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TypedDict
+
+from ..errors import ParameterError
+from .base import ESTIMATE, _f, _Validated
+from .simulation import SimulationParams
+
+MOTION_MODELS: tuple[str, ...] = ("constant-velocity", "random-walk")
+
+
+MHT_MODES: tuple[str, ...] = ("exact", "exhaustive")
+
+
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class MHTParams(_Validated):
+    """Multiple Hypothesis Tracker with lookback K (paper III-B), for detections with misses,
+    clutter, births and deaths (issue 10).
+
+    ``None`` ("estimate") for the noise, detection, clutter and birth fields means: estimated
+    from the detections by :func:`napari_mpt.trackers.mht.estimate.estimate_parameters` (documented
+    there); the values used are returned in ``TrackingResult.info["estimated"]``.
+    """
+
+    lookback: int = _f(8, "lookback window K: association steps enumerated jointly", lo=1, hi=64)
+    motion_model: str = _f("constant-velocity", "Kalman motion model", choices=MOTION_MODELS)
+    process_noise: float | None = _f(
+        None, "process noise prior eta' (px per frame); estimate: from the displacement "
+        "statistics of a nearest-neighbour linking pass", lo=1e-9, estimate=float)
+    measurement_noise: float | None = _f(
+        None, "measurement noise prior nu' (px); estimate: from the lag-1 covariance of the "
+        "displacements of a nearest-neighbour linking pass", lo=1e-9, estimate=float)
+    velocity_prior: float = _f(
+        1.5, "std of the initial velocity (drift) prior, constant-velocity model only (px/frame)",
+        lo=0.0)
+    mode: str = _f("exact", "exact: shared filters + branch and bound; exhaustive: score every "
+                   "hypothesis with its own filters (the paper's cost model)", choices=MHT_MODES)
+    smooth: bool = _f(
+        False, "report Rauch-Tung-Striebel smoothed positions of the chosen tracks instead of "
+        "the filtered ones the paper reports (same associations)")
+    gate: float = _f(
+        50.0, "squared-Mahalanobis gate used only to split N > 2 particles into independent "
+        "clusters (equal-count data, no misses or clutter)", lo=1.0)
+    max_hypotheses: int = _f(
+        50_000_000, "refuse a window (cluster) with more hypotheses than this, up front "
+        "(exhaustive mode)", lo=1)
+    detection_probability: float | None = _f(
+        None, "probability P_D that a particle is detected in a frame; estimate: from the "
+        "one-frame gaps of a nearest-neighbour linking pass (1 when every frame has the same "
+        "number of detections)", lo=1e-6, hi=1.0, estimate=float)
+    clutter_density: float | None = _f(
+        None, "spurious detections per px^D per frame (lambda_FA); estimate: unlinked "
+        "detections per frame and area (0 when every frame has the same count)", lo=0.0,
+        estimate=float)
+    birth_density: float | None = _f(
+        None, "new tracks per px^D per frame (lambda_B); estimate: tracks that start after "
+        "the first frame per frame and area (0 when every frame has the same count)", lo=0.0,
+        estimate=float)
+    max_gap: int = _f(2, "a track ends after this many consecutive missed frames", lo=0,
+                      hi=1000)
+    link_gate: float = _f(
+        20.0, "squared-Mahalanobis gate of a detection continuing a track (detection-level "
+        "tracking; exactness is within this gate)", lo=1.0)
+    max_branches: int = _f(
+        2_000, "per track and window: at most this many branches (detection-or-miss "
+        "sequences); a track with more keeps its best ones and its cluster is flagged "
+        "bounded", lo=1)
+    search_budget: int = _f(
+        200, "per cluster and window: nodes of the branch-and-bound selection before the "
+        "cluster goes to the integer program (HiGHS, exact; bounded and flagged only if it "
+        "cannot prove optimality within --milp-time-limit)", lo=1)
+    milp_time_limit: float = _f(
+        10.0, "per cluster and window: seconds HiGHS's integer program may take to prove an "
+        "optimum; past it the best hypothesis found is taken and the cluster flagged "
+        "bounded (raise it with the lookback on dense data)", lo=0.01)
+    memory_budget_mb: float = _f(
+        2048.0, "peak memory of the hypothesis trees (MiB); beyond it branches are capped "
+        "(bounded, flagged) instead of running out of memory", lo=1.0)
+
+    method = "mht"
+
+    def __post_init__(self) -> None:
+        # widgets and files may hand over text: "estimate"/""/"None" -> None, numbers -> float
+        for f in fields(self):
+            kind = f.metadata.get("estimate")
+            value = getattr(self, f.name)
+            if kind is None or not isinstance(value, str):
+                continue
+            text = value.strip().lower()
+            if text in ("", "none", ESTIMATE):
+                object.__setattr__(self, f.name, None)
+                continue
+            try:
+                object.__setattr__(self, f.name, kind(text))
+            except ValueError:
+                raise ParameterError(f.name, f"{value!r} is neither a number nor "
+                                     f"'{ESTIMATE}'") from None
+        super().__post_init__()
+
+    def label(self) -> str:
+        extra = "" if self.mode == "exact" else " exhaustive"
+        extra += " smoothed" if self.smooth else ""
+        return f"MHT K={self.lookback}{extra}"
+
+
+@dataclass(frozen=True)
+class TransformerParams(_Validated):
+    """Inference with a trained encoder-decoder transformer (paper III-C)."""
+
+    checkpoint: str = _f("transformer_150_30", "shipped checkpoint name or path to a .pt file")
+    device: str = _f("auto", "torch device", choices=DEVICES)
+    batch_size: int = _f(64, "sequences inferred together", lo=1, hi=65536)
+
+    method = "transformer"
+
+    def label(self) -> str:
+        from pathlib import Path
+
+        return Path(self.checkpoint).stem
+
+
+PRIOR_FLOOR = 1e-3
+"""Smallest noise prior handed to the MHT (px): a simulation with sigma = 0 or mu = 0 would
+give a singular Kalman innovation.  1e-3 px is far below any localisation error."""
+
+
+class Priors(TypedDict):
+    process_noise: float
+    measurement_noise: float
+    detection_probability: float
+    clutter_density: float
+    birth_density: float
+
+
+def known_priors(sim: SimulationParams) -> Priors:
+    """The MHT priors that equal the simulation's own noise (the paper's Fig. 2(a) setting:
+    eta' = mu, nu' = sigma), floored at :data:`PRIOR_FLOOR`, and its own detection model:
+    P_D, clutter and births per frame spread over the field of view (per px^D)."""
+    volume = sim.field_of_view**sim.ndim
+    return {"process_noise": max(sim.process_noise, PRIOR_FLOOR),
+            "measurement_noise": max(sim.measurement_noise, PRIOR_FLOOR),
+            "detection_probability": max(sim.detection_probability, 1e-6),
+            "clutter_density": sim.clutter / volume,
+            "birth_density": sim.birth_rate / volume}
+
+
+@dataclass(frozen=True)
+class LAPParams(_Validated):
+    """Frame-to-frame LAP linking with gap closing, through the ``laptrack`` library (the
+    u-track / TrackMate family: Jaqaman et al., Nature Methods 2008); no splitting or
+    merging, so every track is a chain of detections."""
+
+    max_link_distance: float = _f(
+        0.0, "largest distance (px) a particle may move between consecutive frames; 0: "
+        "estimate from the data (4 x the median distance from a detection to its nearest "
+        "detection in the next frame)", lo=0.0)
+    gap_closing_frames: int = _f(
+        1, "most consecutive frames a particle may go undetected and still be linked "
+        "across (0: no gap closing)", lo=0, hi=1000)
+    gap_closing_distance: float = _f(
+        0.0, "largest distance (px) bridged by a gap-closing link; 0: the link distance "
+        "x sqrt(gap frames + 1), as Brownian displacement grows with sqrt(time)", lo=0.0)
+
+    method = "lap"
+
+    def label(self) -> str:
+        d = f"d={self.max_link_distance:g}" if self.max_link_distance else "d=auto"
+        return f"LAP {d} gap={self.gap_closing_frames}"
+
+    def describe(self) -> str:
+        gap = (f"gap distance {self.gap_closing_distance:g}" if self.gap_closing_distance
+               else "gap distance auto")
+        d = f"{self.max_link_distance:g}" if self.max_link_distance else "auto"
+        return f"max link distance {d}, gap frames {self.gap_closing_frames}, {gap}"
+
+
+@dataclass(frozen=True)
+class HybridParams(MHTParams):
+    """The MHT + association-transformer hybrid (:mod:`napari_mpt.trackers.hybrid`): the
+    transformer's link scores prune the MHT's hypotheses, the MHT's exact search decides
+    among what remains.  Every MHT field means what it means for the MHT (priors
+    estimated alike); the fields below say which links may enter its trees.
+
+    A link from detection i (frame t) to j (frame t + g, g <= the model's gap) enters
+    only if its score ``(pf + pb) / 2`` (forward and backward probabilities, averaged
+    over windows) is at least ``min_score`` or j is among i's ``top_links`` best-scored
+    successors; links over longer gaps, births, misses and ends are not pruned.
+    """
+
+    checkpoint: str = _f("association", "association-transformer checkpoint whose scores "
+                         "prune the MHT's links (shipped name or path to a .pt file)")
+    device: str = _f("auto", "torch device of the scoring", choices=DEVICES)
+    min_score: float = _f(
+        0.05, "keep a link whose transformer score (mean of its forward and backward "
+        "probabilities) is at least this (0 keeps every gated link: the MHT itself)",
+        lo=0.0, hi=1.0)
+    top_links: int = _f(
+        2, "also keep each detection's this many best-scored successors, whatever their "
+        "score", lo=1, hi=1000)
+
+    method = "hybrid"
+
+    def _check(self) -> None:
+        if self.mode != "exact":
+            raise ParameterError("mode", "the hybrid prunes the exact search's trees; "
+                                 "exhaustive scoring has none: use mode='exact'")
+
+    def label(self) -> str:
+        return "Hybrid" + super().label()[len("MHT"):]
+
+    def describe(self) -> str:
+        from pathlib import Path
+
+        return (f"K={self.lookback}, {self.motion_model}, {Path(self.checkpoint).stem} "
+                f"score>={self.min_score:g} or top {self.top_links}, {self.device}")
+
+
+TrackerParams = MHTParams | TransformerParams | LAPParams | HybridParams

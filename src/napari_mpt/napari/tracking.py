@@ -1,0 +1,44 @@
+"""The work of one Track-widget run, on a :class:`~napari_mpt.napari.job.Job`'s thread:
+track with the core (:func:`napari_mpt.api.track`), then score against the truth when
+there is one (:func:`napari_mpt.api.evaluate`), timing both."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.data import Detections, Tracks
+from ..core.errors import MPTError
+from ..core.results import RunControl, TrackingResult
+from ..evaluation.metrics import LinkScore
+
+
+@dataclass
+class JobOutput:
+    """What a finished run hands back to the GUI thread: the result, its score or why it
+    could not be scored (the tracks are kept), and where the worker's time went."""
+
+    result: TrackingResult
+    score: LinkScore | None = None
+    score_error: str | None = None
+    track_s: float = 0.0   # api.track on the worker: loading (a checkpoint), tracking, FLOPs
+    score_s: float = 0.0   # api.evaluate on the worker
+
+
+def run_tracking(detections: Detections, params: Any, truth: Tracks | None,
+                 control: RunControl) -> JobOutput:
+    """Track, then score against ``truth`` when there is one (both in the worker thread);
+    a tracker's refusal or a cancel raises its ``MPTError``."""
+    from .. import api
+
+    t0 = time.monotonic()
+    result = api.track(detections, params, control)
+    t1 = time.monotonic()
+    if truth is None:
+        return JobOutput(result, track_s=t1 - t0)
+    try:
+        score = api.evaluate(result.tracks, truth)
+    except MPTError as exc:   # e.g. 3D tracks against a 2D truth: keep the tracks
+        return JobOutput(result, None, str(exc), track_s=t1 - t0)
+    return JobOutput(result, score, track_s=t1 - t0, score_s=time.monotonic() - t1)
