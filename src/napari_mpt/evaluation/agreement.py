@@ -1,0 +1,122 @@
+"""Where trackers disagree, with no truth needed.
+
+Two runs on the same detections are compared link by link: a link is a pair of detection
+rows that one track joins (:func:`~napari_mpt.evaluation.metrics.detection_links`: the
+detections a track took, in order, a link bridging the frames it skipped).  Every link
+that one run makes and the other does not is a place where at least one of them is wrong,
+so the disagreements are where a user should look first, and their share bounds how much
+the choice of tracker matters on this movie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.data import Tracks
+from ..core.errors import InputError
+from .metrics import detection_links
+
+
+def link_keys(tracks: Tracks, width: int) -> np.ndarray:
+    """The run's links as sorted unique ``a * width + b`` keys (``width`` > every row)."""
+    links = detection_links(tracks)
+    return np.unique(links[:, 0] * width + links[:, 1])
+
+
+def _width(runs: list[Tracks]) -> int:
+    return int(max((int(t.detection.max(initial=-1)) for t in runs), default=-1)) + 1
+
+
+def _check(runs: list[Tracks]) -> None:
+    for i, t in enumerate(runs):
+        if len(t) and not (t.detection >= 0).any():
+            raise InputError(f"run {i}", "names no detection rows; runs are compared by the "
+                             "detections their tracks took, so both must track the same "
+                             "detections")
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Links only run A makes, links only run B makes (``(k, 2)`` detection rows each) and
+    how many both make."""
+
+    only_a: np.ndarray
+    only_b: np.ndarray
+    shared: int
+
+    @property
+    def count(self) -> int:
+        return len(self.only_a) + len(self.only_b)
+
+    @property
+    def share(self) -> float:
+        """Disagreeing links over all links either run makes (0: the same tracks)."""
+        total = self.count + self.shared
+        return self.count / total if total else 0.0
+
+    def per_frame(self, frame_of_row: np.ndarray, frames: int) -> np.ndarray:
+        """``(frames, 2)`` counts of A-only and B-only links by the frame a link arrives in
+        (its second detection's frame)."""
+        out = np.zeros((frames, 2), dtype=np.int64)
+        for col, links in enumerate((self.only_a, self.only_b)):
+            if len(links):
+                np.add.at(out[:, col], frame_of_row[links[:, 1]], 1)
+        return out
+
+
+def disagreement(a: Tracks, b: Tracks) -> Disagreement:
+    """The links on which runs ``a`` and ``b`` of the same detections differ."""
+    _check([a, b])
+    width = _width([a, b])
+    ka, kb = link_keys(a, width), link_keys(b, width)
+    only_a = np.setdiff1d(ka, kb, assume_unique=True)
+    only_b = np.setdiff1d(kb, ka, assume_unique=True)
+
+    def rows(keys: np.ndarray) -> np.ndarray:
+        return np.column_stack([keys // width, keys % width]).astype(np.int64)
+
+    return Disagreement(rows(only_a), rows(only_b), len(ka) - len(only_a))
+
+
+def disagreement_matrix(runs: list[Tracks]) -> np.ndarray:
+    """``share`` of :func:`disagreement` for every pair of runs (symmetric, 0 diagonal)."""
+    n = len(runs)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            out[i, j] = out[j, i] = disagreement(runs[i], runs[j]).share
+    return out
+
+
+@dataclass(frozen=True)
+class LinkSupport:
+    """Every link any run makes (``(k, 2)`` detection rows, sorted) and which runs make it
+    (``(k, n_runs)`` booleans)."""
+
+    links: np.ndarray
+    made_by: np.ndarray
+
+    @property
+    def support(self) -> np.ndarray:
+        """How many runs make each link."""
+        return self.made_by.sum(axis=1)
+
+    def contested(self) -> np.ndarray:
+        """Rows of the links that not every run makes."""
+        return np.flatnonzero(self.support < self.made_by.shape[1])
+
+
+def link_support(runs: list[Tracks]) -> LinkSupport:
+    """The union of the runs' links and, for each, the runs that make it: with three or
+    more runs, the links on which they do not all agree are ``contested()``."""
+    if not runs:
+        raise InputError("runs", "no run to compare")
+    _check(runs)
+    width = max(_width(runs), 1)
+    keys = [link_keys(t, width) for t in runs]
+    union = np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
+    made = np.column_stack([np.isin(union, k, assume_unique=True) for k in keys])
+    links = np.column_stack([union // width, union % width]).astype(np.int64)
+    return LinkSupport(links, made.reshape(len(union), len(runs)))
