@@ -100,7 +100,7 @@ def accuracy(presets: list[str], frames: int, seeds: int, checkpoint: str, devic
 
 def speed(checkpoint: str, device: str) -> None:
     from napari_mpt.trackers.transformer import cached_model
-    from napari_mpt.trackers.transformer.assoc_infer import scores, tracks_from_scores
+    from napari_mpt.trackers.transformer.association.infer import scores, tracks_from_scores
 
     sim = api.simulate(api.preset_params("vesicle-high", frames=100, seed=0))
     det = sim.detections

@@ -27,20 +27,25 @@ import torch
 
 from napari_mpt.core.params import MHTParams, SimulationParams, TrainParams, TransformerParams
 from napari_mpt.simulation.simulate import simulate
-from napari_mpt.trackers.transformer import checkpoint as ckpt
-from napari_mpt.trackers.transformer.decode import decode
-from napari_mpt.trackers.transformer.flops import count_flops
-from napari_mpt.trackers.transformer.infer import assign, available_devices
-from napari_mpt.trackers.transformer.model import TrackerTransformer
-from napari_mpt.trackers.transformer.trainer import model_config
+from napari_mpt.trackers.transformer import (
+    TrackerTransformer,
+    available_checkpoints,
+    available_devices,
+    count_flops,
+    model_config,
+    train_params_of,
+)
+from napari_mpt.trackers.transformer.common.checkpoint import read
+from napari_mpt.trackers.transformer.encdec.decode import decode
+from napari_mpt.trackers.transformer.encdec.infer import assign
 
 T = 150
 
 
 def reference_train_params() -> TrainParams:
-    if "transformer_150_30" not in ckpt.available_checkpoints():
+    if "transformer_150_30" not in available_checkpoints():
         return TrainParams()
-    return ckpt.train_params_of("transformer_150_30")
+    return train_params_of("transformer_150_30")
 
 
 def build(ke: int, kd: int, device: str) -> TrackerTransformer:
@@ -49,9 +54,9 @@ def build(ke: int, kd: int, device: str) -> TrackerTransformer:
                                          decoder_lookback=kd)
     torch.manual_seed(0)
     model = TrackerTransformer(model_config(p))
-    shipped = ckpt.available_checkpoints().get("transformer_150_30")
+    shipped = available_checkpoints().get("transformer_150_30")
     if shipped is not None:
-        state = ckpt.read(shipped)["state_dict"]
+        state = read(shipped)["state_dict"]
         model.load_state_dict(state)      # the sizes do not depend on K_E or K_D
     return model.eval().to(device)
 
@@ -111,8 +116,8 @@ def training_table() -> None:
     print("\n2. Shipped checkpoints (training time as recorded in each file)")
     print(f"{'checkpoint':<22} {'T':>4} {'i':>4} {'batches':>8} {'sigma':>12} "
           f"{'train s':>8} {'final loss':>10} {'size kB':>8}")
-    for name, path in ckpt.available_checkpoints().items():
-        data = ckpt.read(path)
+    for name, path in available_checkpoints().items():
+        data = read(path)
         tr, prog = data["train"], data["progress"]
         sig = tr["measurement_noise_range"] or tr["measurement_noise"]
         loss = np.mean([r[1] for r in prog["loss"][-50:]])

@@ -39,6 +39,12 @@ LAYERS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("hybrid",),                                         # trackers made of trackers
         ("registry",),                                       # every tracker by method
     ),
+    f"{PKG}.trackers.transformer": (
+        ("common",),                                         # devices, checkpoint file, loop
+        ("encdec", "association"),                           # the two models, independent
+        ("loading",),                                        # a checkpoint's model, by kind
+        ("tracking",),                                       # detections to tracks, by kind
+    ),
     f"{PKG}.experiments": (
         ("sweep",),
         ("benchmark", "reproduce"),
@@ -216,6 +222,14 @@ def test_no_import_cycles():
     ("napari_mpt.napari.demo", "napari_mpt.cli", False),                        # front ends
     ("napari_mpt.experiments.benchmark.cases", "napari_mpt.experiments.sweep", True),
     ("napari_mpt.trackers.mht.tracker", "napari_mpt.trackers.mht.kalman", True),  # one unit
+    ("napari_mpt.trackers.transformer.encdec.training",
+     "napari_mpt.trackers.transformer.common.training", True),
+    ("napari_mpt.trackers.transformer.common.checkpoint",
+     "napari_mpt.trackers.transformer.encdec.model", False),                   # upward
+    ("napari_mpt.trackers.transformer.association.model",
+     "napari_mpt.trackers.transformer.encdec.model", False),                   # siblings
+    ("napari_mpt.trackers.transformer.encdec.infer",
+     "napari_mpt.trackers.transformer.loading", False),                        # upward
 ])
 def test_layers_read_as_documented(mod, dep, allowed):
     pkgs = packages(graph())

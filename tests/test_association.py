@@ -13,13 +13,14 @@ from napari_mpt import api  # noqa: E402
 from napari_mpt.core.data import Detections  # noqa: E402
 from napari_mpt.core.errors import CheckpointError  # noqa: E402
 from napari_mpt.core.params import AssociationTrainParams, TransformerParams  # noqa: E402
-from napari_mpt.trackers.transformer import checkpoint as ckpt  # noqa: E402
-from napari_mpt.trackers.transformer.assoc_flops import association_flops  # noqa: E402
-from napari_mpt.trackers.transformer.assoc_graph import NeighbourCache, build, sequence  # noqa: E402
-from napari_mpt.trackers.transformer.assoc_infer import scores  # noqa: E402
-from napari_mpt.trackers.transformer.assoc_link import _assign, solve_component, solve_sparse  # noqa: E402
-from napari_mpt.trackers.transformer.assoc_model import AssocConfig, AssociationTransformer  # noqa: E402
-from napari_mpt.trackers.transformer.assoc_train import train_association  # noqa: E402
+from napari_mpt.trackers.transformer import loading  # noqa: E402
+from napari_mpt.trackers.transformer.association.flops import association_flops  # noqa: E402
+from napari_mpt.trackers.transformer.association.graph import NeighbourCache, build, sequence  # noqa: E402
+from napari_mpt.trackers.transformer.association.infer import scores  # noqa: E402
+from napari_mpt.trackers.transformer.association.link import _assign, solve_component, solve_sparse  # noqa: E402
+from napari_mpt.trackers.transformer.association.model import AssocConfig, AssociationTransformer  # noqa: E402
+from napari_mpt.trackers.transformer.association.training import train_association  # noqa: E402
+from napari_mpt.trackers.transformer.common import checkpoint as ckpt  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -172,7 +173,7 @@ def test_data_of_another_ndim_is_refused(tiny_checkpoint):
 def test_checkpoint_round_trip_with_weights_only(tiny_checkpoint, tmp_path):
     data = torch.load(tiny_checkpoint, weights_only=True)
     assert data["kind"] == "association" and data["format"] == ckpt.FORMAT
-    model, config = ckpt.load_checkpoint(tiny_checkpoint)
+    model, config = loading.load_checkpoint(tiny_checkpoint)
     assert isinstance(model, AssociationTransformer) and config["kind"] == "association"
     for k, v in model.state_dict().items():
         assert torch.equal(v, data["state_dict"][k])
@@ -181,11 +182,11 @@ def test_checkpoint_round_trip_with_weights_only(tiny_checkpoint, tmp_path):
     bad = tmp_path / "bad.pt"
     ckpt.save(bad, {k: v for k, v in data.items() if k not in ("format", "format_version")})
     with pytest.raises(CheckpointError, match=r"bad\.pt: weights do not fit"):
-        ckpt.load_checkpoint(bad)
+        loading.load_checkpoint(bad)
 
 
 def test_training_is_deterministic_and_resumes_exactly(tmp_path, monkeypatch):
-    from napari_mpt.trackers.transformer import assoc_train
+    from napari_mpt.trackers.transformer.association import training as assoc_train
 
     whole = torch.load(train_association(TINY, tmp_path / "a.pt", progress_bar=False),
                        weights_only=True)
@@ -213,7 +214,7 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path, monkeypatch):
 
 
 def test_checkpoint_descriptions_name_what_each_kind_accepts():
-    desc = ckpt.checkpoint_descriptions()
+    desc = loading.checkpoint_descriptions()
     assert "fixed" not in desc["transformer_150_30"]
     assert "same number of detections in every frame" in desc["transformer_150_30"]
 
@@ -266,7 +267,7 @@ def test_cli_train_kind_association_writes_a_checkpoint_and_refuses_foreign_opti
 
 
 def test_motions_held_out_of_training_are_never_drawn_and_the_default_draw_is_unchanged():
-    from napari_mpt.trackers.transformer.assoc_train import draw_simulation
+    from napari_mpt.trackers.transformer.association.training import draw_simulation
 
     only = AssociationTrainParams(motions=("brownian",))
     drawn = {draw_simulation(only, np.random.default_rng([0, k])).motion for k in range(40)}

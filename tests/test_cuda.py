@@ -39,7 +39,7 @@ def test_encoder_decoder_on_cuda_gives_the_cpu_tracks(particles):
 
 def test_association_model_on_cuda_gives_the_cpu_scores_and_tracks():
     from napari_mpt.trackers.transformer import cached_model
-    from napari_mpt.trackers.transformer.assoc_infer import scores
+    from napari_mpt.trackers.transformer.association.infer import scores
 
     sim = api.simulate(api.preset_params("vesicle-mid").replace(frames=12, seed=2))
     s_cpu = scores(cached_model("association", "cpu")[0], sim.detections)
@@ -63,8 +63,12 @@ def test_auto_device_picks_the_gpu():
 
 def test_association_training_runs_on_cuda_and_writes_a_cpu_readable_checkpoint(tmp_path):
     from napari_mpt.trackers.transformer import load_checkpoint
-    from napari_mpt.trackers.transformer.assoc_model import AssocConfig, AssociationTransformer
-    from napari_mpt.trackers.transformer.assoc_train import loss_of, simulate_batch, train_association
+    from napari_mpt.trackers.transformer.association.model import AssocConfig, AssociationTransformer
+    from napari_mpt.trackers.transformer.association.training import (
+        loss_of,
+        simulate_batch,
+        train_association,
+    )
 
     tiny = AssociationTrainParams(d_model=8, heads=2, ff=8, layers=1, batches=3,
                                   experiments_per_batch=2, particles_range=(5.0, 15.0))

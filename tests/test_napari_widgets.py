@@ -929,7 +929,7 @@ def test_run_table_names_the_method(viewer, qtbot):
 
 @needs_transformer
 def test_association_checkpoint_is_described_and_its_kind_shown(viewer, qtbot):
-    from napari_mpt.trackers.transformer.checkpoint import checkpoint_descriptions
+    from napari_mpt.trackers.transformer import checkpoint_descriptions
 
     simulate_in(viewer, frames=20, seed=1)
     track = dock(viewer, "Track")

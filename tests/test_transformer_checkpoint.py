@@ -19,9 +19,10 @@ from napari_mpt.trackers.transformer import (  # noqa: E402
     load_checkpoint,
     track_transformer,
 )
-from napari_mpt.trackers.transformer import checkpoint as ckpt  # noqa: E402
-from napari_mpt.trackers.transformer.infer import resolve_device  # noqa: E402
-from napari_mpt.trackers.transformer.trainer import train  # noqa: E402
+from napari_mpt.trackers.transformer.common import checkpoint as ckpt  # noqa: E402
+from napari_mpt.trackers.transformer.common.devices import resolve_device  # noqa: E402
+from napari_mpt.trackers.transformer.encdec import checkpoint as encdec_ckpt  # noqa: E402
+from napari_mpt.trackers.transformer.encdec.training import train  # noqa: E402
 
 TINY = TrainParams(frames=6, experiments_per_batch=2, batches=2, d_model=8, heads=2, ff=8,
                    encoder_layers=1, decoder_layers=1, decoder_lookback=2, save_every=1)
@@ -190,21 +191,21 @@ def test_checkpoints_that_predate_the_training_settings_read_as_the_old_values()
     for name in ("transformer_150_30", "transformer_8_30"):
         data = ckpt.read(available_checkpoints()[name])
         assert not set(HISTORICAL) & set(data["train"])       # written before the fields
-        params = ckpt.train_params_of(data)
+        params = encdec_ckpt.train_params_of(data)
         assert {k: getattr(params, k) for k in HISTORICAL} == HISTORICAL
         assert params.frames == data["train"]["frames"] == int(name.split("_")[1])
-        assert ckpt.train_params_of(name) == params           # by name too
-        _, cfg = ckpt.build(data, name)
+        assert encdec_ckpt.train_params_of(name) == params           # by name too
+        _, cfg = encdec_ckpt.build(data, name)
         assert cfg.coord_scale == 10.0 and cfg.to_dict() == data["model"]
 
 
 def test_new_checkpoints_say_how_they_were_made(tiny_checkpoint):
     data = ckpt.read(tiny_checkpoint)
     assert {k: data["train"][k] for k in HISTORICAL} == HISTORICAL
-    assert ckpt.train_params_of(data) == TINY
+    assert encdec_ckpt.train_params_of(data) == TINY
     # a setting from a newer version is left out, not an error
     data["train"]["from_the_future"] = 1
-    assert ckpt.train_params_of(data) == TINY
+    assert encdec_ckpt.train_params_of(data) == TINY
 
 
 def test_a_bad_model_configuration_is_named(tmp_path, tiny_checkpoint):

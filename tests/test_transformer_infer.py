@@ -13,8 +13,9 @@ from napari_mpt.core.errors import Cancelled, InputError  # noqa: E402
 from napari_mpt.core.params import TrainParams, TransformerParams  # noqa: E402
 from napari_mpt.core.results import RunControl  # noqa: E402
 from napari_mpt.simulation.simulate import simulate  # noqa: E402
-from napari_mpt.trackers.transformer.infer import assign, track_transformer_batch  # noqa: E402
-from napari_mpt.trackers.transformer.trainer import train  # noqa: E402
+from napari_mpt.trackers.transformer import track_transformer_batch  # noqa: E402
+from napari_mpt.trackers.transformer.encdec.infer import assign  # noqa: E402
+from napari_mpt.trackers.transformer.encdec.training import train  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -9,15 +9,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from napari_mpt.trackers.transformer.config import ModelConfig  # noqa: E402
-from napari_mpt.trackers.transformer.decode import DecodeGraph, decode  # noqa: E402
-from napari_mpt.trackers.transformer.flops import (  # noqa: E402
-    _fvcore_macs,
+from napari_mpt.trackers.transformer.common.tracing import fvcore_macs  # noqa: E402
+from napari_mpt.trackers.transformer.encdec.config import ModelConfig  # noqa: E402
+from napari_mpt.trackers.transformer.encdec.decode import DecodeGraph, decode  # noqa: E402
+from napari_mpt.trackers.transformer.encdec.flops import (  # noqa: E402
     closed_form_flops,
     count_flops,
     torch_counter_flops,
 )
-from napari_mpt.trackers.transformer.model import TrackerTransformer, encoder_windows  # noqa: E402
+from napari_mpt.trackers.transformer.encdec.model import TrackerTransformer, encoder_windows  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -68,12 +68,12 @@ def test_time_shift_invariance():
     same as decoding it inside a longer, shifted sequence would by construction."""
     model = _model(encoder_lookback=8, decoder_lookback=4)
     z = torch.randn(2, 8, 2, 2)
-    from napari_mpt.trackers.transformer.encoding import rotary_tables
+    from napari_mpt.trackers.transformer.encdec.encoding import rotary_tables
 
     cos0, sin0 = rotary_tables(torch.arange(8), model.cfg)
     cos1, sin1 = rotary_tables(torch.arange(8) + 1000, model.cfg)
     q, k = torch.randn(8, model.cfg.head_dim), torch.randn(8, model.cfg.head_dim)
-    from napari_mpt.trackers.transformer.encoding import rotate
+    from napari_mpt.trackers.transformer.encdec.encoding import rotate
 
     s0 = rotate(q, cos0, sin0, model.perm) @ rotate(k, cos0, sin0, model.perm).T
     s1 = rotate(q, cos1, sin1, model.perm) @ rotate(k, cos1, sin1, model.perm).T
@@ -102,7 +102,7 @@ def test_flops_fvcore_matches_flopcounter_and_closed_form(frames, ke, kd, layers
     model = _model(encoder_lookback=ke, decoder_lookback=kd, decoder_layers=layers,
                    particles=n)
     fv = count_flops(model, frames)          # encoder + T x one step, as reported
-    whole, by_op = _fvcore_macs(DecodeGraph(model), (torch.randn(1, frames, n, 2),))
+    whole, by_op = fvcore_macs(DecodeGraph(model), (torch.randn(1, frames, n, 2),))
     tc = torch_counter_flops(model, frames)
     cf = closed_form_flops(model.cfg, frames)
     assert fv.source == "fvcore" and fv.value > 0

@@ -13,15 +13,15 @@ torch = pytest.importorskip("torch")
 from napari_mpt import cli  # noqa: E402
 from napari_mpt.core.errors import CheckpointError, ParameterError  # noqa: E402
 from napari_mpt.core.params import TrainParams  # noqa: E402
-from napari_mpt.trackers.transformer import checkpoint as ckpt  # noqa: E402
-from napari_mpt.trackers.transformer.model import TrackerTransformer  # noqa: E402
-from napari_mpt.trackers.transformer.trainer import (  # noqa: E402
+from napari_mpt.trackers.transformer.common import checkpoint as ckpt  # noqa: E402
+from napari_mpt.trackers.transformer.encdec.config import model_config  # noqa: E402
+from napari_mpt.trackers.transformer.encdec.model import TrackerTransformer  # noqa: E402
+from napari_mpt.trackers.transformer.encdec.training import (  # noqa: E402
     FreshBatches,
     RevisitedBatches,
     batch_source,
     learning_rate,
     loss_terms,
-    model_config,
     simulate_batch,
     train,
 )

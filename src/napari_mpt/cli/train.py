@@ -70,7 +70,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ParameterError("measurement_noise_range", "give either --measurement-noise or "
                              "--measurement-noise-range, not both")
     params = params_from_args(TrainParams, args)
-    from ..trackers.transformer.trainer import train
+    from ..trackers.transformer import train
 
     return _train_and_report(args, lambda: train(
         params, args.out, resume=args.resume, overwrite=args.overwrite,
@@ -83,7 +83,7 @@ def _cmd_train_association(args: argparse.Namespace) -> int:
 
     _only_for(args, AssociationTrainParams, TrainParams, args.kind)
     params = params_from_args(AssociationTrainParams, args)
-    from ..trackers.transformer.assoc_train import train_association
+    from ..trackers.transformer import train_association
 
     return _train_and_report(args, lambda: train_association(
         params, args.out, resume=args.resume, overwrite=args.overwrite,
@@ -93,7 +93,7 @@ def _cmd_train_association(args: argparse.Namespace) -> int:
 def _train_and_report(args: argparse.Namespace, run: Callable[[], Path], kind: str) -> int:
     """Run a training, then print what its checkpoint records (one JSON object with
     ``--json``): the same report for every model kind."""
-    from ..trackers.transformer.checkpoint import read
+    from ..trackers.transformer.common.checkpoint import read
 
     t0 = time.perf_counter()
     out = run()

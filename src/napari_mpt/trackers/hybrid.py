@@ -4,7 +4,7 @@ search decides among what remains.
 
 Rule (one per link, decided once before the search):
 
-* the association transformer (:func:`napari_mpt.trackers.transformer.assoc_infer.scores`) scores
+* the association transformer (:func:`napari_mpt.trackers.transformer.association.infer.scores`) scores
   every candidate pair (i in frame t, j in frame t + g, 1 <= g <= the model's ``gap``)
   with ``s = (pf + pb) / 2``: the forward probability that j is i's next detection and
   the backward one that i is j's previous detection, each averaged over the windows that
@@ -135,8 +135,8 @@ def transformer_links(detections: Detections, checkpoint: str, device: str,
     """Scores of every candidate link by the association checkpoint: the links, their
     fvcore FLOPs, the device used and facts about the model run."""
     from .transformer import association_flops, cached_model, resolve_device
-    from .transformer.assoc_infer import scores
-    from .transformer.assoc_model import AssociationTransformer
+    from .transformer.association.infer import scores
+    from .transformer.association.model import AssociationTransformer
 
     dev, note = resolve_device(device)
     model, config = cached_model(checkpoint, dev)

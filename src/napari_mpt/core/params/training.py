@@ -17,7 +17,7 @@ class TrainParams(_Validated):
     optimiser and its schedule, and the architecture asked for.
 
     The architecture fields are the command line's and the checkpoint's record of it;
-    :func:`napari_mpt.trackers.transformer.trainer.model_config` turns them into the
+    :func:`napari_mpt.trackers.transformer.model_config` turns them into the
     ``ModelConfig`` that validates them (one place: ranges here, cross-field rules there).
     ``encoder_lookback`` is K_E, the encoder window in frames, in both; here 0 stands for
     "as long as the training sequences" (K_E = T), which the ModelConfig holds resolved.

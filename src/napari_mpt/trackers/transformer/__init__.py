@@ -2,6 +2,11 @@
 transformer (any number of detections per frame): models, training, checkpoints,
 inference, FLOPs.
 
+Sub-packages: ``common`` (devices, threads, the checkpoint file, FLOP tracing, shared
+layers, training helpers), ``encdec`` (the encoder-decoder) and ``association`` (the
+association transformer), which do not import each other; ``loading`` and ``tracking``
+choose between the two by a checkpoint's ``kind``.
+
 Importing this package is cheap; torch is imported when one of its functions is first
 used (``napari_mpt.cli.train`` must stay import-light for ``napari-mpt --help``).
 The names below are the package's public surface: code outside the package (the API,
@@ -14,27 +19,27 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "track_transformer": "infer",
-    "track_transformer_batch": "infer",
-    "cached_model": "infer",
-    "available_devices": "infer",
-    "resolve_device": "infer",
-    "available_checkpoints": "checkpoint",
-    "load_checkpoint": "checkpoint",
-    "train_params_of": "checkpoint",
-    "checkpoint_descriptions": "checkpoint",
-    "train": "trainer",
-    "model_config": "trainer",
-    "count_flops": "flops",
-    "closed_form_flops": "flops",
-    "torch_counter_flops": "flops",
-    "TRACE_LOCK": "flops",
-    "ModelConfig": "config",
-    "TrackerTransformer": "model",
-    "train_association": "assoc_train",
-    "AssocConfig": "assoc_model",
-    "AssociationTransformer": "assoc_model",
-    "association_flops": "assoc_flops",
+    "track_transformer": "tracking",
+    "track_transformer_batch": "tracking",
+    "cached_model": "loading",
+    "load_checkpoint": "loading",
+    "checkpoint_descriptions": "loading",
+    "available_devices": "common.devices",
+    "resolve_device": "common.devices",
+    "available_checkpoints": "common.checkpoint",
+    "TRACE_LOCK": "common.tracing",
+    "train_params_of": "encdec.checkpoint",
+    "train": "encdec.training",
+    "model_config": "encdec.config",
+    "count_flops": "encdec.flops",
+    "closed_form_flops": "encdec.flops",
+    "torch_counter_flops": "encdec.flops",
+    "ModelConfig": "encdec.config",
+    "TrackerTransformer": "encdec.model",
+    "train_association": "association.training",
+    "AssocConfig": "association.model",
+    "AssociationTransformer": "association.model",
+    "association_flops": "association.flops",
 }
 
 __all__ = sorted(_EXPORTS)

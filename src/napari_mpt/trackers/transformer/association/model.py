@@ -3,7 +3,7 @@
 A point-cloud take on trackastra (Gallusser et al., ECCV 2024), written for this package.
 A *window* holds every detection of ``window`` consecutive frames, any number per frame
 (none allowed).  Each token attends to its ``neighbours`` nearest detections in every
-frame of the window (a KD-tree query, :mod:`.assoc_graph`), so time and memory grow
+frame of the window (a KD-tree query, :mod:`.graph`), so time and memory grow
 linearly with the number of detections.  Tokens carry no absolute position: a token
 starts from its frame's offset in the window (and optional per-detection features), and
 every attention adds an embedding of the *relative* position and frame offset of the
@@ -14,8 +14,8 @@ Heads: for a detection i of frame a and each candidate j among its neighbours in
 a+1..a+gap, a link logit; and two "no link" logits per token (no successor within the
 gap: a death, a miss longer than the gap or a spurious spot; no predecessor: a birth).
 Training reads them as a softmax over {candidates, no link} forwards and over
-{predecessor candidates, no link} backwards (:mod:`.assoc_train`); linking turns the
-two into costs (:mod:`.assoc_link`).
+{predecessor candidates, no link} backwards (:mod:`.training`); linking turns the
+two into costs (:mod:`.link`).
 
 Attention is written with explicit ``matmul`` (never ``scaled_dot_product_attention``),
 so fvcore counts it.
@@ -30,10 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...core.errors import CheckpointError, ParameterError
-from ...core.params import AssociationTrainParams
-from ...core.params.base import _f, _Validated
-from .model import Stack
+from ....core.errors import CheckpointError, ParameterError
+from ....core.params import AssociationTrainParams
+from ....core.params.base import _f, _Validated
+from ..common.layers import Stack
 
 _P = AssociationTrainParams.__dataclass_fields__
 
@@ -171,7 +171,7 @@ class PairHead(nn.Module):
 
 class AssociationTransformer(nn.Module):
     """Token encoder plus pair head; ``forward`` takes the tensors of a
-    :class:`~napari_mpt.trackers.transformer.assoc_graph.Graph`."""
+    :class:`~napari_mpt.trackers.transformer.association.graph.Graph`."""
 
     def __init__(self, cfg: AssocConfig):
         super().__init__()

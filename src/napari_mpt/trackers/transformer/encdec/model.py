@@ -17,14 +17,13 @@ pass with caches is :mod:`.decode`, built from the same pieces.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
-from typing import Generic, TypeVar, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..common.layers import Stack
 from .config import ModelConfig
 from .encoding import feature_freqs, features, rotary_perm, rotary_tables, rotate
 
@@ -69,21 +68,6 @@ def encoder_windows(frames: int, lookback: int) -> tuple[np.ndarray, np.ndarray,
     t = np.arange(frames)[:, None]
     margin = np.minimum(t - s[None, :], s[None, :] + lookback - 1 - t)   # <0: outside
     return s, np.argmax(margin, axis=1).astype(np.int64), lookback
-
-
-M = TypeVar("M", bound=nn.Module)
-
-
-class Stack(nn.ModuleList, Generic[M]):
-    """A ModuleList of layers of one type, so that a type checker knows what a layer
-    holds (a plain ModuleList yields ``Module``, whose attributes type as ``Tensor |
-    Module``).  The weights' names are those of a ModuleList."""
-
-    def __init__(self, layers: Iterable[M]):
-        super().__init__(layers)
-
-    def __iter__(self) -> Iterator[M]:
-        return cast(Iterator[M], super().__iter__())
 
 
 class Attention(nn.Module):

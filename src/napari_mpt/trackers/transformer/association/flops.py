@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from ...core.results import FlopCount
-from .assoc_model import AssociationTransformer
-from .flops import TRACE_LOCK, _fvcore_macs
+from ....core.results import FlopCount
+from ..common.tracing import TRACE_LOCK, fvcore_macs
+from .model import AssociationTransformer
 
 PROBE_TOKENS = 64
 _PER_TOKEN: dict[tuple[Any, ...], tuple[int, dict[str, int]]] = {}
@@ -39,7 +39,7 @@ def per_token_macs(model: AssociationTransformer) -> tuple[int, dict[str, int]]:
         with TRACE_LOCK:
             cpu = model if next(model.parameters()).device.type == "cpu" else copy.deepcopy(
                 model).cpu()
-            macs, by_op = _fvcore_macs(cpu, _probe(cpu))
+            macs, by_op = fvcore_macs(cpu, _probe(cpu))
             _PER_TOKEN[key] = (macs // PROBE_TOKENS,
                                {k: v // PROBE_TOKENS for k, v in by_op.items()})
     return _PER_TOKEN[key]

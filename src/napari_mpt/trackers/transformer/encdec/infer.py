@@ -1,4 +1,4 @@
-"""From detections to tracks with a trained transformer, on the CPU or a GPU.
+"""From detections to tracks with a trained encoder-decoder, on the CPU or a GPU.
 
 Each output slot is a track of estimated positions; in every frame the estimates are
 assigned to that frame's detections by a Hungarian assignment on Euclidean distance, so
@@ -13,59 +13,22 @@ import itertools
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from ...core.data import Detections, FrameStack, Tracks, stack_frames
-from ...core.errors import CheckpointError, DeviceError, InputError
-from ...core.params import TransformerParams
-from ...core.results import RunControl, TrackingResult
-from . import checkpoint as ckpt
+from ....core.data import Detections, FrameStack, Tracks, stack_frames
+from ....core.errors import InputError
+from ....core.params import TransformerParams
+from ....core.results import RunControl, TrackingResult
+from ..common.checkpoint import ASSOCIATION_CHECKPOINT
+from ..common.threads import torch_threads
+from .checkpoint import check_fits
 from .decode import decode
 from .encoding import normalise, reference_points
 from .model import TrackerTransformer
-from .threads import torch_threads
-
-ASSOCIATION_KIND = "association"
-"""``kind`` of an association-model checkpoint (absent: the paper's encoder-decoder)."""
-ASSOCIATION_CHECKPOINT = "association"
-"""The shipped association checkpoint's name."""
-
-_MODELS: dict[tuple[str, int, int, str], tuple[TrackerTransformer, dict[str, Any]]] = {}
-
-
-def available_devices() -> list[str]:
-    """Torch devices this machine can run on: ``cpu``, plus ``cuda`` with a visible GPU."""
-    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-def resolve_device(name: str) -> tuple[str, str | None]:
-    """The device to use for ``auto|cpu|cuda`` and a note when ``auto`` fell back."""
-    have = available_devices()
-    if name == "auto":
-        if "cuda" in have:
-            return "cuda", None
-        return "cpu", "auto: no CUDA GPU visible to torch, running on the CPU"
-    if name not in have:
-        raise DeviceError(f"device {name!r} is not available on this machine (available: "
-                          f"{', '.join(have)}; 'auto' picks the best of them)")
-    return name, None
-
-
-def cached_model(name_or_path: str | Path, device: str
-                 ) -> tuple[TrackerTransformer, dict[str, Any]]:
-    """``load_checkpoint`` once per file version and device."""
-    path = ckpt.resolve(name_or_path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, device)
-    if key not in _MODELS:
-        if len(_MODELS) > 8:
-            _MODELS.clear()
-        _MODELS[key] = ckpt.load_checkpoint(path, device)
-    return _MODELS[key]
 
 
 def assign(est: np.ndarray, coords: np.ndarray) -> np.ndarray:
@@ -112,9 +75,9 @@ def estimate(model: TrackerTransformer, coords: np.ndarray, batch_size: int,
              control: RunControl | None = None, source: str = "checkpoint") -> np.ndarray:
     """Estimated positions ``(B, T, N, D)`` in px for detections ``coords`` (B, T, N, D).
 
-    On the CPU with one torch thread (see :mod:`.threads`)."""
+    On the CPU with one torch thread (see :mod:`..common.threads`)."""
     cfg = model.cfg
-    ckpt.check_fits(cfg, coords.shape[2], coords.shape[3], source)
+    check_fits(cfg, coords.shape[2], coords.shape[3], source)
     dev = next(model.parameters()).device
     total_b, t = coords.shape[0], coords.shape[1]
     ref = reference_points(coords)
@@ -139,27 +102,16 @@ def _tracks(stack: FrameStack, est: np.ndarray, cols: np.ndarray) -> Tracks:
     return Tracks.from_assignment(stack.frames, det, est)
 
 
-def track_transformer_batch(stacks: Sequence[FrameStack] | np.ndarray,
-                            params: TransformerParams | None = None,
-                            control: RunControl | None = None) -> list[Tracks]:
-    """Tracks of many sequences, decoded ``params.batch_size`` at a time.
-
-    ``stacks``: FrameStacks (sequences of different lengths are batched by length), or an
-    array (B, T, N, D) of detections (then frame numbers are 0..T-1 and detection ids are
-    ``t * N + j``).  The result is in the order of ``stacks`` and does not depend on the
-    batch size.
-    """
-    params = params or TransformerParams()
-    device, _ = resolve_device(params.device)
-    model, config = cached_model(params.checkpoint, device)
-    if config.get("kind") == ASSOCIATION_KIND:
-        raise CheckpointError(f"{config['path']}: an association checkpoint tracks one "
-                              "sequence at a time (track_transformer), not fixed-N batches")
+def track_batch(model: TrackerTransformer, stacks: Sequence[FrameStack] | np.ndarray,
+                batch_size: int, control: RunControl | None = None,
+                source: str = "checkpoint") -> list[Tracks]:
+    """Tracks of many sequences, decoded ``batch_size`` at a time (see
+    :func:`~napari_mpt.trackers.transformer.track_transformer_batch`)."""
     stacks, groups = _groups(stacks)
     out: list[Tracks | None] = [None] * len(stacks)
     for idx in groups.values():
         arr = np.stack([stacks[i].coords for i in idx])
-        est = estimate(model, arr, params.batch_size, control, config["path"])
+        est = estimate(model, arr, batch_size, control, source)
         cols = assign(est, arr)
         for j, i in enumerate(idx):
             out[i] = _tracks(stacks[i], est[j], cols[j])
@@ -182,26 +134,16 @@ def fixed_count_stack(detections: Detections, checkpoint: str) -> FrameStack:
                          f"{ASSOCIATION_CHECKPOINT}", row=exc.row, line=exc.line) from None
 
 
-def track_transformer(detections: Detections, params: TransformerParams | None = None,
-                      control: RunControl | None = None) -> TrackingResult:
-    """Track one sequence with a checkpoint: the paper's encoder-decoder (any fixed number
-    of detections per frame, slots = frame 0's detections) or, when the checkpoint's kind
-    is ``association``, the association transformer (any number per frame)."""
+def track_encoder_decoder(detections: Detections, params: TransformerParams,
+                          model: TrackerTransformer, config: dict[str, Any], device: str,
+                          note: str | None, control: RunControl | None = None
+                          ) -> TrackingResult:
+    """Track one sequence (any fixed number of detections per frame, slots = frame 0's
+    detections) with a loaded encoder-decoder."""
     from .flops import count_flops
 
-    params = params or TransformerParams()
-    device, note = resolve_device(params.device)
-    model, config = cached_model(params.checkpoint, device)
-    if config.get("kind") == ASSOCIATION_KIND:
-        from .assoc_infer import track_association
-        from .assoc_model import AssociationTransformer
-
-        # cached_model is typed for the encoder-decoder (what reproduce reads); the kind
-        # recorded in the checkpoint says which class load_checkpoint built
-        assoc = cast(AssociationTransformer, model)
-        return track_association(detections, params, assoc, config, device, note, control)
     stack = fixed_count_stack(detections, params.checkpoint)
-    ckpt.check_fits(model.cfg, stack.n, stack.coords.shape[2], config["path"])
+    check_fits(model.cfg, stack.n, stack.coords.shape[2], config["path"])
     t0 = time.perf_counter()
     est = estimate(model, stack.coords[None], 1, control)
     cols = assign(est, stack.coords[None])

@@ -14,24 +14,17 @@
 from __future__ import annotations
 
 import copy
-import threading
-import warnings
 from typing import Any
 
 import torch
 
-from ...core.results import FlopCount
+from ....core.results import FlopCount
+from ..common.tracing import TRACE_LOCK, fvcore_macs
 from .config import ModelConfig
 from .decode import DecodeGraph, PrepareGraph, StepGraph, decode
 from .model import MAX_LAG, TrackerTransformer, encoder_windows
 
 _CACHE: dict[tuple[Any, ...], FlopCount] = {}
-TRACE_LOCK = threading.RLock()
-"""fvcore counts FLOPs on a ``torch.jit`` trace, and two traces at once in one process
-abort the interpreter: every trace (and code that must not interleave with one, e.g. a
-``warnings.catch_warnings`` block around it in another thread) holds this lock.
-Re-entrant, so a caller may hold it around :func:`count_flops`.  The count is cached per
-architecture and length, so it is held for real only once per shape."""
 
 
 def _example(cfg: ModelConfig, frames: int, batch: int, particles: int | None = None
@@ -45,21 +38,6 @@ def _cpu(model: TrackerTransformer) -> TrackerTransformer:
     if next(model.parameters()).device.type == "cpu":
         return model
     return copy.deepcopy(model).cpu()
-
-
-def _fvcore_macs(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]
-                 ) -> tuple[int, dict[str, int]]:
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")          # tracer and jit deprecation chatter
-        from fvcore.nn import FlopCountAnalysis
-
-        fca = FlopCountAnalysis(module.eval(), inputs)
-        # fvcore's set_op_handle(name, None) does not drop a default handle; a zero does
-        fca.set_op_handle("aten::layer_norm", lambda inputs, outputs: 0)
-        fca.unsupported_ops_warnings(False)
-        fca.uncalled_modules_warnings(False)
-        fca.tracer_warnings("none")
-        return int(fca.total()), {k: int(v) for k, v in fca.by_operator().items() if v}
 
 
 def count_flops(model: TrackerTransformer, frames: int, batch: int = 1,
@@ -90,11 +68,11 @@ def _count(model: TrackerTransformer, cfg: ModelConfig, frames: int, batch: int,
     cpu = _cpu(model)
     z = _example(cfg, frames, batch, n)
     if whole:
-        macs, by_op = _fvcore_macs(DecodeGraph(cpu), (z,))
+        macs, by_op = fvcore_macs(DecodeGraph(cpu), (z,))
         how = "whole decoding traced"
     else:
-        prep, by_prep = _fvcore_macs(PrepareGraph(cpu), (z,))
-        step, by_step = _fvcore_macs(StepGraph(cpu, z), (z[:, 0],))
+        prep, by_prep = fvcore_macs(PrepareGraph(cpu), (z,))
+        step, by_step = fvcore_macs(StepGraph(cpu, z), (z[:, 0],))
         macs = prep + frames * step
         by_op = {k: by_prep.get(k, 0) + frames * by_step.get(k, 0)
                  for k in set(by_prep) | set(by_step)}

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ...core.data import Detections
-from ...core.errors import InputError
+from ....core.data import Detections
+from ....core.errors import InputError
 
 
 @dataclass

@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...core.data import Detections, Tracks
-from ...core.errors import CheckpointError
-from ...core.params import TransformerParams
-from ...core.results import RunControl, TrackingResult
-from .assoc_graph import NeighbourCache, build, sequence, token_groups, window_starts
-from .assoc_link import link
-from .assoc_model import AssociationTransformer, graph_tensors
-from .threads import torch_threads
+from ....core.data import Detections, Tracks
+from ....core.errors import CheckpointError
+from ....core.params import TransformerParams
+from ....core.results import RunControl, TrackingResult
+from ..common.threads import torch_threads
+from .graph import NeighbourCache, build, sequence, token_groups, window_starts
+from .link import link
+from .model import AssociationTransformer, graph_tensors
 
 TOKEN_BUDGET = 4_000
 """Tokens per forward pass (at least one window): the gathered (tokens x neighbours x
@@ -111,7 +111,7 @@ def track_association(detections: Detections, params: TransformerParams,
                       model: AssociationTransformer, config: dict[str, Any], device: str,
                       note: str | None, control: RunControl | None = None) -> TrackingResult:
     """Track ``detections`` (any number per frame) with a loaded association model."""
-    from .assoc_flops import association_flops
+    from .flops import association_flops
 
     if detections.ndim != model.cfg.ndim:
         raise CheckpointError(f"{config['path']}: the association model was built for "

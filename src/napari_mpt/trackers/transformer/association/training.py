@@ -9,7 +9,7 @@ particle within the gap, when it is a candidate; else no link) and over its back
 candidates plus "no link".  Weights start from ``torch.manual_seed(seed)``; with one
 thread a run is deterministic and resumes exactly.
 
-Why a loop of its own rather than :func:`.trainer.train`: that loop is tied to the
+Why a loop of its own rather than :func:`..encdec.training.train`: that loop is tied to the
 encoder-decoder's batches, loss and TrainParams (and reproduce's bit-identical numbers
 depend on it); the shared pieces (checkpoint format, atomic saves, thread control) are
 reused.
@@ -27,17 +27,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...core.errors import CheckpointError
-from ...core.params import AssociationTrainParams, SimulationParams
-from ...core.version import __version__
-from ...io import atomic_write
-from ...simulation.simulate import simulate
-from . import checkpoint as ckpt
-from .assoc_graph import Graph, NeighbourCache, build, sequence
-from .assoc_model import AssocConfig, AssociationTransformer, graph_tensors
-from .infer import resolve_device
-from .threads import torch_threads
-from .trainer import existing_run
+from ....core.errors import CheckpointError
+from ....core.params import AssociationTrainParams, SimulationParams
+from ....core.version import __version__
+from ....io import atomic_write
+from ....simulation.simulate import simulate
+from ..common import checkpoint as ckpt
+from ..common.devices import resolve_device
+from ..common.threads import torch_threads
+from ..common.training import existing_run
+from .graph import Graph, NeighbourCache, build, sequence
+from .model import AssocConfig, AssociationTransformer, graph_tensors
 
 KIND = "association"
 DESCRIPTION = ("association transformer: any number of detections per frame (missed and "

@@ -26,31 +26,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...core.errors import CheckpointError
-from ...core.params import SimulationParams, TrainParams
-from ...core.version import __version__
-from ...io import atomic_write
-from ...simulation.simulate import simulate_arrays
-from . import checkpoint as ckpt
-from .config import DEFAULT_WAVELENGTHS, ModelConfig, time_periods_for
+from ....core.errors import CheckpointError
+from ....core.params import SimulationParams, TrainParams
+from ....core.version import __version__
+from ....io import atomic_write
+from ....simulation.simulate import simulate_arrays
+from ..common import checkpoint as ckpt
+from ..common.threads import torch_threads
+from ..common.training import existing_run
+from .checkpoint import build, train_params_of
+from .config import model_config
 from .encoding import normalise, reference_points
 from .model import TrackerTransformer
-from .threads import torch_threads
 
 ORDER_STREAM = 1_000_003
 """Second word of the seed of :class:`RevisitedBatches`' visiting order (batch k uses k)."""
-
-
-def model_config(params: TrainParams) -> ModelConfig:
-    """The architecture a TrainParams asks for (K_E = T when encoder_lookback is 0);
-    ParameterError naming the field when it is not a valid one."""
-    return ModelConfig(
-        particles=params.particles, ndim=params.ndim, d_model=params.d_model,
-        heads=params.heads, ff=params.ff, encoder_layers=params.encoder_layers,
-        decoder_layers=params.decoder_layers,
-        encoder_lookback=params.encoder_lookback or params.frames,
-        decoder_lookback=params.decoder_lookback, coord_scale=params.coord_scale,
-        wavelengths=DEFAULT_WAVELENGTHS, time_periods=time_periods_for(params.d_model // params.heads))
 
 
 @dataclass
@@ -196,7 +186,7 @@ def _train_config_mismatch(state: dict[str, Any], params: TrainParams) -> list[s
     """Training settings that differ between a checkpoint and this run (save_every and
     threads excluded: they do not change the result; a setting the checkpoint predates
     counts as its default, the value hard-coded then)."""
-    stored = ckpt.train_params_of(state).to_dict()
+    stored = train_params_of(state).to_dict()
     mine = params.to_dict()
     out = []
     for f in fields(TrainParams):
@@ -205,26 +195,6 @@ def _train_config_mismatch(state: dict[str, Any], params: TrainParams) -> list[s
         if stored[f.name] != mine[f.name]:
             out.append(f"{f.name}: checkpoint {stored[f.name]!r}, now {mine[f.name]!r}")
     return out
-
-
-def existing_run(out: Path, resume: bool, overwrite: bool,
-                 mismatch: Callable[[dict[str, Any]], list[str]]) -> dict[str, Any] | None:
-    """What to do with a checkpoint already at ``out``: its state when ``resume`` and the
-    settings agree (``mismatch`` lists those that differ), None when there is none or it is
-    to be replaced; otherwise a :class:`CheckpointError` saying how to proceed.  Shared by
-    every model kind's training, so a run is never silently overwritten."""
-    if not out.exists():
-        return None
-    if resume:
-        state = ckpt.read(out)
-        diff = mismatch(state)
-        if diff:
-            raise CheckpointError(f"{out}: cannot resume, the settings differ: " + "; ".join(diff))
-        return state
-    if not overwrite:
-        raise CheckpointError(f"{out}: already exists; resume it (--resume) or replace it "
-                              "(--overwrite)")
-    return None
 
 
 ProgressHook = Callable[[int, int, float], None]
@@ -261,7 +231,7 @@ def train(params: TrainParams | None = None, out: str | Path | None = None, *,
         losses: list[list[float]] = []
         done, elapsed = 0, 0.0
         if state is not None:
-            model, _ = ckpt.build(state, str(out))
+            model, _ = build(state, str(out))
             opt = optimiser(model, params)
             if "optimizer" in state:
                 opt.load_state_dict(state["optimizer"])

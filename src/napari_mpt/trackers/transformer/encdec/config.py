@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...core.errors import CheckpointError, ParameterError
-from ...core.params import TrainParams
-from ...core.params.base import _f, _Validated
+from ....core.errors import CheckpointError, ParameterError
+from ....core.params import TrainParams
+from ....core.params.base import _f, _Validated
 
 DEFAULT_WAVELENGTHS: tuple[float, ...] = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 """Spatial Fourier features (px): resolve a few px up to a field a few hundred px wide."""
@@ -97,3 +97,15 @@ class ModelConfig(_Validated):
 def time_periods_for(head_dim: int) -> tuple[float, ...]:
     """The default rotary periods that fit a head (two dimensions per period)."""
     return DEFAULT_PERIODS[: max(0, min(len(DEFAULT_PERIODS), head_dim // 4))]
+
+
+def model_config(params: TrainParams) -> ModelConfig:
+    """The architecture a TrainParams asks for (K_E = T when encoder_lookback is 0);
+    ParameterError naming the field when it is not a valid one."""
+    return ModelConfig(
+        particles=params.particles, ndim=params.ndim, d_model=params.d_model,
+        heads=params.heads, ff=params.ff, encoder_layers=params.encoder_layers,
+        decoder_layers=params.decoder_layers,
+        encoder_lookback=params.encoder_lookback or params.frames,
+        decoder_lookback=params.decoder_lookback, coord_scale=params.coord_scale,
+        wavelengths=DEFAULT_WAVELENGTHS, time_periods=time_periods_for(params.d_model // params.heads))
