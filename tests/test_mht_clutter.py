@@ -192,17 +192,18 @@ def test_three_d_detections_with_misses_and_clutter():
     assert link_jaccard(r.tracks, truth) > 0.8
 
 
-def test_progress_moves_within_windows(monkeypatch):
+def test_progress_moves_within_windows():
     """Long windows report between tree levels too (throttle 0 here: every point), still in
     order, and Cancel stops the run inside a window."""
     import napari_mpt.trackers.mht.detection_level as general
     from napari_mpt.core.errors import Cancelled
     from napari_mpt.core.results import RunControl
 
-    monkeypatch.setattr(general, "PROGRESS_EVERY_S", 0.0)
+    every = general.Tuning(progress_every_s=0.0)
     det, _ = scene(5, 12, seed=4, fov=80.0)
     seen: list[tuple[int, int]] = []
-    r = track_mht(det, MHTParams(lookback=3), RunControl(progress=lambda d, t: seen.append((d, t))))
+    r = track_mht(det, MHTParams(lookback=3), RunControl(progress=lambda d, t: seen.append((d, t))),
+                  tuning=every)
     done = [d for d, _ in seen]
     assert done == sorted(done)
     assert len(seen) > 2 * r.info["windows"]          # more than one call per window
@@ -214,22 +215,21 @@ def test_progress_moves_within_windows(monkeypatch):
         return len(calls) > 2                          # during the first window's levels
 
     with pytest.raises(Cancelled):
-        track_mht(det, MHTParams(lookback=3), RunControl(should_stop=stop))
+        track_mht(det, MHTParams(lookback=3), RunControl(should_stop=stop), tuning=every)
 
 
-def test_covariances_equal_to_2e_minus_32_share_a_step_without_changing_the_tracks(monkeypatch):
+def test_covariances_equal_to_2e_minus_32_share_a_step_without_changing_the_tracks():
     """Covariance keys ignore the lowest mantissa bits (nodes.cov_key): on a long scene
     with misses, fewer distinct covariance steps are computed (fewer FLOPs counted) and
     the tracks are the ones exact keys give, positions within 1e-8 px."""
-    import napari_mpt.trackers.mht.nodes as nodes
+    from napari_mpt.trackers.mht.detection_level import Tuning
 
     det, _ = scene(30, 80, p_d=0.85, clutter=3.0, fov=120.0, step=1.0, noise=0.5,
                    lifetimes=False, seed=11)
     params = MHTParams(lookback=3, motion_model="constant-velocity", process_noise=1.0,
                        measurement_noise=0.5)
     coarse = track_mht(det, params)
-    monkeypatch.setattr(nodes, "COV_KEY_BITS", 0)
-    exact = track_mht(det, params)
+    exact = track_mht(det, params, tuning=Tuning(cov_key_bits=0))
     assert coarse.flops.value < exact.flops.value
     np.testing.assert_array_equal(coarse.tracks.detection, exact.tracks.detection)
     np.testing.assert_array_equal(coarse.tracks.track_id, exact.tracks.track_id)
@@ -237,21 +237,20 @@ def test_covariances_equal_to_2e_minus_32_share_a_step_without_changing_the_trac
 
 
 @pytest.mark.parametrize("smooth", [True, False])
-def test_dropping_unreferenced_covariances_keeps_the_tracks(monkeypatch, smooth):
+def test_dropping_unreferenced_covariances_keeps_the_tracks(smooth):
     """The covariance rows no live or committed node refers to are dropped once there are
-    more than general.COV_ROWS (a long run would keep every one): with a tiny limit, so
+    more than Tuning.cov_rows (a long run would keep every one): with a tiny limit, so
     that it happens every few windows, the tracks and smoothed positions are the same and
     the steps computed again are counted again (more FLOPs); without smoothing the
     committed nodes' covariances are not kept."""
-    import napari_mpt.trackers.mht.detection_level as general
+    from napari_mpt.trackers.mht.detection_level import Tuning
 
     det, _ = scene(30, 60, p_d=0.85, clutter=3.0, fov=120.0, step=1.0, noise=0.5,
                    lifetimes=False, seed=12)
     params = MHTParams(lookback=3, motion_model="constant-velocity", process_noise=1.0,
                        measurement_noise=0.5, smooth=smooth)
     kept = track_mht(det, params)
-    monkeypatch.setattr(general, "COV_ROWS", 100)
-    dropped = track_mht(det, params)
+    dropped = track_mht(det, params, tuning=Tuning(cov_rows=100))
     assert dropped.flops.value > kept.flops.value
     np.testing.assert_array_equal(dropped.tracks.detection, kept.tracks.detection)
     np.testing.assert_array_equal(dropped.tracks.track_id, kept.tracks.track_id)

@@ -41,7 +41,7 @@ from ..core.errors import CheckpointError
 from ..core.flops import FlopCounter, measured
 from ..core.params import HybridParams
 from ..core.results import FlopCount, RunControl, TrackingResult
-from .mht.tracker import GENERAL_FLOPS, _frames, resolve, run_detection_level
+from .mht.tracker import GENERAL_FLOPS, frames_of, resolve, run_detection_level
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def track_hybrid(detections: Detections, params: HybridParams | None = None,
     frame, the links kept, the FLOPs and the time of each part."""
     params = params or HybridParams()
     start = time.perf_counter()
-    numbers, coords, rows = _frames(detections)
+    numbers, coords, rows = frames_of(detections)
     resolved, estimated = resolve(params, coords)
     params = cast(HybridParams, resolved)   # resolve replaces fields, keeping the class
     info: dict[str, Any] = {"min_score": params.min_score, "top_links": params.top_links}

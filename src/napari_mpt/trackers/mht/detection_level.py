@@ -78,18 +78,30 @@ from .motion import MotionModel
 from .nodes import END, MISS, Branches, Covariances, NodeTable
 from .select import Options, SelectStats, offsets, select_options
 
-__all__ = ["END", "MISS", "Scene", "paused_gc", "run"]
+__all__ = ["END", "MISS", "Scene", "Tuning", "paused_gc", "run"]
 
 PD_CAP = 1.0 - 1e-9
 FA_FLOOR = 1e-12
 PROGRESS_UNITS = 100  # progress steps per frame
-PROGRESS_EVERY_S = 0.25  # within a window, at most this often
 # a node with its share of the branch tables and of the selection's arrays: a run's peak
 # traced memory (tracemalloc) over its peak node count was 424-432 B for s = 4
 # (vesicle-high with 50 spurious spots per 1000 particles; 300 and 1000 particles, K = 5, 3)
 NODE_BYTES = 450
-COV_ROWS = 20_000  # distinct covariances kept before unreferenced ones are dropped
 _NONE = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How the search keeps its books: not the model, so not user-facing; tests set them
+    to make rare events frequent (the defaults are what every run uses)."""
+
+    progress_every_s: float = 0.25
+    """Within a window, progress is reported at most this often."""
+    cov_rows: int = 20_000
+    """Distinct covariances kept before the unreferenced ones are dropped."""
+    cov_key_bits: int = 20
+    """Low mantissa bits a covariance's key ignores (:func:`.nodes.cov_key`): relative
+    2^-32; 0 makes keys exact (positions then differ by < 1e-8 px, tracks not at all)."""
 
 
 @dataclass
@@ -115,6 +127,7 @@ class Scene:
     # candidate (a position in its frame)?  Applied before gating.
     allowed: Any = None
     smooth: bool = False  # committed nodes keep their covariances (for smoothing)
+    tuning: Tuning = Tuning()
 
     def __post_init__(self) -> None:
         m = self.model
@@ -127,7 +140,8 @@ class Scene:
                                      for z in self.coords]))
         self.flat_rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in self.rows])
         self.table = NodeTable(m.state_dim)
-        self.covs = Covariances(m, self.gate, self.ln_det, self.counter)
+        self.covs = Covariances(m, self.gate, self.ln_det, self.counter,
+                                self.tuning.cov_key_bits)
         self.P0 = self.covs.id(m.P0)
         self.expanded = self.created = self.link_nodes = 0  # nodes expanded and made
 
@@ -363,8 +377,8 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
     also raises when the user cancels) counts :data:`PROGRESS_UNITS` per frame: it is
     called after every window (``done`` = committed frames x units) and, on windows that
     take long (thousands of particles), also between the levels of the trees and before
-    the selection, at most every :data:`PROGRESS_EVERY_S`, so that the bar moves and Cancel
-    is honoured at least about once a second.
+    the selection, at most every ``scene.tuning.progress_every_s``, so that the bar moves
+    and Cancel is honoured at least about once a second.
 
     Owners are numbered by their birth detection (its index in the flattened frames), so
     sorting by owner puts live tracks first (by start), then the candidate new tracks in
@@ -372,15 +386,16 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
     T = len(scene.coords)
     tab = scene.table
     last_call = [time.perf_counter()]
+    every = scene.tuning.progress_every_s
 
     def tick(f0: int, part: float) -> None:
-        if progress is not None and time.perf_counter() - last_call[0] >= PROGRESS_EVERY_S:
+        if progress is not None and time.perf_counter() - last_call[0] >= every:
             progress(PROGRESS_UNITS * f0 + min(int(part * PROGRESS_UNITS), PROGRESS_UNITS - 1),
                      PROGRESS_UNITS * T)
             last_call[0] = time.perf_counter()
 
     led = Ledger.start(scene)
-    cov_limit = COV_ROWS
+    cov_limit = rows = scene.tuning.cov_rows
     stats = SelectStats()
     info: dict[str, Any] = {"windows": 0, "capped_owners": 0, "score": 0.0, "peak_nodes": 0}
     L, C = Branches.empty(0), Branches.empty(0)
@@ -408,7 +423,7 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
         info["peak_nodes"] = max(info["peak_nodes"], tab.n)
         L, C = led.compact(tab, L, C)
         if len(scene.covs) > cov_limit:
-            cov_limit = max(COV_ROWS, 2 * _compact_covariances(scene, led.saved))
+            cov_limit = max(rows, 2 * _compact_covariances(scene, led.saved))
         info["windows"] += 1
         c = f1 if final else f0
         if progress is not None:

@@ -21,10 +21,9 @@ from .kalman import covariance_step, det, det_flops, step_covariance_flops
 from .motion import MotionModel
 
 MISS, END = -1, -2
-COV_KEY_BITS = 20  # low mantissa bits a covariance's key ignores (relative 2^-32)
 
 
-def cov_key(P: np.ndarray, bits: int | None = None) -> bytes:
+def cov_key(P: np.ndarray, bits: int) -> bytes:
     """The key under which covariances share one row (and so one step).
 
     Why not exact bits: a track's covariance is a function of its pattern of detections
@@ -32,12 +31,11 @@ def cov_key(P: np.ndarray, bits: int | None = None) -> bytes:
     differ only in their last bits (the recursion converges geometrically, not in finitely
     many steps), so on long sequences exact keys made ever more distinct covariances
     (about 8 x more work per frame after 100 frames of 1000 particles than after 20).
-    Entries equal after their lowest :data:`COV_KEY_BITS` mantissa bits are cleared
-    (relative difference < 2^-32, far below a localisation error's) share the row of the
-    first one seen; the recursion is contractive, so the difference shrinks at every
-    later step instead of adding up."""
-    b = COV_KEY_BITS if bits is None else bits
-    return (np.ascontiguousarray(P).view(np.uint64) >> b).tobytes()
+    Entries equal after their lowest ``bits`` mantissa bits are cleared (20 by default,
+    :class:`~.detection_level.Tuning`: relative difference < 2^-32, far below a
+    localisation error's) share the row of the first one seen; the recursion is
+    contractive, so the difference shrinks at every later step instead of adding up."""
+    return (np.ascontiguousarray(P).view(np.uint64) >> bits).tobytes()
 
 
 def _grown(a: np.ndarray, n: int) -> np.ndarray:
@@ -56,12 +54,13 @@ class Covariances:
     the score constant ``ln P_D - ln lambda_FA - ln|2 pi S|/2``.  Counted once each, as
     executed."""
 
-    def __init__(self, model: MotionModel, gate: float, ln_det: float, counter: FlopCounter):
+    def __init__(self, model: MotionModel, gate: float, ln_det: float, counter: FlopCounter,
+                 bits: int = 20):
         self.model, self.gate, self.ln_det, self.counter = model, gate, ln_det, counter
         d, s = model.ndim, model.state_dim
         self.mats: list[np.ndarray] = []
         self.index: dict[bytes, int] = {}
-        self.bits = COV_KEY_BITS
+        self.bits = bits  # of cov_key
         self.stepped = np.zeros(64, dtype=bool)
         self.nxt = np.zeros(64, dtype=np.int64)
         self.pp = np.zeros(64, dtype=np.int64)

@@ -27,7 +27,7 @@ from ...core.flops import FlopCounter, measured
 from ...core.params import MHTParams
 from ...core.results import FlopCount, RunControl, TrackingResult
 from .clusters import Cluster, gate_clusters
-from .detection_level import FA_FLOOR, NODE_BYTES, PD_CAP, Scene, run, smooth_track
+from .detection_level import FA_FLOOR, NODE_BYTES, PD_CAP, Scene, Tuning, run, smooth_track
 from .estimate import estimate_parameters, field_of_view
 from .exact import ExactSearch, all_permutations
 from .exhaustive import exhaustive_bytes, exhaustive_search
@@ -188,7 +188,7 @@ def _exact(searches: dict, cl: Cluster, X: np.ndarray, c: int, Zc: list[np.ndarr
     return path, states
 
 
-def _frames(detections: Detections) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+def frames_of(detections: Detections) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Every frame number from the first to the last (empty frames included), and each
     frame's coordinates and table rows; refuses data that cannot be tracked."""
     present = trackable_frames(detections)
@@ -215,7 +215,8 @@ def resolve(params: MHTParams, coords: list[np.ndarray]) -> tuple[MHTParams, dic
 
 
 def track_mht(detections: Detections, params: MHTParams | None = None,
-              control: RunControl | None = None) -> TrackingResult:
+              control: RunControl | None = None, tuning: Tuning | None = None
+              ) -> TrackingResult:
     """Track with the windowed MHT.
 
     Detections with the same number in every frame and a model without misses, clutter or
@@ -223,11 +224,12 @@ def track_mht(detections: Detections, params: MHTParams | None = None,
     the paper's permutation MHT (module docstring), unless a gated cluster holds more than
     8 particles (the permutation search would refuse it); anything else, and those, the
     detection-level MHT of :mod:`.general` (with P_D = 1 capped at 1 - 1e-9 and
-    lambda_FA = 0 floored at 1e-12, as documented there).
+    lambda_FA = 0 floored at 1e-12, as documented there).  ``tuning``: the search's
+    bookkeeping (:class:`.detection_level.Tuning`; tests only).
     """
     params = params or MHTParams()
     start = time.perf_counter()
-    numbers, coords, rows = _frames(detections)
+    numbers, coords, rows = frames_of(detections)
     params, estimated = resolve(params, coords)
     counts = {len(z) for z in coords}
     clean = (params.detection_probability == 1.0 and params.clutter_density == 0.0
@@ -254,7 +256,8 @@ def track_mht(detections: Detections, params: MHTParams | None = None,
                 "and no misses, clutter or births (P_D = 1, clutter and birth densities 0); "
                 "these detections need mode='exact'")
         (tracks, stats), flops = measured(
-            lambda counter: _run_general(numbers, coords, rows, params, counter, control))
+            lambda counter: _run_general(numbers, coords, rows, params, counter, control,
+                                         tuning))
         flops = FlopCount(flops.value, flops.source, flops.detail + "; " + GENERAL_FLOPS)
         stats["path"] = "detection-level"
     stats["estimated"] = estimated
@@ -269,15 +272,16 @@ GENERAL_FLOPS = ("counted: Kalman predictions, covariances, gains, determinants,
 
 
 def _run_general(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
-                 params: MHTParams, counter: FlopCounter, control: RunControl | None
-                 ) -> tuple[Tracks, dict]:
-    tracks, info, _ = run_detection_level(numbers, coords, rows, params, counter, control)
+                 params: MHTParams, counter: FlopCounter, control: RunControl | None,
+                 tuning: Tuning | None) -> tuple[Tracks, dict]:
+    tracks, info, _ = run_detection_level(numbers, coords, rows, params, counter, control,
+                                          tuning=tuning)
     return tracks, info
 
 
 def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
                         params: MHTParams, counter: FlopCounter, control: RunControl | None,
-                        allowed: Any = None
+                        allowed: Any = None, tuning: Tuning | None = None
                         ) -> tuple[Tracks, dict, Scene]:
     """The detection-level MHT on every frame's coordinates and table rows (``numbers``:
     the frame numbers): its tracks, run statistics and the scene it searched.
@@ -296,7 +300,7 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
     lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
     scene = Scene(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
                   params.max_gap, params.link_gate, counter, allowed=allowed,
-                  smooth=params.smooth)
+                  smooth=params.smooth, tuning=tuning or Tuning())
     done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
                      params.memory_budget_mb * 2**20, None if control is None else control.step,
                      params.milp_time_limit)
