@@ -377,18 +377,57 @@ class ISBIScore:
 
 
 def _track_index(tracks: Tracks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Track ids, the index of each vertex's track among them, and each track's length."""
+    """Track ids, the index of each vertex's track among them, and each track's vertices."""
     return _unique(tracks.track_id)
+
+
+def _spans(tracks: Tracks, of: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last frame of each of the ``n`` tracks (``of``: each vertex's track)."""
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, of, tracks.frame)
+    np.maximum.at(last, of, tracks.frame)
+    return first, last
+
+
+def with_virtual_points(tracks: Tracks) -> tuple[Tracks, np.ndarray]:
+    """``tracks`` with every frame missing inside a track filled by a point linearly
+    interpolated between the track's vertices on either side, as the challenge's
+    evaluator does, and a mask of the real (not interpolated) vertices."""
+    order = np.lexsort((tracks.frame, tracks.track_id))
+    tid, frame, xy = tracks.track_id[order], tracks.frame[order], tracks.coords[order]
+    gap = np.diff(frame)
+    inside = (tid[1:] == tid[:-1]) & (gap > 1)
+    if not inside.any():
+        return tracks, np.ones(len(tracks), dtype=bool)
+    a = np.flatnonzero(inside)
+    n_new = gap[a] - 1
+    at = np.repeat(a, n_new)
+    k = np.arange(int(n_new.sum())) - np.repeat(np.cumsum(n_new) - n_new, n_new) + 1
+    share = (k / gap[at])[:, None]
+    new_xy = xy[at] + share * (xy[at + 1] - xy[at])
+    all_tid = np.concatenate([tid, tid[at]])
+    all_frame = np.concatenate([frame, frame[at] + k])
+    all_xy = np.concatenate([xy, new_xy])
+    real = np.r_[np.ones(len(tid), dtype=bool), np.zeros(len(at), dtype=bool)]
+    srt = np.lexsort((all_frame, all_tid))
+    return (Tracks(all_tid[srt], all_frame[srt], all_xy[srt],
+                   np.full(len(srt), -1, dtype=np.int64)), real[srt])
 
 
 def isbi_measures(estimated: Tracks, truth: Tracks, gate: float = ISBI_GATE,
                   _pairs: Pairs | None = None) -> ISBIScore:
     """alpha, beta, JSC, JSC_theta and RMSE of the ISBI 2012 challenge (Chenouard 2014).
 
+    - Gaps: as in the challenge's evaluator, a track is every frame from its first vertex
+      to its last; a frame it skips holds a *virtual* point, linearly interpolated between
+      the vertices on either side.  An estimated virtual point never matches (it costs
+      ``eps`` where the true track exists, and outside it too) but is no spurious point
+      either; a true virtual point is a point like any other.
     - Point distance: ``min(||a - b||, eps)`` with the gate ``eps`` (5 px); a frame where
       only one of two tracks exists costs ``eps``.  The distance of two tracks is the sum
       over the frames where either exists; a true track paired with no estimate (a dummy)
-      costs ``eps`` per point.
+      costs ``eps`` per frame.
     - Pairing: each true track is paired with at most one estimated track and vice versa,
       or with a dummy, minimising the summed distance (an exact optimal assignment).  A
       pair counts only when it costs strictly less than the true track's dummy (so it has
@@ -398,16 +437,24 @@ def isbi_measures(estimated: Tracks, truth: Tracks, gate: float = ISBI_GATE,
     - ``alpha = 1 - d(truth, paired) / d(truth, dummies)``, in [0, 1]; ignores spurious
       tracks.  ``beta = (d(truth, dummies) - d(truth, paired)) / (d(truth, dummies) +
       d(spurious, dummies))``, so spurious estimated tracks lower it (beta <= alpha).
-    - Points: along paired tracks a frame where both exist less than ``eps`` apart is a TP
-      point; every other true point is an FN, every other estimated point (spurious tracks
-      included) an FP; ``JSC = TP / (TP + FN + FP)``.
+    - Points: along paired tracks a frame where both exist and the estimated point is real
+      and less than ``eps`` away is a TP point; every other true point is an FN; the FP
+      points are, as the evaluator counts them, the paired estimate's frames outside its
+      true track's span (virtual ones too) and its real points in the span that miss, and
+      every real point of a spurious track; ``JSC = TP / (TP + FN + FP)``.
     - Tracks: ``JSC_theta = paired / (paired + missed + spurious)``.
     - ``RMSE``: root mean square distance over the TP points.
     """
     _check_dims(estimated, truth)
-    t_ids, t_of, t_len = _track_index(truth)
-    e_ids, e_of, e_len = _track_index(estimated)
+    t_aug, _ = with_virtual_points(truth)
+    if len(t_aug) != len(truth):        # true virtual points can be matched: pair them too
+        truth, _pairs = t_aug, None
+    t_ids, t_of, _ = _track_index(truth)
+    e_ids, e_of, e_count = _track_index(estimated)
     nt, ne = len(t_ids), len(e_ids)
+    t_first, t_last = _spans(truth, t_of, nt)
+    e_first, e_last = _spans(estimated, e_of, ne)
+    t_len, e_len = t_last - t_first + 1, e_last - e_first + 1
     # candidate pairs of tracks: they share a frame with points closer than the gate
     vj, vi, dist = _pairs if _pairs is not None else _pairs_within(
         estimated.frame, estimated.coords, truth.frame, truth.coords, gate)
@@ -419,7 +466,8 @@ def isbi_measures(estimated: Tracks, truth: Tracks, gate: float = ISBI_GATE,
     saved = np.bincount(inv, weights=gate - dist, minlength=len(keys))
     n_close = np.bincount(inv, minlength=len(keys))
     sq = np.bincount(inv, weights=dist**2, minlength=len(keys))
-    shared = _shared_frames(truth, t_of, estimated, e_of, pk, pl, ne)
+    shared = np.maximum(np.minimum(t_last[pk], e_last[pl]) - np.maximum(t_first[pk], e_first[pl])
+                        + 1, 0)
     pair_cost = gate * (t_len[pk] + e_len[pl] - shared) - saved
     dummy = gate * t_len.astype(np.float64)
 
@@ -450,7 +498,11 @@ def isbi_measures(estimated: Tracks, truth: Tracks, gate: float = ISBI_GATE,
     spurious_mask[pl[px]] = False
     d_spurious = gate * e_len[spurious_mask].sum()
     tp = int(n_close[px].sum())
-    fn, fp = int(t_len.sum()) - tp, int(e_len.sum()) - tp
+    fn = int(t_len.sum()) - tp
+    # paired: frames outside the true span, and real points inside it that miss
+    inside = _real_in_span(estimated, e_of, pl[px], t_first[pk[px]], t_last[pk[px]])
+    fp = int((e_len[pl[px]] - shared[px]).sum() + inside.sum()) - tp
+    fp += int(e_count[spurious_mask].sum())
     paired, missed, spurious = len(px), nt - len(px), int(spurious_mask.sum())
     return ISBIScore(
         alpha=float(1.0 - d_paired / d_dummy) if d_dummy else None,
@@ -463,24 +515,20 @@ def isbi_measures(estimated: Tracks, truth: Tracks, gate: float = ISBI_GATE,
         pairs=[(int(t_ids[k]), int(e_ids[pl[x]])) for k, x in zip(paired_t, px, strict=True)])
 
 
-def _shared_frames(truth: Tracks, t_of: np.ndarray, estimated: Tracks, e_of: np.ndarray,
-                   pk: np.ndarray, pl: np.ndarray, ne: int) -> np.ndarray:
-    """Number of frames in which true track ``pk[x]`` and estimated track ``pl[x]`` both
-    have a vertex, for each candidate pair x (only candidates: no all-pairs table)."""
-    if len(pk) == 0:
+def _real_in_span(estimated: Tracks, e_of: np.ndarray, tracks: np.ndarray, lo: np.ndarray,
+                  hi: np.ndarray) -> np.ndarray:
+    """For each estimated track ``tracks[x]``, how many of its (real) vertices lie in the
+    frames ``lo[x] .. hi[x]``."""
+    if len(tracks) == 0:
         return np.zeros(0, dtype=np.int64)
-    span = int(max(truth.frame.max(), estimated.frame.max())) + 1
-    est_keys = _unique(e_of * span + estimated.frame)[0]
-    # vertices of each true track are contiguous (Tracks are sorted by track, frame)
-    start = np.searchsorted(t_of, pk)
-    stop = np.searchsorted(t_of, pk, side="right")
-    lengths = stop - start
-    owner = np.repeat(np.arange(len(pk)), lengths)
-    rows = np.repeat(start - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-    query = pl[owner] * span + truth.frame[rows]
-    at = np.minimum(np.searchsorted(est_keys, query), len(est_keys) - 1)
-    hit = est_keys[at] == query
-    return np.bincount(owner, weights=hit, minlength=len(pk)).astype(np.int64)
+    slot = np.full(int(e_of.max()) + 1 if len(e_of) else 0, -1, dtype=np.int64)
+    slot[tracks] = np.arange(len(tracks))
+    x = slot[e_of]
+    mine = x >= 0
+    f = estimated.frame[mine]
+    xi = x[mine]
+    ok = (f >= lo[xi]) & (f <= hi[xi])
+    return np.bincount(xi[ok], minlength=len(tracks))
 
 
 # --- everything that applies ------------------------------------------------------------
