@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -211,6 +212,50 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="cannot resume, the settings differ: layers"):
         train_association(TINY.replace(layers=2), tmp_path / "a.pt", resume=True,
                           progress_bar=False)
+
+
+def test_ctrl_c_leaves_a_checkpoint_that_resumes_exactly(tmp_path):
+    """The one loop saves on Ctrl-C for this model too (it used to lose every step since
+    the last periodic save); resuming gives the uninterrupted run's weights and curve."""
+    p = TINY.replace(save_every=100)
+    whole = ckpt.read(train_association(p, tmp_path / "a.pt", progress_bar=False,
+                                        log=tmp_path / "a.csv"))
+
+    def stop(done, total, loss):
+        assert total == 3
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_association(p, tmp_path / "b.pt", progress_bar=False, on_batch=stop)
+    half = ckpt.read(tmp_path / "b.pt")
+    assert half["progress"]["batches_done"] == 2 and not half["progress"]["finished"]
+    done = ckpt.read(train_association(p, tmp_path / "b.pt", resume=True, progress_bar=False))
+    for k in whole["state_dict"]:
+        assert torch.equal(whole["state_dict"][k], done["state_dict"][k]), k
+    assert done["progress"]["loss"] == whole["progress"]["loss"]
+    assert whole["progress"]["loss_columns"] == ["batch", "loss", "lr"]
+    assert (tmp_path / "a.csv").read_text().splitlines()[0] == "batch,loss,lr"
+
+
+def test_the_warm_up_is_the_one_this_model_was_trained_with():
+    """The shared schedule with the association's warm-up fraction is its old rule,
+    ``min(warmup_steps, batches // 10)`` steps, for every count of batches."""
+    from napari_mpt.trackers.transformer.association.training import WARMUP_FRACTION
+    from napari_mpt.trackers.transformer.common.training import learning_rate
+
+    p = TINY.replace(warmup_steps=10_000_000, learning_rate=1.0)
+    for batches in range(1, 300_001):
+        warm = max(1, min(p.warmup_steps, batches // 10))
+        assert learning_rate(p, 0, batches, WARMUP_FRACTION) == 1.0 / warm, batches
+    for batches in (1, 9, 10, 37, 3000):
+        q = AssociationTrainParams(batches=batches)
+        warm = max(1, min(100, batches // 10))
+        for step in {0, warm - 1, warm, batches // 2, batches - 1}:
+            frac = (step - warm) / max(1, batches - warm)
+            old = (2e-3 * (step + 1) / warm if step < warm else
+                   2e-3 * (0.05 + (1 - 0.05) * 0.5 * (1 + math.cos(math.pi * frac))))
+            assert learning_rate(q, step, batches, WARMUP_FRACTION) == old
 
 
 def test_checkpoint_descriptions_name_what_each_kind_accepts():

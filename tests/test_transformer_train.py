@@ -14,13 +14,13 @@ from napari_mpt import cli  # noqa: E402
 from napari_mpt.core.errors import CheckpointError, ParameterError  # noqa: E402
 from napari_mpt.core.params import TrainParams  # noqa: E402
 from napari_mpt.trackers.transformer.common import checkpoint as ckpt  # noqa: E402
+from napari_mpt.trackers.transformer.common.training import learning_rate as schedule  # noqa: E402
 from napari_mpt.trackers.transformer.encdec.config import model_config  # noqa: E402
 from napari_mpt.trackers.transformer.encdec.model import TrackerTransformer  # noqa: E402
 from napari_mpt.trackers.transformer.encdec.training import (  # noqa: E402
     FreshBatches,
     RevisitedBatches,
     batch_source,
-    learning_rate,
     loss_terms,
     simulate_batch,
     train,
@@ -170,6 +170,11 @@ def _historical_learning_rate(peak: float, batches: int, step: int) -> float:
         return peak * (step + 1) / warm
     frac = (step - warm) / max(1, batches - warm)
     return peak * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * frac)))
+
+
+def learning_rate(p: TrainParams, step: int) -> float:
+    """The encoder-decoder's schedule: over all its steps, warm-up by its fraction."""
+    return schedule(p, step, p.steps, p.warmup_fraction)
 
 
 def test_learning_rate_schedule_defaults_are_the_historical_ones():

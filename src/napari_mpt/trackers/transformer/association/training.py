@@ -9,17 +9,14 @@ particle within the gap, when it is a candidate; else no link) and over its back
 candidates plus "no link".  Weights start from ``torch.manual_seed(seed)``; with one
 thread a run is deterministic and resumes exactly.
 
-Why a loop of its own rather than :func:`..encdec.training.train`: that loop is tied to the
-encoder-decoder's batches, loss and TrainParams (and reproduce's bit-identical numbers
-depend on it); the shared pieces (checkpoint format, atomic saves, thread control) are
-reused.
+These are the hooks of the one training loop (:func:`..common.training.run`), which the
+encoder-decoder's training shares.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +24,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ....core.errors import CheckpointError
 from ....core.params import AssociationTrainParams, SimulationParams
-from ....core.version import __version__
-from ....io import atomic_write
 from ....simulation.simulate import simulate
-from ..common import checkpoint as ckpt
+from ..common.checkpoint import ASSOCIATION
 from ..common.devices import resolve_device
-from ..common.threads import torch_threads
-from ..common.training import existing_run
+from ..common.training import ProgressHook, Recipe, differences, existing_run, run
 from .graph import Graph, NeighbourCache, build, sequence
-from .model import AssocConfig, AssociationTransformer, graph_tensors
+from .model import AssocConfig, AssociationTransformer, build_association, graph_tensors
 
-KIND = "association"
 DESCRIPTION = ("association transformer: any number of detections per frame (missed and "
                "spurious spots, empty frames, births and deaths), gap closing")
 
@@ -165,95 +157,38 @@ def loss_of(model: AssociationTransformer, batch: AssocBatch) -> torch.Tensor:
     return 0.5 * (terms[0] + terms[1])
 
 
-def learning_rate(p: AssociationTrainParams, step: int) -> float:
-    """Linear warm-up (at most a tenth of the run), then cosine decay to ``lr_floor``."""
-    warm = max(1, min(p.warmup_steps, p.batches // 10))
-    if step < warm:
-        return p.learning_rate * (step + 1) / warm
-    frac = (step - warm) / max(1, p.batches - warm)
-    return p.learning_rate * (p.lr_floor + (1 - p.lr_floor) * 0.5 * (1 + math.cos(math.pi * frac)))
+WARMUP_FRACTION = 0.1
+"""The warm-up lasts ``min(warmup_steps, batches // 10)`` steps, as it always has for this
+model (``int(batches * 0.1) == batches // 10`` for every count of batches up to 10^7, the
+most ``batches`` accepts)."""
+
+IGNORED = ("save_every", "threads", "device")
+"""Settings a resumed run may change (where it runs, how often it saves)."""
 
 
 def train_association(params: AssociationTrainParams, out: str | Path, *, resume: bool = False,
                       overwrite: bool = False, progress_bar: bool = True,
-                      log: str | Path | None = None, name: str | None = None) -> Path:
-    """Train the association model and write its checkpoint to ``out``; return the path."""
+                      log: str | Path | None = None, name: str | None = None,
+                      on_batch: ProgressHook | None = None) -> Path:
+    """Train the association model and write its checkpoint to ``out``; return the path.
+
+    As :func:`~napari_mpt.trackers.transformer.train` for the encoder-decoder: the same
+    loop (:func:`..common.training.run`), resume, overwrite, log and ``on_batch``."""
     out = Path(out)
     cfg = AssocConfig.from_params(params)
-    def mismatch(state: dict[str, Any]) -> list[str]:
-        # a field the checkpoint predates had its default then
-        stored = {**AssociationTrainParams().to_dict(), **(state.get("train") or {})}
-        mine = params.to_dict()
-        return [f"{f.name}: checkpoint {stored[f.name]!r}, now {mine[f.name]!r}"
-                for f in fields(params) if f.name not in ("save_every", "threads", "device")
-                and stored[f.name] != mine[f.name]]
-
-    state = existing_run(out, resume, overwrite, mismatch)
-    label = name or out.stem
+    # a setting the checkpoint predates had its default then
+    state = existing_run(out, resume, overwrite, lambda st: differences(
+        {**AssociationTrainParams().to_dict(), **(st.get("train") or {})}, params.to_dict(),
+        IGNORED))
     device, _ = resolve_device(params.device)
-    with torch_threads(params.threads):
-        torch.manual_seed(params.seed)
-        model = AssociationTransformer(cfg).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=params.learning_rate,
-                                weight_decay=params.weight_decay)
-        losses: list[list[float]] = []
-        done, elapsed = 0, 0.0
-        if state is not None:
-            model.load_state_dict(state["state_dict"])   # onto the model's device
-            opt.load_state_dict(state["optimizer"])
-            prog = state.get("progress") or {}
-            done, elapsed = int(prog.get("batches_done", 0)), float(prog.get("elapsed_s", 0.0))
-            losses = [list(r) for r in prog.get("loss", [])]
-
-        def payload(finished: bool) -> dict[str, Any]:
-            return {"kind": KIND, "name": label, "description": f"{DESCRIPTION}; {cfg.ndim}-D",
-                    "model": cfg.to_dict(), "train": params.to_dict(),
-                    "package_version": __version__,
-                    "progress": {"batches_done": done, "elapsed_s": round(elapsed, 3),
-                                 "finished": finished, "loss": losses,
-                                 "loss_columns": ["batch", "loss", "lr"]},
-                    "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-                    "optimizer": opt.state_dict()}
-
-        bar = None
-        if progress_bar:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=params.batches, initial=done, desc=f"train {label}", unit="batch",
-                       dynamic_ncols=True)
-        model.train()
-        try:
-            while done < params.batches:
-                t0 = time.perf_counter()
-                lr = learning_rate(params, done)
-                for grp in opt.param_groups:
-                    grp["lr"] = lr
-                loss = loss_of(model, simulate_batch(params, done))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip)
-                opt.step()
-                value = float(loss.item())
-                if not math.isfinite(value):
-                    raise CheckpointError(f"training {label}: the loss became {value} at step "
-                                          f"{done + 1}")
-                done += 1
-                elapsed += time.perf_counter() - t0
-                losses.append([done, round(value, 6), lr])
-                if done % params.save_every == 0 and done < params.batches:
-                    ckpt.save(out, payload(False))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{value:.4f}")
-        finally:
-            if bar is not None:
-                bar.close()
-        model.eval()
-        ckpt.save(out, payload(True))
-        model.cpu()
-    if log is not None:
-        with atomic_write(log) as fh:
-            fh.write("batch,loss,lr\n")
-            for row in losses:
-                fh.write(",".join(f"{v:g}" for v in row) + "\n")
-    return out
+    label = name or out.stem
+    recipe = Recipe(
+        params=params, steps=params.batches, warmup_fraction=WARMUP_FRACTION,
+        record={"kind": ASSOCIATION, "name": label,
+                "description": f"{DESCRIPTION}; {cfg.ndim}-D"},
+        model=cfg.to_dict(),
+        new_model=lambda: AssociationTransformer(cfg).to(device),
+        restore=lambda st, src: build_association(st, src).to(device),
+        batch=lambda step: simulate_batch(params, step),
+        loss=lambda model, batch: (loss_of(model, batch), {}))
+    return run(recipe, out, state, progress_bar=progress_bar, log=log, on_batch=on_batch)

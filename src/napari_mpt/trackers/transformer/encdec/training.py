@@ -1,4 +1,5 @@
-"""Training transformer_{T,i}: one loop, fed by a batch source.
+"""Training transformer_{T,i}: its batches and loss, for the one loop
+(:func:`..common.training.run`), fed by a batch source.
 
 * :class:`FreshBatches` (``epochs=0``, the package's protocol): every optimisation step
   draws a fresh batch of i simulated experiments.
@@ -10,15 +11,12 @@ Deterministic for a seed: the weights start from ``torch.manual_seed(seed)`` and
 ``k`` is simulated from ``numpy.random.default_rng([seed, k])``, so a run resumed from
 its last checkpoint continues exactly as if it had never stopped (with one thread).
 Every setting of the optimiser and its schedule is a TrainParams field, stored in the
-checkpoint.
+checkpoint; the warm-up lasts ``min(warmup_steps, int(steps * warmup_fraction))`` steps.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,12 +26,8 @@ import torch.nn.functional as F
 
 from ....core.errors import CheckpointError
 from ....core.params import SimulationParams, TrainParams
-from ....core.version import __version__
-from ....io import atomic_write
 from ....simulation.simulate import simulate_arrays
-from ..common import checkpoint as ckpt
-from ..common.threads import torch_threads
-from ..common.training import existing_run
+from ..common.training import ProgressHook, Recipe, differences, existing_run, run
 from .checkpoint import build, train_params_of
 from .config import model_config
 from .encoding import normalise, reference_points
@@ -151,53 +145,15 @@ def loss_terms(model: TrackerTransformer, batch: Batch) -> tuple[torch.Tensor, t
     return mse, ce
 
 
-def optimiser(model: TrackerTransformer, params: TrainParams) -> torch.optim.AdamW:
-    return torch.optim.AdamW(model.parameters(), lr=params.learning_rate,
-                             weight_decay=params.weight_decay)
-
-
-def optimisation_step(model: TrackerTransformer, opt: torch.optim.Optimizer, batch: Batch,
-                      lr: float, params: TrainParams
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One clipped AdamW step on ``batch`` at learning rate ``lr``: (loss, mse, ce)."""
-    for g in opt.param_groups:
-        g["lr"] = lr
+def training_loss(model: TrackerTransformer, batch: Batch, params: TrainParams
+                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The training loss ``mse + pointer_weight * ce`` and its two parts."""
     mse, ce = loss_terms(model, batch)
-    loss = mse + params.pointer_weight * ce
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), params.grad_clip)
-    opt.step()
-    return loss, mse, ce
+    return mse + params.pointer_weight * ce, {"mse": mse, "ce": ce}
 
 
-def learning_rate(params: TrainParams, step: int) -> float:
-    """Linear warm-up, then cosine decay to ``lr_floor`` of the peak, over ``params.steps``."""
-    total = params.steps
-    warm = max(1, min(params.warmup_steps, int(total * params.warmup_fraction)))
-    if step < warm:
-        return params.learning_rate * (step + 1) / warm
-    frac = (step - warm) / max(1, total - warm)
-    floor = params.lr_floor
-    return params.learning_rate * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * frac)))
-
-
-def _train_config_mismatch(state: dict[str, Any], params: TrainParams) -> list[str]:
-    """Training settings that differ between a checkpoint and this run (save_every and
-    threads excluded: they do not change the result; a setting the checkpoint predates
-    counts as its default, the value hard-coded then)."""
-    stored = train_params_of(state).to_dict()
-    mine = params.to_dict()
-    out = []
-    for f in fields(TrainParams):
-        if f.name in ("save_every", "threads"):
-            continue
-        if stored[f.name] != mine[f.name]:
-            out.append(f"{f.name}: checkpoint {stored[f.name]!r}, now {mine[f.name]!r}")
-    return out
-
-
-ProgressHook = Callable[[int, int, float], None]
+IGNORED = ("save_every", "threads")
+"""Settings a resumed run may change: they do not change the result."""
 
 
 def train(params: TrainParams | None = None, out: str | Path | None = None, *,
@@ -211,10 +167,11 @@ def train(params: TrainParams | None = None, out: str | Path | None = None, *,
     experiments_per_batch=30, measurement_noise_range=(0, 10)``).  ``params.steps``
     optimisation steps read their batches from ``source`` (default: the one
     ``params.epochs`` asks for, :func:`batch_source`).  An existing ``out`` is continued
-    with ``resume=True`` (same settings required), replaced with ``overwrite=True``, and
-    otherwise refused.  ``log`` writes the loss curve as CSV; ``on_batch(done, total,
+    with ``resume=True`` (same settings required; a setting the checkpoint predates
+    counts as its default, the value hard-coded then), replaced with ``overwrite=True``,
+    and otherwise refused.  ``log`` writes the loss curve as CSV; ``on_batch(done, total,
     loss)`` is called after every step.  A loss that is not finite stops the run with a
-    CheckpointError.
+    CheckpointError.  The loop is :func:`..common.training.run`.
     """
     params = (params or TrainParams()).replace(**overrides) if overrides else (
         params or TrainParams())
@@ -222,84 +179,14 @@ def train(params: TrainParams | None = None, out: str | Path | None = None, *,
         raise CheckpointError("train: no output path given")
     out = Path(out)
     cfg = model_config(params)
-    state = existing_run(out, resume, overwrite, lambda st: _train_config_mismatch(st, params))
-    total = params.steps
-    with torch_threads(params.threads):
-        torch.manual_seed(params.seed)
-        model = TrackerTransformer(cfg)
-        opt = optimiser(model, params)
-        losses: list[list[float]] = []
-        done, elapsed = 0, 0.0
-        if state is not None:
-            model, _ = build(state, str(out))
-            opt = optimiser(model, params)
-            if "optimizer" in state:
-                opt.load_state_dict(state["optimizer"])
-            prog = state.get("progress") or {}
-            done = int(prog.get("batches_done", 0))
-            elapsed = float(prog.get("elapsed_s", 0.0))
-            losses = [list(r) for r in prog.get("loss", [])]
-        batches = source if source is not None else batch_source(params)
-        model.train()
-        label = name or out.stem
-
-        def payload(finished: bool) -> dict[str, Any]:
-            return {
-                "name": label, "model": cfg.to_dict(), "train": params.to_dict(),
-                "package_version": __version__,
-                "progress": {"batches_done": done, "elapsed_s": round(elapsed, 3),
-                             "finished": finished, "loss": losses,
-                             "loss_columns": ["batch", "loss", "mse", "ce", "lr"]},
-                "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-            }
-
-        bar = None
-        if progress_bar:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, initial=done, desc=f"train {label}", unit="batch",
-                       dynamic_ncols=True)
-        consistent = True          # weights, optimiser and counters describe `done` steps
-        try:
-            while done < total:
-                t0 = time.perf_counter()
-                lr = learning_rate(params, done)
-                batch = batches(done)
-                consistent = False
-                loss, mse, ce = optimisation_step(model, opt, batch, lr, params)
-                value = float(loss.item())
-                if not math.isfinite(value):
-                    raise CheckpointError(f"training {label}: the loss became {value} at step "
-                                          f"{done + 1}")
-                done += 1
-                elapsed += time.perf_counter() - t0
-                losses.append([done, round(value, 6), round(mse.item(), 6),
-                               round(ce.item(), 6), lr])
-                consistent = True
-                if done % params.save_every == 0 and done < total:
-                    ckpt.save(out, payload(False))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{value:.4f}", ce=f"{ce.item():.3f}")
-                if on_batch is not None:
-                    on_batch(done, total, value)
-        except KeyboardInterrupt:
-            if consistent and done < total:
-                ckpt.save(out, payload(False))     # resume from exactly here
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-        model.eval()
-        ckpt.save(out, payload(True))
-    if log is not None:
-        write_loss_log(log, losses)
-    return out
-
-
-def write_loss_log(path: str | Path, losses: list[list[float]]) -> None:
-    """The loss curve as CSV: batch, loss, mse, ce, lr."""
-    with atomic_write(path) as fh:
-        fh.write("batch,loss,mse,ce,lr\n")
-        for row in losses:
-            fh.write(",".join(f"{v:g}" for v in row) + "\n")
+    state = existing_run(out, resume, overwrite, lambda st: differences(
+        train_params_of(st).to_dict(), params.to_dict(), IGNORED))
+    batches = source if source is not None else batch_source(params)
+    recipe = Recipe(
+        params=params, steps=params.steps, warmup_fraction=params.warmup_fraction,
+        record={"name": name or out.stem}, model=cfg.to_dict(),
+        new_model=lambda: TrackerTransformer(cfg),
+        restore=lambda st, src: build(st, src)[0],
+        batch=batches, loss=lambda model, batch: training_loss(model, batch, params),
+        parts=("mse", "ce"))
+    return run(recipe, out, state, progress_bar=progress_bar, log=log, on_batch=on_batch)
