@@ -36,7 +36,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
     f"{PKG}.trackers": (
         ("mht", "transformer", "lap"),
-        ("hybrid",),                                         # trackers made of trackers
+        ("hybrid", "trackpy_linker"),                        # trackers made of trackers' parts
         ("registry",),                                       # every tracker by method
     ),
     f"{PKG}.trackers.transformer": (

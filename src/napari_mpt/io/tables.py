@@ -11,7 +11,11 @@ Tracks files we write open in trackpy as they are: a ``particle`` column repeats
 ``track_id``, and ``y_detection, x_detection`` (see :func:`with_detection_positions`) give
 the position of the detection each vertex took beside the tracker's estimate ``y, x``.
 A ``.xml`` path is the ISBI 2012 particle tracking challenge's track format
-(:mod:`napari_mpt.io.isbi_xml`), so the challenge's own evaluator can score our tracks.
+(:mod:`napari_mpt.io.isbi_xml`), so the challenge's own evaluator can score our tracks,
+unless it names TrackMate: ``.trackmate.xml`` is written, and any XML whose root is
+``<TrackMate>`` is read, as TrackMate's XML (:mod:`napari_mpt.io.trackmate_xml`).  A
+``.geff`` or ``.zarr`` path is a GEFF graph (:mod:`napari_mpt.io.geff`).  Those two
+formats also hold every spot, so they are detections files as well.
 """
 
 from __future__ import annotations
@@ -24,12 +28,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.calibration import Calibration
 from ..core.data import Detections, Tracks, axes_for
 from ..core.errors import InputError
-from .files import atomic_write
+from .files import TrackFile, atomic_write
+from .geff import is_geff_path, read_geff, write_geff
 from .isbi_xml import parse_isbi_xml, tracks_to_isbi_xml
+from .trackmate_xml import looks_like_trackmate_xml, read_trackmate_xml, write_trackmate_xml
 
 TRACK_ID_NAMES = ("track_id", "particle", "track", "id")
+TRACKMATE_XML_SUFFIX = ".trackmate.xml"
 TRACKMATE_LABEL_ROWS = 3
 """TrackMate 7's spot-table export repeats its header as three rows (feature names, short
 names, units) before the data; older versions write the header alone."""
@@ -205,8 +213,11 @@ def read_detections(path: str | os.PathLike) -> Detections:
     columns become features.  trackpy's output and TrackMate's spot tables read as they
     are (TrackMate positions in the file's own units: pixels, or microns if calibrated).
     Coordinates may lie anywhere (a CSV does not know the field of view); a detection
-    listed twice is refused.
+    listed twice is refused.  A GEFF or a TrackMate XML gives all its spots.
     """
+    found = read_track_file(path)
+    if found is not None:
+        return found.detections
     table = _read_table(path)
     frame_col, frame = _frames(table)
     axes = _axes(table)
@@ -222,8 +233,11 @@ def read_tracks(path: str | os.PathLike) -> Tracks:
     CSV: ``track_id|particle|TRACK_ID, frame, y, x``; an optional ``detection`` column and
     any other numeric columns become features (``particle`` is dropped when ``track_id``
     is there: we write it as a copy).  TrackMate spots in no track (empty ``TRACK_ID``)
-    are left out.
+    are left out.  GEFF and TrackMate XML: their tracks (:func:`read_track_file`).
     """
+    found = read_track_file(path)
+    if found is not None:
+        return found.tracks
     if str(path).lower().endswith(".xml"):
         return read_isbi_xml(path)
     table = _read_table(path)
@@ -253,6 +267,16 @@ def read_tracks(path: str | os.PathLike) -> Tracks:
         raise InputError(table.name, f"track {tid[dup]} has two vertices in frame {frame[dup]}",
                          line=table.lines[dup])
     return Tracks(tid, frame, coords, det, feats)
+
+
+def read_track_file(path: str | os.PathLike) -> TrackFile | None:
+    """Spots, tracks and calibration of a GEFF or a TrackMate XML; None for other files
+    (CSV, ISBI XML), which hold no calibration."""
+    if is_geff_path(path):
+        return read_geff(path)
+    if str(path).lower().endswith(".xml") and looks_like_trackmate_xml(path):
+        return read_trackmate_xml(path)
+    return None
 
 
 def read_isbi_xml(path: str | os.PathLike) -> Tracks:
@@ -304,13 +328,24 @@ def with_detection_positions(tracks: Tracks, detections: Detections) -> Tracks:
     return tracks.with_features(**feats)
 
 
-def write_tracks(path: str | os.PathLike, tracks: Tracks) -> None:
+def write_tracks(path: str | os.PathLike, tracks: Tracks,
+                 calibration: Calibration | None = None) -> None:
     """``track_id,frame,[z,]y,x,detection,particle`` plus one column per feature.
 
-    ``particle`` repeats ``track_id`` so that trackpy reads the file as it is.  A ``.xml``
-    path writes the ISBI 2012 challenge format instead (:func:`write_isbi_xml`).
+    ``particle`` repeats ``track_id`` so that trackpy reads the file as it is.  Other
+    formats by the path's ending: ``.geff``/``.zarr`` GEFF (:func:`.geff.write_geff`),
+    ``.trackmate.xml`` TrackMate XML (:func:`.trackmate_xml.write_trackmate_xml`), both
+    with ``calibration`` (pixel size, frame interval, units); other ``.xml`` the ISBI
+    2012 challenge format (:func:`write_isbi_xml`, in pixels and frames like the CSV).
     """
-    if str(path).lower().endswith(".xml"):
+    low = str(path).lower()
+    if low.endswith((".geff", ".zarr")):
+        write_geff(path, tracks, calibration)
+        return
+    if low.endswith(TRACKMATE_XML_SUFFIX):
+        write_trackmate_xml(path, tracks, calibration)
+        return
+    if low.endswith(".xml"):
         write_isbi_xml(path, tracks)
         return
     axes = axes_for(tracks.ndim)

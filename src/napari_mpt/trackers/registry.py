@@ -19,6 +19,7 @@ from ..core.params import (
     LAPParams,
     MHTParams,
     TrackerParams,
+    TrackpyParams,
     TransformerParams,
 )
 from ..core.results import RunControl, TrackingResult
@@ -58,6 +59,9 @@ TRACKERS: dict[str, Tracker] = {t.method: t for t in (
             "detections per frame) or the association transformer (any count)"),
     Tracker("lap", LAPParams, "lap:track_lap", "LAP",
             "frame-to-frame LAP linking with gap closing (laptrack)"),
+    Tracker("trackpy", TrackpyParams, "trackpy_linker:track_trackpy", "trackpy",
+            "trackpy's nearest-neighbour linking (Crocker-Grier) with memory: what most "
+            "microscopists link with"),
     Tracker("hybrid", HybridParams, "hybrid:track_hybrid", "Hybrid",
             "the association transformer's scores prune the MHT's links; the MHT's exact "
             "search decides among the rest", priors=True),

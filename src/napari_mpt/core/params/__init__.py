@@ -22,6 +22,7 @@ from .trackers import (
     MHTParams,
     Priors,
     TrackerParams,
+    TrackpyParams,
     TransformerParams,
     known_priors,
 )
@@ -30,4 +31,4 @@ from .training import AssociationTrainParams, TrainParams
 __all__ = ["DEVICES", "ESTIMATE", "MHT_MODES", "MOTION_MODELS", "PRIOR_FLOOR", "SIM_MOTIONS",
            "AssociationTrainParams", "DetectParams", "HybridParams", "LAPParams", "MHTParams",
            "MovieParams", "Priors", "SimulationParams", "StatsParams", "TrackerParams",
-           "TrainParams", "TransformerParams", "field_default", "known_priors"]
+           "TrackpyParams", "TrainParams", "TransformerParams", "field_default", "known_priors"]

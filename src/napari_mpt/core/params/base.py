@@ -35,9 +35,26 @@ def field_default(f: Field[Any]) -> Any:
 
 
 class _Validated:
-    """Mixin: range/choice checks from field metadata, then ``_check`` for cross-field rules."""
+    """Mixin: range/choice checks from field metadata, then ``_check`` for cross-field rules.
+
+    A field estimated from the data (``estimate`` metadata) may be handed over as text by
+    the widgets and files: ``"estimate"``, ``""`` or ``"None"`` become None, a number
+    its value.
+    """
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            kind = f.metadata.get("estimate")
+            value = getattr(self, f.name)
+            if kind is None or not isinstance(value, str):
+                continue
+            text = value.strip().lower()
+            try:
+                parsed = None if text in ("", "none", ESTIMATE) else kind(text)
+            except ValueError:
+                raise ParameterError(f.name, f"{value!r} is neither a number nor "
+                                     f"'{ESTIMATE}'") from None
+            object.__setattr__(self, f.name, parsed)
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             meta = f.metadata

@@ -1,12 +1,12 @@
-"""How to track: one parameter class per tracker (MHT, transformer, LAP, hybrid)."""
+"""How to track: one parameter class per tracker (MHT, transformer, LAP, trackpy, hybrid)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TypedDict
 
 from ..errors import ParameterError
-from .base import ESTIMATE, _f, _Validated
+from .base import _f, _Validated
 from .simulation import SimulationParams
 
 MOTION_MODELS: tuple[str, ...] = ("constant-velocity", "random-walk")
@@ -84,24 +84,6 @@ class MHTParams(_Validated):
         "(bounded, flagged) instead of running out of memory", lo=1.0)
 
     method = "mht"
-
-    def __post_init__(self) -> None:
-        # widgets and files may hand over text: "estimate"/""/"None" -> None, numbers -> float
-        for f in fields(self):
-            kind = f.metadata.get("estimate")
-            value = getattr(self, f.name)
-            if kind is None or not isinstance(value, str):
-                continue
-            text = value.strip().lower()
-            if text in ("", "none", ESTIMATE):
-                object.__setattr__(self, f.name, None)
-                continue
-            try:
-                object.__setattr__(self, f.name, kind(text))
-            except ValueError:
-                raise ParameterError(f.name, f"{value!r} is neither a number nor "
-                                     f"'{ESTIMATE}'") from None
-        super().__post_init__()
 
     def label(self) -> str:
         extra = "" if self.mode == "exact" else " exhaustive"
@@ -181,6 +163,40 @@ class LAPParams(_Validated):
 
 
 @dataclass(frozen=True)
+class TrackpyParams(_Validated):
+    """Crocker-Grier nearest-neighbour linking through ``trackpy.link`` (Crocker & Grier,
+    J. Colloid Interface Sci. 1996; Allan et al., trackpy): what most microscopists link
+    with.  Each particle takes at most one detection per frame; ``memory`` lets it vanish
+    for a few frames and come back."""
+
+    search_range: float = _f(
+        0.0, "largest distance (px) a particle may move between frames; 0: estimate from "
+        "the data as LAP does (4 x the median distance from a detection to its nearest "
+        "detection in the next frame)", lo=0.0)
+    memory: int | None = _f(
+        None, "frames a particle may vanish and still keep its track; estimate: the "
+        "fewest frames m with (1 - P_D)^(m+1) <= 1 %, P_D the detection probability "
+        "estimated as for the MHT (0 when every frame has the same number of detections)",
+        lo=0, hi=1000, estimate=int)
+    adaptive_stop: float = _f(
+        0.0, "where a subnetwork of candidates is too large for trackpy to solve, its "
+        "search range shrinks (x 0.95 per try) down to this (px); 0: a tenth of the "
+        "search range", lo=0.0)
+
+    method = "trackpy"
+
+    def label(self) -> str:
+        d = f"d={self.search_range:g}" if self.search_range else "d=auto"
+        m = "auto" if self.memory is None else str(self.memory)
+        return f"trackpy {d} memory={m}"
+
+    def describe(self) -> str:
+        d = f"{self.search_range:g}" if self.search_range else "auto"
+        m = "auto" if self.memory is None else str(self.memory)
+        return f"search range {d}, memory {m}"
+
+
+@dataclass(frozen=True)
 class HybridParams(MHTParams):
     """The MHT + association-transformer hybrid (:mod:`napari_mpt.trackers.hybrid`): the
     transformer's link scores prune the MHT's hypotheses, the MHT's exact search decides
@@ -221,4 +237,4 @@ class HybridParams(MHTParams):
                 f"score>={self.min_score:g} or top {self.top_links}, {self.device}")
 
 
-TrackerParams = MHTParams | TransformerParams | LAPParams | HybridParams
+TrackerParams = MHTParams | TransformerParams | LAPParams | TrackpyParams | HybridParams
