@@ -84,13 +84,15 @@ def _tracker_params(args: argparse.Namespace):
 
 def _cmd_track(args: argparse.Namespace) -> int:
     from ..api import track
-    from ..io import read_detections, with_detection_positions, write_tracks
+    from ..io import read_detections, read_track_file, with_detection_positions, write_tracks
 
     params = _tracker_params(args)
-    detections = read_detections(args.detections)
+    found = read_track_file(args.detections)      # GEFF, TrackMate XML: with a calibration
+    detections = found.detections if found is not None else read_detections(args.detections)
     result = track(detections, params)
     # the detection each vertex took, beside the estimate (a .xml out keeps positions only)
-    write_tracks(args.out, with_detection_positions(result.tracks, detections))
+    write_tracks(args.out, with_detection_positions(result.tracks, detections),
+                 found.calibration if found is not None else None, detections)
     if args.json:
         print(json.dumps({**result.summary(), "detections": str(args.detections),
                           "out": str(args.out)}))
@@ -243,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("track", help="track a detections CSV with MHT, a transformer, LAP or the "
                        "hybrid")
     p.add_argument("detections", help="detections CSV (frame, y, x; trackpy's or TrackMate's "
-                   "spot table too)")
+                   "spot table too), TrackMate XML or GEFF (their spots)")
     p.add_argument("--method", choices=tuple(TRACKERS), default="mht",
                    help="; ".join(f"{m}: {t.help}" for m, t in TRACKERS.items()))
     seen: set[str] = set()
@@ -251,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_param_options(p, entry.params, skip=tuple(seen))
         seen |= {f.name for f in fields(entry.params)}
     p.add_argument("--out", required=True, help="tracks file to write: CSV (trackpy reads it "
-                   "as it is), or .xml for the ISBI 2012 challenge's evaluator")
+                   "as it is), .geff (GEFF), .trackmate.xml (TrackMate XML) or .xml for the "
+                   "ISBI 2012 challenge's evaluator")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=_cmd_track)
 

@@ -180,7 +180,7 @@ def read_geff(path: str | os.PathLike) -> TrackFile:
     bad = np.flatnonzero(~np.isfinite(t) | (np.abs(t - frame) > 1e-6))
     if len(bad):
         raise InputError(name, f"node {data['node_ids'][bad[0]]}: time axis {time!r} is "
-                         f"{t[bad[0]]!r}, not a whole frame number")
+                         f"{float(t[bad[0]]):g}, not a whole frame number")
     coords = np.column_stack([_values(props[a]) for a in space]) if n else np.zeros((0, len(space)))
     tracklet = (meta.track_node_props or {}).get(TRACKLET)
     used = {time, *space, TRACKLET, "detection", *([tracklet] if tracklet else [])}

@@ -329,27 +329,32 @@ def with_detection_positions(tracks: Tracks, detections: Detections) -> Tracks:
 
 
 def write_tracks(path: str | os.PathLike, tracks: Tracks,
-                 calibration: Calibration | None = None) -> None:
+                 calibration: Calibration | None = None,
+                 detections: Detections | None = None) -> None:
     """``track_id,frame,[z,]y,x,detection,particle`` plus one column per feature.
 
     ``particle`` repeats ``track_id`` so that trackpy reads the file as it is.  Other
     formats by the path's ending: ``.geff``/``.zarr`` GEFF (:func:`.geff.write_geff`),
     ``.trackmate.xml`` TrackMate XML (:func:`.trackmate_xml.write_trackmate_xml`), both
-    with ``calibration`` (pixel size, frame interval, units); other ``.xml`` the ISBI
-    2012 challenge format (:func:`write_isbi_xml`, in pixels and frames like the CSV).
+    with ``calibration`` (pixel size, frame interval, units; TrackMate's spots also
+    carry the features of the ``detections`` tracked, and list those left out); other
+    ``.xml`` the ISBI 2012 challenge format (:func:`write_isbi_xml`, in pixels and frames
+    like the CSV).
     """
     low = str(path).lower()
     if low.endswith((".geff", ".zarr")):
         write_geff(path, tracks, calibration)
         return
     if low.endswith(TRACKMATE_XML_SUFFIX):
-        write_trackmate_xml(path, tracks, calibration)
+        write_trackmate_xml(path, tracks, calibration, detections)
         return
     if low.endswith(".xml"):
         write_isbi_xml(path, tracks)
         return
     axes = axes_for(tracks.ndim)
-    feats = [k for k in tracks.features if k not in ("track_id", "particle")]
+    # a feature named like a written column (a GEFF layer's axis copies) is not repeated
+    feats = [k for k in tracks.features
+             if k not in ("track_id", "frame", "t", *axes, "detection", "particle")]
     with atomic_write(path) as fh:
         w = csv.writer(fh)
         w.writerow(["track_id", "frame", *axes, "detection", "particle", *feats])

@@ -298,8 +298,9 @@ def _declare(kind: str, names: list[tuple[str, bool]]) -> list[str]:
 
 def tracks_to_trackmate_xml(tracks: Tracks, calibration: Calibration | None = None,
                             detections: Detections | None = None) -> str:
-    """The TrackMate XML text of ``tracks`` (and of the untracked ``detections`` when
-    given: every row no vertex took becomes a spot of no track)."""
+    """The TrackMate XML text of ``tracks``; with the ``detections`` they were tracked
+    from, every detection is a spot (its features, then its vertex's), those no vertex
+    took in no track."""
     cal = calibration or Calibration()
     nd = tracks.ndim
     size = np.asarray(cal.spatial(nd))
@@ -315,14 +316,15 @@ def tracks_to_trackmate_xml(tracks: Tracks, calibration: Calibration | None = No
     if detections is not None:
         all_frame[~took] = detections.frame[det_row[~took]]
         all_coords[~took] = detections.coords[det_row[~took]]
-    det_feats = detections.features if detections is not None and not took.all() else {}
+    det_feats = detections.features if detections is not None else {}
+    from_det = det_row >= 0
     cols: dict[str, np.ndarray] = {}
-    for k in dict.fromkeys([*spot_feats, *det_feats]):
+    for k in dict.fromkeys([*det_feats, *spot_feats]):
         col = np.full(n, np.nan)
-        if k in spot_feats:
+        if k in det_feats:            # a spot is a detection: its features first
+            col[from_det] = det_feats[k][det_row[from_det]]
+        if k in spot_feats:           # then what the track says of it
             col[took] = spot_feats[k][vertex[took]]
-        if k in det_feats:
-            col[~took] = det_feats[k][det_row[~took]]
         cols[k] = col
     ids = cols.pop(SPOT_ID, None)
     if ids is None or np.isnan(ids).any() or len(np.unique(ids)) != n:

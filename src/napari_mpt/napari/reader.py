@@ -7,6 +7,9 @@ trackpy or TrackMate export, which lists every spot) gives both: its spots as a 
 layer to track, and its tracks.  A detections file ``<name>detections<rest>.csv`` brings
 its truth ``<name>truth<rest>.csv`` along when that file lies beside it (the layout
 ``napari-mpt simulate`` writes).  ISBI 2012 challenge XML files become Tracks layers.
+GEFF folders and TrackMate XML files (:func:`track_file_layers`) become a Tracks layer in
+the file's calibration (``scale`` and ``units``) and, for another tool's file, a Points
+layer of all its spots; a GEFF's layer carries napari-geff's metadata.
 
 File > Open: napari offers every reader whose filename pattern matches, and its built-in
 reader also claims ``*.csv`` (only for the CSVs napari itself writes, ``axis-0, axis-1``
@@ -27,8 +30,21 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
-from ..io import TRACK_ID_NAMES, normalise_header, read_detections, read_tracks
+import numpy as np
+
+from ..io import (
+    TRACK_ID_NAMES,
+    TrackFile,
+    is_geff_path,
+    normalise_header,
+    read_detections,
+    read_track_file,
+    read_tracks,
+)
+from ..io.geff import NAPARI_TRACK_ID
+from ..io.graphs import is_link_feature
 from ..io.isbi_xml import looks_like_isbi_xml
+from ..io.trackmate_xml import looks_like_trackmate_xml
 from .layers import (
     TAIL_LENGTH,
     detections_layer,
@@ -153,6 +169,8 @@ def get_reader(path: str | list[str]) -> Callable[[str | list[str]], LayerData] 
     paths = [str(p) for p in ([path] if isinstance(path, str) else path)]
     if not paths:
         return None
+    if all(is_track_file(p) for p in paths):
+        return _read_track_files
     if all(p.lower().endswith(".xml") for p in paths):
         return _read_paths if all(csv_kind(p) for p in paths) else None
     if not all(p.lower().endswith((".csv", ".xml")) for p in paths):
@@ -179,4 +197,57 @@ def _read_paths(path: str | list[str]) -> LayerData:
     for p in paths:
         if str(Path(p)) not in siblings:
             out.extend(read_csv(p))
+    return out
+
+
+# --- GEFF and TrackMate XML ---------------------------------------------------------------
+def is_track_file(path: str) -> bool:
+    """A GEFF (folder) or a TrackMate XML: formats that hold spots, links and calibration."""
+    return is_geff_path(path) or (path.lower().endswith(".xml") and looks_like_trackmate_xml(path))
+
+
+def track_file_layers(found: TrackFile, path: str) -> LayerData:
+    """A Tracks layer of the file's tracks, in its calibration, and (unless the tracks name
+    rows of another table: a GEFF we wrote) a Points layer of every spot to track again.
+
+    A GEFF's layer carries what napari-geff's reader gives: ``metadata["geff_metadata"]``
+    (the GeffMetadata), ``metadata["edge_properties"]`` keyed by node ids, and the
+    ``node_id``, ``napari_track_id`` and axis columns in ``features``, so napari-geff's
+    writer can save it as well as ours.
+    """
+    stem = Path(path.rstrip("/")).stem
+    tracks = found.tracks
+    look = found.calibration.layer_kwargs(tracks.ndim)
+    meta: dict = {"napari_mpt": {"kind": "tracks", "path": path}}
+    layer = tracks_layer(tracks, stem, tail_width=2, tail_length=TAIL_LENGTH,
+                         colormap=track_colormap(), metadata=meta, **look)
+    geff = found.metadata if hasattr(found.metadata, "axes") else None
+    if geff is not None:
+        meta["geff_metadata"] = geff
+        feats = layer[1]["features"]
+        feats[NAPARI_TRACK_ID] = tracks.track_id
+        names = [a.name for a in geff.axes or []]
+        for name, values in zip(names, [tracks.frame, *tracks.coords.T], strict=False):
+            feats.setdefault(name, values)
+        ids = tracks.features.get("node_id", np.arange(len(tracks)))
+        a = np.flatnonzero(tracks.track_id[1:] == tracks.track_id[:-1])
+        link = {k: v for k, v in tracks.features.items() if is_link_feature(k)}
+        meta["edge_properties"] = {
+            (int(ids[i]), int(ids[i + 1])): {k: float(v[i + 1]) for k, v in link.items()}
+            for i in a}
+    own_rows = geff is not None and "detection" in (found.metadata.node_props_metadata or {})
+    if own_rows:
+        return [layer]
+    spots = detections_layer(found.detections, f"{stem} spots", new_pair_id(), path=path)
+    spots[1].update(look)
+    return [layer, spots]
+
+
+def _read_track_files(path: str | list[str]) -> LayerData:
+    out: LayerData = []
+    for p in [str(q) for q in ([path] if isinstance(path, str) else path)]:
+        prefer_this_plugin_for_csv()
+        found = read_track_file(p)
+        if found is not None:
+            out.extend(track_file_layers(found, p))
     return out

@@ -29,7 +29,7 @@ from ..core.params import TrackpyParams
 from ..core.results import FlopCount, RunControl, TrackingResult
 from .lap import FALLBACK_LINK_DISTANCE, chains_to_tracks, estimate_link_distance
 from .mht.estimate import estimate_parameters
-from .mht.tracker import _frames as frame_rows  # every frame's coordinates and rows
+from .mht.tracker import frames_of
 
 MISS_TAIL = 0.01
 """The memory covers all but this fraction of a particle's runs of missed frames."""
@@ -88,7 +88,7 @@ def track_trackpy(detections: Detections, params: TrackpyParams,
 
     control = control or RunControl()
     t0 = time.perf_counter()
-    numbers, coords, rows_of = frame_rows(detections)   # refuses untrackable data
+    numbers, coords, rows_of = frames_of(detections)   # refuses untrackable data
     settings = link_settings(detections, params, coords)
     n_frames = len(numbers)
     levels = zip(numbers.tolist(), coords, strict=True)
