@@ -55,23 +55,45 @@ def simulate_arrays(params: SimulationParams, rng: np.random.Generator | None = 
 
 
 def _directed_steps(params: SimulationParams, rng: np.random.Generator, k: int,
-                    length: int) -> np.ndarray:
-    """Directed part of the ``length - 1`` steps of ``k`` particles, ``(length-1, k, ndim)``.
+                    length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Directed part of the ``length - 1`` steps of ``k`` particles, ``(length-1, k, ndim)``,
+    and a mask of the steps a particle is immobile in (mixture motion; else all False).
 
     Each particle has one random direction (uniform on the circle / sphere) for its whole
-    life.  ``directed``: every step moves ``speed`` along it.  ``switching``: a particle
-    starts directed or Brownian with probability 1/2 and before each step switches with
-    probability Q, so its state is the parity of the switches so far.
+    life.  ``directed``: every step moves ``speed`` along it.  ``switching`` and
+    ``mixture``: a particle starts in a mode drawn by the long-run shares and before each
+    step leaves a mode of share s with probability ``2 q (1 - s)``, for another drawn by
+    the shares of the others, so the shares stay the long-run ones (detailed balance).
+    Two modes of share 1/2 switch with probability q: the parity of the switches so far,
+    drawn as before the mixture existed, draw for draw.
     """
     u = rng.normal(size=(k, params.ndim))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     velocity = params.speed * u
+    still = np.zeros((length - 1, k), dtype=bool)
     if params.motion == "directed":
-        return np.broadcast_to(velocity, (length - 1, k, params.ndim)).copy()
-    state = rng.random(k) < 0.5
-    flips = rng.random((length - 1, k)) < params.switch_probability
-    directed = state[None, :] ^ (np.cumsum(flips, axis=0) % 2).astype(bool)
-    return directed[:, :, None] * velocity[None, :, :]
+        return np.broadcast_to(velocity, (length - 1, k, params.ndim)).copy(), still
+    shares = np.asarray(params.mode_shares())
+    if params.motion == "switching" and shares[2] == 0.5:
+        state = rng.random(k) < 0.5
+        flips = rng.random((length - 1, k)) < params.switch_probability
+        directed = state[None, :] ^ (np.cumsum(flips, axis=0) % 2).astype(bool)
+        return directed[:, :, None] * velocity[None, :, :], still
+    # modes 0 immobile, 1 Brownian, 2 directed
+    mode = np.searchsorted(np.cumsum(shares), rng.random(k) * shares.sum(), side="right")
+    mode = np.minimum(mode, 2)
+    leave = 2.0 * params.switch_probability * (1.0 - shares)
+    u_leave = rng.random((length - 1, k))
+    u_to = rng.random((length - 1, k))
+    modes = np.empty((length - 1, k), dtype=np.int64)
+    for t in range(length - 1):
+        go = u_leave[t] < leave[mode]
+        if go.any():
+            rest = np.where(np.arange(3)[None, :] == mode[go, None], 0.0, shares[None, :])
+            cum = np.cumsum(rest, axis=1)
+            mode[go] = np.minimum((u_to[t, go, None] * cum[:, -1:] >= cum).sum(axis=1), 2)
+        modes[t] = mode
+    return (modes == 2)[:, :, None] * velocity[None, :, :], modes == 0
 
 
 def _cohort(params: SimulationParams, rng: np.random.Generator, start: np.ndarray,
@@ -85,7 +107,8 @@ def _cohort(params: SimulationParams, rng: np.random.Generator, start: np.ndarra
     steps = rng.normal(0.0, params.process_noise, size=(length - 1, k, d)) + drift
     noise = rng.normal(0.0, params.measurement_noise, size=(length, k, d))
     if params.motion != "brownian":
-        steps = steps + _directed_steps(params, rng, k, length)
+        directed, still = _directed_steps(params, rng, k, length)
+        steps = np.where(still[:, :, None], 0.0, steps + directed)
     truth = np.concatenate([start[None], start[None] + np.cumsum(steps, axis=0)], axis=0)
     return truth, truth + noise
 
@@ -93,11 +116,13 @@ def _cohort(params: SimulationParams, rng: np.random.Generator, start: np.ndarra
 def _lifetimes(params: SimulationParams, rng: np.random.Generator, born: np.ndarray
                ) -> np.ndarray:
     """Frames each particle lives, at most to the end of the movie: geometric with
-    per-frame survival S (a particle seen in frame t is there in t+1 with probability S)."""
+    per-frame survival S (a particle seen in frame t is there in t+1 with probability S)
+    after ``min_lifetime`` frames (``min_lifetime - 1`` plus a geometric draw)."""
     left = params.frames - born
     if params.survival >= 1.0:
         return left
-    return np.minimum(rng.geometric(1.0 - params.survival, size=len(born)), left)
+    life = rng.geometric(1.0 - params.survival, size=len(born)) + (params.min_lifetime - 1)
+    return np.minimum(life, left)
 
 
 def _alive(params: SimulationParams, truth: np.ndarray, life: np.ndarray) -> np.ndarray:

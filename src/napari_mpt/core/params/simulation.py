@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..errors import ParameterError
 from .base import _f, _Validated
 
-SIM_MOTIONS: tuple[str, ...] = ("brownian", "directed", "switching")
+SIM_MOTIONS: tuple[str, ...] = ("brownian", "directed", "switching", "mixture")
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,25 @@ class SimulationParams(_Validated):
                         "field of view)", lo=0.0)
     birth_rate: float = _f(0.0, "mean new particles per frame from frame 1 on (Poisson, "
                            "uniform in the field of view)", lo=0.0)
+    min_lifetime: int = _f(1, "frames a particle lives at least; after them it survives each "
+                           "frame with the survival probability", lo=1, hi=1_000_000)
     survival: float = _f(1.0, "per-frame survival probability of a particle (1: none dies)",
                          lo=0.0, hi=1.0)
     motion: str = _f("brownian", "brownian: steps of std mu; directed: plus speed px/frame "
                      "along a per-particle random direction; switching: each particle switches "
-                     "between the two with the switch probability", choices=SIM_MOTIONS)
+                     "between the two; mixture: between immobile (no steps), Brownian and "
+                     "directed", choices=SIM_MOTIONS)
     speed: float = _f(2.0, "speed of directed motion (px per frame)", lo=0.0)
     switch_probability: float = _f(
-        0.1, "switching motion: per-frame probability of switching between Brownian and "
-        "directed", lo=0.0, hi=1.0)
+        0.1, "switching and mixture motion: sets how often a particle changes mode; a "
+        "particle leaves a mode of long-run share s with probability 2 q (1 - s) per frame "
+        "(q itself for two modes of equal share)", lo=0.0, hi=1.0)
+    directed_share: float = _f(
+        0.5, "switching and mixture motion: long-run share of frames in directed motion "
+        "(also the chance to start directed)", lo=0.0, hi=1.0)
+    immobile_share: float = _f(
+        0.0, "mixture motion: long-run share of frames immobile (no steps; the "
+        "measurement noise only)", lo=0.0, hi=1.0)
     end_at_edge: bool = _f(
         False, "a particle that leaves the field of view ends there (its track stops)")
 
@@ -63,6 +73,22 @@ class SimulationParams(_Validated):
             raise ParameterError(
                 "drift", "one drift per particle cannot cover particles born later; give "
                 f"{self.ndim} shared values or set birth_rate to 0")
+        if self.immobile_share and self.motion != "mixture":
+            raise ParameterError("immobile_share", "only mixture motion has an immobile mode")
+        if self.directed_share + self.immobile_share > 1.0:
+            raise ParameterError("directed_share", "directed and immobile shares add up to "
+                                 f"{self.directed_share + self.immobile_share:g} > 1")
+        worst = 2.0 * self.switch_probability * (1.0 - min(v for v in self.mode_shares() if v > 0))
+        if self.motion in ("switching", "mixture") and worst > 1.0:
+            raise ParameterError("switch_probability", f"{self.switch_probability:g} with "
+                                 f"these shares asks a mode to be left with probability "
+                                 f"{worst:g} > 1 per frame")
+
+    def mode_shares(self) -> tuple[float, float, float]:
+        """Long-run shares of frames immobile, Brownian and directed (switching and
+        mixture motion)."""
+        immobile = self.immobile_share if self.motion == "mixture" else 0.0
+        return immobile, 1.0 - immobile - self.directed_share, self.directed_share
 
     def is_clean(self) -> bool:
         """True in the paper's world: every particle detected in every frame, no clutter,
