@@ -168,3 +168,23 @@ def test_csv_and_json_carry_features_and_flags(tmp_path, capsys):
     s = track_statistics(tracks)
     write_stats(tmp_path / "again.csv", s)
     assert (tmp_path / "again.csv").read_text() == out.read_text()
+
+
+def test_analyze_reads_units_from_a_calibrated_file(tmp_path, capsys):
+    """A TrackMate XML's calibration (0.2 um, 0.5 s) gives analyze its units; an option
+    given overrides it."""
+    from napari_mpt.core.calibration import Calibration
+
+    tracks = brownian_tracks(5, 30, 1.0, 0.3)
+    path, out = tmp_path / "t.trackmate.xml", tmp_path / "s.csv"
+    write_tracks(path, tracks, Calibration((0.2, 0.2), 0.5, "micrometer", "second"))
+    assert main(["analyze", str(path), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["units"]["D"] == "um^2/s" and summary["units_from_file"] == [
+        "frame_interval", "pixel_size"]
+    assert summary["params"]["pixel_size"] == 0.2 and summary["params"]["frame_interval"] == 0.5
+    plain = track_statistics(tracks, min_length=3)
+    assert summary["ensemble"]["D"] == pytest.approx(plain.ensemble().D * 0.04 / 0.5)
+    assert main(["analyze", str(path), "--out", str(out), "--json", "--pixel-size", "0.1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["params"]["pixel_size"] == 0.1 and summary["units_from_file"] == ["frame_interval"]

@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.calibration import Calibration
 from ..core.data import Tracks
 from ..core.errors import InputError
 from ..core.params import StatsParams
@@ -110,6 +111,20 @@ class Units:
     def summary(self) -> dict[str, str]:
         return {"length": self.length, "time": self.time, "D": self.D, "speed": self.speed,
                 "msd": self.msd, "powerlaw_A": self.powerlaw_A}
+
+
+_UM = {"micrometer": 1.0, "nanometer": 1e-3, "millimeter": 1e3, "meter": 1e6}
+_S = {"second": 1.0, "millisecond": 1e-3, "minute": 60.0, "hour": 3600.0}
+
+
+def physical_units(calibration: Calibration) -> tuple[float, float]:
+    """Pixel size in um (the last spatial axis) and frame interval in s that a file's
+    calibration states; 0 for either that it does not state (or in a unit other than
+    length or time)."""
+    size = calibration.pixel_size[-1] if calibration.pixel_size else 0.0
+    px = size * _UM.get(calibration.space_unit, 0.0)
+    dt = calibration.frame_interval * _S.get(calibration.time_unit, 0.0)
+    return px, dt
 
 
 def units_for(params: StatsParams) -> Units:

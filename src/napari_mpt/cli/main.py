@@ -165,13 +165,21 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    """Per-track statistics (D, alpha, speed, motility, MSD, drift) of a tracks CSV."""
+    """Per-track statistics (D, alpha, speed, motility, MSD, drift) of a tracks file; a
+    GEFF or TrackMate XML's calibration gives the units the options do not."""
     from ..analysis.plots import save_plots
-    from ..analysis.stats import track_statistics, write_stats
-    from ..io import read_tracks
+    from ..analysis.stats import physical_units, track_statistics, write_stats
+    from ..io import read_track_file, read_tracks
 
-    params = params_from_args(StatsParams, args)
-    stats = track_statistics(read_tracks(args.tracks), params)
+    found = read_track_file(args.tracks)
+    tracks = found.tracks if found is not None else read_tracks(args.tracks)
+    units_from_file = {}
+    if found is not None:
+        px, dt = physical_units(found.calibration)
+        units_from_file = {k: v for k, v in (("pixel_size", px), ("frame_interval", dt))
+                           if v > 0 and getattr(args, k) is None}
+    params = params_from_args(StatsParams, args, **units_from_file)
+    stats = track_statistics(tracks, params)
     ens = stats.ensemble()
     if args.plot:
         save_plots(args.plot, stats)
@@ -180,6 +188,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     warnings = [f"{w} (--drift subtract removes it)" for w in summary["warnings"]]
     if args.json:
         print(json.dumps({**summary, "warnings": warnings, "tracks_file": str(args.tracks),
+                          "units_from_file": sorted(units_from_file),
                           "out": str(args.out), "plot": str(args.plot) if args.plot else None}))
     else:
         u = stats.units
@@ -294,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "MSD, D with the localisation offset, alpha, confinement ratio, "
                        "straightness, radius of gyration; ensemble MSD and its power law, "
                        "drift, step lengths")
-    p.add_argument("tracks", help="tracks CSV (track_id or particle, frame, y, x)")
+    p.add_argument("tracks", help="tracks CSV (track_id or particle, frame, y, x), GEFF or "
+                   "TrackMate XML (their calibration gives the pixel size and frame interval "
+                   "the options do not)")
     add_param_options(p, StatsParams)
     p.add_argument("--out", required=True, help="statistics CSV to write, one row per track "
                    "(a flags column names the values the data cannot support)")
