@@ -122,3 +122,13 @@ def test_tuple_options_take_numbers_or_names_by_their_default():
     add_param_options(p, AssociationTrainParams)
     tr = params_from_args(AssociationTrainParams, p.parse_args(["--motions", "directed"]))
     assert tr.motions == ("directed",)
+
+
+def test_every_subcommand_prints_its_help(capsys):
+    """Help texts come from the parameter model; one with a bare % once broke --help."""
+    from napari_mpt.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        assert p.format_help().startswith(f"usage: napari-mpt {name}")

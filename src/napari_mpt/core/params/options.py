@@ -29,14 +29,15 @@ def add_param_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[st
         meta = f.metadata
         flag = "--" + (meta.get("cli") or prefix + f.name.replace("_", "-"))
         default = field_default(f)
+        text = str(meta.get("help", "")).replace("%", "%%")   # argparse formats help with %
         kwargs: dict[str, Any] = {"dest": prefix.replace("-", "_") + f.name, "default": None,
-                                  "help": f"{meta.get('help', '')} (default: {default})"}
+                                  "help": f"{text} (default: {default})"}
         if meta.get("choices"):
             kwargs["choices"] = meta["choices"]
         if default is None and meta.get("estimate") is not None:
             # None means "estimated from the data"; the option takes a number or "estimate"
             kwargs.update(type=_number_or_estimate(meta["estimate"]), metavar="V|estimate",
-                          help=f"{meta.get('help', '')} (default: estimate)")
+                          help=f"{text} (default: estimate)")
         elif isinstance(default, tuple) and default and all(isinstance(v, str) for v in default):
             kwargs.update(nargs="+", metavar="NAME")     # several of the choices
         elif isinstance(default, tuple):
