@@ -171,14 +171,15 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from ..analysis.stats import physical_units, track_statistics, write_stats
     from ..io import read_track_file, read_tracks
 
+    params = params_from_args(StatsParams, args)      # bad options refused before reading
     found = read_track_file(args.tracks)
     tracks = found.tracks if found is not None else read_tracks(args.tracks)
-    units_from_file = {}
+    units_from_file: dict[str, float] = {}
     if found is not None:
         px, dt = physical_units(found.calibration)
         units_from_file = {k: v for k, v in (("pixel_size", px), ("frame_interval", dt))
                            if v > 0 and getattr(args, k) is None}
-    params = params_from_args(StatsParams, args, **units_from_file)
+        params = params.replace(**units_from_file)
     stats = track_statistics(tracks, params)
     ens = stats.ensemble()
     if args.plot:
