@@ -5,10 +5,10 @@
         [--speed] [--checkpoint association] [--device cpu]
 
 1. Accuracy: for each preset and seed, the same simulated detections are tracked by the
-   shipped association checkpoint and by laptrack (``laptrack.LapTrack`` called here,
-   frame-to-frame LAP plus gap closing over up to 2 missed frames, splitting and merging
-   off; link distance 4 x the median nearest-next-frame distance, the LAP tracker's
-   estimate in ``napari_mpt.trackers.lap``; starting/ending a track costs the cutoff).  Association
+   shipped association checkpoint and by laptrack (the package's LAP tracker,
+   ``napari_mpt.trackers.lap``: frame-to-frame LAP plus gap closing over up to 2 missed
+   frames, splitting and merging off; link distance 4 x the median nearest-next-frame
+   distance, estimated; starting/ending a track costs the cutoff).  Association
    link Jaccard (by detection identity) and the ISBI alpha/beta, mean and Student-t 95 %
    interval over seeds, and wall time.
 2. ``--speed``: wall time of tracking ``vesicle-high`` (1000 particles per frame) over 100
@@ -20,53 +20,23 @@ Not a test: numbers depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
-from typing import Any
 
 import numpy as np
 import torch
 
 from napari_mpt import api
-from napari_mpt.core.data import Detections, Tracks
+from napari_mpt.core.params import LAPParams
 from napari_mpt.experiments.sweep import mean_ci
 
-LAP_GAP = 2
-
-
-def lap_track(det: Detections) -> Tracks:
-    """laptrack with gap closing (the settings in the module docstring)."""
-    from laptrack import LapTrack
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
-
-    first = int(det.frame.min())
-    nf = int(det.frame.max()) - first + 1
-    rows_of = [np.empty(0, dtype=np.int64) for _ in range(nf)]
-    for rows in det.by_frame():
-        rows_of[int(det.frame[rows[0]]) - first] = rows
-    dists = [cKDTree(det.coords[b]).query(det.coords[a], k=1)[0]
-             for a, b in itertools.pairwise(rows_of) if len(a) and len(b)]
-    d = 4.0 * float(np.median(np.concatenate(dists)))
-    link, gap = d * d, d * d * (LAP_GAP + 1)
-    opts: dict[str, Any] = {
-        "metric": "sqeuclidean", "cutoff": link, "gap_closing_metric": "sqeuclidean",
-        "gap_closing_cutoff": gap, "gap_closing_max_frame_count": LAP_GAP + 1,
-        "splitting_cutoff": False, "merging_cutoff": False,
-        "track_start_cost": link, "track_end_cost": link,
-        "segment_start_cost": gap, "segment_end_cost": gap}
-    graph = LapTrack(**opts).predict([det.coords[r] for r in rows_of])
-    edges = np.array([(rows_of[a[0]][a[1]], rows_of[b[0]][b[1]]) for a, b in graph.edges()],
-                     dtype=np.int64).reshape(-1, 2)
-    n = len(det)
-    _, label = connected_components(coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])),
-                                               shape=(n, n)), directed=False)
-    return Tracks(label, det.frame, det.coords, np.arange(n))
+LAP = LAPParams(gap_closing_frames=2)
+"""laptrack through ``napari_mpt.trackers.lap``: link distance estimated, gap closing over
+up to 2 missed frames (the association model's gap of 2 frames bridges one)."""
 
 
 def accuracy(presets: list[str], frames: int, seeds: int, checkpoint: str, device: str) -> None:
-    print(f"1. Association transformer ({checkpoint}) vs laptrack (gap closing {LAP_GAP}), "
+    print(f"1. Association transformer ({checkpoint}) vs laptrack (gap closing "
+          f"{LAP.gap_closing_frames}), "
           f"{frames} frames, seeds 0..{seeds - 1}: mean [95 % interval]")
     print(f"{'preset':<18} {'method':<12} {'assoc. Jaccard':>24} {'alpha':>24} {'beta':>24} "
           f"{'wall s':>7}")
@@ -79,7 +49,7 @@ def accuracy(presets: list[str], frames: int, seeds: int, checkpoint: str, devic
                                                                   device=device))
             t_a = time.perf_counter() - t0
             t0 = time.perf_counter()
-            lap = lap_track(sim.detections)
+            lap = api.track(sim.detections, LAP).tracks
             t_l = time.perf_counter() - t0
             for label, tracks, wall in (("association", res.tracks, t_a),
                                         ("laptrack", lap, t_l)):
