@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -77,16 +79,18 @@ def test_pickle_that_runs_code_is_refused(tmp_path, how):
         path.write_bytes(pickle.dumps(payload))
     # plain pickle would create the folder: the file really is malicious
     assert not target.exists()
-    with pytest.raises(CheckpointError, match="refused") as err:
-        load_checkpoint(path)
-    assert str(path) in str(err.value)
+    msg = _refusal(path)
+    assert msg.startswith(f"{path}: ") and "refused" in msg
+    if how == "torch":        # names what it holds
+        assert re.search(r"\(\w+\.mkdir\)", msg) and "could run code" in msg
     assert not target.exists()
 
 
 def test_corrupt_and_foreign_files_are_named(tmp_path, tiny_checkpoint):
     trunc = tmp_path / "truncated.pt"
     trunc.write_bytes(tiny_checkpoint.read_bytes()[:200])
-    with pytest.raises(CheckpointError, match=r"truncated\.pt: not a readable torch checkpoint"):
+    with pytest.raises(CheckpointError, match=r"truncated\.pt: a truncated or damaged zip "
+                       r"archive, not a readable torch checkpoint"):
         load_checkpoint(trunc)
     text = tmp_path / "notes.pt"
     text.write_text("hello")
@@ -100,6 +104,50 @@ def test_corrupt_and_foreign_files_are_named(tmp_path, tiny_checkpoint):
         load_checkpoint("transformer_does_not_exist")
     with pytest.raises(CheckpointError, match="file not found"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+EXPECTED = "; expected a napari-mpt transformer checkpoint (a .pt file written by napari-mpt train)"
+
+
+def _refusal(path) -> str:
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    msg = str(err.value)
+    assert "\n" not in msg and "weights_only" not in msg, msg     # one line, no torch essay
+    return msg
+
+
+def test_a_file_that_is_no_checkpoint_is_named_for_what_it_is(tmp_path):
+    """Issue 25: a text file renamed .pt said "...(corrupt or truncated?): 101"; a PNG was
+    explained as a pickle that could run code, then torch's paragraph on weights_only.
+    Each now says, in one line, what the file is, that it is no checkpoint, and what was
+    expected."""
+    image = pytest.importorskip("PIL.Image")
+    text = tmp_path / "notes.pt"
+    text.write_text("hello, this is text\nline two\n")
+    assert _refusal(text) == (f"{text}: a text file (first line 'hello, this is text'), not a "
+                              f"torch checkpoint{EXPECTED}")
+    png = tmp_path / "cells.png"
+    image.fromarray(np.zeros((4, 4), dtype=np.uint8)).save(png)
+    assert _refusal(png) == f"{png}: a PNG image, not a torch checkpoint{EXPECTED}"
+    renamed = tmp_path / "cells.pt"
+    renamed.write_bytes(png.read_bytes())
+    assert _refusal(renamed) == f"{renamed}: a PNG image, not a torch checkpoint{EXPECTED}"
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    assert _refusal(empty) == f"{empty}: an empty file, not a torch checkpoint{EXPECTED}"
+    archive = tmp_path / "archive.pt"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    assert _refusal(archive) == (f"{archive}: a zip archive, not a torch checkpoint (no "
+                                 f"data.pkl in it){EXPECTED}")
+    plain = tmp_path / "plain.pkl"
+    plain.write_bytes(pickle.dumps({"a": [1, 2]}, protocol=2))
+    assert _refusal(plain).startswith(f"{plain}: a Python pickle, not a torch checkpoint (")
+    binary = tmp_path / "noise.pt"
+    binary.write_bytes(bytes(range(1, 64)))
+    assert _refusal(binary) == (f"{binary}: not a torch checkpoint (unknown contents, "
+                                f"starting 01 02 03 04 05 06 07 08){EXPECTED}")
 
 
 def test_weights_that_do_not_fit_their_configuration(tmp_path, tiny_checkpoint):

@@ -12,6 +12,8 @@ Building a model from one is its kind's business (``encdec.checkpoint``,
 from __future__ import annotations
 
 import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -57,23 +59,87 @@ def resolve(name_or_path: str | Path) -> Path:
     raise CheckpointError(f"{text}: file not found")
 
 
+EXPECTED = "expected a napari-mpt transformer checkpoint (a .pt file written by napari-mpt train)"
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+    (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"II+\x00", "a TIFF image"),
+    (b"MM\x00+", "a TIFF image"), (b"GIF8", "a GIF image"), (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"), (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (b"\x93NUMPY", "a NumPy array file"),
+)
+"""First bytes of files people pick by mistake, and what to call them."""
+
+
+def _text_line(head: bytes) -> str | None:
+    """The first line when ``head`` reads as text (UTF-8, no control characters)."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:                # not just a character cut at the end
+            return None
+        text = head[:exc.start].decode("utf-8")
+    if any(c < " " and c not in "\t\r\n\f" for c in text):
+        return None
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= 40 else line[:37] + "..."
+
+
+def _what_else(path: Path, head: bytes) -> str | None:
+    """What the file is, when its first bytes show it is no torch checkpoint (torch writes a
+    zip archive, or in its legacy format a protocol-2 pickle); None when it may be one."""
+    if not head:
+        return "an empty file, not a torch checkpoint"
+    for magic, what in _SIGNATURES:
+        if head.startswith(magic):
+            return f"{what}, not a torch checkpoint"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return "a truncated or damaged zip archive, not a readable torch checkpoint"
+        return None if any(n.endswith("/data.pkl") for n in names) else (
+            "a zip archive, not a torch checkpoint (no data.pkl in it)")
+    if head.startswith(b"\x80\x02"):
+        return None
+    if head.startswith(b"\x80"):
+        return "a Python pickle, not a torch checkpoint (refused: unpickling it could run code)"
+    line = _text_line(head)
+    if line is not None:
+        return f"a text file (first line {line!r}), not a torch checkpoint"
+    return f"not a torch checkpoint (unknown contents, starting {head[:8].hex(' ')})"
+
+
 def read(path: str | Path) -> dict[str, Any]:
-    """Load and check the structure of a checkpoint file (no model built)."""
+    """Load and check the structure of a checkpoint file (no model built).
+
+    A file that is not a torch checkpoint is named for what it is (an image, a text
+    file, a pickle...) before torch sees it; torch's own messages say little about that."""
     path = Path(path)
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with path.open("rb") as fh:
+            head = fh.read(512)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    other = _what_else(path, head)
+    if other is not None:
+        raise CheckpointError(f"{path}: {other}; {EXPECTED}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", str(exc))
+        held = f" ({found[1]})" if found else ""
         raise CheckpointError(
-            f"{path}: refused to load: it holds Python objects other than tensors and plain "
-            f"data (a pickle that could run code; napari-mpt checkpoints never do). "
-            f"torch said: {first}") from None
-    except Exception as exc:  # torch raises many kinds on garbage (KeyError, EOFError...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable torch checkpoint (corrupt or "
-                              f"truncated?): {first}") from None
+            f"{path}: refused: it holds Python objects{held}, not only tensors and plain "
+            f"data, and loading them could run code; {EXPECTED}, which holds none") from None
+    except Exception as exc:  # torch raises many kinds on a damaged file (RuntimeError, ...)
+        first = str(exc).strip().split("\n")[0].split(". ")[0] or type(exc).__name__
+        what = ("a Python pickle, not a torch checkpoint" if head.startswith(b"\x80") else
+                "a damaged torch checkpoint")
+        raise CheckpointError(f"{path}: {what} ({first}); {EXPECTED}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a napari-mpt transformer checkpoint (no "
                               f"'format': '{FORMAT}' entry)")
