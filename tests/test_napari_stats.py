@@ -327,6 +327,7 @@ def test_drift_plots_features_and_units_entered_once(viewer, qtbot):
     qtbot.waitUntil(lambda: not w.busy and w.stats.params.drift == "subtract", timeout=10_000)
     assert w.drift_label.native.isHidden()
     assert w.stats.ensemble().n == pytest.approx(1.0, abs=0.1)
+    assert f"power law n {w.stats.ensemble().n:.3g}, A " in w.ensemble_label.value
     w.plot.value = "step lengths"
     assert w.figure.axes[0].get_xlabel() == "step length (px)"
     # every statistic is a per-vertex feature of the layer, the per-track value repeated

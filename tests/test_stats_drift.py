@@ -153,3 +153,13 @@ def test_analyze_drift_option_and_warning(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["analyze", str(path), "--out", str(out), "--drift", "sideways"])
     assert "invalid choice: 'sideways'" in capsys.readouterr().err
+
+
+def test_api_analyze_is_the_cli_and_the_core():
+    from napari_mpt import api
+
+    tracks, _ = drifting(20, 100, 1.0, 0.5)
+    s = api.analyze(tracks, api.StatsParams(drift="subtract", pixel_size=0.2))
+    same = track_statistics(tracks, drift="subtract", pixel_size=0.2)
+    assert s.ensemble().D == same.ensemble().D and s.units.D == "um^2/frame"
+    assert api.analyze(tracks).params == api.StatsParams()

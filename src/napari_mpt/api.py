@@ -1,19 +1,22 @@
-"""The small public facade: simulate, track, evaluate.  No napari, no Qt.
+"""The small public facade: simulate, track, evaluate, analyze.  No napari, no Qt.
 
 >>> from napari_mpt import api
 >>> sim = api.simulate(api.SimulationParams(frames=20, seed=1))
 >>> res = api.track(sim.detections, api.MHTParams(lookback=4))
 >>> api.evaluate(res.tracks, sim.truth).jaccard  # doctest: +SKIP
+>>> api.analyze(res.tracks, api.StatsParams(drift="subtract")).ensemble().D  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from .analysis.stats import TrackStatistics, track_statistics
 from .core.data import Detections, Simulation, Tracks
 from .core.params import (
     HybridParams,
     LAPParams,
     MHTParams,
     SimulationParams,
+    StatsParams,
     TrackerParams,
     TransformerParams,
 )
@@ -39,10 +42,13 @@ __all__ = [
     "RunControl",
     "Simulation",
     "SimulationParams",
+    "StatsParams",
+    "TrackStatistics",
     "Tracker",
     "TrackingResult",
     "Tracks",
     "TransformerParams",
+    "analyze",
     "evaluate",
     "preset_params",
     "simulate",
@@ -67,3 +73,11 @@ def evaluate(tracks: Tracks, truth: Tracks, gate: float | str | None = "auto",
     detections) and the ISBI 2012 measures (``.isbi``); ``.summary()`` is the
     ``evaluate --json`` object.  ``gate``: position matching gate in px, None or "auto"."""
     return _evaluate(tracks, truth, gate, isbi_gate)
+
+
+def analyze(tracks: Tracks, params: StatsParams | None = None) -> TrackStatistics:
+    """Per-track and ensemble statistics of ``tracks`` (:func:`napari_mpt.analysis.stats.track_statistics`):
+    D, alpha, speed, motility features with the fits' flags, the ensemble MSD and its power
+    law, the drift (subtracted when ``params.drift == "subtract"``); ``.summary()`` is the
+    ``analyze --json`` object, ``.to_pandas()`` the table."""
+    return track_statistics(tracks, params or StatsParams())

@@ -26,6 +26,7 @@ worker so 1000 tracks never block the GUI), and so is the colouring and picking 
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ from ..analysis.display import (
 )
 from ..analysis.motility import MOTILITY
 from ..analysis.plots import PLOTS, draw, pretty
-from ..analysis.stats import TrackStatistics, track_statistics
+from ..analysis.stats import EnsembleMSD, TrackStatistics, track_statistics
 from ..core.data import Tracks
 from ..core.errors import MPTError
 from ..core.params import StatsParams
@@ -93,6 +94,18 @@ def entered_calibration(layer: Any) -> tuple[float, float] | None:
     if not isinstance(cal, dict):
         return None
     return float(cal.get("pixel_size", 0.0)), float(cal.get("frame_interval", 0.0))
+
+
+def ensemble_line(ens: EnsembleMSD) -> str:
+    """The ensemble's fits in one line: D and alpha (first lags), the power law n and A
+    (every lag), the localisation error."""
+    u = ens.units
+
+    def num(v: float, unit: str = "") -> str:
+        return f"{v:.3g}{' ' + pretty(unit) if unit else ''}" if math.isfinite(v) else "n/a"
+
+    return (f"ensemble: D {num(ens.D, u.D)}, \u03b1 {num(ens.alpha)}; power law n "
+            f"{num(ens.n)}, A {num(ens.A, u.powerlaw_A)}; \u03c3 {num(ens.loc_error, u.length)}")
 
 
 class StatsWidget(Container):
@@ -145,13 +158,15 @@ class StatsWidget(Container):
         self.colour_label = Label(value="", visible=False)
         self.drift_label = Label(value="", visible=False)
         self.status = Label(value="")
+        self.ensemble_label = Label(value="")
         for spin, unset in ((self.pixel_size, "none (px)"), (self.frame_interval, "none (frames)")):
             spin.native.setDecimals(4)
             spin.native.setSpecialValueText(unset)    # shown at 0
         self.extend([self.layer, self.pixel_size, self.frame_interval, self.min_length,
                      self.subtract_drift, self.colour_by, self.plot, self.settings_button,
-                     self.fit_settings, self.colour_label, self.drift_label, self.status])
-        for lab in (self.colour_label, self.drift_label, self.status):
+                     self.fit_settings, self.colour_label, self.drift_label, self.status,
+                     self.ensemble_label])
+        for lab in (self.colour_label, self.drift_label, self.status, self.ensemble_label):
             lab.native.setWordWrap(True)
         self.drift_label.native.setStyleSheet(f"color: {WARNING_COLOUR};")
 
@@ -414,8 +429,10 @@ class StatsWidget(Container):
         self.figure.clear()
         ax = self.figure.add_subplot()
         mask = self.visible_mask()
+        self.ensemble_label.value = ""
         if self.stats is not None and mask.any():
             draw(ax, self.plot.value, self.stats, mask)
+            self.ensemble_label.value = ensemble_line(self.stats.ensemble(mask))
         else:
             ax.text(0.5, 0.5, "no tracks to plot", ha="center", va="center", transform=ax.transAxes)
         ax.tick_params(labelsize="small")
