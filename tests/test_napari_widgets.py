@@ -163,10 +163,14 @@ def test_mht_run_matches_the_core(viewer, qtbot):
     assert "device: cpu" in readout
     assert track.table.row_headers == (res.label,)
     row = track.table.data.to_list()[0]
-    assert row[:9] == [f"{score.jaccard:.4f}", f"{summary['association_jaccard']:.4f}",
+    assert row[:7] == [f"{score.jaccard:.4f}", f"{summary['association_jaccard']:.4f}",
                        f"{summary['alpha']:.4f}", f"{summary['beta']:.4f}", str(score.tp),
-                       str(score.fp), str(score.fn), f"{track.history.records[-1].wall_s:.2f} s",
-                       f"{res.flops.value:,}"]
+                       str(score.fp), str(score.fn)]
+    named = dict(zip(COLUMNS, row, strict=True))
+    field = api.evaluate(res.tracks, tracks_from_layer(truth), traccuracy=True).summary()
+    assert [named[c] for c in ("edge F1", "LNK", "TRA", "CHOTA", "time", "FLOPs")] == [
+        *(f"{field[k]:.4f}" for k in ("edge_f1", "ctc_lnk", "ctc_tra", "chota")),
+        f"{track.history.records[-1].wall_s:.2f} s", f"{res.flops.value:,}"]
     assert row[-1].startswith("K=1, constant-velocity")
     assert track.progress.value == 100
     assert track.timing.value.startswith("click to result ")

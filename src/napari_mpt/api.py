@@ -65,14 +65,15 @@ def track(detections: Detections, params: TrackerParams,
 
 
 def evaluate(tracks: Tracks, truth: Tracks, gate: float | str | None = "auto",
-             isbi_gate: float = ISBI_GATE) -> Evaluation:
+             isbi_gate: float = ISBI_GATE, traccuracy: bool = False) -> Evaluation:
     """Every measure that applies to ``tracks`` against ``truth``
     (:func:`napari_mpt.evaluation.metrics.evaluate`): the paper's position link Jaccard (``.jaccard``,
     ``.tp``, ``.fp``, ``.fn``, ``.errors``, ``.wrong_link``, ``.per_frame()``), the
     association Jaccard by detection identity (``.association``, when the truth names
-    detections) and the ISBI 2012 measures (``.isbi``); ``.summary()`` is the
-    ``evaluate --json`` object.  ``gate``: position matching gate in px, None or "auto"."""
-    return _evaluate(tracks, truth, gate, isbi_gate)
+    detections) and the ISBI 2012 measures (``.isbi``); with ``traccuracy=True`` also
+    traccuracy's edge F1, CTC DET/LNK/TRA and CHOTA (``.traccuracy``); ``.summary()`` is
+    the ``evaluate --json`` object.  ``gate``: position matching gate in px, None or "auto"."""
+    return _evaluate(tracks, truth, gate, isbi_gate, traccuracy)
 
 
 def analyze(tracks: Tracks, params: StatsParams | None = None) -> TrackStatistics:

@@ -117,7 +117,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ..io import read_tracks
 
     score = evaluate(read_tracks(args.tracks), read_tracks(args.truth), gate=args.gate,
-                     isbi_gate=args.isbi_gate)
+                     isbi_gate=args.isbi_gate, traccuracy=args.traccuracy)
     summary = score.summary()
     if args.json:
         print(json.dumps(summary))
@@ -132,6 +132,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             if k in summary]
     if isbi:
         print(f"ISBI 2012 (gate {args.isbi_gate:g} px): " + "  ".join(isbi))
+    field = [f"{k} {summary[k]:.4f}" for k in ("edge_f1", "ctc_det", "ctc_lnk", "ctc_tra",
+                                                 "chota") if k in summary]
+    if field:
+        print(f"traccuracy (points matched within {args.isbi_gate:g} px): " + "  ".join(field))
     per_frame = score.per_frame()
     if per_frame:
         print("frame  fp  fn")
@@ -279,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_track)
 
     p = sub.add_parser("evaluate", help="score tracks against the truth: position and "
-                       "association link Jaccard, ISBI 2012 measures")
+                       "association link Jaccard, ISBI 2012 measures, traccuracy's edge F1, "
+                       "CTC LNK/TRA and CHOTA")
     p.add_argument("tracks")
     p.add_argument("truth")
     p.add_argument("--json", action="store_true")
@@ -288,7 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "paper's matching) or 'auto' (none when every frame has as many tracked "
                    "as true positions, else 5 px) (default: auto)")
     p.add_argument("--isbi-gate", type=float, default=5.0,
-                   help="ISBI 2012 measures: the challenge's gate epsilon in px (default: 5)")
+                   help="ISBI 2012 measures: the challenge's gate epsilon in px (default: 5); "
+                   "also traccuracy's matching distance")
+    p.add_argument("--traccuracy", action=argparse.BooleanOptionalAction, default=True,
+                   help="also traccuracy's measures: edge F1, CTC DET/LNK/TRA, CHOTA "
+                   "(default: on when traccuracy is installed)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("compare", help="simulate, track with MHT at several lookbacks, "

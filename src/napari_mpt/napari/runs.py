@@ -24,8 +24,8 @@ from ..evaluation.metrics import LinkScore
 
 # the table's row header (frozen when the table scrolls sideways) is the run's label;
 # the long parameter description last, so the numbers stay in view in a narrow dock
-COLUMNS = ("JC", "assoc JC", "α", "β", "TP", "FP", "FN", "time", "FLOPs", "FLOP source",
-           "method", "device", "parameters")
+COLUMNS = ("JC", "assoc JC", "α", "β", "TP", "FP", "FN", "edge F1", "LNK", "TRA", "CHOTA",
+           "time", "FLOPs", "FLOP source", "method", "device", "parameters")
 TOOLTIPS = {
     "JC": "position link Jaccard (the paper's): TP / (TP + FP + FN) over links matched by "
           "position to the ground truth",
@@ -34,6 +34,13 @@ TOOLTIPS = {
     "α": "ISBI 2012 alpha: how well the tracks match the truth (1 = perfect), without "
          "penalising spurious tracks",
     "β": "ISBI 2012 beta: alpha, also penalising spurious tracks (1 = perfect)",
+    "edge F1": "traccuracy's edge F1: links matched by position (within the ISBI gate, "
+               "5 px), harmonic mean of precision and recall",
+    "LNK": "traccuracy's Cell Tracking Challenge LNK: the true links kept, with the CTC's "
+           "weights (1 per wrong link, 1.5 per missed one)",
+    "TRA": "traccuracy's Cell Tracking Challenge TRA: points found and links kept together",
+    "CHOTA": "traccuracy's CHOTA: detection, association and long-range consistency of "
+             "the tracks together (1 = perfect)",
     "TP": "true links found (position link Jaccard)",
     "FP": "wrong links made (drawn magenta in the link-errors layer)",
     "FN": "true links missed (drawn cyan in the link-errors layer)",
@@ -166,6 +173,10 @@ class RunRecord:
     association_jaccard: float | None = None
     alpha: float | None = None
     beta: float | None = None
+    edge_f1: float | None = None
+    ctc_lnk: float | None = None
+    ctc_tra: float | None = None
+    chota: float | None = None
     base_label: str = ""
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
     estimated: str = ""   # parameters estimated from the data, as "name=value, ..."
@@ -184,6 +195,8 @@ class RunRecord:
                    fn=None if score is None else score.fn,
                    association_jaccard=_measure(summary, "association_jaccard"),
                    alpha=_measure(summary, "alpha"), beta=_measure(summary, "beta"),
+                   edge_f1=_measure(summary, "edge_f1"), ctc_lnk=_measure(summary, "ctc_lnk"),
+                   ctc_tra=_measure(summary, "ctc_tra"), chota=_measure(summary, "chota"),
                    base_label=result.label, settings=settings_of(params),
                    estimated=", ".join(f"{SHORT_NAMES.get(k) or k}={_number(v)}"
                                        for k, v in estimated_of(result).items()))
@@ -195,7 +208,9 @@ class RunRecord:
 
         return (opt(self.jaccard, ".4f"), opt(self.association_jaccard, ".4f"),
                 opt(self.alpha, ".4f"), opt(self.beta, ".4f"), opt(self.tp, "d"),
-                opt(self.fp, "d"), opt(self.fn, "d"), seconds(self.wall_s), f"{self.flops:,}",
+                opt(self.fp, "d"), opt(self.fn, "d"), opt(self.edge_f1, ".4f"),
+                opt(self.ctc_lnk, ".4f"), opt(self.ctc_tra, ".4f"), opt(self.chota, ".4f"),
+                seconds(self.wall_s), f"{self.flops:,}",
                 self.flops_source, self.method, self.device, self.parameters)
 
     def readout(self) -> str:
@@ -208,7 +223,9 @@ class RunRecord:
         else:
             score = (f"link Jaccard: {self.jaccard:.4f}   TP {self.tp}  FP {self.fp}  "
                      f"FN {self.fn}\nassociation JC: {opt(self.association_jaccard)}\n"
-                     f"ISBI α: {opt(self.alpha)}   β: {opt(self.beta)}")
+                     f"ISBI α: {opt(self.alpha)}   β: {opt(self.beta)}\n"
+                     f"traccuracy: edge F1 {opt(self.edge_f1)}   LNK {opt(self.ctc_lnk)}   "
+                     f"TRA {opt(self.ctc_tra)}   CHOTA {opt(self.chota)}")
         est = f"\nestimated from the data: {self.estimated}" if self.estimated else ""
         return (f"{self.label}\n{score}\nwall time: {seconds(self.wall_s)}\n"
                 f"FLOPs: {self.flops:,} ({self.flops_source})   device: {self.device}{est}")

@@ -1,6 +1,7 @@
 """The work of one Track-widget run, on a :class:`~napari_mpt.napari.job.Job`'s thread:
 track with the core (:func:`napari_mpt.api.track`), then score against the truth when
-there is one (:func:`napari_mpt.api.evaluate`), timing both."""
+there is one (:func:`napari_mpt.api.evaluate`, traccuracy's measures included), timing
+both."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def run_tracking(detections: Detections, params: Any, truth: Tracks | None,
     if truth is None:
         return JobOutput(result, track_s=t1 - t0)
     try:
-        score = api.evaluate(result.tracks, truth)
+        score = api.evaluate(result.tracks, truth, traccuracy=True)
     except MPTError as exc:   # e.g. 3D tracks against a 2D truth: keep the tracks
         return JobOutput(result, None, str(exc), track_s=t1 - t0)
     return JobOutput(result, score, track_s=t1 - t0, score_s=time.monotonic() - t1)

@@ -36,7 +36,8 @@ any tracker can score on these detections (the position measures cannot reach 1 
 particles are missed: a true vertex without a detection cannot be matched)."""
 
 MEASURES: tuple[str, ...] = ("association_jaccard", "jaccard", "alpha", "beta", "jsc",
-                             "jsc_theta", "rmse", "wall_s", "flops", "peak_mb")
+                             "jsc_theta", "rmse", "edge_f1", "ctc_det", "ctc_lnk", "ctc_tra",
+                             "chota", "wall_s", "flops", "peak_mb")
 """Every number a case records (a measure that does not apply is absent, not zero)."""
 
 
@@ -112,7 +113,7 @@ def run_case(case: Case) -> dict[str, Any]:
         if peak.mb is not None:
             record["peak_mb"] = peak.mb
     t0 = time.perf_counter()
-    summary = evaluate(tracks, sim.truth).summary()
+    summary = evaluate(tracks, sim.truth, traccuracy=True).summary()
     record["evaluate_s"] = time.perf_counter() - t0
     record.update({k: summary[k] for k in MEASURES if k in summary})
     return record

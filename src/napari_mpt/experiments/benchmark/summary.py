@@ -18,10 +18,13 @@ COLUMNS = ("scenario", "tracker", "measure", "mean", "ci_lo", "ci_hi", "std", "n
 """``mean`` of ``measure`` over the ``n`` seeds a tracker accepted, Student-t 95 % interval
 ``[ci_lo, ci_hi]``; ``n_failed`` seeds were refused, ``error`` says why."""
 
-BOUNDED = {"association_jaccard", "jaccard", "alpha", "beta", "jsc", "jsc_theta"}
+BOUNDED = {"association_jaccard", "jaccard", "alpha", "beta", "jsc", "jsc_theta", "edge_f1",
+           "ctc_det", "ctc_lnk", "ctc_tra", "chota"}
 
 TABLE = (("association_jaccard", "assoc. JC", "{:.3f}"), ("jaccard", "position JC", "{:.3f}"),
          ("alpha", "alpha", "{:.3f}"), ("beta", "beta", "{:.3f}"),
+         ("edge_f1", "edge F1", "{:.3f}"), ("ctc_lnk", "CTC LNK", "{:.3f}"),
+         ("chota", "CHOTA", "{:.3f}"),
          ("wall_s", "wall s", "{:.2f}"), ("peak_mb", "peak MiB", "{:.0f}"))
 
 
