@@ -178,15 +178,17 @@ def test_run_records_format_what_the_core_returned():
     sim = _sim(seed=6, measurement_noise=4.0)
     params = api.MHTParams(lookback=3)
     res = api.track(sim.detections, params)
-    score = api.evaluate(res.tracks, sim.truth)
+    score = api.evaluate(res.tracks, sim.truth, traccuracy=True)
     key = detections_key(L.points_data(sim.detections.frame, sim.detections.coords))
     rec = RunRecord.from_result(key, params, res, score)
     summary = score.summary()
     assert rec.label == "MHT K=3"
-    assert rec.cells()[:7] == (f"{score.jaccard:.4f}", f"{summary['association_jaccard']:.4f}",
-                               f"{summary['alpha']:.4f}", f"{summary['beta']:.4f}",
-                               str(score.tp), str(score.fp), str(score.fn))
-    assert rec.cells()[7] == f"{res.wall_s:.2f} s"
+    assert rec.cells()[:11] == (f"{score.jaccard:.4f}", f"{summary['association_jaccard']:.4f}",
+                                f"{summary['alpha']:.4f}", f"{summary['beta']:.4f}",
+                                str(score.tp), str(score.fp), str(score.fn),
+                                *(f"{summary[k]:.4f}" for k in ("edge_f1", "ctc_lnk", "ctc_tra",
+                                                                "chota")))
+    assert rec.cells()[11] == f"{res.wall_s:.2f} s"
     assert f"{res.flops.value:,} ({res.flops.source})" in rec.readout()
     assert f"TP {score.tp}  FP {score.fp}  FN {score.fn}" in rec.readout()
     table = format_table([rec])
@@ -194,7 +196,7 @@ def test_run_records_format_what_the_core_returned():
     assert table.splitlines()[1].split()[:3] == ["MHT", "K=3", f"{score.jaccard:.4f}"]
     # without a truth every measure is absent: "—", never a zero
     bare = RunRecord.from_result(key, params, res, None)
-    assert bare.cells()[:7] == ("—",) * 7
+    assert bare.cells()[:11] == ("—",) * 11
     assert "link Jaccard: — (no ground-truth layer" in bare.readout()
 
 

@@ -23,6 +23,7 @@ from .core.params import (
 from .core.results import RunControl, TrackingResult
 from .evaluation.metrics import ISBI_GATE, AssociationScore, Evaluation, ISBIScore, LinkScore
 from .evaluation.metrics import evaluate as _evaluate
+from .evaluation.traccuracy import traccuracy_installed, traccuracy_measures
 from .simulation.presets import PRESETS, preset_params
 from .simulation.simulate import simulate
 from .trackers.registry import TRACKERS, Tracker, tracker
@@ -71,9 +72,13 @@ def evaluate(tracks: Tracks, truth: Tracks, gate: float | str | None = "auto",
     ``.tp``, ``.fp``, ``.fn``, ``.errors``, ``.wrong_link``, ``.per_frame()``), the
     association Jaccard by detection identity (``.association``, when the truth names
     detections) and the ISBI 2012 measures (``.isbi``); with ``traccuracy=True`` also
-    traccuracy's edge F1, CTC DET/LNK/TRA and CHOTA (``.traccuracy``); ``.summary()`` is
+    traccuracy's edge F1, CTC DET/LNK/TRA and CHOTA (``.traccuracy``, when traccuracy is
+    installed; :mod:`napari_mpt.evaluation.traccuracy`); ``.summary()`` is
     the ``evaluate --json`` object.  ``gate``: position matching gate in px, None or "auto"."""
-    return _evaluate(tracks, truth, gate, isbi_gate, traccuracy)
+    score = _evaluate(tracks, truth, gate, isbi_gate)
+    if traccuracy and traccuracy_installed():
+        score.traccuracy = traccuracy_measures(tracks, truth, isbi_gate)
+    return score
 
 
 def analyze(tracks: Tracks, params: StatsParams | None = None) -> TrackStatistics:

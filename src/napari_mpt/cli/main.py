@@ -113,7 +113,7 @@ def _gate_arg(text: str) -> float | str | None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..evaluation.metrics import evaluate
+    from ..api import evaluate
     from ..io import read_tracks
 
     score = evaluate(read_tracks(args.tracks), read_tracks(args.truth), gate=args.gate,

@@ -541,7 +541,7 @@ class Evaluation(LinkScore):
     gate: float | None = None
     association: AssociationScore | None = None
     isbi: ISBIScore | None = None
-    traccuracy: Any = None    # a traccuracy.TraccuracyScore when asked for
+    traccuracy: Any = None    # a traccuracy.TraccuracyScore when api.evaluate was asked for it
 
     def summary(self) -> dict[str, Any]:
         """The ``evaluate --json`` object; a measure that does not apply is absent."""
@@ -576,13 +576,12 @@ def auto_gate(estimated: Tracks, truth: Tracks) -> float | None:
 
 
 def evaluate(estimated: Tracks, truth: Tracks, gate: float | str | None = "auto",
-             isbi_gate: float = ISBI_GATE, traccuracy: bool = False) -> Evaluation:
+             isbi_gate: float = ISBI_GATE) -> Evaluation:
     """Every measure that applies to ``estimated`` against ``truth``.
 
     ``gate``: the position link Jaccard's matching gate in px, None for none (the paper),
     or ``"auto"`` (:func:`auto_gate`).  ``isbi_gate``: the challenge's epsilon.
-    ``traccuracy``: also traccuracy's measures (:mod:`.traccuracy`; matched within
-    ``isbi_gate``), when the package is installed (its import alone takes seconds).
+    traccuracy's measures (:mod:`.traccuracy`) are added by :func:`napari_mpt.api.evaluate`.
     """
     _check_dims(estimated, truth)
     g = auto_gate(estimated, truth) if gate == "auto" else gate
@@ -598,20 +597,7 @@ def evaluate(estimated: Tracks, truth: Tracks, gate: float | str | None = "auto"
     pairs = _pairs_within(estimated.frame, estimated.coords, truth.frame, truth.coords,
                           max(g or 0.0, isbi_gate))
     score = link_jaccard(estimated, truth, g, pairs)
-    field_measures = None
-    if traccuracy and traccuracy_installed():
-        from .traccuracy import traccuracy_measures
-
-        field_measures = traccuracy_measures(estimated, truth, isbi_gate)
     return Evaluation(score.jaccard, score.tp, score.fp, score.fn, score.errors,
                       score.wrong_link, score.matched_particle, gate=g,
                       association=association_jaccard(estimated, truth),
-                      isbi=isbi_measures(estimated, truth, isbi_gate, pairs),
-                      traccuracy=field_measures)
-
-
-def traccuracy_installed() -> bool:
-    """Whether traccuracy's measures can be computed here (it is an optional package)."""
-    import importlib.util
-
-    return importlib.util.find_spec("traccuracy") is not None
+                      isbi=isbi_measures(estimated, truth, isbi_gate, pairs))

@@ -59,6 +59,13 @@ class TraccuracyScore:
         return out
 
 
+def traccuracy_installed() -> bool:
+    """Whether traccuracy's measures can be computed here (it is an optional package)."""
+    import importlib.util
+
+    return importlib.util.find_spec("traccuracy") is not None
+
+
 def tracking_graph(tracks: Tracks) -> Any:
     """``tracks`` as traccuracy's TrackingGraph: node i is vertex i (``t`` and the axes),
     edges join consecutive vertices of a track."""
