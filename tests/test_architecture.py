@@ -47,7 +47,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
     f"{PKG}.experiments": (
         ("sweep",),
-        ("benchmark", "reproduce"),
+        ("benchmark", "reproduce", "batch"),
     ),
 }
 

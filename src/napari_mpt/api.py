@@ -18,6 +18,7 @@ from .core.params import (
     SimulationParams,
     StatsParams,
     TrackerParams,
+    TrackpyParams,
     TransformerParams,
 )
 from .core.results import RunControl, TrackingResult
@@ -47,6 +48,7 @@ __all__ = [
     "TrackStatistics",
     "Tracker",
     "TrackingResult",
+    "TrackpyParams",
     "Tracks",
     "TransformerParams",
     "analyze",

@@ -38,6 +38,7 @@ EXTRA_COMMANDS: tuple[str, ...] = (
     "napari_mpt.napari.demo",
     "napari_mpt.experiments.reproduce.cli",
     "napari_mpt.experiments.benchmark.cli",
+    "napari_mpt.experiments.batch",
 )
 
 

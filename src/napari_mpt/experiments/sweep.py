@@ -110,16 +110,19 @@ def dask_client(scheduler: str | None = None, workers: int = 2,
 
 def run_tasks(client: Any, fn: Callable[..., dict[str, Any]], tasks: Sequence[tuple[str, Any]],
               store: ResultStore, *, progress: bool = True, desc: str = "tasks",
-              on_record: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run ``fn(arg)`` for each ``(key, arg)`` of ``tasks`` whose key is not yet in
-    ``store``; each result (a dict) is stored under its key as it arrives.
+              on_record: Callable[[dict[str, Any]], None] | None = None,
+              done: Callable[[str], bool] | None = None) -> dict[str, Any]:
+    """Run ``fn(arg)`` for each ``(key, arg)`` of ``tasks`` not done yet (``done(key)``;
+    by default: its key is in ``store``); each result (a dict) is stored under its key as
+    it arrives.
 
     Returns ``{"tasks", "ran", "reused", "elapsed_s"}``.
     """
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
 
-    todo = [(k, a) for k, a in tasks if k not in store]
+    finished = done if done is not None else store.__contains__
+    todo = [(k, a) for k, a in tasks if not finished(k)]
     futures = {client.submit(fn, a, key=f"{desc}-{k}", pure=False): k for k, a in todo}
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), desc=desc, unit="task", disable=not progress, leave=True,
