@@ -120,3 +120,49 @@ def link_support(runs: list[Tracks]) -> LinkSupport:
     made = np.column_stack([np.isin(union, k, assume_unique=True) for k in keys])
     links = np.column_stack([union // width, union % width]).astype(np.int64)
     return LinkSupport(links, made.reshape(len(union), len(runs)))
+
+
+CONFIDENCE = "link_confidence"
+"""The per-vertex feature a tracker reports its confidence in the link arriving at the
+vertex with (in [0, 1]; NaN at a track's first vertex or where it has no number)."""
+
+
+def arriving_vertices(tracks: Tracks) -> np.ndarray:
+    """The vertex (row of ``tracks``) each link of :func:`detection_links` arrives at."""
+    took = np.flatnonzero(tracks.detection >= 0)
+    same = tracks.track_id[took][1:] == tracks.track_id[took][:-1]
+    return took[1:][same]
+
+
+def link_confidence(support: LinkSupport, runs: list[Tracks]) -> np.ndarray:
+    """Per link of ``support``: the mean confidence the runs that make it report for it
+    (their ``link_confidence`` feature), NaN where none reports one."""
+    width = max(int(support.links.max(initial=-1)) + 1, _width(runs), 1)
+    union = support.links[:, 0] * width + support.links[:, 1]
+    total = np.zeros(len(union))
+    count = np.zeros(len(union))
+    for t in runs:
+        values = t.features.get(CONFIDENCE)
+        if values is None:
+            continue
+        links = detection_links(t)
+        conf = np.asarray(values, dtype=np.float64)[arriving_vertices(t)]
+        at = np.searchsorted(union, links[:, 0] * width + links[:, 1])
+        ok = np.isfinite(conf)
+        np.add.at(total, at[ok], conf[ok])
+        np.add.at(count, at[ok], 1)
+    return np.divide(total, count, out=np.full(len(union), np.nan), where=count > 0)
+
+
+def priority_order(support: LinkSupport, confidence: np.ndarray | None = None,
+                   error: np.ndarray | None = None) -> np.ndarray:
+    """The union's link indices, the ones to look at first first: with a truth, the links
+    that are an error for some run (``error``: wrong and made, or right and missed);
+    then the most disputed (the runs split most evenly); then the least confident
+    (``confidence``, NaN counted as 0.5); then by position in the union."""
+    n = support.made_by.shape[1]
+    split = np.abs(2 * support.support - n) / max(n, 1)     # exact: 0 is an even split
+    conf = (np.full(len(split), 0.5) if confidence is None
+            else np.where(np.isfinite(confidence), confidence, 0.5))
+    first = np.zeros(len(split)) if error is None else (~np.asarray(error, bool)).astype(float)
+    return np.lexsort((np.arange(len(split)), conf, split, first))

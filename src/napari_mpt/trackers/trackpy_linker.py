@@ -12,7 +12,8 @@ which a particle is missed more than m frames in a row with probability
 ``trackpy.link`` is run in its frame-by-frame form ``trackpy.link_iter`` (the same
 linker, which ``link`` itself loops over), so that a run reports progress and can be
 cancelled between frames.  Tracks have a vertex per detection (every detection is in
-one track; an unlinked one is a one-vertex track), at the detection's position.
+one track; an unlinked one is a one-vertex track), at the detection's position, with
+the cost margin of the link arriving at it as ``link_confidence`` (:mod:`.margins`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..core.errors import ParameterError
 from ..core.params import TrackpyParams
 from ..core.results import FlopCount, RunControl, TrackingResult
 from .lap import FALLBACK_LINK_DISTANCE, chains_to_tracks, estimate_link_distance
+from .margins import margin_confidence
 from .mht.estimate import estimate_parameters
 from .mht.tracker import frames_of
 
@@ -110,6 +112,9 @@ def track_trackpy(detections: Detections, params: TrackpyParams,
     same = label[order][1:] == label[order][:-1]
     edges = np.column_stack([order[:-1][same], order[1:][same]])
     tracks = chains_to_tracks(detections, edges)
+    # trackpy's null link costs the squared search range, at any gap (its memory)
+    conf = margin_confidence(detections, edges, lambda _g: settings["search_range"])
+    tracks = tracks.with_features(link_confidence=conf[tracks.detection])
     return TrackingResult(tracks, "trackpy", params.label(), params.to_dict(),
                           time.perf_counter() - t0, NO_FLOPS, "cpu",
                           info={"links": len(edges), **settings})

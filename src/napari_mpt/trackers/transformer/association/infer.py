@@ -101,10 +101,37 @@ def scores(model: AssociationTransformer, detections: Detections,
             "none_b": none_b, "tokens": tokens, "windows": len(starts)}
 
 
+def association_probability(sc: dict[str, Any]) -> np.ndarray:
+    """Each scored pair's ``(pf + pb) / 2``: the mean of the forward probability that j is
+    i's next detection and the backward one that i is j's previous detection (the
+    hybrid's link score too)."""
+    return 0.5 * (sc["pf"] + sc["pb"])
+
+
+def link_confidences(sc: dict[str, Any], tid: np.ndarray) -> np.ndarray:
+    """Per detection (Sequence index): the association probability of the link its track
+    arrives at it by, NaN where its track starts."""
+    seq = sc["seq"]
+    n = len(seq.rows)
+    order = np.lexsort((seq.frame, tid))
+    same = tid[order][1:] == tid[order][:-1]
+    src, dst = order[:-1][same], order[1:][same]
+    keys = sc["i"] * n + sc["j"]                      # sorted: scores() builds them so
+    at = np.searchsorted(keys, src * n + dst)
+    found = at < len(keys)
+    found[found] = keys[at[found]] == (src * n + dst)[found]
+    out = np.full(n, np.nan)
+    out[dst[found]] = association_probability(sc)[at[found]]
+    return out
+
+
 def tracks_from_scores(detections: Detections, sc: dict[str, Any], gap: int) -> Tracks:
+    """Tracks linked from the scores, each vertex with its ``link_confidence``
+    (:func:`link_confidences`)."""
     seq = sc["seq"]
     tid = link(seq.frame, seq.frames, gap, sc["i"], sc["j"], sc["pf"], sc["pb"], sc["none_b"])
-    return Tracks(tid, detections.frame[seq.rows], detections.coords[seq.rows], seq.rows)
+    return Tracks(tid, detections.frame[seq.rows], detections.coords[seq.rows], seq.rows,
+                  {"link_confidence": link_confidences(sc, tid)})
 
 
 def track_association(detections: Detections, params: TransformerParams,

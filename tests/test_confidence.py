@@ -1,0 +1,68 @@
+"""Every tracker's ``link_confidence``: in [0, 1], NaN where a track starts, and higher on
+right links than on wrong ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_mpt import api
+from napari_mpt.core.data import Detections
+from napari_mpt.core.params import TrackpyParams
+from napari_mpt.evaluation.agreement import CONFIDENCE, arriving_vertices
+from napari_mpt.evaluation.metrics import detection_links
+from napari_mpt.trackers.margins import margin_confidence, margins, step_variance
+
+
+def test_the_margin_is_the_cheapest_alternative_at_either_end_by_hand():
+    # frame 0: a at 0, c at 10; frame 1: b at 1, d at 4; frame 2: e at 2 (x only)
+    det = Detections(np.array([0, 0, 1, 1, 2]),
+                     np.array([[0, 0], [0, 10], [0, 1], [0, 4], [0, 2]], float))
+    links = np.array([[0, 2], [1, 3], [2, 4]])
+    m = margins(det, links, lambda g: 5.0)
+    # a->b costs 1; a's other option d costs 16, b's other option c (10 - 1)^2 = 81 is
+    # beyond the cutoff, so the start cost 25 counts: margin 16 - 1
+    assert m[0] == pytest.approx(15.0)
+    # c->d costs 36; d could come from a (16): a negative margin
+    assert m[1] == pytest.approx(16.0 - 36.0)
+    # b->e costs 1; b's other option none, e's: d (2 - 4)^2 = 4
+    assert m[2] == pytest.approx(3.0)
+    conf = margin_confidence(det, links, lambda g: 5.0)
+    s2 = step_variance(det, links)
+    assert np.isnan(conf[[0, 1]]).all()
+    assert conf[2] == pytest.approx(1 / (1 + np.exp(-15.0 / (2 * s2))))
+    assert conf[3] < 0.5 < conf[4]
+
+
+def scene():
+    return api.simulate(api.SimulationParams(particles=80, frames=20, field_of_view=120.0,
+                                             process_noise=2.0, detection_probability=0.9,
+                                             clutter=3, seed=3))
+
+
+def check_meaningful(tracks, truth):
+    conf = np.asarray(tracks.features[CONFIDENCE], dtype=np.float64)
+    first = np.r_[True, tracks.track_id[1:] != tracks.track_id[:-1]]
+    assert np.isnan(conf[first]).all()
+    c = conf[arriving_vertices(tracks)]
+    assert np.isfinite(c).all() and ((c >= 0) & (c <= 1)).all()
+    true = {tuple(x) for x in detection_links(truth).tolist()}
+    right = np.array([tuple(x) in true for x in detection_links(tracks).tolist()])
+    assert 0 < right.mean() < 1
+    # right links are more confident, and confident links are more often right
+    assert c[right].mean() > c[~right].mean() + 0.15
+    assert right[c >= 0.9].mean() > right[c < 0.5].mean() + 0.2
+
+
+@pytest.mark.slow
+def test_trackpy_reports_its_cost_margin():
+    sim = scene()
+    check_meaningful(api.track(sim.detections, TrackpyParams()).tracks, sim.truth)
+
+
+@pytest.mark.slow
+def test_the_association_transformer_reports_its_association_probability():
+    sim = scene()
+    res = api.track(sim.detections, api.TransformerParams(checkpoint="association",
+                                                          device="cpu"))
+    check_meaningful(res.tracks, sim.truth)
