@@ -166,3 +166,22 @@ def priority_order(support: LinkSupport, confidence: np.ndarray | None = None,
             else np.where(np.isfinite(confidence), confidence, 0.5))
     first = np.zeros(len(split)) if error is None else (~np.asarray(error, bool)).astype(float)
     return np.lexsort((np.arange(len(split)), conf, split, first))
+
+
+def alternatives(support: LinkSupport, i: int) -> np.ndarray:
+    """Indices of the other links of the union that leave link ``i``'s start or reach its
+    end: what the runs offered instead of it."""
+    a, b = support.links[i]
+    return np.flatnonzero(((support.links[:, 0] == a) | (support.links[:, 1] == b))
+                          & (np.arange(len(support.links)) != i))
+
+
+def partner(support: LinkSupport, i: int, end: int) -> int | None:
+    """The link of the union arriving at detection ``end`` that a run making link ``i``
+    makes too (else any run's), for a swap; None when no run links into ``end``."""
+    into = np.flatnonzero(support.links[:, 1] == end)
+    into = into[into != i]
+    if not len(into):
+        return None
+    same_run = (support.made_by[into] & support.made_by[i]).any(axis=1)
+    return int(into[np.argmax(same_run)])

@@ -231,3 +231,9 @@ def set_tracks(layer: Any, data: np.ndarray, features: dict, graph: dict | None 
     layer.graph = graph or {}
     if color_by in layer.properties_to_color_by:
         layer.color_by = color_by
+
+
+def dataset_of(layer: Any) -> str:
+    """What a detections layer's runs are grouped by: its pair id, or its name (a run's
+    layers carry it as ``source``)."""
+    return str(mpt_meta(layer).get("pair") or layer.name)
