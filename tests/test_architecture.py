@@ -31,6 +31,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("io", "imaging"),                                   # files; pixels
         ("simulation", "detection", "evaluation", "analysis"),
         ("trackers",),
+        ("twin",),                                           # simulated look-alikes, advice
         ("api",),                                            # the facade
         ("cli", "napari", "experiments"),                    # front ends
     ),

@@ -9,9 +9,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .analysis.stats import TrackStatistics, track_statistics
 from .core.data import Detections, Simulation, Tracks
 from .core.params import (
+    AdviseParams,
     HybridParams,
     LAPParams,
     MHTParams,
@@ -30,9 +33,13 @@ from .simulation.simulate import simulate
 from .trackers.registry import TRACKERS, Tracker, tracker
 from .trackers.registry import track as _track
 
+if TYPE_CHECKING:
+    from .twin.advise import Advice
+
 __all__ = [
     "PRESETS",
     "TRACKERS",
+    "AdviseParams",
     "AssociationScore",
     "Detections",
     "Evaluation",
@@ -51,6 +58,7 @@ __all__ = [
     "TrackpyParams",
     "Tracks",
     "TransformerParams",
+    "advise",
     "analyze",
     "evaluate",
     "preset_params",
@@ -89,3 +97,14 @@ def analyze(tracks: Tracks, params: StatsParams | None = None) -> TrackStatistic
     law, the drift (subtracted when ``params.drift == "subtract"``); ``.summary()`` is the
     ``analyze --json`` object, ``.to_pandas()`` the table."""
     return track_statistics(tracks, params or StatsParams())
+
+
+def advise(detections: Detections, params: AdviseParams | None = None,
+           control: RunControl | None = None) -> Advice:
+    """Which tracker for ``detections``: every tracker ranked on simulated twins of them
+    (:func:`napari_mpt.twin.advise.advise`); ``.summary()`` is the ``advise --json``
+    object (``ranking`` best first, ``parameters`` of the twins, what was ``found``).
+    The twin loads the trackers' estimators (scipy's optimisers) only when asked."""
+    from .twin.advise import advise as _advise
+
+    return _advise(detections, params, control)

@@ -35,6 +35,7 @@ from ..simulation.presets import PRESETS
 # module paths exposing ``register(subparsers)``; each sets ``func`` on its parser.
 EXTRA_COMMANDS: tuple[str, ...] = (
     "napari_mpt.cli.train",
+    "napari_mpt.cli.advise",
     "napari_mpt.napari.demo",
     "napari_mpt.experiments.reproduce.cli",
     "napari_mpt.experiments.benchmark.cli",

@@ -5,9 +5,10 @@ its options from it (:mod:`.options`) and the widgets their controls, so a setti
 the same thing everywhere.  Validation happens on construction and raises
 :class:`~napari_mpt.core.errors.ParameterError` naming the field.  One module per
 concept: :mod:`.simulation`, :mod:`.detection`, :mod:`.trackers`, :mod:`.training`,
-:mod:`.analysis`, on the machinery of :mod:`.base`.
+:mod:`.analysis`, :mod:`.advice`, on the machinery of :mod:`.base`.
 """
 
+from .advice import TRACKER_METHODS, AdviseParams
 from .analysis import StatsParams
 from .base import ESTIMATE, field_default
 from .detection import DetectParams
@@ -29,6 +30,7 @@ from .trackers import (
 from .training import AssociationTrainParams, TrainParams
 
 __all__ = ["DEVICES", "ESTIMATE", "MHT_MODES", "MOTION_MODELS", "PRIOR_FLOOR", "SIM_MOTIONS",
-           "AssociationTrainParams", "DetectParams", "HybridParams", "LAPParams", "MHTParams",
+           "TRACKER_METHODS", "AdviseParams", "AssociationTrainParams", "DetectParams",
+           "HybridParams", "LAPParams", "MHTParams",
            "MovieParams", "Priors", "SimulationParams", "StatsParams", "TrackerParams",
            "TrackpyParams", "TrainParams", "TransformerParams", "field_default", "known_priors"]
