@@ -53,6 +53,7 @@ def test_frame_counts_are_the_association_jaccard_by_frame():
     assert not c[0].any()                       # no link arrives in the first frame
 
 
+@pytest.mark.slow
 def test_advice_ranks_the_trackers_best_first_with_intervals(tmp_path, capsys):
     sim = api.simulate(api.SimulationParams(**{**SCENE, "particles": 30, "frames": 12}))
     path = tmp_path / "detections.csv"
