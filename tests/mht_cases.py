@@ -61,3 +61,10 @@ def links(tracks: Tracks) -> set[tuple[int, int]]:
 def link_jaccard(tracks: Tracks, truth: Tracks) -> float:
     a, b = links(tracks), links(truth)
     return len(a & b) / max(len(a | b), 1)
+
+
+PAPER_CV = {"motion_model": "constant-velocity", "velocity_prior": 1.5, "velocity_noise": 0.0}
+"""The paper's constant-velocity filter (v0 = 1.5 px/frame, no velocity noise): the
+defaults would choose the model and estimate both; the exactness tests fix them."""
+PAPER_VELOCITY = {k: v for k, v in PAPER_CV.items() if k != "motion_model"}
+"""The paper's velocity settings alone, for tests that pick the motion model."""

@@ -36,6 +36,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("cli", "napari", "experiments"),                    # front ends
     ),
     f"{PKG}.trackers": (
+        ("steps",),                                          # first pass, step statistics
         ("mht", "transformer", "lap", "margins"),
         ("hybrid", "trackpy_linker"),                        # trackers made of trackers' parts
         ("registry",),                                       # every tracker by method

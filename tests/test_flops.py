@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from mht_cases import PAPER_CV
 
 from napari_mpt import MHTParams
 from napari_mpt.core.flops import FlopCounter, measured, papi_status
@@ -28,7 +29,7 @@ def test_exact_mht_count_of_one_step_matches_a_hand_count():
     # Two tracks, one association step (T = 2), K = 1, constant velocity 2D.
     coords = np.array([[[0.0, 0.0], [10.0, 0.0]], [[0.5, 0.2], [9.6, 0.1]]])
     counter = FlopCounter()
-    _run(coords, MHTParams(lookback=1), counter, None)
+    _run(coords, MHTParams(lookback=1, **PAPER_CV), counter, None)
     schedule = 592                          # one shared covariance step
     expand = (2 * 2                         # predict 2 means (x + v: 2 adds each)
               + 4 * 2                       # 4 innovations of 2 components

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 import pytest
+from mht_cases import PAPER_CV, scene
 from mht_cases import links as track_links
-from mht_cases import scene
 from test_mht_clutter_optimality import Rules, brute_force, score_of
 
 from napari_mpt import api
@@ -106,7 +106,7 @@ def test_the_hybrid_is_the_brute_force_optimum_over_the_pruned_hypotheses():
     below = 0
     for n, T, seed in _small_cases():
         det, _ = scene(n, T, p_d=0.8, clutter=0.6, fov=14.0, step=1.5, noise=0.6, seed=seed)
-        params = HybridParams(lookback=T - 1, process_noise=1.5, measurement_noise=0.6,
+        params = HybridParams(lookback=T - 1, **PAPER_CV, process_noise=1.5, measurement_noise=0.6,
                               detection_probability=0.8, clutter_density=0.6 / 14.0**2,
                               birth_density=0.2 / 14.0**2, max_gap=1, link_gate=16.0,
                               min_score=0.6, top_links=1)
@@ -133,7 +133,7 @@ def test_pruning_a_dense_scene_expands_fewer_nodes_and_takes_only_kept_links():
                               measurement_noise=0.5, detection_probability=0.9, clutter=2,
                               birth_rate=1.0, survival=0.99, end_at_edge=True, seed=4)
     sim = api.simulate(sp)
-    base = {**known_priors(sp), "lookback": 3, "device": "cpu"}
+    base = {**known_priors(sp), **PAPER_CV, "lookback": 3, "device": "cpu"}
     full = api.track(sim.detections, HybridParams(**base, min_score=0.0))
     hyb = api.track(sim.detections, HybridParams(**base, min_score=0.2, top_links=1))
     assert hyb.info["nodes_created"] < full.info["nodes_created"] / 2
@@ -155,7 +155,8 @@ def test_pruning_a_dense_scene_expands_fewer_nodes_and_takes_only_kept_links():
     assert made and all(link in allowed for link in made)
     true = [(a, b) for a, b in track_links(sim.truth) if frame[b] - frame[a] <= links.horizon]
     assert sum(link in allowed for link in true) >= 0.9 * len(true)
-    # here the pruning also removes hypotheses the MHT got wrong (measured 0.705 vs 0.672)
+    # here, with the paper's constant-velocity filter on Brownian steps, the pruning also
+    # removes hypotheses the MHT got wrong (measured 0.705 vs 0.672)
     pruned = api.evaluate(hyb.tracks, sim.truth).association
     unpruned = api.evaluate(full.tracks, sim.truth).association
     assert pruned is not None and unpruned is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mht_cases import PAPER_CV
 
 from napari_mpt.core.data import Tracks
 from napari_mpt.evaluation.metrics import link_jaccard, match_frames
@@ -84,7 +85,7 @@ def test_clean_samples_give_todays_numbers(name):
     truth = read_tracks(data / f"{name}_truth.csv")
     tracks = api.track(read_detections(data / f"{name}_detections.csv"),
                        api.MHTParams(lookback=4, process_noise=1.5,  # today's priors
-                                     measurement_noise=1.0)).tracks
+                                     measurement_noise=1.0, **PAPER_CV)).tracks
     (tp, fp, fn), wrong, reach = SAMPLES[name]
     auto = api.evaluate(tracks, truth)
     assert auto.gate is None                       # equal counts: the paper's matching

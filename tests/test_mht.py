@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mht_cases import PAPER_CV
 
 from napari_mpt import MHTParams, evaluate, simulate
 from napari_mpt.core.data import Detections
@@ -130,7 +131,7 @@ def test_centroid_bound_never_exceeds_any_hypothesis(n):
     from napari_mpt.trackers.mht.motion import motion_model
 
     rng = np.random.default_rng(n)
-    model = motion_model(MHTParams(measurement_noise=4.0), 2)
+    model = motion_model(MHTParams(measurement_noise=4.0, **PAPER_CV), 2)
     L = 4
     for _ in range(5):
         sched = Schedule(model, FlopCounter())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mht_cases import link_jaccard, scene
+from mht_cases import PAPER_CV, PAPER_VELOCITY, link_jaccard, scene
 
 from napari_mpt import MHTParams, simulate
 from napari_mpt.core.data import Detections
@@ -23,7 +23,7 @@ NEARLY_CLEAN = dict(detection_probability=1.0 - 1e-9, clutter_density=1e-12,
 def test_clean_limit_returns_todays_exact_mht(seed, motion):
     sim = simulate(particles=3, frames=7, measurement_noise=2.0, field_of_view=25.0, seed=seed)
     base = dict(lookback=6, motion_model=motion, process_noise=1.5, measurement_noise=2.0,
-                gate=1e12)
+                gate=1e12, **PAPER_VELOCITY)
     today = track_mht(sim.detections, MHTParams(**base, detection_probability=1.0,
                                                 clutter_density=0.0, birth_density=0.0))
     assert today.info["path"] == "permutations"
@@ -40,8 +40,10 @@ def test_estimate_on_clean_data_is_the_papers_model_and_values_passed_are_kept()
     e = est.info["estimated"]
     assert (e["detection_probability"], e["clutter_density"], e["birth_density"]) == (1, 0, 0)
     assert 1.2 < e["process_noise"] < 1.8 and 0.7 < e["measurement_noise"] < 1.3
+    assert e["motion_model"] == "random-walk"        # Brownian: never constant velocity
     given = track_mht(sim.detections, MHTParams(lookback=8, process_noise=1.5,
-                                                measurement_noise=1.0))
+                                                measurement_noise=1.0,
+                                                motion_model="random-walk"))
     assert set(given.info["estimated"]) == {"detection_probability", "clutter_density",
                                             "birth_density"}
     assert given.params["process_noise"] == 1.5 and given.params["measurement_noise"] == 1.0
@@ -133,7 +135,7 @@ def test_smoothing_across_a_gap_matches_filterpy():
     det = Detections([0, 1, 3, 4], z[[0, 1, 3, 4]])     # frame 2 missed
     params = MHTParams(lookback=4, process_noise=1.0, measurement_noise=0.5,
                        detection_probability=0.9, clutter_density=1e-4, birth_density=1e-4,
-                       smooth=True)
+                       smooth=True, **PAPER_CV)
     r = track_mht(det, params)
     assert r.tracks.detection.tolist() == [0, 1, 2, 3]
     m = motion_model(params, 2)
@@ -226,8 +228,7 @@ def test_covariances_equal_to_2e_minus_32_share_a_step_without_changing_the_trac
 
     det, _ = scene(30, 80, p_d=0.85, clutter=3.0, fov=120.0, step=1.0, noise=0.5,
                    lifetimes=False, seed=11)
-    params = MHTParams(lookback=3, motion_model="constant-velocity", process_noise=1.0,
-                       measurement_noise=0.5)
+    params = MHTParams(lookback=3, process_noise=1.0, measurement_noise=0.5, **PAPER_CV)
     coarse = track_mht(det, params)
     exact = track_mht(det, params, tuning=Tuning(cov_key_bits=0))
     assert coarse.flops.value < exact.flops.value
@@ -247,8 +248,8 @@ def test_dropping_unreferenced_covariances_keeps_the_tracks(smooth):
 
     det, _ = scene(30, 60, p_d=0.85, clutter=3.0, fov=120.0, step=1.0, noise=0.5,
                    lifetimes=False, seed=12)
-    params = MHTParams(lookback=3, motion_model="constant-velocity", process_noise=1.0,
-                       measurement_noise=0.5, smooth=smooth)
+    params = MHTParams(lookback=3, process_noise=1.0, measurement_noise=0.5, smooth=smooth,
+                       **PAPER_CV)
     kept = track_mht(det, params)
     dropped = track_mht(det, params, tuning=Tuning(cov_rows=100))
     assert dropped.flops.value > kept.flops.value
@@ -271,9 +272,50 @@ def test_the_integer_programs_get_the_users_time_limit(monkeypatch):
 
     monkeypatch.setattr(select, "milp", spy)
     det, _ = scene(12, 8, p_d=0.8, clutter=3.0, fov=25.0, step=1.5, noise=0.5, seed=2)
-    res = track_mht(det, MHTParams(lookback=3, search_budget=1, milp_time_limit=2.5))
+    res = track_mht(det, MHTParams(lookback=3, search_budget=1, milp_time_limit=2.5,
+                                   **PAPER_CV))
     assert res.info["milp_clusters"] > res.info["lp_integral_clusters"]  # integer programs ran
     assert len(limits) == res.info["milp_clusters"] - res.info["lp_integral_clusters"]
     assert set(limits) == {2.5}
     with pytest.raises(ParameterError, match="milp_time_limit"):
         MHTParams(milp_time_limit=0.0)
+
+
+@pytest.mark.slow
+def test_a_permutation_search_beyond_its_memory_budget_ends_bounded_reported_and_alive():
+    """Every frame the same count and no misses: the paper's permutation path.  Seven
+    particles in one gate (7! = 5,040 associations a node) with K = 5 outgrow a 1 MiB
+    budget: the run finishes, every cluster beyond it counted bounded, the warning says
+    what to change, and every detection is taken once."""
+    sim = simulate(particles=7, frames=10, field_of_view=5.0, measurement_noise=1.5, seed=3)
+    params = MHTParams(lookback=5, process_noise=1.0, measurement_noise=1.5, **PAPER_CV,
+                       memory_budget_mb=1.0)
+    r = track_mht(sim.detections, params)
+    assert r.info["path"] == "permutations" and r.info["largest_cluster"] == 7
+    assert r.info["bounded_clusters"] > 0 and not r.info["exact"]
+    assert "memory_budget_mb" in r.info["warning"] and "lookback" in r.info["warning"]
+    assert sorted(r.tracks.detection.tolist()) == list(range(len(sim.detections)))
+    roomy = track_mht(sim.detections, params.replace(lookback=2, memory_budget_mb=2048.0))
+    assert roomy.info["exact"] and roomy.info["bounded_clusters"] == 0
+    assert "warning" not in roomy.info
+
+
+def test_a_capped_detection_level_run_says_so_and_what_to_do(capsys, tmp_path):
+    from napari_mpt.cli import main
+    from napari_mpt.io import write_detections
+
+    det, _ = scene(30, 12, p_d=0.8, clutter=5.0, fov=60.0, seed=5)
+    tight = track_mht(det, MHTParams(lookback=4, memory_budget_mb=1.0))
+    assert not tight.info["exact"] and tight.info["capped_by"] == ["memory_budget_mb"]
+    assert "tracks capped" in tight.info["warning"]
+    assert "memory_budget_mb (--memory-budget-mb)" in tight.info["warning"]
+    few = track_mht(det, MHTParams(lookback=4, max_branches=3))
+    assert "max_branches" in few.info["capped_by"]
+    assert "--max-branches" in few.info["warning"]
+    assert track_mht(det, MHTParams(lookback=2)).info["exact"]
+    assert "warning" in tight.summary()
+    write_detections(tmp_path / "d.csv", det)
+    assert main(["track", str(tmp_path / "d.csv"), "--lookback", "4", "--memory-budget-mb",
+                 "1", "--out", str(tmp_path / "t.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: MHT not exact" in err and "--memory-budget-mb" in err

@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 import pytest
 from filterpy.kalman import KalmanFilter
+from mht_cases import PAPER_CV, PAPER_VELOCITY
 
 from napari_mpt import MHTParams, simulate
 from napari_mpt.core.data import stack_frames
@@ -66,7 +67,7 @@ def test_full_window_mht_is_the_brute_force_optimum(n, T, sigma, seed, mode, mot
     sim = simulate(particles=n, frames=T, measurement_noise=sigma, separation=4.0, seed=seed,
                    field_of_view=30.0)
     params = MHTParams(lookback=T - 1, process_noise=1.5, measurement_noise=max(sigma, 0.1), mode=mode,
-                       motion_model=motion, gate=1e12)
+                       motion_model=motion, gate=1e12, **PAPER_VELOCITY)
     stack = stack_frames(sim.detections)
     result = track_mht(sim.detections, params)
     model = motion_model(params, 2)
@@ -83,7 +84,7 @@ def test_brute_force_test_can_fail():
     worse = 0
     for seed in range(12):
         sim = simulate(frames=7, measurement_noise=7.0, separation=4.0, seed=seed)
-        params = MHTParams(lookback=1, process_noise=1.5, measurement_noise=7.0)
+        params = MHTParams(lookback=1, process_noise=1.5, measurement_noise=7.0, **PAPER_CV)
         stack = stack_frames(sim.detections)
         model = motion_model(params, 2)
         _, best_cost, _ = brute_force(model, stack.coords)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from filterpy.kalman import KalmanFilter
+from mht_cases import PAPER_CV
 
 from napari_mpt import MHTParams, simulate
 from napari_mpt.trackers.mht import track_mht
@@ -13,7 +14,8 @@ from napari_mpt.trackers.mht.motion import motion_model
 
 def test_smoothed_tracks_match_filterpy():
     sim = simulate(frames=25, measurement_noise=3.0, seed=4)
-    params = MHTParams(lookback=4, process_noise=1.5, measurement_noise=3.0, smooth=True)
+    params = MHTParams(lookback=4, process_noise=1.5, measurement_noise=3.0, smooth=True,
+                       **PAPER_CV)
     smoothed = track_mht(sim.detections, params)
     filtered = track_mht(sim.detections, params.replace(smooth=False))
     np.testing.assert_array_equal(smoothed.tracks.detection, filtered.tracks.detection)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mht_cases import scene
 
 pytest.importorskip("napari")
 
@@ -242,16 +243,35 @@ def test_estimated_parameters_are_shown_with_the_values_used():
 
     from napari_mpt.napari.runs import describe_params
 
-    # what the MHT returns when it estimated its noise priors from the data
-    result = SimpleNamespace(params={"process_noise": 1.52, "measurement_noise": 4.9},
-                             info={"estimated": {"process_noise": 1.52,
-                                                 "measurement_noise": 4.9}})
-    assert describe_params(api.MHTParams(lookback=3), "cpu", result) == (
-        "K=3, constant-velocity, eta'=1.52 est., nu'=4.9 est., exact")
-    given = api.MHTParams(lookback=3, process_noise=2.0, measurement_noise=1.0)
-    assert describe_params(given, "cpu") == (
-        "K=3, constant-velocity, eta'=2, nu'=1, exact")
+    # what the MHT returns when it chose its model and estimated its priors from the data
+    chosen = {"lookback": 3, "motion_model": "switching", "process_noise": 1.52,
+              "measurement_noise": 4.9, "directed_share": 0.25}
+    result = SimpleNamespace(params=chosen, info={"estimated": chosen})
+    assert describe_params(api.MHTParams(), "cpu", result) == (
+        "K=3 est., switching est., eta'=1.52 est., nu'=4.9 est., directed 25% est., exact")
+    given = api.MHTParams(lookback=3, process_noise=2.0, measurement_noise=1.0,
+                          motion_model="random-walk")
+    assert describe_params(given, "cpu") == "K=3, random-walk, eta'=2, nu'=1, exact"
     base = settings_of(api.MHTParams())
     earlier = [RunRecord("k", "MHT K=8", "MHT", "", 0.0, 0, "none", "cpu", base_label="MHT K=8",
                          settings={**base, "measurement_noise": 1.0})]
     assert run_label("MHT K=8", {**base, "measurement_noise": None}, earlier) == "MHT K=8 ν'=est."
+
+
+def test_an_inexact_run_says_so_in_the_readout_and_the_table():
+    from napari_mpt.napari.runs import COLUMNS, RunRecord
+
+    det, _ = scene(30, 12, p_d=0.8, clutter=5.0, fov=60.0, seed=5)
+    tight = api.MHTParams(lookback=4, memory_budget_mb=1.0)
+    res = api.track(det, tight)
+    rec = RunRecord.from_result("k", tight, res, None)
+    assert "MHT not exact" in rec.readout() and "--memory-budget-mb" in rec.readout()
+    cell = dict(zip(COLUMNS, rec.cells(), strict=True))["exact"]
+    assert cell.startswith("no: ") and "capped" in cell
+    fine = api.track(det, api.MHTParams(lookback=1))
+    ok = RunRecord.from_result("k", api.MHTParams(lookback=1), fine, None)
+    assert dict(zip(COLUMNS, ok.cells(), strict=True))["exact"] == "yes"
+    assert "not exact" not in ok.readout()
+    lap = api.track(det, api.LAPParams())
+    assert dict(zip(COLUMNS, RunRecord.from_result("k", api.LAPParams(), lap, None).cells(),
+                    strict=True))["exact"] == "—"

@@ -92,6 +92,8 @@ def _cmd_track(args: argparse.Namespace) -> int:
     found = read_track_file(args.detections)      # GEFF, TrackMate XML: with a calibration
     detections = found.detections if found is not None else read_detections(args.detections)
     result = track(detections, params)
+    if result.info.get("warning"):   # never silently inexact
+        print(f"napari-mpt: warning: {result.info['warning']}", file=sys.stderr)
     # the detection each vertex took, beside the estimate (a .xml out keeps positions only)
     write_tracks(args.out, with_detection_positions(result.tracks, detections),
                  found.calibration if found is not None else None, detections)
@@ -307,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_param_options(p, SimulationParams)
     add_param_options(p, MHTParams, skip=("lookback", "process_noise", "measurement_noise",
                                           "detection_probability", "clutter_density",
-                                          "birth_density"))  # from the simulation
+                                          "birth_density", "directed_share",
+                                          "switch_probability"))  # from the simulation
     p.add_argument("--lookbacks", type=int, nargs="+", default=[1, 2, 4, 8])
     p.set_defaults(func=_cmd_compare)
 

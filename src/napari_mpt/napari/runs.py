@@ -25,7 +25,7 @@ from ..evaluation.metrics import LinkScore
 # the table's row header (frozen when the table scrolls sideways) is the run's label;
 # the long parameter description last, so the numbers stay in view in a narrow dock
 COLUMNS = ("JC", "assoc JC", "α", "β", "TP", "FP", "FN", "edge F1", "LNK", "TRA", "CHOTA",
-           "time", "FLOPs", "FLOP source", "method", "device", "parameters")
+           "time", "exact", "FLOPs", "FLOP source", "method", "device", "parameters")
 TOOLTIPS = {
     "JC": "position link Jaccard (the paper's): TP / (TP + FP + FN) over links matched by "
           "position to the ground truth",
@@ -45,6 +45,8 @@ TOOLTIPS = {
     "FP": "wrong links made (drawn magenta in the link-errors layer)",
     "FN": "true links missed (drawn cyan in the link-errors layer)",
     "time": "wall time of the tracker itself, in seconds",
+    "exact": "yes: the tracker's search proved its optimum; otherwise how many clusters a "
+             "budget bounded and tracks it capped (hover the readout: what to change)",
     "FLOPs": "floating-point operations of the run",
     "FLOP source": "how the FLOPs were counted (hover the readout for details)",
     "method": "the tracker that ran; for the transformer, which kind: encoder-decoder (the "
@@ -94,6 +96,21 @@ def estimated_of(result: TrackingResult | None) -> dict[str, Any]:
     return dict(est) if isinstance(est, dict) else {}
 
 
+def exactness_cell(info: dict[str, Any]) -> str:
+    """The run table's "exact" cell: yes, what a budget bounded, or absent when the
+    tracker makes no such claim (LAP, the transformers)."""
+    if "exact" not in info:
+        return ABSENT
+    if info["exact"]:
+        return "yes"
+    parts = []
+    if info.get("bounded_clusters"):
+        parts.append(f"{int(info['bounded_clusters']):,} bounded")
+    if info.get("capped_owners"):
+        parts.append(f"{int(info['capped_owners']):,} capped")
+    return "no: " + ", ".join(parts)
+
+
 def describe_params(params: object, device: str, result: TrackingResult | None = None) -> str:
     """The key parameters of a run, as a user would name them; a parameter estimated from
     the data shows the value used, marked "est."
@@ -104,13 +121,19 @@ def describe_params(params: object, device: str, result: TrackingResult | None =
         used = getattr(result, "params", None) or {}
         est = estimated_of(result)
 
-        def val(name: str) -> str:
+        def val(name: str, fmt: str = "g") -> str:
             value = used.get(name, getattr(params, name)) if isinstance(used, dict) else None
             value = getattr(params, name) if value is None else value
-            return _number(value) + (" est." if name in est else "")
+            if value is None:
+                return "est."
+            text = format(value, fmt) if isinstance(value, float) else str(value)
+            return text + (" est." if name in est else "")
 
-        return (f"K={params.lookback}, {params.motion_model}, eta'={val('process_noise')}, "
-                f"nu'={val('measurement_noise')}, {params.mode}")
+        model = used.get("motion_model") if isinstance(used, dict) else None
+        share = (f", directed {val('directed_share', '.0%')}"
+                 if (model or params.motion_model) == "switching" else "")
+        return (f"K={val('lookback')}, {val('motion_model')}, eta'={val('process_noise')}, "
+                f"nu'={val('measurement_noise')}{share}, {params.mode}")
     return f"{getattr(params, 'checkpoint', '?')}, {device}"
 
 
@@ -180,6 +203,8 @@ class RunRecord:
     base_label: str = ""
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
     estimated: str = ""   # parameters estimated from the data, as "name=value, ..."
+    warning: str = ""     # the tracker's own word that it was not exact, and what to do
+    exactness: str = ABSENT   # the run table's "exact" cell
 
     @classmethod
     def from_result(cls, key: str, params: object, result: TrackingResult,
@@ -199,7 +224,9 @@ class RunRecord:
                    ctc_tra=_measure(summary, "ctc_tra"), chota=_measure(summary, "chota"),
                    base_label=result.label, settings=settings_of(params),
                    estimated=", ".join(f"{SHORT_NAMES.get(k) or k}={_number(v)}"
-                                       for k, v in estimated_of(result).items()))
+                                       for k, v in estimated_of(result).items()),
+                   warning=str(result.info.get("warning", "")),
+                   exactness=exactness_cell(result.info))
 
     def cells(self) -> tuple[str, ...]:
         """The table's cells after the row header (the label), as :data:`COLUMNS`."""
@@ -210,7 +237,7 @@ class RunRecord:
                 opt(self.alpha, ".4f"), opt(self.beta, ".4f"), opt(self.tp, "d"),
                 opt(self.fp, "d"), opt(self.fn, "d"), opt(self.edge_f1, ".4f"),
                 opt(self.ctc_lnk, ".4f"), opt(self.ctc_tra, ".4f"), opt(self.chota, ".4f"),
-                seconds(self.wall_s), f"{self.flops:,}",
+                seconds(self.wall_s), self.exactness, f"{self.flops:,}",
                 self.flops_source, self.method, self.device, self.parameters)
 
     def readout(self) -> str:
@@ -227,8 +254,10 @@ class RunRecord:
                      f"traccuracy: edge F1 {opt(self.edge_f1)}   LNK {opt(self.ctc_lnk)}   "
                      f"TRA {opt(self.ctc_tra)}   CHOTA {opt(self.chota)}")
         est = f"\nestimated from the data: {self.estimated}" if self.estimated else ""
+        warn = f"\n⚠ {self.warning}" if self.warning else ""
         return (f"{self.label}\n{score}\nwall time: {seconds(self.wall_s)}\n"
-                f"FLOPs: {self.flops:,} ({self.flops_source})   device: {self.device}{est}")
+                f"FLOPs: {self.flops:,} ({self.flops_source})   device: {self.device}{est}"
+                f"{warn}")
 
 
 class RunHistory:

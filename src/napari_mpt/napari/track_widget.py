@@ -419,6 +419,8 @@ class TrackWidget(ScrollingContainer):
         self.timing.tooltip = timing_text(total_s, out, time.monotonic() - drawing)
         if out.score_error:
             self.say(f"tracked, but not scored: {out.score_error}", "warning")
+        elif record.warning:     # never silently inexact
+            self.say(f"{record.label}: {record.warning}", "warning")
         else:
             self.status.value = breakable(f"done: {record.label}")
 

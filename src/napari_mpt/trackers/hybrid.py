@@ -41,7 +41,7 @@ from ..core.errors import CheckpointError
 from ..core.flops import FlopCounter, measured
 from ..core.params import HybridParams
 from ..core.results import FlopCount, RunControl, TrackingResult
-from .mht.tracker import GENERAL_FLOPS, frames_of, resolve, run_detection_level
+from .mht.tracker import GENERAL_FLOPS, frames_of, note_exactness, resolve, run_detection_level
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def track_hybrid(detections: Detections, params: HybridParams | None = None,
     params = params or HybridParams()
     start = time.perf_counter()
     numbers, coords, rows = frames_of(detections)
-    resolved, estimated = resolve(params, coords)
+    resolved, estimated, estimation = resolve(params, numbers, coords, rows, control)
     params = cast(HybridParams, resolved)   # resolve replaces fields, keeping the class
     info: dict[str, Any] = {"min_score": params.min_score, "top_links": params.top_links}
     t_scores = 0.0
@@ -199,6 +199,9 @@ def track_hybrid(detections: Detections, params: HybridParams | None = None,
                     unpruned_candidates=pruner.free)
     info.update(stats)
     total = nn_flops.value + mht_flops.value
+    if estimation:
+        info["estimation"] = estimation
+    note_exactness(info)
     info.update(path="detection-level", estimated=estimated, scores_s=t_scores,
                 search_s=t_search, transformer_flops=nn_flops.value,
                 mht_flops=mht_flops.value, flops_per_frame=total / len(coords))

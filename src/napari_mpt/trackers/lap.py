@@ -13,6 +13,7 @@ empty frames included.
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -25,34 +26,48 @@ from ..core.data import Detections, Tracks
 from ..core.errors import InputError
 from ..core.params import LAPParams
 from ..core.results import FlopCount, RunControl, TrackingResult
+from . import steps
 
 FALLBACK_LINK_DISTANCE = 15.0
 """Link distance (px) when the data cannot give one (no two consecutive frames with
 detections): laptrack's own default cutoff, 225 px^2 squared Euclidean."""
+LINK_QUANTILE = 0.995
+LINK_MARGIN = 1.25
+"""The estimated link distance is ``LINK_MARGIN`` x the ``LINK_QUANTILE`` quantile of the
+real steps of a first linking pass (:mod:`napari_mpt.trackers.steps`: mutual nearest
+neighbours, each link weighed by its probability of being a real step under the fitted
+step mixture, so links to spurious detections do not stretch it).  A high quantile of the
+whole mixture, not a multiple of its median: on mixed populations the fast steps are a
+component of their own (on the ISBI challenge's RECEPTOR movie, 4 x the median cut one
+real step in ten).  The margin reaches the longest steps of a movie, which lie beyond the
+99.5 % quantile (for Gaussian steps, the quantile 1 - 1/n of n = 2,000 to 80,000 steps is
+1.2 to 1.45 x it), so a clean sparse scene is linked without a break; more would cost
+accuracy where particles die and are born often (a longer cutoff makes ending a track
+dearer, so a dying track takes a newborn neighbour: ``docs/guide/lap.md``)."""
 ESTIMATE_FACTOR = 4.0
-"""Estimated link distance = this x the median distance from a detection to its nearest
-detection in the next frame.  For a 2-D Gaussian step of per-axis std s the distance is
-Rayleigh(s), median 1.18 s, so 4 x median = 4.7 s cuts about 1 true link in 60,000 (in
-3-D, 6.2 s: fewer); the median (not a high percentile) keeps missed and spurious spots,
-whose nearest neighbour is far, from inflating it; in dense scenes the nearest neighbour
-is often another particle, which makes the estimate smaller, i.e. cautious."""
+"""With fewer than ten first-pass links (no mixture can be fitted): the link distance is
+this x the median distance from a detection to its nearest detection in the next frame
+(for a 2-D Gaussian step of per-axis std s, 4.7 s)."""
 NO_FLOPS = FlopCount(0, "none", "laptrack does not count its floating-point operations; "
                      "its cost matrices are sparse (KD-tree candidates within the cutoff) and "
                      "its LAP solver's work depends on the data, so no honest analytic count "
                      "is given: compare LAP by wall time")
 
 
-def estimate_link_distance(detections: Detections) -> float | None:
-    """``ESTIMATE_FACTOR`` x the median nearest-next-frame distance, or None when no two
-    consecutive frames both hold detections."""
-    groups = detections.by_frame()
-    frames = [int(detections.frame[g[0]]) for g in groups]
-    dists = []
-    for (fa, ga), (fb, gb) in zip(zip(frames, groups, strict=True),
-                                  zip(frames[1:], groups[1:], strict=True), strict=False):
-        if fb == fa + 1:
-            d, _ = cKDTree(detections.coords[gb]).query(detections.coords[ga], k=1)
-            dists.append(d)
+def frame_coords(detections: Detections) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every frame's table rows and coordinates, from the first frame to the last (empty
+    frames included)."""
+    first = int(detections.frame.min())
+    n_frames = int(detections.frame.max()) - first + 1
+    rows_of = [np.empty(0, dtype=np.int64) for _ in range(n_frames)]
+    for rows in detections.by_frame():
+        rows_of[int(detections.frame[rows[0]]) - first] = rows
+    return rows_of, [detections.coords[r] for r in rows_of]
+
+
+def _median_rule(coords: list[np.ndarray]) -> float | None:
+    dists = [cKDTree(b).query(a, k=1)[0] for a, b in itertools.pairwise(coords)
+             if len(a) and len(b)]
     if not dists:
         return None
     all_d = np.concatenate(dists)
@@ -60,6 +75,43 @@ def estimate_link_distance(detections: Detections) -> float | None:
     if median > 0:
         return ESTIMATE_FACTOR * median
     return float(all_d.max()) or 1.0   # particles that do not move: link what stays put
+
+
+def estimate_distances(coords: list[np.ndarray], gap_frames: int
+                       ) -> tuple[float | None, float | None, dict[str, Any]]:
+    """The link distance and the gap-closing distance for ``gap_frames`` missed frames
+    (the same rule on the first pass's displacements over ``gap_frames + 1`` frames, real
+    steps weighed as for the link distance; None when there are too few) for
+    every frame's coordinates, and what they came from.  None for the link distance when
+    no two consecutive frames both hold detections."""
+    if sum(len(z) for z in coords) < 2:
+        return None, None, {}
+    fp = steps.first_pass(coords)
+    v = fp.displacements()
+    mix = steps.fit_step_mixture(v, fp.radius)
+    if mix is None:
+        return _median_rule(coords), None, {"link_distance_rule": "4 x median next-frame "
+                                            "distance (too few links for a step mixture)"}
+    inlier = mix.inlier(v)
+    q = steps.weighted_quantile(np.linalg.norm(v, axis=1), inlier, LINK_QUANTILE)
+    link = LINK_MARGIN * q
+    facts: dict[str, Any] = {"link_distance_rule": f"{LINK_MARGIN:g} x the {LINK_QUANTILE:.1%} "
+                             "quantile of the real steps of a first linking pass",
+                             "step_q995": q, "step_mixture": mix.summary(),
+                             "first_pass_links": fp.links}
+    gap = None
+    if gap_frames:
+        vg, wg = steps.lag_displacements(fp, gap_frames + 1, inlier)
+        if wg.sum() >= steps.MIN_LINKS:
+            gap = max(LINK_MARGIN * steps.weighted_quantile(np.linalg.norm(vg, axis=1), wg,
+                                                            LINK_QUANTILE), link)
+    return link, gap, facts
+
+
+def estimate_link_distance(detections: Detections) -> float | None:
+    """The estimated link distance (:func:`estimate_distances`), or None when no two
+    consecutive frames both hold detections."""
+    return estimate_distances(frame_coords(detections)[1], 0)[0]
 
 
 def _check(detections: Detections) -> None:
@@ -71,16 +123,39 @@ def _check(detections: Detections) -> None:
                          f"{int(detections.frame[bad[0]])}", row=int(bad[0]))
 
 
-def link_settings(detections: Detections, params: LAPParams) -> dict[str, float | int | bool]:
-    """The distances actually used (estimated where the parameters say 0)."""
+def link_settings(detections: Detections, params: LAPParams) -> dict[str, Any]:
+    """The distances actually used (estimated where the parameters say 0) and, when
+    estimated, what from (:func:`estimate_distances`)."""
     d = params.max_link_distance
+    g = params.gap_closing_frames
+    gap_d = params.gap_closing_distance
+    facts: dict[str, Any] = {}
+    est_d = est_gap = None
+    if d == 0 or (g and gap_d == 0):
+        est_d, est_gap, facts = estimate_distances(frame_coords(detections)[1], g)
     estimated = d == 0
     if estimated:
-        d = estimate_link_distance(detections) or FALLBACK_LINK_DISTANCE
-    g = params.gap_closing_frames
-    gap_d = params.gap_closing_distance or d * float(np.sqrt(g + 1))
-    return {"max_link_distance": float(d), "link_distance_estimated": estimated,
-            "gap_closing_frames": g, "gap_closing_distance": float(gap_d) if g else 0.0}
+        d = est_d or FALLBACK_LINK_DISTANCE
+    if g and gap_d == 0:
+        # with too few lagged steps: Brownian growth, the link distance x sqrt(frames)
+        gap_d = est_gap if est_gap is not None else d * float(np.sqrt(g + 1))
+    out: dict[str, Any] = {"max_link_distance": float(d), "link_distance_estimated": estimated,
+                           "gap_closing_frames": g,
+                           "gap_closing_distance": float(gap_d) if g else 0.0,
+                           "gap_distance_estimated": bool(g) and params.gap_closing_distance == 0}
+    if facts:
+        out["estimation"] = facts
+    return out
+
+
+def estimated_values(settings: dict[str, Any]) -> dict[str, float]:
+    """The distances the data chose (the ``estimated`` entry of a result's info)."""
+    out = {}
+    if settings["link_distance_estimated"]:
+        out["max_link_distance"] = settings["max_link_distance"]
+    if settings["gap_distance_estimated"]:
+        out["gap_closing_distance"] = settings["gap_closing_distance"]
+    return out
 
 
 def track_lap(detections: Detections, params: LAPParams,
@@ -94,12 +169,7 @@ def track_lap(detections: Detections, params: LAPParams,
     control.step(0, 3)
     _check(detections)
     settings = link_settings(detections, params)
-    first = int(detections.frame.min())
-    n_frames = int(detections.frame.max()) - first + 1
-    rows_of = [np.empty(0, dtype=np.int64) for _ in range(n_frames)]
-    for rows in detections.by_frame():
-        rows_of[int(detections.frame[rows[0]]) - first] = rows
-    coords = [detections.coords[r] for r in rows_of]
+    rows_of, coords = frame_coords(detections)
     gap = params.gap_closing_frames
     link_cost = float(settings["max_link_distance"]) ** 2
     gap_cost = float(settings["gap_closing_distance"]) ** 2
@@ -127,7 +197,8 @@ def track_lap(detections: Detections, params: LAPParams,
     control.step(3, 3)
     return TrackingResult(tracks, "lap", params.label(), params.to_dict(),
                           time.perf_counter() - t0, NO_FLOPS, "cpu",
-                          info={"links": len(edges), **settings})
+                          info={"links": len(edges), **settings,
+                                "estimated": estimated_values(settings)})
 
 
 def chains_to_tracks(detections: Detections, edges: np.ndarray) -> Tracks:

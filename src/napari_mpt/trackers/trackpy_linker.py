@@ -5,7 +5,7 @@ trackpy solves it; this module maps our detections in and its particle labels ou
 estimates what the user did not give: the search range as LAP's link distance is
 estimated (:func:`napari_mpt.trackers.lap.estimate_link_distance`), the memory from the
 detection probability P_D the MHT estimates
-(:func:`napari_mpt.trackers.mht.estimate.estimate_parameters`): the fewest frames m for
+(:func:`napari_mpt.trackers.steps.detection_rates`): the fewest frames m for
 which a particle is missed more than m frames in a row with probability
 ``(1 - P_D)^(m+1) <= 1 %``.  Every value used is returned in ``info``.
 
@@ -30,8 +30,8 @@ from ..core.params import TrackpyParams
 from ..core.results import FlopCount, RunControl, TrackingResult
 from .lap import FALLBACK_LINK_DISTANCE, chains_to_tracks, estimate_link_distance
 from .margins import margin_confidence
-from .mht.estimate import estimate_parameters
 from .mht.tracker import frames_of
+from .steps import detection_rates, first_pass
 
 MISS_TAIL = 0.01
 """The memory covers all but this fraction of a particle's runs of missed frames."""
@@ -49,7 +49,7 @@ NO_FLOPS = FlopCount(0, "none", "trackpy does not count its floating-point opera
 def estimate_memory(coords: list[np.ndarray]) -> tuple[int, float]:
     """The memory for every frame's coordinates (empty frames included) and the detection
     probability it came from."""
-    p_d = float(estimate_parameters(coords)["detection_probability"])
+    p_d = float(detection_rates(coords, first_pass(coords))["detection_probability"])
     return memory_for(p_d), p_d
 
 

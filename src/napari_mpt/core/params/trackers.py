@@ -9,7 +9,7 @@ from ..errors import ParameterError
 from .base import _f, _Validated
 from .simulation import SimulationParams
 
-MOTION_MODELS: tuple[str, ...] = ("constant-velocity", "random-walk")
+MOTION_MODELS: tuple[str, ...] = ("auto", "random-walk", "constant-velocity", "switching")
 
 
 MHT_MODES: tuple[str, ...] = ("exact", "exhaustive")
@@ -28,17 +28,40 @@ class MHTParams(_Validated):
     there); the values used are returned in ``TrackingResult.info["estimated"]``.
     """
 
-    lookback: int = _f(8, "lookback window K: association steps enumerated jointly", lo=1, hi=64)
-    motion_model: str = _f("constant-velocity", "Kalman motion model", choices=MOTION_MODELS)
+    lookback: int | None = _f(
+        None, "lookback window K: association steps enumerated jointly; estimate: the "
+        "smallest K after which one more step changes under 1 % of the links on a sample of "
+        "the data, within the time budget", lo=1, hi=64, estimate=int)
+    motion_model: str = _f(
+        "auto", "Kalman motion model: random-walk (Brownian), constant-velocity (directed), "
+        "switching (a track moves either way and switches: a filter per mode, weighed by "
+        "how well each predicts); auto: the one that fits a first linking pass best (Bayesian "
+        "information criterion)", choices=MOTION_MODELS)
     process_noise: float | None = _f(
-        None, "process noise prior eta' (px per frame); estimate: from the displacement "
-        "statistics of a nearest-neighbour linking pass", lo=1e-9, estimate=float)
+        None, "process noise prior eta' (px per frame): the Brownian step's std per axis; "
+        "estimate: fitted to a first linking pass (maximum likelihood of the motion model)",
+        lo=1e-9, estimate=float)
     measurement_noise: float | None = _f(
-        None, "measurement noise prior nu' (px); estimate: from the lag-1 covariance of the "
-        "displacements of a nearest-neighbour linking pass", lo=1e-9, estimate=float)
-    velocity_prior: float = _f(
-        1.5, "std of the initial velocity (drift) prior, constant-velocity model only (px/frame)",
-        lo=0.0)
+        None, "measurement noise prior nu' (px): the localisation error's std per axis; "
+        "estimate: fitted with the process noise", lo=1e-9, estimate=float)
+    velocity_prior: float | None = _f(
+        None, "std of a new track's velocity per axis (px/frame), constant-velocity and "
+        "switching models; estimate: fitted with the noises", lo=0.0, estimate=float)
+    velocity_noise: float | None = _f(
+        None, "std per axis of the velocity's change per frame (px/frame per frame), "
+        "constant-velocity and switching models (0: a constant drift, the paper's); "
+        "estimate: fitted with the noises", lo=0.0, estimate=float)
+    directed_share: float | None = _f(
+        None, "switching model: long-run share of frames a track moves directed (the rest "
+        "Brownian); estimate: fitted with the noises", lo=1e-6, hi=1.0 - 1e-6,
+        estimate=float)
+    switch_probability: float | None = _f(
+        None, "switching model: a track leaves a mode of long-run share s with probability "
+        "2 q (1 - s) per frame (q itself at equal shares); estimate: fitted with the noises",
+        lo=1e-6, hi=0.5, estimate=float)
+    time_budget_s: float = _f(
+        10.0, "what an estimated lookback may cost: the largest K the rule picks is kept "
+        "to a predicted run time within this (an explicit lookback is always used)", lo=0.1)
     mode: str = _f("exact", "exact: shared filters + branch and bound; exhaustive: score every "
                    "hypothesis with its own filters (the paper's cost model)", choices=MHT_MODES)
     smooth: bool = _f(
@@ -85,10 +108,20 @@ class MHTParams(_Validated):
 
     method = "mht"
 
+    def _check(self) -> None:
+        if self.switch_probability is not None and self.directed_share is not None:
+            worst = 2.0 * self.switch_probability * max(self.directed_share,
+                                                        1.0 - self.directed_share)
+            if worst > 1.0:
+                raise ParameterError("switch_probability", f"{self.switch_probability:g} "
+                                     f"with a directed share of {self.directed_share:g} "
+                                     f"leaves a mode with probability {worst:g} > 1")
+
     def label(self) -> str:
         extra = "" if self.mode == "exact" else " exhaustive"
         extra += " smoothed" if self.smooth else ""
-        return f"MHT K={self.lookback}{extra}"
+        k = "auto" if self.lookback is None else self.lookback
+        return f"MHT K={k}{extra}"
 
 
 @dataclass(frozen=True)
@@ -140,14 +173,15 @@ class LAPParams(_Validated):
 
     max_link_distance: float = _f(
         0.0, "largest distance (px) a particle may move between consecutive frames; 0: "
-        "estimate from the data (4 x the median distance from a detection to its nearest "
-        "detection in the next frame)", lo=0.0)
+        "estimate from the data (1.25 x the 99.5 % quantile of the real steps of a first "
+        "linking pass, so the fast steps of a mixed population are covered)", lo=0.0)
     gap_closing_frames: int = _f(
         1, "most consecutive frames a particle may go undetected and still be linked "
         "across (0: no gap closing)", lo=0, hi=1000)
     gap_closing_distance: float = _f(
-        0.0, "largest distance (px) bridged by a gap-closing link; 0: the link distance "
-        "x sqrt(gap frames + 1), as Brownian displacement grows with sqrt(time)", lo=0.0)
+        0.0, "largest distance (px) bridged by a gap-closing link; 0: estimate from the "
+        "data (the link distance's rule on a first linking pass's displacements over gap "
+        "frames + 1 frames)", lo=0.0)
 
     method = "lap"
 
@@ -223,6 +257,7 @@ class HybridParams(MHTParams):
     method = "hybrid"
 
     def _check(self) -> None:
+        super()._check()
         if self.mode != "exact":
             raise ParameterError("mode", "the hybrid prunes the exact search's trees; "
                                  "exhaustive scoring has none: use mode='exact'")
@@ -233,7 +268,8 @@ class HybridParams(MHTParams):
     def describe(self) -> str:
         from pathlib import Path
 
-        return (f"K={self.lookback}, {self.motion_model}, {Path(self.checkpoint).stem} "
+        k = "auto" if self.lookback is None else self.lookback
+        return (f"K={k}, {self.motion_model}, {Path(self.checkpoint).stem} "
                 f"score>={self.min_score:g} or top {self.top_links}, {self.device}")
 
 

@@ -8,19 +8,23 @@ the literature leaves open made explicit:
   area/volume ``A``.
 * A track is a Kalman filter (the motion model of :mod:`napari_mpt.trackers.mht.motion`, its own
   covariance, since misses make covariances differ) started at a detection with state
-  ``(z, 0)`` and covariance ``P0``.  Its score is a log-likelihood ratio against "all of
-  its detections are false alarms":
+  ``(z, 0)`` and covariance ``P0``; with the switching model, a bank of such filters, one
+  per mode, with a weight each (:class:`~.motion.MotionBank`).  Its score is a
+  log-likelihood ratio against "all of its detections are false alarms":
   - start: ``ln(lambda_B / lambda_FA)``; in the first frame every track is new, so there
     ``lambda_B`` is replaced by the density of particles that frame shows,
     ``lambda_0 = max(n_0 / A - lambda_FA, lambda_B)``;
   - each later frame, in order: if the predicted position is outside the field of view by
     more than the gate radius ``sqrt(link_gate * trace S)`` (so no detection could be in
-    its gate), the track has left and ends (nothing added, now or later); else it takes one
-    detection ``z`` with ``d^2 = y^T S^-1 y <= link_gate`` (``y`` the innovation, ``S``
-    its covariance), adding ``ln P_D - ln lambda_FA - ln|2 pi S|/2 - d^2/2``; or it is
-    missed, adding ``ln(1 - P_D)``, allowed while it has had fewer than ``max_gap``
-    consecutive misses; a track already missed ``max_gap`` times in a row that is not
-    detected ends there (nothing added).
+    its gate; with a bank: every mode's), the track has left and ends (nothing added, now
+    or later); else it takes one detection ``z`` with ``d^2 = y^T S^-1 y <= link_gate``
+    (``y`` the innovation, ``S`` its covariance; with a bank, in some mode's gate),
+    adding ``ln P_D - ln lambda_FA - ln|2 pi S|/2 - d^2/2`` (with a bank, ``ln P_D -
+    ln lambda_FA + ln sum_j w_j N(y_j; 0, S_j)`` over the modes j, the weights ``w`` the
+    chain's prediction of the last ones, which then become the posterior ones); or it is
+    missed, adding ``ln(1 - P_D)`` (the weights predicted only), allowed while it has had
+    fewer than ``max_gap`` consecutive misses; a track already missed ``max_gap`` times in
+    a row that is not detected ends there (nothing added).
   ``P_D`` is capped at ``1 - 1e-9`` and ``lambda_FA`` floored at ``1e-12`` per px^D so
   that the logarithms are finite (the paper's clean case, P_D = 1 and no clutter or
   births, takes the permutation path of :mod:`.tracker` instead).
@@ -74,7 +78,7 @@ from scipy.spatial import cKDTree
 
 from ...core.flops import FlopCounter, matmul
 from .kalman import gauss_jordan_inverse
-from .motion import MotionModel
+from .motion import MotionBank, MotionModel
 from .nodes import END, MISS, Branches, Covariances, NodeTable
 from .select import Options, SelectStats, offsets, select_options
 
@@ -87,6 +91,12 @@ PROGRESS_UNITS = 100  # progress steps per frame
 # traced memory (tracemalloc) over its peak node count was 424-432 B for s = 4
 # (vesicle-high with 50 spurious spots per 1000 particles; 300 and 1000 particles, K = 5, 3)
 NODE_BYTES = 450
+
+
+def node_bytes(bank: MotionBank) -> int:
+    """:data:`NODE_BYTES` for the bank's state: a wider state or more modes (each a
+    state slice, two covariance rows and a weight) add their bytes."""
+    return NODE_BYTES + 8 * (sum(bank.widths) - 4) + 24 * (len(bank.models) - 1)
 _NONE = np.zeros(0, dtype=np.int64)
 
 
@@ -106,9 +116,9 @@ class Tuning:
 
 @dataclass
 class Scene:
-    """Per-frame detections, the model, and the search trees' storage (:mod:`.nodes`)."""
+    """Per-frame detections, the motion bank, and the search trees' storage (:mod:`.nodes`)."""
 
-    model: MotionModel
+    bank: MotionBank
     coords: list[np.ndarray]       # per frame (n_t, D)
     rows: list[np.ndarray]         # per frame, the detections' rows in the table
     lo: np.ndarray
@@ -130,8 +140,8 @@ class Scene:
     tuning: Tuning = Tuning()
 
     def __post_init__(self) -> None:
-        m = self.model
-        d = m.ndim
+        bank = self.bank
+        d = bank.ndim
         self.ln_miss = math.log(1.0 - self.p_d)
         self.ln_det = math.log(self.p_d) - math.log(self.lam_fa) - 0.5 * d * math.log(2 * math.pi)
         self.trees = [cKDTree(z) if len(z) else None for z in self.coords]
@@ -139,11 +149,17 @@ class Scene:
         self.flat = (np.concatenate([np.asarray(z, dtype=np.float64).reshape(-1, d)
                                      for z in self.coords]))
         self.flat_rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in self.rows])
-        self.table = NodeTable(m.state_dim)
-        self.covs = Covariances(m, self.gate, self.ln_det, self.counter,
-                                self.tuning.cov_key_bits)
-        self.P0 = self.covs.id(m.P0)
+        self.slices = [slice(int(a), int(b)) for a, b in zip(
+            offsets(list(bank.widths))[:-1], offsets(list(bank.widths))[1:], strict=True)]
+        self.table = NodeTable(sum(bank.widths), len(bank.models))
+        self.covs = [Covariances(m, self.gate, self.ln_det, self.counter,
+                                 self.tuning.cov_key_bits) for m in bank.models]
+        self.P0 = np.array([cv.id(m.P0) for cv, m in zip(self.covs, bank.models, strict=True)])
         self.expanded = self.created = self.link_nodes = 0  # nodes expanded and made
+
+    @property
+    def modes(self) -> int:
+        return len(self.bank.models)
 
     def start_score(self, t: int) -> float:
         lam = self.lam_0 if t == 0 else self.lam_b
@@ -154,11 +170,23 @@ class Scene:
         n = len(self.coords[t])
         rows = self.flat_rows[self.first[t] : self.first[t + 1]]
         full = functools.partial(np.full, n)
+        z = self.flat[self.first[t] : self.first[t + 1]]
         return self.table.add(
             frame=full(t), det=np.arange(n), row=rows,
-            x=self.model.initial_states(self.flat[self.first[t] : self.first[t + 1]]),
-            cov=full(self.P0), covp=full(-1), misses=full(0), score=full(self.start_score(t)),
-            ended=full(False), last_row=rows, last_frame=full(t))
+            x=np.hstack([m.initial_states(z) for m in self.bank.models]),
+            cov=np.tile(self.P0, (n, 1)), covp=np.full((n, self.modes), -1),
+            lw=np.tile(self.bank.log_initial, (n, 1)), misses=full(0),
+            score=full(self.start_score(t)), ended=full(False), last_row=rows,
+            last_frame=full(t))
+
+    def positions(self, x: np.ndarray, lw: np.ndarray) -> np.ndarray:
+        """Estimated positions of states ``x`` (n, W) with mode log-weights ``lw``: the
+        weighted mean of the modes' (the one mode's position itself)."""
+        d = self.bank.ndim
+        if self.modes == 1:
+            return x[:, :d]
+        w = np.exp(lw)
+        return sum(w[:, [j]] * x[:, sl][:, :d] for j, sl in enumerate(self.slices))
 
     def candidates(self, F: np.ndarray, sel: np.ndarray, t: np.ndarray, pos: np.ndarray,
                    radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,35 +227,68 @@ class Scene:
         index in ``F`` and the child's id.
 
         All of it at once: every node's covariance row gives its ``S^-1``, gain, gate
-        radius and score constant (:class:`.nodes.Covariances`), so predictions, gating
-        distances, updates and scores are a few numpy operations for the whole level
-        (the arithmetic of one Kalman step per node and detection, counted that way)."""
-        tab, cv, m, add = self.table, self.covs, self.model, self.counter.add
-        d, s = m.ndim, m.state_dim
+        radius and score constant (:class:`.nodes.Covariances`, one table per mode), so
+        predictions, gating distances, updates and scores are a few numpy operations for
+        the whole level (the arithmetic of one Kalman step per node, mode and detection,
+        counted that way; a bank's weights: additions counted, exponentials and
+        logarithms not)."""
+        tab, add, bank = self.table, self.counter.add, self.bank
+        d, M = bank.ndim, self.modes
         nF = len(F)
-        c = tab.cov[F]
-        cv.ensure(c)
         t = tab.frame[F] + 1
-        Xp = m.predict_mean(tab.x[F])
-        add(nF * m.predict_mean_flops())
-        pos = Xp[:, :d]
-        radius = cv.radius[c]
-        out = (np.any(pos < self.lo - radius[:, None], axis=1)
-               | np.any(pos > self.hi + radius[:, None], axis=1))
+        c, Xp, pos, radius = [], [], [], []
+        out = np.ones(nF, dtype=bool)
+        for j, (m, cv, sl) in enumerate(zip(bank.models, self.covs, self.slices, strict=True)):
+            cj = tab.cov[F, j]
+            cv.ensure(cj)
+            xp = m.predict_mean(tab.x[F, sl])
+            add(nF * m.predict_mean_flops())
+            r = cv.radius[cj]
+            out &= (np.any(xp[:, :d] < self.lo - r[:, None], axis=1)
+                    | np.any(xp[:, :d] > self.hi + r[:, None], axis=1))
+            c.append(cj)
+            Xp.append(xp)
+            pos.append(xp[:, :d])
+            radius.append(r)
         inside = np.flatnonzero(~out)
-        owner, J = self.candidates(F, inside, t, pos, radius)
+        owner, J = self.candidates(F, inside, t, pos[0], radius[0])
+        if M > 1:  # the union of every mode's ball, each pair once, by node then detection
+            more = [self.candidates(F, inside, t, pos[j], radius[j]) for j in range(1, M)]
+            key = np.unique(np.concatenate([owner * (len(self.flat) + 1) + J]
+                                           + [o * (len(self.flat) + 1) + q for o, q in more]))
+            owner, J = key // (len(self.flat) + 1), key % (len(self.flat) + 1)
         g = self.first[t[owner]] + J
-        Y = self.flat[g] - pos[owner]
-        co = c[owner]
-        d2 = np.einsum("pi,pij,pj->p", Y, cv.Sinv[co], Y)
-        add(len(J) * (d + matmul(1, d, d) + matmul(1, d, 1)))
-        ok = d2 <= self.gate
-        pk, co, g = owner[ok], co[ok], g[ok]
+        Y, co, d2 = [], [], []
+        for j, cv in enumerate(self.covs):
+            y = self.flat[g] - pos[j][owner]
+            cj = c[j][owner]
+            Y.append(y)
+            co.append(cj)
+            d2.append(np.einsum("pi,pij,pj->p", y, cv.Sinv[cj], y))
+        add(M * len(J) * (d + matmul(1, d, d) + matmul(1, d, 1)))
+        ok = (np.min(d2, axis=0) if M > 1 else d2[0]) <= self.gate
+        pk, g = owner[ok], g[ok]
         score = tab.score[F]
         n_ok = len(pk)
-        add(n_ok * (3 + matmul(s, d, 1) + s))
-        xc = Xp[pk] + np.einsum("pd,psd->ps", Y[ok], cv.K[co])
-        ci = c[inside]
+        ci = [cj[inside] for cj in c]
+        if M == 1:
+            gain = self.covs[0].const[co[0][ok]] - 0.5 * d2[0][ok]
+            lw_det = np.zeros((n_ok, 1))
+            lw_miss = np.zeros((len(inside), 1))
+            add(n_ok * 3)
+        else:  # the chain's prediction of the weights, then Bayes' rule per detection
+            lw = tab.lw[F]
+            lwp = np.logaddexp.reduce(lw[:, :, None] + bank.log_transition[None], axis=1)
+            each = np.column_stack([lwp[pk, j] + cv.const[co[j][ok]] - 0.5 * d2[j][ok]
+                                    for j, cv in enumerate(self.covs)])
+            gain = np.logaddexp.reduce(each, axis=1)
+            lw_det = each - gain[:, None]
+            lw_miss = lwp[inside]
+            add(nF * M * M + n_ok * (4 * M))
+        xc = []
+        for j, (m, cv) in enumerate(zip(bank.models, self.covs, strict=True)):
+            xc.append(Xp[j][pk] + np.einsum("pd,psd->ps", Y[j][ok], cv.K[co[j][ok]]))
+            add(n_ok * (matmul(m.state_dim, d, 1) + m.state_dim))
         miss = tab.misses[F[inside]] < self.max_gap
         add(int(miss.sum()))
         outs = np.flatnonzero(out)
@@ -239,12 +300,20 @@ class Scene:
             frame=t[parent],
             det=np.concatenate([J[ok], np.where(miss, MISS, END), np.full(len(outs), END)]),
             row=np.concatenate([rows, np.full(len(inside) + len(outs), -1)]),
-            x=np.concatenate([xc, Xp[inside], Xp[outs]]),
-            cov=np.concatenate([cv.nxt[co], cv.pp[ci], tab.cov[fo]]),
-            covp=np.concatenate([cv.pp[co], cv.pp[ci], np.full(len(outs), -1)]),
+            x=np.concatenate([np.hstack(xc), np.hstack([x[inside] for x in Xp]),
+                              np.hstack([x[outs] for x in Xp])]),
+            cov=np.concatenate([
+                np.column_stack([cv.nxt[cj[ok]] for cv, cj in zip(self.covs, co, strict=True)]),
+                np.column_stack([cv.pp[cj] for cv, cj in zip(self.covs, ci, strict=True)]),
+                tab.cov[fo]]),
+            covp=np.concatenate([
+                np.column_stack([cv.pp[cj[ok]] for cv, cj in zip(self.covs, co, strict=True)]),
+                np.column_stack([cv.pp[cj] for cv, cj in zip(self.covs, ci, strict=True)]),
+                np.full((len(outs), M), -1)]),
+            lw=np.concatenate([lw_det, lw_miss, tab.lw[fo]]),
             misses=np.concatenate([np.zeros(n_ok, dtype=np.int64),
                                    tab.misses[F[inside]] + miss, tab.misses[fo]]),
-            score=np.concatenate([score[pk] + cv.const[co] - 0.5 * d2[ok],
+            score=np.concatenate([score[pk] + gain,
                                   score[inside] + np.where(miss, self.ln_miss, 0.0),
                                   score[outs]]),
             ended=np.concatenate([np.zeros(n_ok, dtype=bool), ~miss, np.ones(len(outs), bool)]),
@@ -340,8 +409,9 @@ def _cap(tab: NodeTable, L: Branches, seg: np.ndarray, size: np.ndarray, over: n
 @dataclass
 class Committed:
     """The committed nodes of every track, track by track in frame order: the track,
-    frame, detection (position in the frame, or :data:`MISS`), state and covariance
-    rows (after and predicted into the frame; -1 for a track's first)."""
+    frame, detection (position in the frame, or :data:`MISS`), state, covariance rows
+    per mode (after and predicted into the frame; -1 for a track's first) and mode
+    log-weights."""
 
     track: np.ndarray
     frame: np.ndarray
@@ -349,6 +419,7 @@ class Committed:
     x: np.ndarray
     cov: np.ndarray
     covp: np.ndarray
+    lw: np.ndarray
     n_tracks: int
 
 
@@ -397,7 +468,8 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
     led = Ledger.start(scene)
     cov_limit = rows = scene.tuning.cov_rows
     stats = SelectStats()
-    info: dict[str, Any] = {"windows": 0, "capped_owners": 0, "score": 0.0, "peak_nodes": 0}
+    info: dict[str, Any] = {"windows": 0, "capped_owners": 0, "score": 0.0, "peak_nodes": 0,
+                            "capped_by": []}
     L, C = Branches.empty(0), Branches.empty(0)
     pf0, pf1 = 0, -1
     c = -1
@@ -411,10 +483,16 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
         pf0, pf1 = f0, f1
         n_births = int(scene.first[f1 + 1] - scene.first[f0])
         owners_count = max(1, int(led.live.sum()) + n_births)
-        cap = int(max(2, min(max_branches, memory_bytes / NODE_BYTES / owners_count / W)))
+        by_memory = memory_bytes / node_bytes(scene.bank) / owners_count / W
+        cap = int(max(2, min(max_branches, by_memory)))
+        cut = len(C)
         L, C = _grow(scene, L, C, f0, f1, cap, functools.partial(_grow_tick, tick, f0, W + 1))
         tick(f0, 0.7)
         info["capped_owners"] += len(np.unique(C.own))
+        if len(C) > cut:  # which budget cut branches in this window
+            why = "memory_budget_mb" if by_memory < max_branches else "max_branches"
+            if why not in info["capped_by"]:
+                info["capped_by"].append(why)
         opts, sel, owners = _options(scene, L, C, led.o_track, led.o_root)
         choice, _ = select_options(opts, search_budget, stats,
                                    functools.partial(_select_tick, tick, f0), time_limit)
@@ -422,16 +500,17 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
         L, C = led.decide(tab, L, C, owners, chosen, f0, final)
         info["peak_nodes"] = max(info["peak_nodes"], tab.n)
         L, C = led.compact(tab, L, C)
-        if len(scene.covs) > cov_limit:
+        if max(map(len, scene.covs)) > cov_limit:
             cov_limit = max(rows, 2 * _compact_covariances(scene, led.saved))
         info["windows"] += 1
         c = f1 if final else f0
         if progress is not None:
             progress(PROGRESS_UNITS * (c + 1), PROGRESS_UNITS * T)
             last_call[0] = time.perf_counter()
-    out = _committed(led.chunks, led.saved, len(led.live), scene.model.state_dim)
+    out = _committed(led.chunks, led.saved, len(led.live), scene)
     info["score"] = out[1]
     info.update(exact_clusters=stats.exact, bounded_clusters=stats.bounded,
+                time_limited_clusters=stats.time_limited,
                 largest_cluster=stats.largest, selection_nodes=stats.nodes,
                 milp_clusters=stats.milp, lp_integral_clusters=stats.lp,
                 lp_fixed_branches=stats.fixed)
@@ -478,7 +557,7 @@ class Ledger:
     def commit(self, tab: NodeTable, tracks: np.ndarray, nodes: np.ndarray) -> None:
         self.chunks.append((tracks, nodes))
         self.saved.append({k: getattr(tab, k)[nodes]
-                           for k in ("frame", "det", "x", "cov", "covp", "score")})
+                           for k in ("frame", "det", "x", "cov", "covp", "lw", "score")})
 
     def decide(self, tab: NodeTable, L: Branches, C: Branches, owners: np.ndarray,
                chosen: np.ndarray, f0: int, final: bool) -> tuple[Branches, Branches]:
@@ -525,19 +604,24 @@ class Ledger:
 
 def _compact_covariances(scene: Scene, saved: list[dict[str, np.ndarray]]) -> int:
     """Drop the covariance rows no live node refers to, nor a committed one when the
-    tracks are to be smoothed (else theirs become -1); return how many are kept."""
+    tracks are to be smoothed (else theirs become -1), mode by mode; return how many are
+    kept (in the fullest mode's table)."""
     tab = scene.table
-    refs = [tab.cov[: tab.n], tab.covp[: tab.n], np.array([scene.P0])]
-    if scene.smooth:
-        refs += [d[k] for d in saved for k in ("cov", "covp")]
-    keep = np.unique(np.concatenate(refs))
-    keep = keep[keep >= 0]
-    remap = scene.covs.compact(keep)
-    tab.cov[: tab.n], tab.covp[: tab.n] = remap[tab.cov[: tab.n]], remap[tab.covp[: tab.n]]
-    for d in saved:
-        d["cov"], d["covp"] = remap[d["cov"]], remap[d["covp"]]
-    scene.P0 = int(remap[scene.P0])
-    return len(keep)
+    kept = 0
+    for j, cv in enumerate(scene.covs):
+        refs = [tab.cov[: tab.n, j], tab.covp[: tab.n, j], scene.P0[[j]]]
+        if scene.smooth:
+            refs += [d[k][:, j] for d in saved for k in ("cov", "covp")]
+        keep = np.unique(np.concatenate(refs))
+        keep = keep[keep >= 0]
+        remap = cv.compact(keep)
+        tab.cov[: tab.n, j] = remap[tab.cov[: tab.n, j]]
+        tab.covp[: tab.n, j] = remap[tab.covp[: tab.n, j]]
+        for d in saved:
+            d["cov"][:, j], d["covp"][:, j] = remap[d["cov"][:, j]], remap[d["covp"][:, j]]
+        scene.P0[j] = int(remap[scene.P0[j]])
+        kept = max(kept, len(keep))
+    return kept
 
 
 def _options(scene: Scene, L: Branches, C: Branches, o_track: np.ndarray, o_root: np.ndarray
@@ -606,12 +690,15 @@ def _uncut(L: Branches, C: Branches, owners: np.ndarray) -> tuple[Branches, Bran
 
 
 def _committed(chunks: list[tuple[np.ndarray, np.ndarray]], saved: list[dict[str, np.ndarray]],
-               n_tracks: int, s: int) -> tuple[Committed, float]:
+               n_tracks: int, scene: Scene) -> tuple[Committed, float]:
     """The committed nodes, track by track in frame order, and the summed track scores
     (each track's last committed node's)."""
     if not chunks:
         z = np.zeros(0, dtype=np.int64)
-        return Committed(z, z, z, np.zeros((0, s)), z, z, 0), 0.0
+        M = scene.modes
+        return Committed(z, z, z, np.zeros((0, sum(scene.bank.widths))),
+                         np.zeros((0, M), dtype=np.int64), np.zeros((0, M), dtype=np.int64),
+                         np.zeros((0, M)), 0), 0.0
     track = np.concatenate([c[0] for c in chunks])
     data = {k: np.concatenate([d[k] for d in saved]) for k in saved[0]}
     order = np.argsort(track, kind="stable")
@@ -620,7 +707,7 @@ def _committed(chunks: list[tuple[np.ndarray, np.ndarray]], saved: list[dict[str
     lastof = np.r_[track[1:] != track[:-1], True] if len(track) else np.zeros(0, dtype=bool)
     score = float(data["score"][lastof].sum())
     return Committed(track, data["frame"], data["det"], data["x"], data["cov"], data["covp"],
-                     n_tracks), score
+                     data["lw"], n_tracks), score
 
 
 def smooth_track(model: MotionModel, x: np.ndarray, P: np.ndarray, Pp: np.ndarray,

@@ -20,6 +20,12 @@ Why it is fast: the covariances are shared (see :mod:`napari_mpt.trackers.mht.ka
 only the ``(n, s)`` means; and nodes are cached across windows: after the first step is
 committed, the subtree below it is still valid (same committed root, same frames), so the
 next window re-walks it for free and only expands new nodes.
+
+Memory: an expanded node holds the cost and rank of every permutation (16 bytes each: 645
+kB for a cluster of 8, whose 8! = 40,320 permutations follow every node).  The cache is
+kept within ``max_nodes`` (the MHT's memory budget over :func:`cache_node_bytes`): once it is
+full and a complete hypothesis has been found, the search stops with the best one found
+and says so (``exact`` False), instead of running out of memory.
 """
 
 from __future__ import annotations
@@ -49,20 +55,29 @@ class Node:
 
     X: np.ndarray
     costs: np.ndarray | list[float] | None = None
-    order: list[int] | None = None
     Xpred: np.ndarray | None = None
     Y: np.ndarray | None = None
+    order: list[int] | np.ndarray | None = None
+
+
+def cache_node_bytes(n: int, s: int) -> int:
+    """Bytes an expanded node of a cluster of ``n`` tracks holds (state size ``s``):
+    costs and ranks of the n! permutations, means, predictions and innovations."""
+    return 16 * math.factorial(n) + 8 * n * (2 * s + 2 * n) + 300
 
 
 @dataclass
 class ExactSearch:
-    """Branch-and-bound search for one cluster of ``n`` tracks, with a cross-window cache."""
+    """Branch-and-bound search for one cluster of ``n`` tracks, with a cross-window cache
+    of at most ``max_nodes`` nodes."""
 
     schedule: Schedule
     perms: np.ndarray
     counter: FlopCounter
+    max_nodes: int = 1 << 62
     cache: dict[Path, Node] = field(default_factory=dict)
     nodes_expanded: int = 0
+    exact: bool = True  # the last solve proved its optimum (did not stop at the budget)
     # centroid filter of the bound: its state after frame t and the bound of step t
     _sum_state: dict[int, np.ndarray] = field(default_factory=dict)
     _step_bound: dict[int, float] = field(default_factory=dict)
@@ -94,9 +109,9 @@ class ExactSearch:
         if len(costs) <= SMALL:  # Python's sort is stable too: the same order, less overhead
             node.costs = cl = costs.tolist()
             node.order = sorted(range(len(cl)), key=cl.__getitem__)
-        else:
+        else:  # an array: a list of 40,320 Python ints would take 1.4 MB a node
             node.costs = costs
-            node.order = np.argsort(costs, kind="stable").tolist()
+            node.order = np.argsort(costs, kind="stable")
         self.nodes_expanded += 1
 
     def _child(self, node: Node, k: int, t: int) -> np.ndarray:
@@ -149,13 +164,15 @@ class ExactSearch:
         return bound
 
     def solve(self, t0: int, Z: list[np.ndarray]) -> tuple[Path, float]:
-        """Best permutation sequence for frames ``t0+1 .. t0+len(Z)`` from the root states."""
+        """Best permutation sequence for frames ``t0+1 .. t0+len(Z)`` from the root states
+        (the best found, with :attr:`exact` False, when the cache filled up first)."""
         L = len(Z)
         best_cost = math.inf
         best_path: Path = ()
         cache = self.cache
         add = self.counter.add
         bound = self.future_bounds(t0, Z) if len(Z[0]) > 1 else [0.0] * (L + 1)
+        self.exact = True
 
         visited = 0  # child costs and bounds added up (2 FLOPs each), counted once
 
@@ -169,6 +186,9 @@ class ExactSearch:
             costs = node.costs
             rest = bound[depth + 1]
             for k in node.order:
+                if not self.exact:
+                    return
+                k = int(k)
                 c = partial + float(costs[k])
                 visited += 1
                 if c + rest > best_cost:
@@ -180,6 +200,9 @@ class ExactSearch:
                     continue
                 nxt = cache.get(child)
                 if nxt is None:
+                    if len(cache) >= self.max_nodes and best_path:
+                        self.exact = False  # full: keep the best hypothesis found
+                        return
                     nxt = Node(self._child(node, k, t))
                     cache[child] = nxt
                 dfs(child, nxt, c)

@@ -131,22 +131,24 @@ class Covariances:
 
 class NodeTable:
     """Every node of the live search trees, one row each: the frame, the detection
-    (position in the frame, :data:`MISS` or :data:`END`) and its table row, the state,
-    the covariance rows (:class:`Covariances`) after and predicted into the frame (-1:
-    none, a root), the consecutive misses, the score, whether the branch ended there, and
-    the row and frame of the branch's latest detection (the hybrid's pruning key)."""
+    (position in the frame, :data:`MISS` or :data:`END`) and its table row, the state
+    (every mode's, side by side), per mode the covariance rows (:class:`Covariances`)
+    after and predicted into the frame (-1: none, a root) and the log-weight, the
+    consecutive misses, the score, whether the branch ended there, and the row and frame
+    of the branch's latest detection (the hybrid's pruning key)."""
 
-    FIELDS = ("frame", "det", "row", "x", "cov", "covp", "misses", "score", "ended",
+    FIELDS = ("frame", "det", "row", "x", "cov", "covp", "lw", "misses", "score", "ended",
               "last_row", "last_frame")
 
-    def __init__(self, state_dim: int):
+    def __init__(self, state_width: int, modes: int = 1):
         self.n = 0
         self.frame = np.zeros(0, dtype=np.int64)
         self.det = np.zeros(0, dtype=np.int64)
         self.row = np.zeros(0, dtype=np.int64)
-        self.x = np.zeros((0, state_dim))
-        self.cov = np.zeros(0, dtype=np.int64)
-        self.covp = np.zeros(0, dtype=np.int64)
+        self.x = np.zeros((0, state_width))
+        self.cov = np.zeros((0, modes), dtype=np.int64)
+        self.covp = np.zeros((0, modes), dtype=np.int64)
+        self.lw = np.zeros((0, modes))
         self.misses = np.zeros(0, dtype=np.int64)
         self.score = np.zeros(0)
         self.ended = np.zeros(0, dtype=bool)

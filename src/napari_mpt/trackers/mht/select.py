@@ -67,6 +67,7 @@ class SelectStats:
     lp: int = 0                    # of those, solved by an integral relaxation
     fixed: int = 0                 # branches the relaxation ruled out before a milp
     largest: int = 0               # owners in the largest cluster
+    time_limited: int = 0          # integer programs stopped by the time limit unproven
     nodes: int = 0
     sizes: list[int] = field(default_factory=list)
 
@@ -271,6 +272,7 @@ def select_options(opts: Options, budget: int, stats: SelectStats,
                 if _score(opts, g, inc) > score or not ch:
                     score, ch = _score(opts, g, inc), inc
             score2, ch2, exact = _milp(opts, g, ub, time_limit)
+            stats.time_limited += not exact
             if ch2 and (exact or not ch or score2 > score):
                 score, ch = score2, ch2
             if not ch:  # HiGHS found nothing in time: the search's best (greedy at worst)

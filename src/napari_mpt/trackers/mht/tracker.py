@@ -27,12 +27,13 @@ from ...core.flops import FlopCounter, measured
 from ...core.params import MHTParams
 from ...core.results import FlopCount, RunControl, TrackingResult
 from .clusters import Cluster, gate_clusters
-from .detection_level import FA_FLOOR, NODE_BYTES, PD_CAP, Scene, Tuning, run, smooth_track
-from .estimate import estimate_parameters, field_of_view
-from .exact import ExactSearch, all_permutations
+from .detection_level import FA_FLOOR, PD_CAP, Scene, Tuning, node_bytes, run, smooth_track
+from .estimate import MOTION_FIELDS, estimate_parameters, field_of_view
+from .exact import ExactSearch, all_permutations, cache_node_bytes
 from .exhaustive import exhaustive_bytes, exhaustive_search
 from .kalman import Schedule, kalman_step_flops
-from .motion import motion_model
+from .lookback import choose_lookback
+from .motion import motion_bank, motion_model
 from .smooth import rts_smooth
 
 EXACT_MAX_PERMUTATIONS = 40_320  # 8!: permutations costed at each node of the exact search
@@ -82,11 +83,14 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
     assign[0] = np.arange(N)
     filtered = np.zeros((T, N, s))
     filtered[0] = X
+    assert params.lookback is not None, "resolve() first"
     K = min(params.lookback, T - 1)
     clustered = N > 2
     searches: dict[tuple[int, ...], tuple[ExactSearch, list[bytes]]] = {}
     perms_of: dict[int, np.ndarray] = {}
-    stats: dict[str, float] = {"nodes_expanded": 0, "clusters_max": 0, "windows": 0}
+    stats: dict[str, float] = {"nodes_expanded": 0, "clusters_max": 0, "windows": 0,
+                               "exact": 0, "bounded": 0}
+    budget = params.memory_budget_mb * 2**20
     whole = Cluster(np.arange(N), [np.arange(N)] * K)
     if not clustered:
         check_window(params, N, K, s, d)
@@ -118,8 +122,10 @@ def _run(stack_coords: np.ndarray, params: MHTParams, counter: FlopCounter,
                 path, _, states = exhaustive_search(
                     model, X[cl.tracks], schedule.P[c], Zc, perms, counter)
             else:
+                # each cluster's cache gets its tracks' share of the memory budget
+                cap = int(budget * n / N / cache_node_bytes(n, s))
                 path, states = _exact(searches, cl, X, c, Zc, schedule, perms, counter,
-                                      ncommit, stats, clustered)
+                                      ncommit, stats, clustered, max(cap, 1))
             if clustered:
                 for j in range(ncommit):
                     assign[c + 1 + j, cl.tracks] = cl.dets[j][perms[path[j]]]
@@ -164,24 +170,30 @@ def hypothesis_cost(schedule: Schedule, coords: np.ndarray, assign: np.ndarray,
 
 def _exact(searches: dict, cl: Cluster, X: np.ndarray, c: int, Zc: list[np.ndarray],
            schedule: Schedule, perms: np.ndarray, counter: FlopCounter, ncommit: int,
-           stats: dict, clustered: bool = True) -> tuple[tuple[int, ...], list[np.ndarray]]:
-    """Run (or continue) the cached branch-and-bound search of one cluster."""
+           stats: dict, clustered: bool = True, max_nodes: int = 1 << 62
+           ) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """Run (or continue) the cached branch-and-bound search of one cluster, its cache kept
+    within ``max_nodes``; counts it exact or bounded."""
     key = cl.key()
     # the cache is valid while the cluster keeps the same detections in the frames it saw
     # (always, for the one cluster of an unclustered scene)
     frame_keys = [cl.dets[j].tobytes() for j in range(len(Zc))] if clustered else []
     entry = searches.get(key)
     if entry is None or entry[1] != frame_keys[: len(entry[1])]:
-        search = ExactSearch(schedule, perms, counter)
+        search = ExactSearch(schedule, perms, counter, max_nodes)
         search.reset(X[cl.tracks])
     else:
         search = entry[0]
+        search.max_nodes = max_nodes
     before = search.nodes_expanded
     path, _ = search.solve(c, Zc)
     stats["nodes_expanded"] += search.nodes_expanded - before
+    stats["exact" if search.exact else "bounded"] += 1
     states = [search.state(path[: j + 1], c) for j in range(ncommit)]
     if ncommit == 1:
         search.commit(path[0])
+        if not search.exact:  # a full cache: start the next window from the root alone
+            search.cache = {(): search.cache[()]}
         searches[key] = (search, frame_keys[1:])
     else:
         searches.pop(key, None)
@@ -199,19 +211,43 @@ def frames_of(detections: Detections) -> tuple[np.ndarray, list[np.ndarray], lis
     return numbers, [detections.coords[r] for r in rows], rows
 
 
-ESTIMATED = ("process_noise", "measurement_noise", "detection_probability", "clutter_density",
-             "birth_density")
+RATES = ("detection_probability", "clutter_density", "birth_density")
 
 
-def resolve(params: MHTParams, coords: list[np.ndarray]) -> tuple[MHTParams, dict[str, float]]:
-    """``params`` with every "estimate" (None) field filled in from the data, and those
-    estimates (see :mod:`.estimate`)."""
-    missing = [f for f in ESTIMATED if getattr(params, f) is None]
-    if not missing:
-        return params, {}
-    est = estimate_parameters(coords)
-    values = {f: float(est[f]) for f in missing}
-    return params.replace(**values), values
+def resolve(params: MHTParams, numbers: np.ndarray, coords: list[np.ndarray],
+            rows: list[np.ndarray], control: RunControl | None = None
+            ) -> tuple[MHTParams, dict[str, Any], dict[str, Any]]:
+    """``params`` with the motion model ("auto"), every "estimate" (None) field it uses
+    (see :mod:`.estimate`) and the lookback (:mod:`.lookback`) filled in from the data;
+    the values so chosen, and what they came from (empty when nothing was estimated)."""
+    model = params.motion_model
+    motion = MOTION_FIELDS.get(model, MOTION_FIELDS["switching"])
+    missing = [f for f in (*motion, *RATES) if getattr(params, f) is None]
+    values: dict[str, Any] = {}
+    stats: dict[str, Any] = {}
+    if model == "auto" or missing:
+        fixed = {f: float(getattr(params, f)) for f in motion if getattr(params, f) is not None}
+        est = estimate_parameters(coords, model, fixed)
+        chosen = est["motion_model"]
+        values = {"motion_model": chosen} if model == "auto" else {}
+        values.update({f: float(est[f]) for f in (*MOTION_FIELDS[chosen], *RATES)
+                       if getattr(params, f) is None})
+        stats = {k: v for k, v in est.items() if k not in values and k not in fixed}
+        params = params.replace(**values)
+    if params.lookback is None:
+        k, evidence = choose_lookback(numbers, coords, rows, params, _sample_run, control)
+        values["lookback"] = k
+        stats["lookback"] = evidence
+        params = params.replace(lookback=k)
+    return params, values, stats
+
+
+def _sample_run(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
+                params: MHTParams, control: RunControl | None) -> tuple[Tracks, int]:
+    """The lookback rule's sample run: tracks and tree nodes made."""
+    tracks, _, scene = run_detection_level(numbers, coords, rows, params, FlopCounter(),
+                                           control)
+    return tracks, scene.created
 
 
 def track_mht(detections: Detections, params: MHTParams | None = None,
@@ -230,10 +266,11 @@ def track_mht(detections: Detections, params: MHTParams | None = None,
     params = params or MHTParams()
     start = time.perf_counter()
     numbers, coords, rows = frames_of(detections)
-    params, estimated = resolve(params, coords)
+    params, estimated, estimation = resolve(params, numbers, coords, rows, control)
     counts = {len(z) for z in coords}
     clean = (params.detection_probability == 1.0 and params.clutter_density == 0.0
-             and params.birth_density == 0.0 and len(counts) == 1)
+             and params.birth_density == 0.0 and len(counts) == 1
+             and params.motion_model != "switching")
     if clean:  # equal counts, so no empty frame: the frames above stack as they are
         stack = FrameStack(numbers, np.stack(coords), np.stack(rows))
         try:
@@ -247,7 +284,8 @@ def track_mht(detections: Detections, params: MHTParams | None = None,
             T = assign.shape[0]
             rows_table = stack.index[np.arange(T)[:, None], assign]
             tracks = Tracks.from_assignment(stack.frames, rows_table, est)
-            stats.update(exact_clusters=int(stats["windows"]), bounded_clusters=0,
+            stats.update(exact_clusters=int(stats.pop("exact")),
+                         bounded_clusters=int(stats.pop("bounded")),
                          largest_cluster=int(stats["clusters_max"]), path="permutations")
     if not clean:
         if params.mode == "exhaustive":
@@ -261,9 +299,48 @@ def track_mht(detections: Detections, params: MHTParams | None = None,
         flops = FlopCount(flops.value, flops.source, flops.detail + "; " + GENERAL_FLOPS)
         stats["path"] = "detection-level"
     stats["estimated"] = estimated
+    if estimation:
+        stats["estimation"] = estimation
+    note_exactness(stats)
     wall = time.perf_counter() - start
     return TrackingResult(tracks, "mht", params.label(), params.to_dict(), wall, flops,
                           device="cpu", info=stats)
+
+
+def note_exactness(info: dict[str, Any]) -> None:
+    """Set ``info["exact"]`` and, when the run was not exact, ``info["warning"]``: how many
+    clusters a budget bounded (their hypothesis the best found, not proven the best) and
+    tracks it capped, and which setting to change.  Every front end shows the warning
+    (the CLI's stderr, the Track widget's readout, run table and a napari warning)."""
+    bounded = int(info.get("bounded_clusters", 0))
+    capped = int(info.get("capped_owners", 0))
+    info["exact"] = not bounded and not capped
+    if info["exact"]:
+        info.pop("warning", None)
+        return
+    total = bounded + int(info.get("exact_clusters", 0))
+    parts = []
+    if bounded:
+        parts.append(f"{bounded:,} of {total:,} clusters bounded (the best hypothesis found, "
+                     "not proven the best)")
+    if capped:
+        parts.append(f"{capped:,} tracks capped (their weakest branches cut)")
+    why = list(info.get("capped_by", []))
+    if info.get("time_limited_clusters"):
+        why.append("milp_time_limit")
+    if info.get("path") == "permutations":
+        why.append("memory_budget_mb")
+    fixes = [ADVICE[w] for w in dict.fromkeys(why)] or [ADVICE["memory_budget_mb"]]
+    info["warning"] = ("MHT not exact: " + " and ".join(parts) + ". To search exactly: "
+                       + "; ".join(fixes) + ".")
+
+
+ADVICE = {
+    "memory_budget_mb": "lower the lookback K or raise memory_budget_mb (--memory-budget-mb)",
+    "max_branches": "raise max_branches (--max-branches)",
+    "milp_time_limit": "raise milp_time_limit (--milp-time-limit) or lower the lookback K",
+}
+"""What to change, by the budget that bounded the search."""
 
 
 GENERAL_FLOPS = ("counted: Kalman predictions, covariances, gains, determinants, gating "
@@ -290,7 +367,7 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
     (:mod:`napari_mpt.trackers.hybrid`), which prunes links with the transformer's scores;
     everything else is the MHT's own."""
     d = coords[0].shape[1] if len(coords[0]) else next(len(z[0]) for z in coords if len(z))
-    model = motion_model(params, d)
+    bank = motion_bank(params, d)
     lo, hi, area = field_of_view(coords)
     assert params.detection_probability is not None and params.clutter_density is not None
     assert params.birth_density is not None
@@ -298,26 +375,29 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
     lam_fa = max(params.clutter_density, FA_FLOOR)
     lam_b = params.birth_density
     lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
-    scene = Scene(model, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
+    scene = Scene(bank, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
                   params.max_gap, params.link_gate, counter, allowed=allowed,
                   smooth=params.smooth, tuning=tuning or Tuning())
+    assert params.lookback is not None, "resolve() first"
     done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
                      params.memory_budget_mb * 2**20, None if control is None else control.step,
                      params.milp_time_limit)
     states = done.x
-    if params.smooth and len(states):
-        covs = scene.covs
+    if params.smooth and len(states):  # each mode's filter smoothed, then weighed
         cuts = np.flatnonzero(np.diff(done.track)) + 1
-        P = covs.stack(done.cov)
-        Pp = covs.stack(np.maximum(done.covp, 0))
-        states = np.concatenate([
-            smooth_track(model, states[a:b], P[a:b], Pp[a:b], counter)
-            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(states)], strict=True)])
+        states = states.copy()
+        for j, (m, covs, sl) in enumerate(zip(bank.models, scene.covs, scene.slices,
+                                              strict=True)):
+            P = covs.stack(done.cov[:, j])
+            Pp = covs.stack(np.maximum(done.covp[:, j], 0))
+            states[:, sl] = np.concatenate([
+                smooth_track(m, states[a:b, sl], P[a:b], Pp[a:b], counter)
+                for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(states)], strict=True)])
     seen = done.det >= 0
     fr = done.frame[seen]
     first = np.cumsum([0] + [len(z) for z in coords])  # frame t's detections, flattened
     at = first[fr] + done.det[seen]
-    P = states[seen][:, :d]
+    P = scene.positions(states[seen], done.lw[seen])
     M = np.concatenate(coords)[at] if len(at) else np.empty((0, d))
     n_tracks = done.n_tracks
     tid = done.track[seen]
@@ -327,5 +407,5 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
                     np.concatenate(rows).astype(np.int64)[at] if len(at) else at,
                     {f"{a}_measured": M[:, k] for k, a in enumerate(axes)})
     info.update(tracks=n_tracks, lambda_0=lam_0, area=area,
-                peak_memory_mb=info["peak_nodes"] * NODE_BYTES / 2**20)
+                peak_memory_mb=info["peak_nodes"] * node_bytes(bank) / 2**20)
     return tracks, info, scene
