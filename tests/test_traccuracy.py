@@ -82,6 +82,17 @@ def test_perfect_tracks_score_one_everywhere(run):
     assert score.errors == []
 
 
+def test_chota_is_left_out_with_its_reason_where_it_would_take_too_long(run, monkeypatch):
+    sim, res = run
+    monkeypatch.setattr("napari_mpt.evaluation.traccuracy.CHOTA_BUDGET", 10.0)
+    score = traccuracy_measures(res.tracks, sim.truth)
+    assert score.chota is None and score.edge_f1 is not None and score.ctc_lnk is not None
+    n_true, n_est = len(sim.truth.ids()), len(res.tracks.ids())
+    summary = score.summary()
+    assert "chota" not in summary
+    assert summary["chota_skipped"].startswith(f"{n_true} true x {n_est} estimated tracks")
+
+
 def test_evaluate_json_and_benchmark_report_them(run, tmp_path, capsys):
     sim, res = run
     write_tracks(tmp_path / "run.csv", res.tracks)

@@ -102,8 +102,12 @@ def dask_client(scheduler: str | None = None, workers: int = 2,
         with client:
             yield client
         return
+    # no dashboard, and the scheduler's own HTTP server on a free port: its default, 8787,
+    # is taken by any other cluster on the machine (a warning on every run)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                      dashboard_address=None, silence_logs=logging.ERROR,
+                      scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"}
+                      ) as cluster, \
             Client(cluster) as client:
         yield client
 

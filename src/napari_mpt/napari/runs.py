@@ -40,7 +40,8 @@ TOOLTIPS = {
            "weights (1 per wrong link, 1.5 per missed one)",
     "TRA": "traccuracy's Cell Tracking Challenge TRA: points found and links kept together",
     "CHOTA": "traccuracy's CHOTA: detection, association and long-range consistency of "
-             "the tracks together (1 = perfect)",
+             "the tracks together (1 = perfect; left out on data with thousands of tracks, "
+             "where it would take minutes)",
     "TP": "true links found (position link Jaccard)",
     "FP": "wrong links made (drawn magenta in the link-errors layer)",
     "FN": "true links missed (drawn cyan in the link-errors layer)",
