@@ -13,6 +13,7 @@ from napari_mpt.core.errors import Cancelled, InputError, ParameterError
 from napari_mpt.core.params import DetectParams, MovieParams
 from napari_mpt.core.results import RunControl
 from napari_mpt.detection.detect import FEATURES, detect, detect_frame, expected_localisation_error
+from napari_mpt.detection.estimate import estimate_settings
 from napari_mpt.evaluation.detections import evaluate_detections
 from napari_mpt.io import read_detections, write_movie
 from napari_mpt.simulation.movie import render_movie
@@ -44,7 +45,7 @@ def test_noiseless_spots_are_fitted_exactly():
 def test_noiseless_3d_spot_with_its_own_z_width():
     frame = gaussian_frame((15, 30, 30), [(7.4, 14.2, 15.65)], amp=50.0, bg=5.0,
                            sigma=(2.0, 1.3, 1.3))
-    spots = detect_frame(frame, DetectParams(spot_sigma_z=2.0))
+    spots = detect_frame(frame, DetectParams(spot_sigma=1.3, spot_sigma_z=2.0))
     np.testing.assert_allclose(spots.coords, [[7.4, 14.2, 15.65]], atol=1e-3)
     assert spots.features["width"][0] == pytest.approx(1.3, rel=1e-3)
 
@@ -173,8 +174,20 @@ def test_detect_params_validation():
         DetectParams(spot_sigma=0.1)
     with pytest.raises(ParameterError, match="min_distance"):
         DetectParams(min_distance=0)
-    assert DetectParams(spot_sigma=2.0).sigmas(3) == (2.0, 2.0, 2.0)
-    assert DetectParams(spot_sigma_z=3.0).sigmas(3) == (3.0, 1.3, 1.3)
+    with pytest.raises(ParameterError, match="polarity"):
+        DetectParams(polarity="grey")
+    with pytest.raises(ParameterError, match="engine"):
+        DetectParams(engine="imagej")
+    with pytest.raises(ParameterError, match="threshold"):
+        DetectParams(threshold="high")          # type: ignore[arg-type]  # bad input on purpose
+    # "estimate" (as the CLI and the widgets hand it over) means None; given values are used
+    assert DetectParams(spot_sigma="estimate", threshold=" 7 ").threshold == 7.0  # type: ignore[arg-type]
+    assert DetectParams(spot_sigma="estimate").spot_sigma is None  # type: ignore[arg-type]
+    movie = np.random.default_rng(0).poisson(10.0, (2, 8, 24, 24))
+    given = DetectParams(polarity="bright", spot_sigma=2.0, spot_sigma_z=3.0, threshold=6.0)
+    settings = estimate_settings(movie, given)
+    assert settings.sigmas == (3.0, 2.0, 2.0) and settings.threshold == 6.0
+    assert settings.polarity == "bright" and settings.estimated == ()
 
 
 # --- CLI -------------------------------------------------------------------------------

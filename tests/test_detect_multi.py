@@ -1,5 +1,5 @@
 """Multi-emitter fitting: close pairs resolved, isolated spots untouched, no spots from
-noise, and the pieces (filtered model, joint fit) exact against brute force."""
+noise, and the pieces (renderer, joint fit) exact against brute force."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import pytest
 
 from napari_mpt.core.errors import ParameterError
 from napari_mpt.core.params import DetectParams, MovieParams
-from napari_mpt.detection.detect import DOG_RATIO, LOW_RATIO, detect, detect_frame, filter_frame
+from napari_mpt.detection.detect import detect, detect_frame
 from napari_mpt.detection.multi import cluster_pixels, fit_clusters
 from napari_mpt.evaluation.detections import evaluate_detections
-from napari_mpt.imaging.render import render, render_filtered
+from napari_mpt.imaging.render import render
 from napari_mpt.simulation.movie import render_movie
 
-ON, OFF = DetectParams(), DetectParams(multi_emitter=False)
+# the multi-emitter step at a known spot size: a frame holding one merged pair would make
+# its own size estimate the pair's width
+ON, OFF = DetectParams(spot_sigma=1.3), DetectParams(spot_sigma=1.3, multi_emitter=False)
 
 
 def spots_frame(shape, centres, amp, bg=10.0, sigma=1.3, seed=0):
@@ -67,7 +69,7 @@ def test_no_spot_is_added_in_noise(seed):
     # a threshold of 3.5 noise sd lets the detector pick a few noise peaks (8 on average
     # here), which the multi-emitter step then works on; it must not add to them
     noise = spots_frame((128, 128), [], amp=0.0, seed=seed)
-    low = {"threshold": 3.5}
+    low = {"threshold": 3.5, "spot_sigma": 1.3}
     single = detect_frame(noise, DetectParams(multi_emitter=False, **low))
     multi = detect_frame(noise, DetectParams(**low))
     assert len(single) > 0 and len(multi) == len(single)
@@ -95,7 +97,7 @@ def test_joint_fits_alone_refit_close_pairs_without_adding_spots():
     # two peaks 3.5 px apart: each single fit is pulled by the other's light
     truth = [(20.0, 18.25), (20.0, 21.75)]
     frame = spots_frame((40, 40), truth, amp=1000.0, bg=10.0, seed=4)
-    joint = detect_frame(frame, DetectParams(residual_rounds=0))
+    joint = detect_frame(frame, DetectParams(spot_sigma=1.3, residual_rounds=0))
     single = detect_frame(frame, OFF)
     assert len(joint) == len(single) == 2
 
@@ -104,23 +106,6 @@ def test_joint_fits_alone_refit_close_pairs_without_adding_spots():
 
     assert err(joint).max() < err(single).max()
     assert err(joint).max() < 0.05
-
-
-def test_filtered_model_is_the_filtered_frame_of_the_model():
-    # brute force: filter the drawn image; spots at the edges and corners too
-    rng = np.random.default_rng(0)
-    c = np.concatenate([rng.uniform(0, 96, (150, 2)), [[0.2, 0.4], [95.3, 50.0], [3.0, 95.4]]])
-    a = rng.uniform(20, 40, len(c))
-    psf, sig = np.array([1.33, 1.33]), np.array([1.3, 1.3])
-    want = filter_frame(render((96, 96), c, a, psf).astype(np.float32), (1.3, 1.3))
-    got = render_filtered((96, 96), c, a, psf, LOW_RATIO * sig, DOG_RATIO * sig)
-    # only the wide, faint high-pass part is cut (at 3 of its sigmas)
-    assert np.abs(got - want).max() < 2e-3 * want.max()
-    c3 = np.column_stack([rng.uniform(0, 12, 20), rng.uniform(0, 30, 20), rng.uniform(0, 30, 20)])
-    s3 = np.array([2.0, 1.3, 1.3])
-    want3 = filter_frame(render((12, 30, 30), c3, a[:20], s3).astype(np.float32), tuple(s3))
-    got3 = render_filtered((12, 30, 30), c3, a[:20], s3, LOW_RATIO * s3, DOG_RATIO * s3)
-    assert np.abs(got3 - want3).max() < 2e-3 * want3.max()
 
 
 def test_render_is_the_sum_of_gaussians():
@@ -152,8 +137,10 @@ def test_dense_movie_recall_and_rmse_improve():
     rng = np.random.default_rng(7)
     truth = (np.repeat(np.arange(3), 250), rng.uniform(0, 256, (750, 2)))
     movie = render_movie(truth, MovieParams(snr=4.0, size=(256, 256), seed=8))
-    single = evaluate_detections(detect(movie, OFF), truth)
-    multi = evaluate_detections(detect(movie, ON), truth)
+    # at the threshold this test was built at (estimated, it is 7.2 here: the rings of
+    # neighbouring spots add up to background-like peaks)
+    single = evaluate_detections(detect(movie, OFF.replace(threshold=5.0)), truth)
+    multi = evaluate_detections(detect(movie, ON.replace(threshold=5.0)), truth)
     assert multi.recall > single.recall + 0.02
     assert multi.rmse < single.rmse - 0.04
     assert multi.precision >= 0.99

@@ -35,9 +35,13 @@ class RunControl:
     progress: Callable[[int, int], None] | None = None
     should_stop: Callable[[], bool] | None = None
 
-    def step(self, done: int, total: int) -> None:
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if the user asked to stop (no progress reported)."""
         if self.should_stop is not None and self.should_stop():
             raise Cancelled("cancelled by the user")
+
+    def step(self, done: int, total: int) -> None:
+        self.check()
         if self.progress is not None:
             self.progress(done, total)
 

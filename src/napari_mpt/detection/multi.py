@@ -4,7 +4,7 @@ next to a brighter neighbour found in the residual.
 At 1000 spots per 512 x 512 frame a quarter of the spots have a neighbour within 5 px:
 two spots closer than about 3 px (PSF sigma 1.3 px) make one peak of the filtered frame,
 and a neighbour's light pulls a single-spot fit towards it.  After the single-spot fits
-(:func:`napari_mpt.detection.detect.fit_spots`), in each of ``residual_rounds`` rounds:
+(:func:`napari_mpt.detection.fit.fit_spots`), in each of ``residual_rounds`` rounds:
 
 1. **Candidates from the residual**, as DAOSTORM does (Holden et al., Nature Methods
    8:279, 2011): every spot, drawn with the common PSF width, is subtracted from the
@@ -12,9 +12,7 @@ and a neighbour's light pulls a single-spot fit towards it.  After the single-sp
    are); the residual, filtered with the detector's difference of Gaussians, is searched
    for local maxima above the detection threshold (``CANDIDATE_LEVEL``) within
    ``CANDIDATE_SIGMAS`` of a spot.  The filter is linear, so the filtered residual is the
-   filtered frame minus the filtered model, and the filtered model is drawn spot by spot
-   (:func:`~napari_mpt.imaging.render.render_filtered`, exact at the frame's edges too) instead of filtering a
-   second frame.
+   filtered frame minus the filtered model.
 2. **Joint fits**: spots (and candidates) closer than ``LINK_SIGMAS`` spot sigmas are
    linked into clusters (connected components).  Each cluster of several spots (first
    round), and each cluster with a candidate (its strongest one), is fitted as
@@ -25,20 +23,21 @@ and a neighbour's light pulls a single-spot fit towards it.  After the single-sp
    close spots pass for one wide spot.
 3. **Test**: a cluster with a candidate is fitted with it and without it on the same
    pixels, and keeps it only if the residual sum of squares drops by at least
-   ``threshold**2`` noise variances (the fit's own noise variance: a likelihood-ratio
-   test, as in the multi-emitter fits of Huang et al., Biomed. Opt. Express 2:1377,
-   2011).  For a spot at a known position that drop is the square of its matched-filter
-   signal-to-noise ratio, so a hidden spot must be as significant as the detector's
-   threshold asks of any spot, and a noise bump next to a spot is not added.  The new
+   ``SIGNIFICANCE**2`` (25) noise variances (the fit's own noise variance: a
+   likelihood-ratio test, as in the multi-emitter fits of Huang et al., Biomed. Opt.
+   Express 2:1377, 2011).  For a spot at a known position that drop is the square of its
+   matched-filter signal-to-noise ratio, so a hidden spot must be as significant as
+   white noise makes a peak once in 10^5 frames, and a noise bump next to a spot is not
+   added.  (Not the detection threshold's square: estimated from the movie it also
+   measures the background's texture, which the fit's own noise already holds.)  The new
    spot must also end at least ``min_distance`` from every other one, and all spots of
    the cluster with a positive amplitude.  Without the candidate a cluster of several
    spots takes its joint fit (if it passes the same sanity checks).
 
 A spot with no neighbour within the link distance and no accepted candidate keeps its
-single-spot fit exactly.  scipy's ``least_squares`` would fit one cluster per call (about a
-millisecond each, hundreds of clusters per frame), so the joint fit is written here,
-batched over all the clusters of a frame in numpy, padded to the same number of spots
-and pixels within size classes.
+single-spot fit exactly.  The joint fits of all the clusters of a frame are one batch of
+the detector's Levenberg-Marquardt loop (:mod:`napari_mpt.detection.lm`), padded to the
+same number of spots and pixels within size classes.
 """
 
 from __future__ import annotations
@@ -47,7 +46,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..imaging.render import grid, render, render_filtered
+from ..imaging.render import grid, render
+from .filters import DOG_RATIO, LOW_RATIO, SIGNIFICANCE, filter_frame
+from .lm import levenberg_marquardt
 
 LINK_SIGMAS = 3.5
 """Spots closer than this many spot sigmas are fitted together (at 3.5 sigmas a spot's
@@ -74,15 +75,6 @@ JOINT_ITERATIONS = 6
 """Levenberg-Marquardt steps per joint fit at most: after 6 the median step is below
 0.01 px, and on simulated movies (1000 spots per frame, SNR 4) recall is 0.964 with 6
 steps and 0.965 with 20, which take twice the time."""
-
-STEP_TOL = 1e-2
-"""A cluster's fit stops when no parameter moves by more than this (positions in px,
-background and amplitudes relative to the largest starting amplitude): a hundredth of a
-pixel, ten times below the localisation error at SNR 7."""
-
-COST_TOL = 1e-9
-"""... or when a step changes the sum of squares by less than this fraction."""
-
 
 @dataclass
 class Spots:
@@ -198,96 +190,74 @@ class JointFit:
                         self.rss[sel], self.n_pix[sel], self.ok[sel])
 
 
+class ClusterFits:
+    """The least-squares problem of :func:`fit_clusters` for the batched loop: ``theta =
+    [b, a_1..a_M, mu_1..mu_M]`` per cluster.  float32 for the per-pixel arrays (half the
+    memory traffic; positions to 1e-4 px), float64 for the parameters and sums of
+    squares."""
+
+    def __init__(self, pix: np.ndarray, weight: np.ndarray, values: np.ndarray,
+                 member: np.ndarray, sigma: np.ndarray) -> None:
+        self.px, self.val = pix.astype(np.float32), values.astype(np.float32)
+        self.wt, self.em = weight.astype(np.float32), member.astype(np.float32)
+        self.m, self.ndim = member.shape[1], pix.shape[2]
+        self.sigma = sigma.astype(np.float32)
+        self.inv_s2 = (1.0 / sigma ** 2).astype(np.float32)
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Background ``(C,)``, amplitudes ``(C, M)`` and positions ``(C, M, d)``."""
+        return (theta[:, 0], theta[:, 1:1 + self.m],
+                theta[:, 1 + self.m:].reshape(len(theta), self.m, self.ndim))
+
+    def residuals(self, theta: np.ndarray) -> np.ndarray:
+        b, a, mu = self.split(theta)
+        g, diff = _gauss(self.px, mu.astype(np.float32), self.sigma)
+        g *= self.em[:, :, None]
+        model = b[:, None].astype(np.float32) + np.einsum("cm,cmp->cp", a.astype(np.float32), g)
+        res = (self.val - model) * self.wt
+        self._last = (a, g, diff, res)
+        return (res * res).sum(axis=1, dtype=np.float64)
+
+    def normal(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        assert self._last is not None
+        a, g, diff, res = (v[rows] for v in self._last)
+        w = self.wt[rows]
+        n_pix = w.shape[1]
+        jac = np.empty((len(rows), 1 + self.m * (1 + self.ndim), n_pix), dtype=np.float32)
+        jac[:, 0] = 1.0
+        jac[:, 1:1 + self.m] = g
+        dmu = (a.astype(np.float32)[:, :, None, None] * g[..., None]) * diff * self.inv_s2
+        jac[:, 1 + self.m:] = dmu.transpose(0, 1, 3, 2).reshape(len(rows), -1, n_pix)
+        jac *= w[:, None, :]
+        return ((jac @ jac.transpose(0, 2, 1)).astype(np.float64),
+                (jac @ res[:, :, None])[..., 0].astype(np.float64))
+
+    def keep(self, lines: np.ndarray) -> None:
+        self.px, self.val, self.wt, self.em = (self.px[lines], self.val[lines],
+                                               self.wt[lines], self.em[lines])
+
+
 def fit_clusters(pix: np.ndarray, weight: np.ndarray, values: np.ndarray, b0: np.ndarray,
                  a0: np.ndarray, mu0: np.ndarray, member: np.ndarray, sigma: np.ndarray
                  ) -> JointFit:
-    """Levenberg-Marquardt fits of ``b + sum_m a_m exp(-|p - mu_m|^2 / 2 sigma^2)`` to
+    """Least-squares fits of ``b + sum_m a_m exp(-|p - mu_m|^2 / 2 sigma^2)`` to
     ``values`` ``(C, P)`` at the pixels ``pix`` ``(C, P, d)`` with weights ``weight``, one
-    independent problem per cluster, batched; ``member`` ``(C, M)`` masks padding spots
-    (their parameters stay put) and ``sigma`` (per axis) is fixed.
-
-    Parameters ``[b, a_1..a_M, mu_1..mu_M]``; a step is taken where it lowers the sum of
-    squares, the damping shrinks after a taken step and grows after a refused one."""
+    independent problem per cluster, by the batched Levenberg-Marquardt loop
+    (:mod:`napari_mpt.detection.lm`); ``member`` ``(C, M)`` masks padding spots (their
+    parameters stay put) and ``sigma`` (per axis) is fixed."""
     c_count, m_count = member.shape
-    n_pix, ndim = pix.shape[1], pix.shape[2]
-    q = 1 + m_count * (1 + ndim)
-    # float32 for the per-pixel arrays (half the memory traffic; positions to 1e-4 px),
-    # float64 for the parameters, sums of squares and the normal equations
-    em = member.astype(np.float32)
-    fixed = np.concatenate([np.zeros((c_count, 1)), 1.0 - em, np.repeat(1.0 - em, ndim, axis=1)],
+    ndim = pix.shape[2]
+    pad = ~member
+    fixed = np.concatenate([np.zeros((c_count, 1), bool), pad, np.repeat(pad, ndim, axis=1)],
                            axis=1)
-    inv_s2 = (1.0 / sigma ** 2).astype(np.float32)
-    sigma32 = sigma.astype(np.float32)
     top = np.maximum(np.abs(a0).max(axis=1, keepdims=True), 1e-6)
     scale = np.concatenate([top, np.repeat(top, m_count, axis=1),
                             np.ones((c_count, m_count * ndim))], axis=1)
-    # the lines still being fitted, compacted as lines finish (no copies of finished ones)
-    idx = np.arange(c_count)
-    px, val, wt = pix.astype(np.float32), values.astype(np.float32), weight.astype(np.float32)
-    emc, fix, sc = em, fixed, scale
-
-    def residual(b: np.ndarray, a: np.ndarray, mu: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        g, diff = _gauss(px, mu.astype(np.float32), sigma32)
-        g *= emc[:, :, None]
-        model = b[:, None].astype(np.float32) + np.einsum("cm,cmp->cp", a.astype(np.float32), g)
-        res = (val - model) * wt
-        return (res * res).sum(axis=1, dtype=np.float64), res, g, diff
-
-    def jacobian(a: np.ndarray, g: np.ndarray, diff: np.ndarray, w: np.ndarray) -> np.ndarray:
-        jac = np.empty((len(a), n_pix, q), dtype=np.float32)
-        jac[..., 0] = 1.0
-        jac[..., 1:1 + m_count] = g.transpose(0, 2, 1)
-        dmu = (a.astype(np.float32)[:, :, None, None] * g[..., None]) * diff * inv_s2
-        jac[..., 1 + m_count:] = dmu.transpose(0, 2, 1, 3).reshape(len(a), n_pix, -1)
-        return jac * w[..., None]
-
-    b_out, a_out, mu_out = (b0.astype(np.float64), a0.astype(np.float64),
-                            mu0.astype(np.float64))
-    cost_out = np.empty(c_count)
-    b, a, mu = b_out.copy(), a_out.copy(), mu_out.copy()
-    cost, res, g, diff = residual(b, a, mu)
-    jac = jacobian(a, g, diff, wt)
-    lam = np.full(c_count, 1e-3)
-    eye = np.eye(q)
-    for _ in range(JOINT_ITERATIONS):
-        jt = jac.transpose(0, 2, 1)
-        h = (jt @ jac).astype(np.float64)
-        grad = (jt @ res[:, :, None])[..., 0].astype(np.float64)
-        damp = lam[:, None] * np.einsum("cqq->cq", h) + 1e-12 + fix
-        step = np.linalg.solve(h + damp[:, :, None] * eye, grad[..., None])[..., 0]
-        step *= 1.0 - fix
-        tb = b + step[:, 0]
-        ta = a + step[:, 1:1 + m_count]
-        tmu = mu + step[:, 1 + m_count:].reshape(len(idx), m_count, ndim)
-        c_new, r_new, g_new, d_new = residual(tb, ta, tmu)
-        better = np.isfinite(c_new) & (c_new < cost)
-        flat = np.abs(c_new - cost) <= COST_TOL * cost
-        if better.all():
-            b, a, mu, cost, res = tb, ta, tmu, c_new, r_new
-            jac = jacobian(ta, g_new, d_new, wt)
-        elif better.any():
-            b[better], a[better], mu[better] = tb[better], ta[better], tmu[better]
-            cost[better], res[better] = c_new[better], r_new[better]
-            jac[better] = jacobian(ta[better], g_new[better], d_new[better], wt[better])
-        lam = np.where(better, lam * 0.3, lam * 10.0)
-        # done: a small step, or a sum of squares that no longer changes (at the optimum
-        # a refused step would otherwise be retried with ever more damping)
-        moving = ~flat & np.where(better, np.abs(step / sc).max(axis=1) > STEP_TOL, lam < 1e6)
-        if not moving.all():
-            done = ~moving
-            d_idx = idx[done]
-            b_out[d_idx], a_out[d_idx], mu_out[d_idx], cost_out[d_idx] = (
-                b[done], a[done], mu[done], cost[done])
-            idx = idx[moving]
-            b, a, mu, cost, res, jac, lam = (b[moving], a[moving], mu[moving], cost[moving],
-                                             res[moving], jac[moving], lam[moving])
-            px, val, wt, emc, fix, sc = (px[moving], val[moving], wt[moving], emc[moving],
-                                         fix[moving], sc[moving])
-        if not len(idx):
-            break
-    b_out[idx], a_out[idx], mu_out[idx], cost_out[idx] = b, a, mu, cost
-    b, a, mu, cost = b_out, a_out, mu_out, cost_out
+    theta0 = np.concatenate([b0[:, None], a0, mu0.reshape(c_count, -1)], axis=1)
+    problem = ClusterFits(pix, weight, values, member, sigma)
+    theta, cost = levenberg_marquardt(problem, theta0, scale, JOINT_ITERATIONS, fixed=fixed)
+    b, a, mu = problem.split(theta)
     ok = np.isfinite(cost) & np.all(np.isfinite(mu).all(-1) | ~member, axis=1)
     return JointFit(b, a, mu, cost, weight.sum(axis=1), ok)
 
@@ -300,13 +270,13 @@ class MultiEmitter:
     of the filtered frame, of which the detection threshold is ``threshold`` times."""
 
     def __init__(self, image: np.ndarray, filtered: np.ndarray, sigmas: tuple[float, ...],
-                 filter_sigmas: tuple[np.ndarray, np.ndarray], noise: np.ndarray,
-                 threshold: float, min_distance: float, border: int) -> None:
+                 noise: np.ndarray, threshold: float, min_distance: float, border: int
+                 ) -> None:
         self.image = np.asarray(image, dtype=np.float64)
         self.filtered = filtered
-        self.low, self.high = filter_sigmas
         self.shape = self.image.shape
         self.sig = np.asarray(sigmas, dtype=np.float64)
+        self.low, self.high = LOW_RATIO * self.sig, DOG_RATIO * self.sig
         self.radius = np.ceil(2.0 * self.sig).astype(np.int64)
         self.noise = noise
         self.threshold = threshold
@@ -316,7 +286,6 @@ class MultiEmitter:
         self.psf = self.sig.copy()
         self.drawn: Spots | None = None
         self.model = np.zeros(self.shape)
-        self.model_filtered: np.ndarray | None = None
 
     def run(self, spots: Spots, rounds: int) -> Spots:
         """Joint fits of linked spots, with a candidate from the residual in each round
@@ -332,46 +301,33 @@ class MultiEmitter:
                 break
         return spots
 
-    def _draw(self, spots: Spots, filtered: bool = False) -> None:
-        """Bring the model image (every spot's light, drawn with the common PSF) and, with
-        ``filtered``, its filtered image up to ``spots``: only the spots that moved or
-        were added since the last drawing are redrawn."""
-        def draw(c: np.ndarray, a: np.ndarray, what: str) -> np.ndarray:
-            if what == "model":
-                return render(self.shape, c, a, self.psf)
-            return render_filtered(self.shape, c, a, self.psf, self.low, self.high)
-
+    def _draw(self, spots: Spots) -> None:
+        """Bring the model image (every spot's light, drawn with the common PSF) up to
+        ``spots``: only the spots that moved or were added since the last drawing are
+        redrawn."""
         before = self.drawn
         if before is None:
-            self.model = draw(spots.coords, spots.amplitude, "model")
+            self.model = render(self.shape, spots.coords, spots.amplitude, self.psf)
             self.drawn = spots.copy()
-            before = self.drawn
-        if filtered and self.model_filtered is None:
-            self.model_filtered = draw(before.coords, before.amplitude, "filtered")
+            return
         n = len(before)
         moved = np.flatnonzero(np.any(spots.coords[:n] != before.coords, axis=1)
                                | (spots.amplitude[:n] != before.amplitude))
         new = np.concatenate([moved, np.arange(n, len(spots))])
         if not len(new):
             return
-        for what in ("model", "filtered") if self.model_filtered is not None else ("model",):
-            img = draw(spots.coords[new], spots.amplitude[new], what)
-            img -= draw(before.coords[moved], before.amplitude[moved], what)
-            if what == "model":
-                self.model += img
-            else:
-                self.model_filtered += img
+        self.model += render(self.shape, spots.coords[new], spots.amplitude[new], self.psf)
+        self.model -= render(self.shape, before.coords[moved], before.amplitude[moved], self.psf)
         self.drawn = spots.copy()
 
     def candidates(self, spots: Spots) -> tuple[np.ndarray, np.ndarray]:
         """Local maxima of the filtered residual near a fitted spot (pixel positions and
         their height in filtered units).  The filter is linear, so the filtered residual
-        is the filtered frame minus the filtered model (drawn, not filtered again)."""
+        is the filtered frame minus the filtered model."""
         from scipy.spatial import cKDTree
 
-        self._draw(spots, filtered=True)
-        assert self.model_filtered is not None
-        resid = self.filtered - self.model_filtered
+        self._draw(spots)
+        resid = self.filtered - filter_frame(self.model.astype(np.float32), tuple(self.sig))
         above = resid > CANDIDATE_LEVEL * self.threshold * self.noise
         if self.border:
             inner = np.zeros_like(above)
@@ -432,7 +388,7 @@ class MultiEmitter:
             lr = (null.rss[has] - alt.rss) / np.maximum(sigma2, 1e-300)
             passed = np.zeros(c, bool)
             passed[has] = (null.ok[has] & alt.ok & self._sane(alt, fitted[c:])
-                           & (lr >= self.threshold ** 2))
+                           & (lr >= SIGNIFICANCE ** 2))
             # several spots and no new one: the joint fit without the candidate
             several = joint & ((rows[:, :-1] >= 0).sum(axis=1) > 1) & ~passed
             out = self._apply(out, rows, null, several & null.ok & self._sane(null, fitted[:c]),

@@ -10,8 +10,6 @@ frame's spots (:mod:`napari_mpt.detection.multi`).
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 RENDER_SIGMAS = 4.5
@@ -69,63 +67,3 @@ def render(shape: tuple[int, ...], coords: np.ndarray, amplitude: np.ndarray | f
         starts.append(s0)
     profs[0] = profs[0] * amplitude[:, None]
     return _scatter(shape, np.stack(starts, axis=1), profs)
-
-
-@functools.lru_cache(maxsize=6)
-def axis_filter_matrix(n: int, sigma: float) -> np.ndarray:
-    """``M`` with ``gaussian_filter1d(x) = M @ x`` on ``n`` samples, with the boundary mode
-    and truncation :func:`skimage.filters.difference_of_gaussians` uses (so also
-    :func:`napari_mpt.detection.detect.filter_frame`): ``n**2`` floats, kept for the next frames
-    (two per axis length: the filter's low and high sigmas)."""
-    from scipy.ndimage import gaussian_filter1d
-
-    return gaussian_filter1d(np.eye(n), sigma, axis=0, mode="nearest", truncate=4.0)
-
-
-def render_filtered(shape: tuple[int, ...], coords: np.ndarray, amplitude: np.ndarray,
-                    sigma: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """:func:`napari_mpt.detection.detect.filter_frame` of :func:`render`'s image, without filtering
-    a frame: a drawn spot is a product of one profile per axis, and the filter is a
-    difference of two products of one 1-D Gaussian filter per axis (edges included), so
-    each spot's filtered image is a difference of two outer products of filtered
-    profiles.  The low-pass part is kept out to its full reach, the high-pass part (wide
-    and ten times fainter) to 3 sigmas of its width."""
-    if not len(coords):
-        return np.zeros(shape)
-    centre = np.rint(coords).astype(np.int64)
-    out = np.zeros(shape)
-    for part, (filt, sign) in enumerate(((low, 1.0), (high, -1.0))):
-        profs, starts = [], []
-        for i in range(len(shape)):
-            r_in = int(np.ceil(RENDER_SIGMAS * sigma[i]))
-            prof, s_in = _profiles(shape[i], centre[:, i], coords[:, i], float(sigma[i]), r_in)
-            reach = int(4.0 * filt[i] + 0.5)              # scipy's kernel radius, truncate 4
-            if part:
-                reach = min(reach, int(np.ceil(3.0 * np.hypot(sigma[i], filt[i]))) - r_in)
-            r_out = r_in + max(reach, 0)
-            out_pix = np.clip(centre[:, i:i + 1] + np.arange(-r_out, r_out + 1), 0, shape[i] - 1)
-            in_pix = np.clip(s_in[:, None] + np.arange(2 * r_in + 1), 0, shape[i] - 1)
-            mat = axis_filter_matrix(shape[i], float(filt[i]))
-            # away from the edges the filter is the same shifted kernel for every spot:
-            # one matrix product; near them, each spot's rows of the filter matrix
-            kernel = int(4.0 * filt[i] + 0.5)
-            mid = shape[i] // 2
-            free = ((centre[:, i] - r_out - kernel >= 0)
-                    & (centre[:, i] + r_out + kernel <= shape[i] - 1))
-            fprof = np.empty((len(coords), 2 * r_out + 1))
-            if mid - r_out - kernel >= 0 and mid + r_out + kernel <= shape[i] - 1:
-                toeplitz = mat[mid + np.arange(-r_out, r_out + 1)][:, mid + np.arange(-r_in, r_in + 1)]
-                fprof[free] = prof[free] @ toeplitz.T
-            else:
-                free[:] = False
-            edge = ~free
-            if edge.any():
-                block = mat[out_pix[edge][:, :, None], in_pix[edge][:, None, :]]
-                fprof[edge] = np.einsum("noi,ni->no", block, prof[edge])
-            inside = (centre[:, i:i + 1] + np.arange(-r_out, r_out + 1) >= 0) & (
-                centre[:, i:i + 1] + np.arange(-r_out, r_out + 1) < shape[i])
-            profs.append(fprof * inside)
-            starts.append(centre[:, i] - r_out)
-        profs[0] = profs[0] * (sign * amplitude)[:, None]
-        out += _scatter(shape, np.stack(starts, axis=1), profs)
-    return out

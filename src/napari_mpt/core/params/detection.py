@@ -8,22 +8,38 @@ from dataclasses import dataclass
 from ..errors import ParameterError
 from .base import _f, _Validated
 
+ENGINES = ("napari-mpt", "trackpy")
+POLARITIES = ("auto", "bright", "dark")
+
 
 @dataclass(frozen=True)
 class DetectParams(_Validated):
-    """Spot detection in a fluorescence movie (:func:`napari_mpt.detection.detect.detect`).
+    """Spot detection in a fluorescence or bright-field movie
+    (:func:`napari_mpt.detection.detect.detect`).
 
-    The defaults suit ISBI-2012-like movies (Gaussian spots of sigma about 1.3 px, Poisson
-    noise, SNR 2 and up) without tuning.
+    Nothing needs to be set: the polarity, the spot size and the threshold are estimated
+    from the movie when left at ``auto`` / ``estimate``
+    (:func:`napari_mpt.detection.estimate.estimate_settings`, which reports what it chose).
     """
 
-    spot_sigma: float = _f(1.3, "spot size: the standard deviation of the spots' Gaussian "
-                           "profile in y and x (px)", lo=0.5, hi=20.0)
-    spot_sigma_z: float = _f(0.0, "spot size along z for (T, Z, Y, X) movies (px); 0: the same "
-                             "as spot_sigma", lo=0.0, hi=20.0)
-    threshold: float = _f(5.0, "keep peaks of the filtered frame this many noise standard "
-                          "deviations above its median (pixel noise from the median absolute "
-                          "deviation of neighbouring-pixel differences)", lo=0.0, hi=1000.0)
+    engine: str = _f("napari-mpt", "detector: napari-mpt (band-pass filter, Gaussian fits, "
+                     "overlapping spots fitted jointly) or trackpy (trackpy.locate: centroids; "
+                     "diameter from the spot size)", choices=ENGINES)
+    polarity: str = _f("auto", "bright spots on a dark background, dark spots on a bright one, "
+                       "or auto: the polarity whose significant peaks outnumber the other's",
+                       choices=POLARITIES)
+    spot_sigma: float | None = _f(None, "spot size: the standard deviation of the spots' "
+                                  "Gaussian profile in y and x (px); estimate: the median "
+                                  "width of Gaussian fits to the spots of a few frames",
+                                  lo=0.5, hi=20.0, estimate=float)
+    spot_sigma_z: float | None = _f(None, "spot size along z in (T, Z, Y, X) movies (px); "
+                                    "estimate: from the spots' z profiles", lo=0.3, hi=20.0,
+                                    estimate=float)
+    threshold: float | None = _f(None, "minimum quality of a spot: its filter response in "
+                                 "noise standard deviations; estimate: the lowest quality "
+                                 "at which peaks of the opposite polarity (what the background "
+                                 "alone makes) are at most 1 % of the spots, and at least 5",
+                                 lo=0.0, hi=1e6, estimate=float)
     min_distance: int = _f(1, "minimum distance between two spots (px): a spot is the brightest "
                            "point of the filtered frame within this many px", lo=1, hi=100)
     border: int = _f(0, "ignore peaks closer than this to the image edge (px)", lo=0, hi=1000)
@@ -41,8 +57,9 @@ class DetectParams(_Validated):
 
     def threads(self) -> int:
         """The number of worker threads: ``workers``, or with 0 one per usable core (at
-        most 8).  Two threads halve the wall time on a quiet 2-core machine (README,
-        "Speed" of spot detection); under other users' load they cost up to a quarter more."""
+        most 8).  Two threads halve the wall time on a quiet 2-core machine
+        (docs/benchmarks/detection.md); under other users' load they cost up to a quarter
+        more."""
         if self.workers:
             return self.workers
         try:
@@ -50,9 +67,3 @@ class DetectParams(_Validated):
         except AttributeError:  # not on Linux
             cores = os.cpu_count() or 1
         return max(1, min(cores, 8))
-
-    def sigmas(self, ndim: int) -> tuple[float, ...]:
-        """Per-axis spot sigma for ``ndim`` spatial axes (napari order)."""
-        if ndim == 2:
-            return (self.spot_sigma, self.spot_sigma)
-        return (self.spot_sigma_z or self.spot_sigma, self.spot_sigma, self.spot_sigma)
