@@ -16,7 +16,7 @@ from napari_mpt.simulation.movie import render_movie
 
 # the multi-emitter step at a known spot size: a frame holding one merged pair would make
 # its own size estimate the pair's width
-ON, OFF = DetectParams(spot_sigma=1.3), DetectParams(spot_sigma=1.3, multi_emitter=False)
+ON, OFF = DetectParams(spot_sigma=1.3), DetectParams(spot_sigma=1.3, multi_emitter="off")
 
 
 def spots_frame(shape, centres, amp, bg=10.0, sigma=1.3, seed=0):
@@ -70,7 +70,7 @@ def test_no_spot_is_added_in_noise(seed):
     # here), which the multi-emitter step then works on; it must not add to them
     noise = spots_frame((128, 128), [], amp=0.0, seed=seed)
     low = {"threshold": 3.5, "spot_sigma": 1.3}
-    single = detect_frame(noise, DetectParams(multi_emitter=False, **low))
+    single = detect_frame(noise, DetectParams(multi_emitter="off", **low))
     multi = detect_frame(noise, DetectParams(**low))
     assert len(single) > 0 and len(multi) == len(single)
     # nor next to isolated bright spots, where the residual of a fit is largest (the
@@ -89,8 +89,11 @@ def test_multi_emitter_parameters_are_validated():
     with pytest.raises(ParameterError, match="residual_rounds"):
         DetectParams(residual_rounds=6)
     with pytest.raises(ParameterError, match="multi_emitter"):
-        DetectParams(multi_emitter="yes")           # type: ignore[arg-type]  # bad input on purpose
-    assert DetectParams().multi_emitter is True and DetectParams().residual_rounds == 1
+        DetectParams(multi_emitter="yes")
+    assert DetectParams().multi_emitter == "auto" and DetectParams().residual_rounds == 1
+    assert DetectParams().joint_fits("bright") and not DetectParams().joint_fits("dark")
+    assert DetectParams(multi_emitter="on").joint_fits("dark")
+    assert not DetectParams(multi_emitter="off").joint_fits("bright")
 
 
 def test_joint_fits_alone_refit_close_pairs_without_adding_spots():

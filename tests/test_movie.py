@@ -79,7 +79,7 @@ def test_too_large_a_movie_is_refused_up_front():
 
 def test_movie_files_are_memory_mapped(tmp_path):
     write_movie(tmp_path / "m.tif", np.zeros((3, 8, 8), np.uint16))
-    assert isinstance(read_movie(tmp_path / "m.tif"), np.memmap)
+    assert isinstance(read_movie(tmp_path / "m.tif").data, np.memmap)
 
 
 def test_movie_params_validation():
@@ -99,7 +99,7 @@ def test_write_simulation_movie_and_read_it_back(tmp_path):
     assert path == tmp_path / "movie.tif"
     with tifffile.TiffFile(path) as tif:
         assert tif.series[0].axes == "TYX"
-    movie = read_movie(path)
+    movie = read_movie(path).data
     assert movie.shape == (6, 48, 48)
     np.testing.assert_array_equal(movie, render_movie(sim, MovieParams(snr=7.0, seed=1)))
     assert not list(tmp_path.glob(".*tmp"))            # nothing half-written left
@@ -108,12 +108,12 @@ def test_write_simulation_movie_and_read_it_back(tmp_path):
 def test_3d_round_trip(tmp_path):
     movie = np.arange(2 * 3 * 8 * 9, dtype=np.uint16).reshape(2, 3, 8, 9)
     write_movie(tmp_path / "m.tif", movie)
-    np.testing.assert_array_equal(read_movie(tmp_path / "m.tif"), movie)
+    np.testing.assert_array_equal(read_movie(tmp_path / "m.tif").data, movie)
 
 
 def test_imagej_stack_of_slices_reads_as_time(tmp_path):
     tifffile.imwrite(tmp_path / "s.tif", np.zeros((5, 16, 16), np.uint16), imagej=True)
-    assert read_movie(tmp_path / "s.tif").shape == (5, 16, 16)
+    assert read_movie(tmp_path / "s.tif").data.shape == (5, 16, 16)
 
 
 GRAY = {"photometric": "minisblack"}

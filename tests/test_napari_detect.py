@@ -13,6 +13,7 @@ from viewer_checks import assert_unchanged, dock, snapshot
 
 from napari_mpt.core.params import DetectParams
 from napari_mpt.detection.detect import FEATURES, detect, detect_frame
+from napari_mpt.detection.estimate import estimate_settings
 from napari_mpt.evaluation.detections import evaluate_detections
 from napari_mpt.napari.layers import detections_from_points, mpt_meta, tracks_from_layer
 
@@ -66,21 +67,78 @@ def test_sample_movie_to_spots_to_the_track_widget(viewer, qtbot):
     assert len(layer.data) <= len(core)
 
 
-def test_preview_detects_the_frame_on_screen(viewer):
+def preview_and_wait(qtbot, w, timeout_ms: int = 60_000):
+    """Preview; the first one estimates the settings in the background first."""
+    layer = w.preview()
+    if layer is None and w.running:
+        qtbot.waitUntil(lambda: not w.running, timeout=timeout_ms)
+        layer = next((lay for lay in w.viewer.layers if mpt_meta(lay).get("output")
+                      == "spots_preview"), None)
+    return layer
+
+
+def test_preview_detects_the_frame_on_screen(viewer, qtbot):
     viewer.open_sample("napari-mpt", "movie_snr4")
     image = viewer.layers["simulated movie (SNR 4)"]
     w = dock(viewer, "Detect spots")
     viewer.dims.set_current_step(0, 7)
-    layer = w.preview()
+    layer = preview_and_wait(qtbot, w)
     assert layer is not None and "frame 7" in w.status.value
-    expected = detect_frame(image.data[7])
+    settings = w.cache.settings
+    assert settings is not None and "threshold" in settings.estimated
+    expected = detect_frame(image.data[7], DetectParams(), estimate_settings(image.data))
     assert np.all(layer.data[:, 0] == 7)
     np.testing.assert_array_equal(layer.data[:, 1:], expected.coords)
     assert mpt_meta(layer)["pair"] is None             # a preview is not paired for tracking
     viewer.dims.set_current_step(0, 8)
-    # updated in place (the plugin sees the viewer through napari's proxy, so compare names)
+    # the settings are cached: the next preview is drawn at once, in place (the plugin
+    # sees the viewer through napari's proxy, so compare names)
     assert w.preview().name == layer.name and np.all(layer.data[:, 0] == 8)
     assert len([lay for lay in viewer.layers if isinstance(lay, Points)]) == 1
+
+
+def test_histogram_line_sets_the_threshold_and_live_preview_follows(viewer, qtbot):
+    viewer.open_sample("napari-mpt", "movie_snr4")
+    w = dock(viewer, "Detect spots")
+    # spots found hidden beside others (multi-emitter) need not pass the threshold at
+    # their pixel: without them every spot's quality is above it
+    w.form["multi_emitter"].value = "off"
+    layer = preview_and_wait(qtbot, w)
+    before = len(layer.data)
+    estimated = w.cache.settings.threshold
+    ax = w.figure.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.patches) + len(ax.lines) >= 3
+    assert w._line.get_xdata()[0] == pytest.approx(estimated)
+    # a drag on the histogram to the frame's median quality: fewer spots, redrawn by the
+    # live preview
+    high = float(np.median(layer.features["quality"]))
+    w._set_threshold_at(high)
+    assert float(w.form["threshold"].value) == pytest.approx(high, rel=1e-3)
+    qtbot.waitUntil(lambda: len(layer.data) < before, timeout=10_000)
+    quality = layer.features["quality"].to_numpy()
+    assert quality.min() > high * (1 - 1e-3)
+    # a threshold no spot of the frame passes empties the preview (no stale spots)
+    w.form["threshold"].value = "1e4"
+    qtbot.waitUntil(lambda: len(layer.data) == 0, timeout=10_000)
+    assert "no spot passed" in w.status.value
+    # and the full run uses the threshold set, without estimating again
+    w.form["threshold"].value = f"{high:.4g}"
+    run_and_wait(qtbot, w)
+    spots = next(lay for lay in viewer.layers if mpt_meta(lay).get("output") == "spots")
+    assert spots.features["quality"].min() > high * (1 - 1e-3)
+    assert mpt_meta(spots)["settings"]["estimated"] == ["polarity", "spot_sigma"]
+
+
+def test_no_spot_adds_no_layer_and_says_so(viewer, qtbot):
+    viewer.open_sample("napari-mpt", "movie_snr4")
+    before = snapshot(viewer)
+    w = dock(viewer, "Detect spots")
+    w.form["threshold"].value = "1e5"
+    assert preview_and_wait(qtbot, w) is None
+    assert "no spot" in w.status.value and "1e+05" in w.status.value
+    run_and_wait(qtbot, w)
+    assert "no spot in any frame" in w.status.value
+    assert_unchanged(viewer, before)
 
 
 def test_cancel_leaves_the_layers_unchanged(viewer, qtbot):
@@ -98,9 +156,13 @@ def test_cancel_leaves_the_layers_unchanged(viewer, qtbot):
 @pytest.mark.parametrize(("data", "kwargs", "message"), [
     (np.zeros((32, 32)), {}, "single 2-D image"),
     (np.zeros((4, 32, 32, 3), np.uint8), {"rgb": True}, "RGB"),
+    (np.zeros((4, 32, 32), np.int32), {"labels": True}, "Labels layer"),
 ])
 def test_bad_images_are_refused_with_a_message(viewer, data, kwargs, message):
-    viewer.add_image(data, name="bad", **kwargs)
+    if kwargs.pop("labels", False):
+        viewer.add_labels(data, name="bad")
+    else:
+        viewer.add_image(data, name="bad", **kwargs)
     before = snapshot(viewer)
     w = dock(viewer, "Detect spots")
     assert not w.run()

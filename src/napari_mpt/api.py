@@ -1,4 +1,4 @@
-"""The small public facade: simulate, track, evaluate, analyze.  No napari, no Qt.
+"""The small public facade: simulate, detect, track, evaluate, analyze.  No napari, no Qt.
 
 >>> from napari_mpt import api
 >>> sim = api.simulate(api.SimulationParams(frames=20, seed=1))
@@ -15,6 +15,7 @@ from .analysis.stats import TrackStatistics, track_statistics
 from .core.data import Detections, Simulation, Tracks
 from .core.params import (
     AdviseParams,
+    DetectParams,
     HybridParams,
     LAPParams,
     MHTParams,
@@ -25,9 +26,12 @@ from .core.params import (
     TransformerParams,
 )
 from .core.results import RunControl, TrackingResult
+from .detection.detect import detect
+from .detection.estimate import DetectSettings, estimate_settings
 from .evaluation.metrics import ISBI_GATE, AssociationScore, Evaluation, ISBIScore, LinkScore
 from .evaluation.metrics import evaluate as _evaluate
 from .evaluation.traccuracy import traccuracy_installed, traccuracy_measures
+from .io import Movie, read_movie
 from .simulation.presets import PRESETS, preset_params
 from .simulation.simulate import simulate
 from .trackers.registry import TRACKERS, Tracker, tracker
@@ -41,6 +45,8 @@ __all__ = [
     "TRACKERS",
     "AdviseParams",
     "AssociationScore",
+    "DetectParams",
+    "DetectSettings",
     "Detections",
     "Evaluation",
     "HybridParams",
@@ -48,6 +54,7 @@ __all__ = [
     "LAPParams",
     "LinkScore",
     "MHTParams",
+    "Movie",
     "RunControl",
     "Simulation",
     "SimulationParams",
@@ -60,8 +67,11 @@ __all__ = [
     "TransformerParams",
     "advise",
     "analyze",
+    "detect",
+    "estimate_settings",
     "evaluate",
     "preset_params",
+    "read_movie",
     "simulate",
     "track",
     "tracker",

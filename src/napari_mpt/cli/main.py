@@ -214,25 +214,36 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
+    from ..core.errors import InputError
     from ..core.params import DetectParams
     from ..detection.detect import detect, spots_per_frame
+    from ..detection.estimate import estimate_settings
     from ..io import read_movie, write_detections
 
     params = params_from_args(DetectParams, args)
     movie = read_movie(args.movie)
+    out = Path(args.out) if args.out else Path(args.movie).with_name(
+        Path(args.movie).stem + "_spots.csv")
     t0 = time.perf_counter()
-    detections = detect(movie, params, source=str(args.movie))
+    settings = estimate_settings(movie.data, params, str(args.movie))
+    detections = detect(movie.data, params, source=str(args.movie), settings=settings)
     wall = time.perf_counter() - t0
-    write_detections(args.out, detections)
-    counts = spots_per_frame(detections, len(movie))
+    if not len(detections):
+        best = float(settings.target.max()) if len(settings.target) else 0.0
+        raise InputError(str(args.movie), f"no spot passed the threshold {settings.threshold:.3g} "
+                         f"(the best peak of the sampled frames has quality {best:.3g}); "
+                         "nothing written: lower --threshold or check --polarity")
+    write_detections(out, detections)
+    counts = spots_per_frame(detections, len(movie.data))
     if args.json:
-        print(json.dumps({"movie": str(args.movie), "out": str(args.out),
-                          "shape": list(movie.shape), "frames": len(counts),
+        print(json.dumps({"movie": str(args.movie), "out": str(out),
+                          "shape": list(movie.data.shape), "frames": len(counts),
                           "detections": len(detections), "counts": counts,
-                          "wall_s": wall, "params": params.to_dict()}))
+                          "wall_s": wall, "params": params.to_dict(),
+                          "settings": settings.to_dict(), "metadata": movie.metadata()}))
     else:
         print(f"{len(detections)} spots in {len(counts)} frames ({min(counts)} to {max(counts)} "
-              f"per frame) in {wall:.2f} s, wrote {args.out}")
+              f"per frame) in {wall:.2f} s: {settings.describe()}; wrote {out}")
     return 0
 
 
@@ -329,14 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(func=_cmd_analyze)
 
-    p = sub.add_parser("detect", help="detect spots in a movie (TIFF) and write a detections CSV")
+    p = sub.add_parser("detect", help="detect spots in a movie (TIFF) and write a detections "
+                       "CSV; polarity, spot size and threshold are estimated from the movie "
+                       "unless given")
     p.add_argument("movie", help="movie TIFF, (T, Y, X) or (T, Z, Y, X)")
     from ..core.params import DetectParams
 
     add_param_options(p, DetectParams)
-    p.add_argument("--out", required=True, help="detections CSV to write (frame, y, x, features)")
+    p.add_argument("--out", help="detections CSV to write (frame, y, x, features) (default: "
+                   "MOVIE_spots.csv beside the movie)")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object: counts per frame and the time taken")
+                   help="print one JSON object: counts per frame, the time taken and the "
+                   "settings used (what was estimated, and why)")
     p.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("evaluate-detections",

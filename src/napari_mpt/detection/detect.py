@@ -10,10 +10,13 @@ peaks and fit Gaussians frame by frame.
    (:func:`skimage.feature.peak_local_max`, ``min_distance``, ``border``).
 4. **Sub-pixel localisation**: a Gaussian fitted to the window around each peak
    (:mod:`napari_mpt.detection.fit`).
-5. **Multi-emitter fitting** (``multi_emitter``, on by default): spots closer than 3.5
-   sigmas are refitted jointly, and spots hidden next to a brighter one are found in the
-   residual and kept only if a likelihood-ratio test passes
-   (:mod:`napari_mpt.detection.multi`).
+5. **Multi-emitter fitting** (``multi_emitter``; ``auto``: for bright spots): spots closer
+   than 3.5 sigmas are refitted jointly, and spots hidden next to a brighter one are found
+   in the residual and kept only if a likelihood-ratio test passes
+   (:mod:`napari_mpt.detection.multi`).  Overlapping fluorescent emitters add their
+   light, so a frame is a sum of Gaussians; dark objects in transmitted light (the
+   bulk-water beads) do not add up that way, and there the joint Gaussian fits moved 1 %
+   of trackpy's confident beads by more than 1.5 px and added 5 % more spots.
 
 Features of each spot (:data:`FEATURES`): ``quality`` (the filter response in noise
 standard deviations at its peak: what the threshold is applied to, TrackMate's "quality"
@@ -76,18 +79,19 @@ def spots_of_frame(img: np.ndarray, params: DetectParams, settings: DetectSettin
     q, noise = quality_map(filtered, settings.noise, sig, float(np.abs(img).max(initial=0.0)))
     peaks = local_peaks(q, settings.threshold, params.min_distance, params.border)
     spots = fit_spots(img, peaks, sig)
-    if params.multi_emitter and len(spots):
+    if params.joint_fits(settings.polarity) and len(spots):
         spots = _multi_emitter(img, filtered, spots, sig, noise, params, settings.threshold)
-    return _features(spots, q, sig, settings.sign)
+    return _features(spots, q, q[tuple(peaks.T)], sig, settings.sign)
 
 
-def _features(spots: FrameSpots, q: np.ndarray, sig: tuple[float, ...], sign: float
-              ) -> FrameSpots:
+def _features(spots: FrameSpots, q: np.ndarray, peak_q: np.ndarray, sig: tuple[float, ...],
+              sign: float) -> FrameSpots:
     """Quality and mass beside the fit's features; for dark spots the background in
-    image units."""
+    image units.  A spot's quality is its peak's (``peak_q``, the first spots); a spot
+    found hidden in the residual takes the quality map's value at its pixel."""
     f = spots.features
-    at = np.clip(np.rint(spots.coords).astype(np.int64), 0, np.array(q.shape) - 1)
-    quality = q[tuple(at.T)].astype(np.float64) if len(at) else np.empty(0)
+    at = np.clip(np.rint(spots.coords[len(peak_q):]).astype(np.int64), 0, np.array(q.shape) - 1)
+    quality = np.concatenate([peak_q, q[tuple(at.T)]]).astype(np.float64)
     ratio = np.prod(np.asarray(sig) / sig[-1])
     mass = f["amplitude"] * (2.0 * math.pi) ** (len(sig) / 2) * f["width"] ** len(sig) * ratio
     feats = {"quality": quality, "mass": mass, **f, "background": sign * f["background"]}

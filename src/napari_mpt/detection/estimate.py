@@ -36,7 +36,7 @@ A user's first movie should need nothing but the file, so the detector asks the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -114,6 +114,22 @@ class DetectSettings:
                 "spot_sigma_z": self.sigmas[0] if len(self.sigmas) == 3 else None,
                 "threshold": self.threshold, "noise": self.noise,
                 "estimated": list(self.estimated), "evidence": self.evidence}
+
+    def with_threshold(self, threshold: float | None) -> DetectSettings:
+        """These settings with ``threshold`` given instead (``None``: as they are)."""
+        if threshold is None:
+            return self
+        return replace(self, threshold=float(threshold),
+                       estimated=tuple(e for e in self.estimated if e != "threshold"))
+
+    def histogram(self, bins: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Quality histogram of the sampled peaks: log-spaced bin edges from
+        :data:`PEAK_MIN` to the strongest peak, and the counts of the spots' sign and of
+        the other sign (the background's share of each bin)."""
+        top = max(float(np.max(self.target, initial=0.0)), float(np.max(self.decoy, initial=0.0)),
+                  2.0 * PEAK_MIN, 1.5 * self.threshold)
+        edges = np.geomspace(PEAK_MIN, top, bins + 1)
+        return (edges, np.histogram(self.target, edges)[0], np.histogram(self.decoy, edges)[0])
 
     def describe(self) -> str:
         """One line for a status bar or a terminal."""

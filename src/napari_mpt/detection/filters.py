@@ -229,22 +229,24 @@ def local_peaks(quality: np.ndarray, threshold: float, min_distance: int = 1,
         inner = np.zeros_like(above)
         inner[tuple(slice(border, max(n - border, border)) for n in quality.shape)] = True
         above &= inner
+    # neighbours read from a copy padded with -inf: no index falls outside
+    padded = np.pad(quality, 1, constant_values=-np.inf)
     offsets = [off for off in itertools.product((-1, 0, 1), repeat=quality.ndim) if any(off)]
     if np.count_nonzero(above) > quality.size // 16:
         # many candidates (a low threshold): compare whole shifted frames
-        padded = np.pad(quality, 1, constant_values=-np.inf)
         for off in offsets:
             above &= quality >= padded[tuple(slice(1 + o, 1 + o + n)
                                              for o, n in zip(off, quality.shape, strict=True))]
         cand = np.argwhere(above)
         height = quality[tuple(cand.T)]
     else:
-        # few: compare each with its neighbours
+        # few: compare each with its neighbours, by flat index into the padded copy
         cand = np.argwhere(above)
         height = quality[tuple(cand.T)]
-        top = np.array(quality.shape) - 1
+        strides = np.cumprod((1, *padded.shape[::-1]))[:-1][::-1]
+        flat = (cand + 1) @ strides
+        values = padded.ravel()
         for off in offsets:
-            if len(cand):
-                keep = height >= quality[tuple(np.clip(cand + np.array(off), 0, top).T)]
-                cand, height = cand[keep], height[keep]
+            keep = height >= values[flat + int(np.dot(off, strides))]
+            cand, height, flat = cand[keep], height[keep], flat[keep]
     return cand[np.argsort(-height, kind="stable")].astype(np.int64)

@@ -19,8 +19,11 @@ import numpy as np
 
 from .lm import levenberg_marquardt
 
-LM_ITERATIONS = 12
-"""Steps per spot at most; most spots stop after 3 to 5 (:data:`~napari_mpt.detection.lm.STEP_TOL`)."""
+LM_ITERATIONS = 6
+"""Steps per spot at most.  On real spots that are not Gaussian (the bulk-water beads) the
+steps shrink only threefold each (a large-residual problem), and a twelfth step moved
+them by 0.01 px; on simulated movies (SNR 2-7, 100-1000 spots) 6 steps give the same
+recall and RMSE as 12, in 0.6-0.8 of the time."""
 
 FIT_FEATURES = ("amplitude", "background", "width", "snr", "fitted")
 
@@ -60,23 +63,24 @@ def own_pixels(peaks: np.ndarray, offsets: np.ndarray, sigmas: np.ndarray) -> np
     """1 where a window pixel is not nearer another peak than its own (distances in spot
     sigmas), else 0: a neighbouring spot's light then barely pulls a fit towards it.
     Only peaks within two window radii of each other can take each other's pixels, so
-    only those pairs are compared."""
+    only those pairs are compared: pixel ``o`` (an offset from peak ``i``) is nearer peak
+    ``j`` when ``o . d > |d|^2 / 2`` with ``d`` the offset of ``j``, all in sigmas."""
     from scipy.spatial import cKDTree
 
     k = len(offsets)
-    own_d2 = ((offsets / sigmas) ** 2).sum(axis=1)                      # (k,)
-    weight = np.ones((len(peaks), k))
-    pairs = cKDTree(peaks / sigmas).query_pairs(2.0 * float(np.sqrt(own_d2.max())),
-                                                output_type="ndarray")
+    scaled = offsets / sigmas                                            # (k, d)
+    weight = np.ones((len(peaks), k), dtype=np.float32)
+    reach = 2.0 * float(np.sqrt((scaled ** 2).sum(axis=1).max()))
+    pairs = cKDTree(peaks / sigmas).query_pairs(reach, output_type="ndarray")
     if not len(pairs):
         return weight
     i = np.concatenate([pairs[:, 0], pairs[:, 1]])
     j = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    rel = (peaks[i] - peaks[j]).astype(np.float64)[:, None, :] + offsets[None]
-    lost = ((rel / sigmas) ** 2).sum(axis=-1) < own_d2                   # nearer peak j
-    taken = np.bincount((i[:, None] * k + np.arange(k)).ravel(), weights=lost.ravel(),
-                        minlength=weight.size).reshape(weight.shape)
-    weight[taken > 0] = 0.0
+    d = (peaks[j] - peaks[i]) / sigmas                                   # (m, d)
+    half = 0.5 * (d * d).sum(axis=1)[:, None]
+    lost = d @ scaled.T > half + 1e-9 * (1.0 + half)       # (m, k); a pixel as near both stays
+    rows, cols = np.nonzero(lost)
+    weight[i[rows], cols] = 0.0
     return weight
 
 

@@ -9,7 +9,7 @@ and what is wrong; every writer goes through :func:`.files.atomic_write`.
 
 from .files import TrackFile, atomic_directory, atomic_write, write_json
 from .geff import is_geff_path, read_geff, write_geff
-from .movie import check_movie_axes, read_movie, write_movie
+from .movie import Movie, check_movie_axes, read_movie, write_movie
 from .tables import (
     TRACK_ID_NAMES,
     normalise_header,
@@ -24,7 +24,7 @@ from .tables import (
 )
 from .trackmate_xml import read_trackmate_xml, write_trackmate_xml
 
-__all__ = ["TRACK_ID_NAMES", "TrackFile", "atomic_directory", "atomic_write",
+__all__ = ["TRACK_ID_NAMES", "Movie", "TrackFile", "atomic_directory", "atomic_write",
            "check_movie_axes", "is_geff_path", "normalise_header", "read_detections",
            "read_geff", "read_isbi_xml", "read_movie", "read_track_file", "read_trackmate_xml",
            "read_tracks", "with_detection_positions", "write_detections", "write_geff",

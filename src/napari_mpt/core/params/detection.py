@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..errors import ParameterError
 from .base import _f, _Validated
 
 ENGINES = ("napari-mpt", "trackpy")
 POLARITIES = ("auto", "bright", "dark")
+SWITCH = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,17 @@ class DetectParams(_Validated):
     border: int = _f(0, "ignore peaks closer than this to the image edge (px)", lo=0, hi=1000)
     workers: int = _f(0, "frames processed in parallel threads (0: one per CPU core this "
                       "process may use, at most 8)", lo=0, hi=64)
-    multi_emitter: bool = _f(True, "fit spots closer than 3.5 spot sigmas jointly and look for "
-                             "spots hidden next to brighter ones in the residual (overlapping "
-                             "spots in dense frames)")
+    multi_emitter: str = _f("auto", "fit spots closer than 3.5 spot sigmas jointly and look for "
+                            "spots hidden next to brighter ones in the residual (overlapping "
+                            "emitters in dense fluorescence frames); auto: on for bright spots, "
+                            "off for dark ones (objects in transmitted light do not add up as "
+                            "a sum of Gaussians)", choices=SWITCH)
     residual_rounds: int = _f(1, "multi-emitter fitting: rounds of re-detection in the residual "
                               "(0: joint fits of the detected spots only)", lo=0, hi=5)
 
-    def _check(self) -> None:
-        if not isinstance(self.multi_emitter, bool):
-            raise ParameterError("multi_emitter", f"must be true or false, got {self.multi_emitter!r}")
+    def joint_fits(self, polarity: str) -> bool:
+        """Whether the multi-emitter step runs on spots of ``polarity``."""
+        return self.multi_emitter == "on" or (self.multi_emitter == "auto" and polarity == "bright")
 
     def threads(self) -> int:
         """The number of worker threads: ``workers``, or with 0 one per usable core (at
