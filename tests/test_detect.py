@@ -224,3 +224,22 @@ def test_cli_detect_bad_parameter(tmp_path, capsys):
     assert main(["detect", str(tmp_path / "m.tif"), "--out", str(tmp_path / "d.csv"),
                  "--spot-sigma", "0"]) == 2
     assert "spot_sigma" in capsys.readouterr().err
+
+
+def test_cli_detect_reports_the_settings_and_refuses_a_threshold_no_spot_passes(tmp_path, capsys):
+    truth = (np.repeat(np.arange(3), 2), np.tile([[10.3, 12.6], [30.0, 40.2]], (3, 1)))
+    movie = tmp_path / "movie.tif"
+    write_movie(movie, render_movie(truth, MovieParams(snr=7.0, size=(48, 56))))
+    assert main(["detect", str(movie), "--json"]) == 0          # out: beside the movie
+    report = json.loads(capsys.readouterr().out)
+    assert report["out"] == str(tmp_path / "movie_spots.csv") and report["detections"] == 6
+    settings = report["settings"]
+    assert settings["polarity"] == "bright" and settings["estimated"] == [
+        "polarity", "spot_sigma", "threshold"]
+    assert settings["evidence"]["polarity"]["bright_peaks"] > 0
+    # a threshold no spot passes: one line, nothing written (the earlier file untouched)
+    before = (tmp_path / "movie_spots.csv").read_bytes()
+    assert main(["detect", str(movie), "--threshold", "1e5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no spot passed the threshold 1e+05" in err
+    assert (tmp_path / "movie_spots.csv").read_bytes() == before

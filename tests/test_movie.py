@@ -142,3 +142,62 @@ def test_not_a_tiff_and_missing_file(tmp_path):
         read_movie(junk)
     with pytest.raises(InputError, match="file not found"):
         read_movie(tmp_path / "nope.tif")
+
+
+# --- calibration, large movies, any pixel type ------------------------------------------
+def test_imagej_calibration_round_trips(tmp_path):
+    from napari_mpt.core.calibration import Calibration
+
+    cal = Calibration((0.35, 0.35), 0.04, "µm", "s")
+    write_movie(tmp_path / "m.tif", np.zeros((3, 8, 9), np.uint16), cal)
+    movie = read_movie(tmp_path / "m.tif")
+    assert movie.calibration.space_unit == "micrometer" and movie.calibration.time_unit == "second"
+    assert movie.calibration.scale(2) == pytest.approx((0.04, 0.35, 0.35))
+    assert movie.metadata()["pixel_size"] == pytest.approx([0.35, 0.35])
+    cal3 = Calibration((1.2, 0.2, 0.2), 2.0, "micrometer", "second")
+    write_movie(tmp_path / "z.tif", np.zeros((2, 4, 8, 9), np.uint16), cal3, compress=True)
+    assert read_movie(tmp_path / "z.tif").calibration.scale(3) == pytest.approx((2.0, 1.2, 0.2, 0.2))
+    # none stated: pixels and frames
+    write_movie(tmp_path / "n.tif", np.zeros((3, 8, 9), np.uint16))
+    assert not read_movie(tmp_path / "n.tif").calibration.known
+
+
+def test_ome_calibration_is_read(tmp_path):
+    path = tmp_path / "m.ome.tif"
+    tifffile.imwrite(path, np.zeros((4, 8, 9), np.uint16), ome=True,
+                     metadata={"axes": "TYX", "PhysicalSizeX": 0.108, "PhysicalSizeY": 0.108,
+                               "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm",
+                               "TimeIncrement": 0.05, "TimeIncrementUnit": "s"})
+    cal = read_movie(path).calibration
+    assert cal.scale(2) == pytest.approx((0.05, 0.108, 0.108))
+    assert cal.units(2) == ("second", "micrometer", "micrometer")
+
+
+def test_large_movies_stay_on_disk_and_detect_the_same(tmp_path):
+    from napari_mpt.core.params import MovieParams
+    from napari_mpt.detection.detect import detect
+
+    rng = np.random.default_rng(0)
+    truth = (np.repeat(np.arange(4), 10), rng.uniform(5, 43, (40, 2)))
+    movie = render_movie(truth, MovieParams(snr=7.0, size=(48, 48), seed=1))
+    write_movie(tmp_path / "plain.tif", movie)
+    write_movie(tmp_path / "zlib.tif", movie, compress=True)
+    mapped = read_movie(tmp_path / "plain.tif", in_memory_bytes=0).data
+    lazy = read_movie(tmp_path / "zlib.tif", in_memory_bytes=0).data
+    assert isinstance(mapped, np.memmap)
+    assert type(lazy).__module__.startswith("dask")            # read frame by frame
+    assert isinstance(read_movie(tmp_path / "zlib.tif").data, np.ndarray)
+    want = detect(movie)
+    for data in (mapped, lazy):
+        got = detect(data)
+        np.testing.assert_array_equal(got.frame, want.frame)
+        np.testing.assert_allclose(got.coords, want.coords, atol=1e-6)
+
+
+def test_empty_and_non_numeric_movies_are_refused(tmp_path):
+    from napari_mpt.io import check_movie_axes
+
+    with pytest.raises(InputError, match="no frames"):
+        check_movie_axes(np.zeros((0, 16, 16)), "empty")
+    with pytest.raises(InputError, match="integers or floats"):
+        check_movie_axes(np.zeros((3, 16, 16), complex), "complex")

@@ -232,3 +232,35 @@ def test_simulate_widget_movie_is_paired_below_the_points_and_updated_in_place(v
     assert len(viewer.layers) == 4
     sim_w.movie.value = False                                    # unchecked: the movie goes
     assert len(sim_w.run()) == 2 and image not in viewer.layers
+
+
+def test_real_sample_opens_calibrated_and_gives_dark_beads(viewer, qtbot):
+    viewer.open_sample("napari-mpt", "bulk_water")
+    image = viewer.layers[0]
+    assert isinstance(image, Image) and image.data.shape == (120, 256, 256)
+    np.testing.assert_allclose(image.scale, (1 / 24, 100 / 285, 100 / 285))
+    assert [str(u) for u in image.units] == ["second", "micrometer", "micrometer"]
+    w = dock(viewer, "Detect spots")
+    layer = preview_and_wait(qtbot, w)
+    assert layer is not None and w.cache.settings.polarity == "dark"
+    assert "dark spots (estimated)" in w.status.value
+    np.testing.assert_allclose(layer.scale, image.scale)             # spots in µm and s too
+    assert 100 < len(layer.data) < 250
+
+
+def test_movie_reader_gives_the_calibrated_movie_and_declines_other_tiffs(tmp_path):
+    import tifffile
+
+    from napari_mpt.core.calibration import Calibration
+    from napari_mpt.io import write_movie
+    from napari_mpt.napari.movie_reader import get_movie_reader
+
+    write_movie(tmp_path / "m.tif", np.zeros((3, 8, 9), np.uint16),
+                Calibration((0.2, 0.2), 0.5, "micrometer", "second"))
+    data, kwargs, kind = get_movie_reader(str(tmp_path / "m.tif"))(str(tmp_path / "m.tif"))[0]
+    assert kind == "image" and data.shape == (3, 8, 9)
+    assert kwargs["scale"] == pytest.approx((0.5, 0.2, 0.2))
+    assert kwargs["metadata"]["napari_mpt"]["kind"] == "movie"
+    tifffile.imwrite(tmp_path / "still.tif", np.zeros((8, 9), np.uint16))
+    assert get_movie_reader(str(tmp_path / "still.tif")) is None       # napari's reader opens it
+    assert get_movie_reader(str(tmp_path / "m.csv")) is None

@@ -35,6 +35,9 @@ ratio of a spot found hidden in the residual (:mod:`napari_mpt.detection.multi`)
 NOISE_SHARE = 0.75
 """The pixel noise is measured on the smallest 75 % of neighbouring-pixel differences."""
 
+ROUNDING_NOISE = 1.0 / math.sqrt(12.0)
+"""Standard deviation of rounding to whole numbers: the least noise of an integer frame."""
+
 _TRIMMED_MEAN_ABS = math.sqrt(2.0 / math.pi) * (1.0 - math.exp(-0.5 * 1.1503494 ** 2)) / NOISE_SHARE
 """Mean of ``|z|`` over the smallest 75 % of a standard normal sample (1.1503 is its 75 %
 quantile of ``|z|``): 0.5149."""
@@ -179,14 +182,18 @@ def pixel_noise(image: np.ndarray) -> float:
 
     Not the median absolute deviation: in 8-bit or compressed movies more than half the
     neighbouring pixels are often equal (trackpy's bulk-water movie), and the MAD is 0.
-    0 only when three quarters of the differences are 0 (a flat or synthetic frame).
+    A frame of whole numbers has at least the noise of its rounding, ``1 / sqrt(12)``;
+    0 only for a flat or synthetic frame of fractional values.
     """
     d = np.abs(np.diff(np.asarray(image, dtype=np.float32), axis=-1)).ravel()
     if not d.size:
         return 0.0
     k = max(int(NOISE_SHARE * d.size), 1)
     low = np.partition(d, k - 1)[:k]
-    return float(low.mean(dtype=np.float64)) / _TRIMMED_MEAN_ABS / math.sqrt(2.0)
+    noise = float(low.mean(dtype=np.float64)) / _TRIMMED_MEAN_ABS / math.sqrt(2.0)
+    if d.max() > 0 and np.all(d == np.round(d)):
+        noise = max(noise, ROUNDING_NOISE)
+    return noise
 
 
 def quality_map(filtered: np.ndarray, noise: float, sigmas: tuple[float, ...],

@@ -165,8 +165,9 @@ def _run(task: FileTask) -> dict[str, Any]:
         from ..detection.detect import detect
 
         rec["kind"] = "movie"
-        detections = detect(read_movie(task.path), DetectParams.from_dict(task.detect),
-                            source=task.path)
+        movie = read_movie(task.path)
+        detections = detect(movie.data, DetectParams.from_dict(task.detect), source=task.path)
+        cal = movie.calibration
         write_detections(out / "detections.csv", detections)
     else:
         rec["kind"] = "spots"

@@ -16,63 +16,50 @@ from __future__ import annotations
 import io
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..core.calibration import FRAME, PIXEL, Calibration, space_unit
 from ..core.errors import InputError
 from .files import atomic_write
 
 IN_MEMORY_BYTES = 1 << 30
 """Movies up to 1 GiB are read into memory; larger ones stay on disk."""
 
-_LENGTH_UNITS = {"micron": ("µm", 1.0), "microns": ("µm", 1.0), "um": ("µm", 1.0),
-                 "µm": ("µm", 1.0), "\u03bcm": ("µm", 1.0), "\\u00b5m": ("µm", 1.0),
-                 "nm": ("µm", 1e-3), "nanometer": ("µm", 1e-3), "mm": ("µm", 1e3),
-                 "m": ("µm", 1e6)}
-_TIME_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3,
-               "msec": 1e-3, "µs": 1e-6, "us": 1e-6, "min": 60.0, "h": 3600.0}
-
 
 @dataclass(frozen=True)
 class Movie:
     """A movie and its calibration: ``data`` ``(T, [Z,] Y, X)`` (an array, a memory map or
-    a Dask array), the physical ``pixel_size`` per spatial axis in µm and the
-    ``frame_interval`` in s where the file says them (else ``None``)."""
+    a Dask array) and the physical pixel size and frame interval where the file states
+    them (:class:`~napari_mpt.core.calibration.Calibration`; none: pixels and frames)."""
 
     data: Any
     path: str
-    pixel_size: tuple[float, ...] | None = None
-    frame_interval: float | None = None
+    calibration: Calibration = field(default_factory=Calibration)
 
     @property
     def ndim(self) -> int:
         """Spatial axes: 2 or 3."""
         return len(np.shape(self.data)) - 1
 
-    def scale(self) -> tuple[float, ...]:
-        """napari's layer scale ``(t, [z,] y, x)``: s and µm where known, else 1."""
-        return (self.frame_interval or 1.0, *(self.pixel_size or (1.0,) * self.ndim))
-
-    def units(self) -> tuple[str, ...]:
-        """napari's layer units, matching :meth:`scale`."""
-        space = "µm" if self.pixel_size else "pixel"
-        return ("s" if self.frame_interval else "frame", *(space,) * self.ndim)
-
     def metadata(self) -> dict[str, Any]:
-        """JSON-ready calibration (``None`` where the file has none)."""
-        return {"pixel_size_um": list(self.pixel_size) if self.pixel_size else None,
-                "frame_interval_s": self.frame_interval,
+        """JSON-ready: the calibration, and whether the pixels stay on disk."""
+        cal = self.calibration
+        return {"pixel_size": list(cal.spatial(self.ndim)) if cal.pixel_size else None,
+                "space_unit": cal.space_unit, "frame_interval": cal.frame_interval,
+                "time_unit": cal.time_unit,
                 "on_disk": isinstance(self.data, np.memmap) or not isinstance(self.data, np.ndarray)}
 
 
-def write_movie(path: str | os.PathLike, movie: np.ndarray, pixel_size: float | None = None,
-                frame_interval: float | None = None) -> Path:
+def write_movie(path: str | os.PathLike, movie: np.ndarray,
+                calibration: Calibration | None = None, compress: bool = False) -> Path:
     """Write ``movie`` as an ImageJ hyperstack TIFF (axes TYX or TZYX), atomically, with
-    the pixel size (µm, y and x) and frame interval (s) in its ImageJ calibration when
-    given."""
+    ``calibration``'s pixel size and frame interval in its ImageJ metadata; ``compress``:
+    zlib (a third of the size of the bulk-water movie; such a file is read, not
+    memory-mapped)."""
     import tifffile
 
     path = Path(path)
@@ -81,21 +68,28 @@ def write_movie(path: str | os.PathLike, movie: np.ndarray, pixel_size: float | 
         raise InputError(str(path), f"a movie is (T, Y, X) or (T, Z, Y, X), got shape {arr.shape}")
     metadata: dict[str, Any] = {"axes": "TYX" if arr.ndim == 3 else "TZYX"}
     extra: dict[str, Any] = {}
-    if pixel_size:
-        metadata["unit"] = "um"
-        extra["resolution"] = (1.0 / pixel_size, 1.0 / pixel_size)
-    if frame_interval:
-        metadata["finterval"] = frame_interval
+    cal = calibration or Calibration()
+    if cal.space_unit != PIXEL and cal.pixel_size:
+        size = cal.spatial(arr.ndim - 1)
+        metadata["unit"] = "um" if cal.space_unit == "micrometer" else cal.space_unit
+        extra["resolution"] = (1.0 / size[-2], 1.0 / size[-1])
+        if arr.ndim == 4:
+            metadata["spacing"] = size[0]
+    if cal.time_unit != FRAME:
+        metadata["finterval"] = cal.frame_interval
+        metadata["tunit"] = "sec" if cal.time_unit == "second" else cal.time_unit
     buffer = io.BytesIO()   # tifffile wants a named file; atomic_write's temporary has none
-    tifffile.imwrite(buffer, arr, imagej=True, metadata=metadata, **extra)
+    tifffile.imwrite(buffer, arr, imagej=True, metadata=metadata,
+                     compression="zlib" if compress else None, **extra)
     with atomic_write(path, "wb") as fh:
         fh.write(buffer.getbuffer())
     return path
 
 
-def read_movie(path: str | os.PathLike) -> Movie:
+def read_movie(path: str | os.PathLike, in_memory_bytes: int = IN_MEMORY_BYTES) -> Movie:
     """A movie file as a ``(T, Y, X)`` or ``(T, Z, Y, X)`` :class:`Movie` with its
-    calibration (module docstring: large movies stay on disk).
+    calibration (module docstring): read into memory up to ``in_memory_bytes``, else
+    memory-mapped or read frame by frame as a Dask array.
 
     Raises :class:`InputError` naming the file when it cannot be read or is not a
     single-channel time series in that axis order.
@@ -112,13 +106,13 @@ def read_movie(path: str | os.PathLike) -> Movie:
             series = tif.series[0]
             axes = series.axes.upper()
             shape = tuple(series.shape)
-            pixel_size, interval = _calibration(tif, axes)
+            calibration = _calibration(tif, axes)
             size = int(np.prod(shape)) * np.dtype(series.dtype).itemsize
             data: Any = None
             try:
                 data = tifffile.memmap(path, mode="r")
             except (ValueError, OSError):
-                if size <= IN_MEMORY_BYTES:
+                if size <= in_memory_bytes:
                     data = series.asarray()
         if data is None:
             data = _lazy(path)
@@ -128,11 +122,7 @@ def read_movie(path: str | os.PathLike) -> Movie:
         raise InputError(name, f"cannot read the file as TIFF ({type(exc).__name__}: {exc})"
                          ) from None
     data = data.reshape(shape) if tuple(data.shape) != shape else data
-    data = check_movie_axes(data, name, axes)
-    spatial = len(np.shape(data)) - 1
-    if pixel_size is not None:
-        pixel_size = pixel_size[-spatial:] if len(pixel_size) >= spatial else None
-    return Movie(data, name, pixel_size, interval)
+    return Movie(check_movie_axes(data, name, axes), name, calibration)
 
 
 def _lazy(path: str | os.PathLike) -> Any:
@@ -145,53 +135,48 @@ def _lazy(path: str | os.PathLike) -> Any:
     return da.from_zarr(zarr.open(store, mode="r"))
 
 
-def _calibration(tif: Any, axes: str) -> tuple[tuple[float, ...] | None, float | None]:
-    """Pixel size per spatial axis (µm, napari order) and frame interval (s) from ImageJ
-    or OME metadata; ``None`` where absent or not in a physical unit."""
+def _calibration(tif: Any, axes: str) -> Calibration:
+    """Pixel size per spatial axis (napari order) and frame interval from OME or ImageJ
+    metadata; none where absent or not in a physical unit."""
     if tif.is_ome and tif.ome_metadata:
         return _ome_calibration(tif.ome_metadata, axes)
     meta = tif.imagej_metadata or {}
-    interval = None
-    if meta.get("finterval"):
-        scale = _TIME_UNITS.get(str(meta.get("tunit", "s")).strip().lower(), 1.0)
-        interval = float(meta["finterval"]) * scale
-    unit = _LENGTH_UNITS.get(str(meta.get("unit", "")).strip().lower())
+    interval = _positive(float(meta["finterval"])) if meta.get("finterval") else None
+    t_unit = str(meta.get("tunit", "sec")) if interval else FRAME
+    unit = space_unit(_unescape(str(meta.get("unit", ""))))
     page = tif.pages.first
     res = [page.tags.get(t) for t in ("YResolution", "XResolution")]
-    if unit is None or any(r is None for r in res):
-        return None, _positive(interval)
-    per = [float(r.value[0]) / float(r.value[1]) if r.value[1] else 0.0 for r in res]
-    if min(per) <= 0:
-        return None, _positive(interval)
-    sizes = [unit[1] / p for p in per]
-    if "Z" in axes and meta.get("spacing"):
-        sizes = [unit[1] * float(meta["spacing"]), *sizes]
-    return tuple(sizes), _positive(interval)
+    sizes: tuple[float, ...] = ()
+    if unit != PIXEL and all(r is not None and r.value[0] > 0 for r in res):
+        sizes = tuple(float(r.value[1]) / float(r.value[0]) for r in res)   # px per unit
+        if "Z" in axes and _positive(float(meta.get("spacing") or 0)):
+            sizes = (float(meta["spacing"]), *sizes)
+    return Calibration(sizes, interval or 1.0, unit if sizes else PIXEL, t_unit)
 
 
-def _ome_calibration(xml: str, axes: str) -> tuple[tuple[float, ...] | None, float | None]:
+def _unescape(text: str) -> str:
+    """ImageJ writes µ as the escape ``\\u00B5``."""
+    return text.replace("\\u00B5", "µ").replace("\\u00b5", "µ")
+
+
+def _ome_calibration(xml: str, axes: str) -> Calibration:
     import xml.etree.ElementTree as ET
 
     try:
         root = ET.fromstring(xml)
     except ET.ParseError:
-        return None, None
+        return Calibration()
     pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
     if pixels is None:
-        return None, None
-    sizes: list[float] = []
-    for ax in ("Z", "Y", "X") if "Z" in axes else ("Y", "X"):
-        value = pixels.get(f"PhysicalSize{ax}")
-        unit = _LENGTH_UNITS.get(pixels.get(f"PhysicalSize{ax}Unit", "µm").strip().lower())
-        if value is None or unit is None:
-            sizes = []
-            break
-        sizes.append(float(value) * unit[1])
-    interval = None
-    if pixels.get("TimeIncrement"):
-        interval = float(pixels.get("TimeIncrement", "nan")) * _TIME_UNITS.get(
-            pixels.get("TimeIncrementUnit", "s").strip().lower(), 1.0)
-    return (tuple(sizes) if sizes and min(sizes) > 0 else None), _positive(interval)
+        return Calibration()
+    names = ("Z", "Y", "X") if "Z" in axes else ("Y", "X")
+    values = [_positive(float(pixels.get(f"PhysicalSize{a}", "nan"))) for a in names]
+    units = {pixels.get(f"PhysicalSize{a}Unit", "µm") for a in names}
+    sizes = tuple(v for v in values if v is not None)
+    unit = space_unit(units.pop()) if len(sizes) == len(names) and len(units) == 1 else PIXEL
+    interval = _positive(float(pixels.get("TimeIncrement", "nan")))
+    return Calibration(sizes if unit != PIXEL else (), interval or 1.0, unit,
+                       pixels.get("TimeIncrementUnit", "s") if interval else FRAME)
 
 
 def _positive(value: float | None) -> float | None:

@@ -1,9 +1,10 @@
 """Sample data contributions: layer data tuples napari adds to the viewer.
 
-"Brownian pair" and "simulated movie, SNR 4" are simulated on the fly from a fixed seed
-(no image ships with the plugin); the others are the
-example files shipped in ``sample_data/`` (see its README.txt), read with the plugin's
-own reader so they arrive exactly as a dropped file would, truth included.
+"Brownian pair" and "simulated movie, SNR 4" are simulated on the fly from a fixed seed;
+the others are the example files shipped in ``sample_data/`` (see its README.txt), read
+with the plugin's own readers so they arrive exactly as a dropped file would, truth
+included.  "Beads in water (real, trackpy)" is a crop of trackpy's bulk-water movie (dark
+beads on a bright, textured field; ``scripts/make_samples.py``), in µm and s.
 """
 
 from __future__ import annotations
@@ -17,11 +18,22 @@ from .reader import read_csv
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 
+BULK_WATER = "bulk_water_crop.tif"
+
 EXAMPLES = {
     "pair_T150_sigma1": "Brownian pair, T=150, sigma=1 (file)",
     "pair_T150_sigma5": "Brownian pair, T=150, sigma=5 (file)",
     "pair_T8_sigma1.2": "Brownian pair, T=8, sigma=1.2 (file)",
 }
+
+
+def beads_in_water() -> list[tuple]:
+    """120 frames of 256 x 256 px of trackpy's bulk-water walkthrough movie (1 µm beads in
+    water, 0.351 µm per px, 24 frames per second), calibrated."""
+    from ..io import read_movie
+    from .movie_reader import movie_layer
+
+    return [movie_layer(read_movie(SAMPLE_DIR / BULK_WATER), "beads in water (trackpy)")]
 
 
 def brownian_pair() -> list[tuple]:
