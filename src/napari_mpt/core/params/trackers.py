@@ -205,8 +205,7 @@ class TrackpyParams(_Validated):
 
     search_range: float = _f(
         0.0, "largest distance (px) a particle may move between frames; 0: estimate from "
-        "the data as LAP does (4 x the median distance from a detection to its nearest "
-        "detection in the next frame)", lo=0.0)
+        "the data as LAP's link distance is estimated (see --max-link-distance)", lo=0.0)
     memory: int | None = _f(
         None, "frames a particle may vanish and still keep its track; estimate: the "
         "fewest frames m with (1 - P_D)^(m+1) <= 1 %, P_D the detection probability "
