@@ -20,7 +20,7 @@ from viewer_checks import dock
 from napari_mpt import api
 from napari_mpt.core.calibration import Calibration
 from napari_mpt.core.params import SimulationParams, TrackpyParams
-from napari_mpt.io import read_geff, read_trackmate_xml
+from napari_mpt.io import read_geff, read_trackmate_xml, write_geff
 from napari_mpt.napari.layers import detections_from_points
 
 pytestmark = pytest.mark.gui
@@ -113,3 +113,17 @@ def test_trackpy_is_in_the_track_widgets_method_menu(viewer, qtbot):
     res = api.track(detections_from_points(points), TrackpyParams(memory=1))
     np.testing.assert_allclose(viewer.layers[res.label].data, res.tracks.napari_data())
     assert track.table.row_headers == (res.label,)
+
+
+def test_an_image_zarr_is_left_to_other_readers(tmp_path):
+    """napari offers this reader every ``*.zarr``: an OME-Zarr image (no GEFF metadata) is
+    not claimed, so napari's own or another plugin's reader opens it."""
+    import zarr
+
+    from napari_mpt.napari.reader import get_reader
+
+    image = tmp_path / "image.zarr"
+    zarr.open_group(str(image), mode="w").attrs["multiscales"] = []
+    assert get_reader(str(image)) is None
+    write_geff(tmp_path / "tracks.zarr", api.simulate(SimulationParams(frames=3)).truth)
+    assert get_reader(str(tmp_path / "tracks.zarr")) is not None

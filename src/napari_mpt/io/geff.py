@@ -57,6 +57,13 @@ def is_geff_path(path: str | os.PathLike) -> bool:
     return p.is_dir() and _has_geff_attrs(p)
 
 
+def looks_like_geff(path: str | os.PathLike) -> bool:
+    """For readers that share ``.zarr`` with image formats (napari's): a ``.geff`` name,
+    or a folder whose zarr attributes hold ``geff`` metadata (an OME-Zarr image does not)."""
+    p = Path(path)
+    return p.suffix.lower() == ".geff" or (p.is_dir() and _has_geff_attrs(p))
+
+
 def _has_geff_attrs(path: Path) -> bool:
     import json
 

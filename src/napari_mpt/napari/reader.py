@@ -35,13 +35,12 @@ import numpy as np
 from ..io import (
     TRACK_ID_NAMES,
     TrackFile,
-    is_geff_path,
     normalise_header,
     read_detections,
     read_track_file,
     read_tracks,
 )
-from ..io.geff import NAPARI_TRACK_ID
+from ..io.geff import NAPARI_TRACK_ID, looks_like_geff
 from ..io.graphs import is_link_feature
 from ..io.isbi_xml import looks_like_isbi_xml
 from ..io.trackmate_xml import looks_like_trackmate_xml
@@ -203,7 +202,7 @@ def _read_paths(path: str | list[str]) -> LayerData:
 # --- GEFF and TrackMate XML ---------------------------------------------------------------
 def is_track_file(path: str) -> bool:
     """A GEFF (folder) or a TrackMate XML: formats that hold spots, links and calibration."""
-    return is_geff_path(path) or (path.lower().endswith(".xml") and looks_like_trackmate_xml(path))
+    return looks_like_geff(path) or (path.lower().endswith(".xml") and looks_like_trackmate_xml(path))
 
 
 def track_file_layers(found: TrackFile, path: str) -> LayerData:
