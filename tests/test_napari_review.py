@@ -17,6 +17,7 @@ from napari_mpt.evaluation.agreement import disagreement, partner
 from napari_mpt.evaluation.metrics import detection_links
 from napari_mpt.evaluation.session import SAMPLE, load_session
 from napari_mpt.napari.layers import detections_from_points, mpt_meta, tracks_from_layer
+from napari_mpt.napari.runs import COLUMNS
 
 pytestmark = pytest.mark.gui
 
@@ -149,9 +150,38 @@ def test_estimated_error_rates_narrow_and_cover_the_truth(viewer, qtbot, tmp_pat
         assert e.wrong_lo <= wrong <= e.wrong_hi
         assert mpt_meta(layer)["error_rate"][0] == pytest.approx(e.rate)
 
+    # the Track widget's run table shows each run's disagreement and error rate
+    track = dock(viewer, "Track")
+    share = disagreement(*(tracks_from_layer(x) for x in runs)).share
+    for layer, row, e in zip(runs, track.table.data.to_list(), review.estimates_now(),
+                             strict=True):
+        cells = dict(zip(COLUMNS, row, strict=True))
+        assert cells["disagree"] == f"{100 * share:.1f} %", layer.name
+        assert cells["error rate"].startswith(f"{e.rate:.1%} [")
+
     # reopening the session on the same detections restores the decisions
     n = len(review.session.review)
     again = type(review)(viewer)
     again.input.value = points
     assert again.open_session(tmp_path / "review.json"), again.message
     assert len(again.session.review) == n and again.session.mode == SAMPLE
+
+
+@pytest.mark.slow
+def test_advise_ranks_every_tracker_on_twins_of_the_layer(viewer, qtbot):
+    sim = dock(viewer, "Simulate")
+    for k, v in {"particles": 20, "frames": 10, "field_of_view": 60.0,
+                 "detection_probability": 0.9, "clutter": 1.0, "seed": 3}.items():
+        sim.form[k].value = v
+    points, _ = sim.run()
+    review = dock(viewer, "Review")
+    review.input.value = points
+    for k, v in {"twins": 1, "max_particles": 10, "max_frames": 6}.items():
+        review.advise_form[k].value = v
+    assert review.advise(), review.message
+    qtbot.waitUntil(lambda: not review.advising, timeout=180_000)
+    rows = review.advice.value
+    assert sorted(rows["index"]) == sorted(api.TRACKERS), review.message
+    values = [float(r[0].split()[0]) for r in rows["data"]]
+    assert values == sorted(values, reverse=True)
+    assert review.advice_note.value.startswith("best on the twins: " + rows["index"][0])

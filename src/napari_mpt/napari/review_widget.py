@@ -28,10 +28,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.types import FileDialogMode
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, Select, Table
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    Label,
+    ProgressBar,
+    PushButton,
+    Select,
+    Table,
+)
 
 from ..core.data import Detections, Tracks
-from ..core.errors import InputError, MPTError
+from ..core.errors import Cancelled, InputError, MPTError
+from ..core.params import AdviseParams
 from ..evaluation.agreement import (
     alternatives,
     disagreement,
@@ -50,7 +61,8 @@ from ..evaluation.session import (
     save_session,
     start_session,
 )
-from .controls import ScrollingContainer
+from .controls import ParamForm, ScrollingContainer
+from .job import Job
 from .layers import (
     KEY,
     axis_labels,
@@ -69,6 +81,7 @@ from .trust_layers import (
     CURRENT_COLOR,
     DISAGREEMENT_MAP,
     PICKED_COLOR,
+    TRUST_EVENTS,
     colormaps,
     contested_data,
     disagreement_data,
@@ -82,6 +95,7 @@ if TYPE_CHECKING:
 
 KEYS = {"y": "accept", "b": "break_link", "a": "relink", "s": "swap", "z": "undo",
         "r": "redo", "n": "next", "p": "previous"}
+ADVICE_COLUMNS = ("association JC [95 %]", "beats the next", "time per twin", "settings")
 QUEUE_ROWS = 60          # rows of the queue shown from the current link on
 QUEUE_COLUMNS = ("frame", "link", "made by", "confidence", "verdict")
 ESTIMATE_COLUMNS = ("error rate [95 %]", "wrong links [95 %]", "JC vs union [95 %]",
@@ -141,7 +155,16 @@ class ReviewWidget(ScrollingContainer):
                                      tooltip="where the review is saved after every "
                                      "decision (and reopened from)")
         self.open_button = PushButton(text="Open session")
-        for table in (self.matrix, self.frames, self.queue, self.estimates):
+        self.advise_form = ParamForm(AdviseParams, ("twins", "max_particles", "max_frames"))
+        self.advise_button = PushButton(text="Advise", tooltip=(
+            "which tracker for these spots: simulate look-alike scenes (twins) with a truth, "
+            "run every tracker on them, rank them (napari-mpt advise)"))
+        self.advise_cancel = PushButton(text="Cancel", enabled=False)
+        self.advise_progress = ProgressBar(min=0, max=100, value=0, label="advice")
+        self.advice = Table(value={"data": [], "index": [], "columns": list(ADVICE_COLUMNS)})
+        self.advice_note = wrap_label(Label(value=""))
+        self._advise_job: Job[Any] | None = None
+        for table in (self.matrix, self.frames, self.queue, self.estimates, self.advice):
             table.read_only = True
             table.native.setMinimumSize(50, 90)
         edit = [Container(widgets=[self.buttons[m] for m in row], layout="horizontal",
@@ -153,7 +176,10 @@ class ReviewWidget(ScrollingContainer):
             self.compare_button, self.summary, self.matrix, self.frames,
             Container(widgets=[self.mode]), self.estimate_button, self.queue, *edit,
             self.status, self.estimates, self.show_errors,
-            Container(widgets=[self.session_file]), self.open_button])
+            Container(widgets=[self.session_file]), self.open_button,
+            self.advise_form, Container(widgets=[self.advise_button, self.advise_cancel],
+                                        layout="horizontal", labels=False),
+            self.advise_progress, self.advice, self.advice_note])
 
         self.session: ReviewSession | None = None
         self.detections: Detections | None = None
@@ -169,6 +195,8 @@ class ReviewWidget(ScrollingContainer):
         self.input.changed.connect(self._input_changed)
         self.show_errors.changed.connect(lambda *_: self._draw_review())
         self.open_button.changed.connect(lambda *_: self.open_session())
+        self.advise_button.changed.connect(lambda *_: self.advise())
+        self.advise_cancel.changed.connect(self._cancel_advice)
         for method, button in self.buttons.items():
             button.changed.connect(lambda *_, m=method: getattr(self, m)())
         self.queue.native.cellClicked.connect(self._queue_clicked)
@@ -177,6 +205,7 @@ class ReviewWidget(ScrollingContainer):
             self.viewer.bind_key(key, lambda _v, m=method: getattr(self, m)(), overwrite=True)
         self.viewer.mouse_drag_callbacks.append(self._pick)
         self.native.destroyed.connect(self._disconnect)
+        self.native.destroyed.connect(self._cancel_advice)
         self._input_changed(self.input.value)
 
     # --- menus ---------------------------------------------------------------------------
@@ -646,6 +675,7 @@ class ReviewWidget(ScrollingContainer):
         for layer, e in zip(self.run_layers_chosen(), est, strict=False):
             layer.metadata = {**layer.metadata, KEY: {
                 **mpt_meta(layer), "error_rate": [e.rate, e.rate_lo, e.rate_hi, e.reviewed]}}
+        TRUST_EVENTS.changed.emit()          # the Track widget's run table shows them
         for layer, s in zip(self.run_layers_chosen(), scores, strict=False):
             kind_source = f"{source}/{layer.name}"
             errors = link_error_data(s) if self.show_errors.value else None
@@ -710,3 +740,71 @@ class ReviewWidget(ScrollingContainer):
         with self.mode.changed.blocked():
             self.mode.value = saved.mode
         return self.compare() if self.run_layers() else True
+
+    # --- which tracker: the data twin --------------------------------------------------
+    @property
+    def advising(self) -> bool:
+        return self._advise_job is not None and self._advise_job.running
+
+    def advise(self) -> bool:
+        """Rank every tracker on twins of the input detections, on a worker thread."""
+        if self.advising:
+            self.say("advice is already being computed: wait, or press Cancel", "warning")
+            return False
+        try:
+            layer = self.input.value
+            if layer is None:
+                raise InputError("Advise", "no Points layer to advise on")
+            det = detections_from_points(layer)
+            params = self.advise_form.params()
+        except MPTError as exc:
+            self.say(str(exc))
+            return False
+        from .. import api
+
+        self._advise_job = Job(lambda control: api.advise(det, params, control),
+                               on_done=self._advised, on_refused=self._advice_refused,
+                               on_progress=self._advice_progress,
+                               on_finished=lambda: setattr(self.advise_cancel, "enabled", False))
+        self.advise_cancel.enabled = True
+        self.advise_progress.value = 0
+        self.advice_note.value = breakable(f"simulating {params.twins} twin(s) of "
+                                           f"{layer.name!r} and running every tracker…")
+        self._advise_job.start()
+        return True
+
+    def _cancel_advice(self, *_: Any) -> None:
+        if self._advise_job is not None:
+            self._advise_job.cancel()
+
+    def _advice_progress(self, done: int, total: int) -> None:
+        self.advise_progress.value = int(100 * done / total) if total else 0
+
+    def _advice_refused(self, error: MPTError) -> None:
+        self.advise_progress.value = 0
+        self.advice_note.value = ""
+        if isinstance(error, Cancelled):
+            self.say("advice cancelled", "info")
+        else:
+            self.say(str(error))
+
+    def _advised(self, advice: Any) -> None:
+        self.advise_progress.value = 100
+        rows = [[f"{r.value:.4f} [{r.lo:.4f}, {r.hi:.4f}]",
+                 "" if r.p_better is None else f"{100 * r.p_better:.0f} %",
+                 f"{r.time_s:.2f} s", r.label] for r in advice.ranking]
+        self.advice.value = {"data": rows, "index": [r.method for r in advice.ranking],
+                             "columns": list(ADVICE_COLUMNS)}
+        self.advice.native.resizeColumnsToContents()
+        p = advice.recipe.params
+        skipped = "".join(f"\n{m} not run: {why}" for m, why in advice.skipped.items())
+        self.advice_note.value = breakable(
+            f"best on the twins: {advice.best.method}. Twins ({advice.twins}, "
+            f"{p.particles} particles in {p.field_of_view:.0f} px, {p.frames} frames): "
+            f"{p.motion} motion, mu {p.process_noise:.2f} px, sigma "
+            f"{p.measurement_noise:.2f} px, P_D {p.detection_probability:.2f}, clutter "
+            f"{p.clutter:g}/frame, births {p.birth_rate:g}/frame, survival "
+            f"{p.survival:.3f}{skipped}")
+        self.advice.native.setToolTip(
+            "association link Jaccard pooled over the twins, 95 % bootstrap interval over "
+            "frames; 'beats the next': share of resamples in which it beats the next row")

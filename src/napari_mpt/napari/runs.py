@@ -25,7 +25,8 @@ from ..evaluation.metrics import LinkScore
 # the table's row header (frozen when the table scrolls sideways) is the run's label;
 # the long parameter description last, so the numbers stay in view in a narrow dock
 COLUMNS = ("JC", "assoc JC", "α", "β", "TP", "FP", "FN", "edge F1", "LNK", "TRA", "CHOTA",
-           "time", "exact", "FLOPs", "FLOP source", "method", "device", "parameters")
+           "disagree", "error rate", "time", "exact", "FLOPs", "FLOP source", "method", "device",
+           "parameters")
 TOOLTIPS = {
     "JC": "position link Jaccard (the paper's): TP / (TP + FP + FN) over links matched by "
           "position to the ground truth",
@@ -42,6 +43,12 @@ TOOLTIPS = {
     "CHOTA": "traccuracy's CHOTA: detection, association and long-range consistency of "
              "the tracks together (1 = perfect; left out on data with thousands of tracks, "
              "where it would take minutes)",
+    "disagree": "no truth needed: the share of the links this run or another run on these "
+                "detections makes that only one of the two makes, against the run it "
+                "disagrees with most (hover a cell for each; the Review dock's matrix)",
+    "error rate": "no truth needed: the share of this run's links a reviewer would call "
+                  "wrong, with its 95 % interval, from the links reviewed so far in the "
+                  "Review dock's random sample (Estimate error rates)",
     "TP": "true links found (position link Jaccard)",
     "FP": "wrong links made (drawn magenta in the link-errors layer)",
     "FN": "true links missed (drawn cyan in the link-errors layer)",
@@ -201,6 +208,8 @@ class RunRecord:
     ctc_lnk: float | None = None
     ctc_tra: float | None = None
     chota: float | None = None
+    disagree: dict[str, float] = field(default_factory=dict, compare=False)
+    error_rate: tuple[float, float, float] | None = None   # estimate, 95 % interval
     base_label: str = ""
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
     estimated: str = ""   # parameters estimated from the data, as "name=value, ..."
@@ -238,6 +247,9 @@ class RunRecord:
                 opt(self.alpha, ".4f"), opt(self.beta, ".4f"), opt(self.tp, "d"),
                 opt(self.fp, "d"), opt(self.fn, "d"), opt(self.edge_f1, ".4f"),
                 opt(self.ctc_lnk, ".4f"), opt(self.ctc_tra, ".4f"), opt(self.chota, ".4f"),
+                f"{100 * max(self.disagree.values()):.1f} %" if self.disagree else ABSENT,
+                ABSENT if self.error_rate is None else "{:.1%} [{:.1%}, {:.1%}]".format(
+                    *self.error_rate),
                 seconds(self.wall_s), self.exactness, f"{self.flops:,}",
                 self.flops_source, self.method, self.device, self.parameters)
 

@@ -25,6 +25,7 @@ from .layers import (
     KEY,
     TAIL_LENGTH,
     axis_labels,
+    dataset_of,
     detections_from_points,
     error_colormap_name,
     error_colormaps,
@@ -40,6 +41,7 @@ from .reader import prefer_this_plugin_for_csv
 from .runs import COLUMNS, TOOLTIPS, RunHistory, RunRecord, detections_key, run_label, seconds
 from .tracking import JobOutput, run_tracking
 from .transformer_controls import TransformerControls, preload
+from .trust_layers import TRUST_EVENTS, with_trust
 
 if TYPE_CHECKING:
     import napari
@@ -142,6 +144,7 @@ class TrackWidget(ScrollingContainer):
         self.native.destroyed.connect(self._cancel_silently)
         self.viewer.layers.events.inserted.connect(self._layer_added)
         self.native.destroyed.connect(self._disconnect)
+        TRUST_EVENTS.changed.connect(self.refresh_table)
         self._input_changed(self.input.value)
         # torch's import on a background thread, not when the user needs it; started once
         # the dock is up, so that it does not compete with docking for the GIL
@@ -214,6 +217,7 @@ class TrackWidget(ScrollingContainer):
 
     def _disconnect(self, *_: Any) -> None:
         self.viewer.layers.events.inserted.disconnect(self._layer_added)
+        TRUST_EVENTS.changed.disconnect(self.refresh_table)
 
     def _layer_added(self, event: Any) -> None:
         """Follow new data: new detections become the input, their truth its truth."""
@@ -231,7 +235,7 @@ class TrackWidget(ScrollingContainer):
 
     def dataset(self, layer: Any) -> str:
         """What a run's layers are grouped by: the detections' pair id, or their name."""
-        return str(mpt_meta(layer).get("pair") or layer.name)
+        return dataset_of(layer)
 
     def show_dataset(self, layer: Any) -> None:
         """Show ``layer``'s data and results, hide (never delete) other datasets' ones, and
@@ -439,7 +443,9 @@ class TrackWidget(ScrollingContainer):
         if layer is not None:
             set_tracks(layer, data, features)
             return layer
-        meta = {KEY: {"kind": kind, "label": label, "source": source}}
+        meta = {KEY: {"kind": kind, "label": label, "source": source,
+                      "method": self._pending["params"].method,    # for the Review dock
+                      "params": self._pending["params"].to_dict()}}
         return self.viewer.add_tracks(data, features=features, name=name, metadata=meta,
                                       colormaps_dict=error_colormaps(),
                                       axis_labels=axis_labels(data.shape[1] - 2), **kwargs)
@@ -477,7 +483,7 @@ class TrackWidget(ScrollingContainer):
         """Show the runs on the detections the input layer holds now."""
         layer = self.input.value
         key = detections_key(layer.data) if layer is not None else None
-        runs = self.history.for_key(key)
+        runs = with_trust(self.history.for_key(key), self._result_layers())
         self.table.value = {"data": [list(r.cells()) for r in runs],
                             "index": [r.label for r in runs], "columns": list(COLUMNS)}
         native = self.table.native
@@ -489,7 +495,18 @@ class TrackWidget(ScrollingContainer):
             item = native.verticalHeaderItem(i)
             if item is not None:
                 item.setToolTip(f"{r.label}: {r.parameters}")
+            cell = native.item(i, COLUMNS.index("disagree"))
+            if cell is not None and r.disagree:
+                cell.setToolTip("\n".join(f"vs {o}: {100 * v:.1f} %"
+                                          for o, v in r.disagree.items()))
         native.resizeColumnsToContents()
+
+    def _result_layers(self) -> list[Any]:
+        """The result layers of the runs on the input's dataset."""
+        layer = self.input.value
+        source = dataset_of(layer) if layer is not None else None
+        return [x for x in self.viewer.layers if mpt_meta(x).get("kind") == "result"
+                and mpt_meta(x).get("source") == source]
 
 
 def timing_text(total_s: float, out: JobOutput, drawing_s: float) -> str:

@@ -8,14 +8,18 @@ colours avoid the tracks' orange-green-blue and the errors' magenta and cyan.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
+from psygnal import Signal
 
 from ..core.data import Detections
-from ..evaluation.agreement import Disagreement, LinkSupport
+from ..core.errors import MPTError
+from ..evaluation.agreement import Disagreement, LinkSupport, disagreement
 from ..evaluation.decisions import Review
-from .layers import _two_colors
+from .layers import _two_colors, mpt_meta, tracks_from_layer
+from .runs import RunRecord
 
 ONLY_A_COLOR = (1.0, 0.8, 0.0, 1.0)      # gold: a link only run A makes
 ONLY_B_COLOR = (0.65, 0.35, 1.0, 1.0)    # violet: a link only run B makes
@@ -103,3 +107,40 @@ def spot_marker(row: int, detections: Detections, radius: float = 2.5) -> np.nda
     rest = list(c[:-2])
     return np.array([[t, *rest, lo[0], lo[1]], [t, *rest, lo[0], hi[1]],
                      [t, *rest, hi[0], hi[1]], [t, *rest, hi[0], lo[1]]], dtype=np.float64)
+
+
+class TrustEvents:
+    """``changed`` is emitted when a run's trust figures (its estimated error rate) change,
+    so that the Track widget's run table shows them."""
+
+    changed = Signal()
+
+
+TRUST_EVENTS = TrustEvents()
+
+
+def with_trust(records: list[RunRecord], layers: list[Any]) -> list[RunRecord]:
+    """``records`` with each run's disagreement with every other run of ``records`` and
+    its estimated error rate (``metadata["napari_mpt"]["error_rate"]``, written by the
+    Review dock), read from the runs' result ``layers``."""
+    by_label = {mpt_meta(x).get("label"): x for x in layers}
+    tracks = {}
+    for r in records:
+        layer = by_label.get(r.label)
+        if layer is None:
+            continue
+        try:
+            t = tracks_from_layer(layer)
+        except MPTError:
+            continue
+        if (t.detection >= 0).any():
+            tracks[r.label] = t
+    out = []
+    for r in records:
+        share = ({other: disagreement(tracks[r.label], t).share
+                  for other, t in tracks.items() if other != r.label}
+                 if r.label in tracks else {})
+        rate = mpt_meta(by_label[r.label]).get("error_rate") if r.label in by_label else None
+        out.append(dataclasses.replace(r, disagree=share,
+                                       error_rate=tuple(rate[:3]) if rate else None))
+    return out

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..core.data import Detections, Tracks
+from ..core.data import Detections, Simulation, Tracks
 from ..core.errors import Cancelled, MPTError, ParameterError
 from ..core.params import AdviseParams
 from ..core.results import RunControl
@@ -122,26 +123,25 @@ def _jaccard(counts: np.ndarray) -> np.ndarray:
     return np.divide(tot[..., 0], denom, out=np.ones(denom.shape), where=denom > 0)
 
 
-def advise(detections: Detections, params: AdviseParams | None = None,
-           control: RunControl | None = None) -> Advice:
-    """Rank the trackers on twins of ``detections`` (module docstring); ``control`` gets a
-    step per tracker run."""
-    params = params or AdviseParams()
+def rank(scenes: Iterable[Simulation], methods: tuple[str, ...], seed: int = 0,
+         control: RunControl | None = None, total: int | None = None
+         ) -> tuple[list[Ranked], dict[str, str]]:
+    """Every tracker of ``methods`` on each scene (with its truth), ranked by the pooled
+    association Jaccard with the paired frame bootstrap (module docstring); the trackers
+    that refused (an :class:`MPTError`) with why.  ``total``: the scenes' count, for
+    progress (one step per tracker run)."""
     control = control or RunControl()
-    t0 = time.perf_counter()
-    twins, seed = params.twins, params.seed
-    chosen = candidates(params.methods)
-    recipe = twin_recipe(detections, params.max_particles, params.max_frames)
-    total = twins * len(chosen)
-    control.step(0, total)
+    chosen = candidates(methods)
     counts: dict[str, list[np.ndarray]] = {m: [] for m in chosen}
     wall: dict[str, list[float]] = {m: [] for m in chosen}
     labels: dict[str, str] = {}
     flops: dict[str, tuple[int, str]] = {}
     skipped: dict[str, str] = {}
-    done = 0
-    for k in range(twins):
-        sim = simulate(recipe.params.replace(seed=seed + k))
+    done, n_scenes = 0, 0
+    steps = (total or 1) * len(chosen)
+    control.step(0, steps)
+    for sim in scenes:
+        n_scenes += 1
         frames = int(sim.detections.frame.max()) + 1
         for method, tracker in chosen.items():
             if method not in skipped:
@@ -160,12 +160,12 @@ def advise(detections: Detections, params: AdviseParams | None = None,
                     flops[method] = (flops.get(method, (0, ""))[0] + res.flops.value,
                                      res.flops.source)
             done += 1
-            control.step(done, total)
+            control.step(min(done, steps), steps)
     ran = [m for m in chosen if m not in skipped]
     if not ran:
-        raise ParameterError("methods", "no tracker could run on the twins: "
+        raise ParameterError("methods", "no tracker could run on the scenes: "
                              + "; ".join(f"{m}: {why}" for m, why in skipped.items()))
-    blocks = {m: np.concatenate(counts[m]) for m in ran}           # (frames of all twins, 3)
+    blocks = {m: np.concatenate(counts[m]) for m in ran}           # (frames of all scenes, 3)
     n_blocks = len(next(iter(blocks.values())))
     rng = np.random.default_rng(seed)
     pick = rng.integers(0, n_blocks, size=(BOOTSTRAP, n_blocks))
@@ -174,8 +174,22 @@ def advise(detections: Detections, params: AdviseParams | None = None,
     for m in ran:
         lo, hi = np.percentile(boot[m], [2.5, 97.5])
         ranking.append(Ranked(m, labels[m], float(_jaccard(blocks[m])), float(lo), float(hi),
-                              float(np.mean(wall[m])), int(flops[m][0] / twins), flops[m][1]))
+                              float(np.mean(wall[m])), int(flops[m][0] / n_scenes),
+                              flops[m][1]))
     ranking.sort(key=lambda r: (-r.value, r.time_s))
     for r, nxt in itertools.pairwise(ranking):
         r.p_better = float(np.mean(boot[r.method] > boot[nxt.method]))
-    return Advice(recipe, ranking, twins, seed, skipped, time.perf_counter() - t0)
+    return ranking, skipped
+
+
+def advise(detections: Detections, params: AdviseParams | None = None,
+           control: RunControl | None = None) -> Advice:
+    """Rank the trackers on twins of ``detections`` (module docstring); ``control`` gets a
+    step per tracker run."""
+    params = params or AdviseParams()
+    t0 = time.perf_counter()
+    recipe = twin_recipe(detections, params.max_particles, params.max_frames)
+    twins = (simulate(recipe.params.replace(seed=params.seed + k)) for k in range(params.twins))
+    ranking, skipped = rank(twins, params.methods, params.seed, control, params.twins)
+    return Advice(recipe, ranking, params.twins, params.seed, skipped,
+                  time.perf_counter() - t0)
