@@ -21,6 +21,7 @@ from napari_mpt.io import read_detections, read_tracks, write_detections, write_
 from napari_mpt.napari import layers as L
 from napari_mpt.napari.reader import csv_kind, get_reader, read_csv, truth_path_for
 from napari_mpt.napari.runs import (
+    COLUMNS,
     RunRecord,
     detections_key,
     format_table,
@@ -189,7 +190,7 @@ def test_run_records_format_what_the_core_returned():
                                 str(score.tp), str(score.fp), str(score.fn),
                                 *(f"{summary[k]:.4f}" for k in ("edge_f1", "ctc_lnk", "ctc_tra",
                                                                 "chota")))
-    assert rec.cells()[11] == f"{res.wall_s:.2f} s"
+    assert rec.cells()[COLUMNS.index("time")] == f"{res.wall_s:.2f} s"
     assert f"{res.flops.value:,} ({res.flops.source})" in rec.readout()
     assert f"TP {score.tp}  FP {score.fp}  FN {score.fn}" in rec.readout()
     table = format_table([rec])
@@ -259,7 +260,7 @@ def test_estimated_parameters_are_shown_with_the_values_used():
 
 
 def test_an_inexact_run_says_so_in_the_readout_and_the_table():
-    from napari_mpt.napari.runs import COLUMNS, RunRecord
+    from napari_mpt.napari.runs import RunRecord
 
     det, _ = scene(30, 12, p_d=0.8, clutter=5.0, fov=60.0, seed=5)
     tight = api.MHTParams(lookback=4, memory_budget_mb=1.0)
