@@ -93,3 +93,36 @@ def test_selection_equals_brute_force_on_random_clusters(budget):
         fixed += stats.fixed
     if budget == 1:  # both HiGHS paths were exercised, and reduced-cost fixing
         assert relaxed > 0 and milp > 0 and fixed > 0
+
+
+def test_enumerating_small_clusters_picks_what_the_search_picks_ties_included():
+    """Random clusters of 2 to 4 owners with integer scores (many exact ties): the
+    vectorised enumeration returns the branch and bound's own choice, option by option,
+    and the brute force's best score."""
+    from napari_mpt.trackers.mht.select import Options, _cluster_masks, _enumerated, _search, clusters
+
+    rng = np.random.default_rng(4)
+    compared = 0
+    for _ in range(300):
+        owners = []
+        for _ in range(int(rng.integers(2, 5))):
+            opts = [(float(rng.integers(-2, 4)), tuple(sorted(set(
+                rng.integers(0, 5, int(rng.integers(0, 3))).tolist()))))
+                for _ in range(int(rng.integers(1, 4)))]
+            required = bool(rng.random() < 0.5)
+            if required:
+                opts.append((float(rng.integers(-3, 1)), ()))
+            opts.sort(key=lambda o: -o[0])
+            owners.append(Owner(required, opts))
+        flat = Options.of(owners)
+        for g in clusters(flat):
+            if len(g) < 2:
+                continue
+            got = _enumerated(flat, [g], 64).get(int(g[0]))
+            if got is None:
+                continue
+            best, choice, exact, _ = _search(flat, g, _cluster_masks(flat, [g]), 10**6)
+            assert exact and got[1] == choice and got[0] == best
+            assert best == _brute([owners[i] for i in g.tolist()])
+            compared += 1
+    assert compared > 150

@@ -16,6 +16,7 @@ pytest.importorskip("napari")
 from napari.layers import Points, Tracks
 
 from napari_mpt import api
+from napari_mpt.core.data import Tracks as Tracks_
 from napari_mpt.core.errors import InputError
 from napari_mpt.io import read_detections, read_tracks, write_detections, write_tracks
 from napari_mpt.napari import layers as L
@@ -276,3 +277,15 @@ def test_an_inexact_run_says_so_in_the_readout_and_the_table():
     lap = api.track(det, api.LAPParams())
     assert dict(zip(COLUMNS, RunRecord.from_result("k", api.LAPParams(), lap, None).cells(),
                     strict=True))["exact"] == "—"
+
+
+def test_step_histogram_numbers():
+    from napari_mpt.napari.step_histogram import reference_lines, step_lengths
+
+    t = Tracks_([0, 0, 0, 1, 1], [0, 1, 3, 0, 1], [[0, 0], [3, 4], [3, 5], [9, 9], [9, 10]])
+    # steps between consecutive frames only: 5 and 1 px; the 2-frame gap is left out
+    assert step_lengths(t).tolist() == [5.0, 1.0]
+    det, _ = scene(10, 8, p_d=1.0, clutter=0.0, fov=60.0, seed=2)
+    lap = api.track(det, api.LAPParams(max_link_distance=6.0, gap_closing_frames=1))
+    assert reference_lines(lap)["link distance"] == 6.0 and "gap distance" in reference_lines(lap)
+    assert reference_lines(api.track(det, api.MHTParams(lookback=1))) == {}

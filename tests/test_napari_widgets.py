@@ -734,11 +734,12 @@ def test_a_refused_run_clears_the_readout(viewer, qtbot):
     track = dock(viewer, "Track")
     run_and_wait(qtbot, track)
     assert track.readout.value.startswith("MHT K=")
+    assert len(track.steps.lengths) > 0                    # the run's step histogram
     track.method.value = TRANSFORMER                       # refused before it starts
     qtbot.waitUntil(lambda: track.transformer.loaded, timeout=60_000)
     track.transformer.checkpoint.value = FROM_FILE
     assert track.run() is False
-    assert track.readout.value == ""
+    assert track.readout.value == "" and len(track.steps.lengths) == 0
     from napari_mpt.napari.track_widget import MHT
 
     track.method.value = MHT

@@ -39,6 +39,7 @@ from .layers import (
 from .messages import Level, breakable, notify, plain, wrap_label
 from .reader import prefer_this_plugin_for_csv
 from .runs import COLUMNS, TOOLTIPS, RunHistory, RunRecord, detections_key, run_label, seconds
+from .step_histogram import StepHistogram
 from .tracking import JobOutput, run_tracking
 from .transformer_controls import TransformerControls, preload
 from .trust_layers import TRUST_EVENTS, with_trust
@@ -114,6 +115,7 @@ class TrackWidget(ScrollingContainer):
         self.timing = wrap_label(Label(value=""))
         self.status = wrap_label(Label(value=""))
         self.readout = wrap_label(Label(value=""))
+        self.steps = StepHistogram()     # the last run's linked step lengths
         self.table = Table(value={"data": [], "index": [], "columns": list(COLUMNS)})
         self.table.read_only = True
         # the run label is the row header: it stays in view when the table scrolls sideways
@@ -128,7 +130,7 @@ class TrackWidget(ScrollingContainer):
         self.extend([header, self.mht, self.priors_note,
                      *(f for m, f in self.forms.items() if m != MHT), buttons,
                      self.progress,
-                     self.timing, self.status, self.readout, self.table])
+                     self.timing, self.status, self.readout, self.steps, self.table])
 
         self.history = RunHistory()
         self._job: Job[JobOutput] | None = None
@@ -302,6 +304,8 @@ class TrackWidget(ScrollingContainer):
         return plain(self.status.value)
 
     def _show_readout(self, record: RunRecord | None) -> None:
+        if record is None:
+            self.steps.draw("", None)
         self.readout.value = record.readout() if record is not None else ""
         self.readout.tooltip = record.flops_detail if record is not None else ""
 
@@ -416,6 +420,7 @@ class TrackWidget(ScrollingContainer):
         self._show_layers(out, label, source)
         self.progress.value = 100
         self._show_readout(record)   # its tooltip says how the FLOPs were counted
+        self.steps.draw(record.label, out.result)
         self.refresh_table()
         total_s = time.monotonic() - self._started
         self.timing.value = (f"click to result {seconds(total_s)} · tracker "

@@ -50,7 +50,7 @@ from .motion import (
 field_of_view = steps.field_of_view
 
 MAX_CHAIN = 10
-MAX_CHAINS = 600
+MAX_CHAINS = 400
 MIN_STEPS = 20
 MOTION_FIELDS: dict[str, tuple[str, ...]] = {
     "random-walk": ("process_noise", "measurement_noise"),

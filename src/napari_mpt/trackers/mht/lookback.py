@@ -16,7 +16,9 @@ rule, on a sample of the data:
 3. *Time*: a K is not taken when its predicted cost, the nodes its trees made on the
    sample scaled to the whole data, exceeds the time budget at :data:`NODES_PER_SECOND`
    (nodes, not seconds measured on the sample: the same data always gets the same K, on
-   any machine and under any load).  At most :data:`MAX_LOOKBACK`.
+   any machine and under any load); nor tried on the sample when the growth from the K
+   before predicts as much (the nodes grow about fourfold per K on dense data, so the
+   sample run that would only be refused is saved).  At most :data:`MAX_LOOKBACK`.
 
 What was measured and why the rule stopped is returned, for the run's report.
 """
@@ -98,6 +100,12 @@ def choose_lookback(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np
     top = min(MAX_LOOKBACK, len(sc) - 1)
     K, reason = 1, f"K = {top}, the most the rule tries here"
     for k in range(1, top + 1):
+        if k > 2 and predicted[k - 1] ** 2 / predicted[k - 2] > budget_nodes:
+            growth = predicted[k - 1] / predicted[k - 2]
+            reason = (f"K = {k} would make about {growth:.2g} x the nodes of K = {k - 1}, "
+                      f"over the time budget ({params.time_budget_s:g} s at "
+                      f"{NODES_PER_SECOND:,} nodes/s)")
+            break
         tracks, created = track(sn, sc, sr, params.replace(lookback=k), stop)
         predicted[k] = created / max(share, 1e-12)
         if predicted[k] > budget_nodes and k > 1:

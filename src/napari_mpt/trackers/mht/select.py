@@ -8,6 +8,13 @@ scores is a weighted set packing problem (NP-hard in general), solved here
 
 * per independent cluster: owners linked by a shared detection, directly or through
   others (union-find); clusters share no detection, so their optima add up;
+* a cluster with at most :data:`ENUMERATE` hypotheses (each owner's options, and none for
+  an optional owner, combined; no more than the search budget): every hypothesis scored
+  at once with numpy, all such
+  clusters of the window together (detections as bits, a conflict where two options'
+  bits meet), the best kept, ties to the one the search below would find first (owners
+  in turn, each one's options best first, none last); half the clusters of a dense window
+  have 8 hypotheses or fewer, where the search's Python overhead was most of its time;
 * exactly, by depth-first branch and bound: owners in turn, each owner's branches best
   first, skipping branches that reuse a detection; the bound of a node is its score plus
   every remaining owner's best branch (0 for an optional owner), which can never
@@ -45,6 +52,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 SMALL_CLUSTER = 12  # owners; larger clusters skip the branch and bound
+ENUMERATE = 64  # hypotheses; clusters with at most this many are enumerated at once
 LP_INTEGRAL_TOL = 1e-9  # a relaxed variable this close to 0 or 1 counts as integral
 LP_FIX_MARGIN = 1e-6  # reduced-cost fixing keeps a branch unless clearly below the incumbent
 
@@ -103,17 +111,6 @@ class Options:
                        np.fromiter(chain.from_iterable(dets), np.int64, int(per_option.sum())),
                        np.fromiter((o.capped for o in owners), bool, len(owners)))
 
-    def owner(self, i: int) -> Owner:
-        """Owner ``i`` as an object (for the branch and bound)."""
-        a, b = int(self.start[i]), int(self.start[i + 1])
-        ds, flat = self.dstart[a : b + 1].tolist(), self.dets[self.dstart[a] : self.dstart[b]]
-        base = ds[0]
-        fl = flat.tolist()
-        return Owner(bool(self.required[i]),
-                     [(sc, tuple(fl[ds[k] - base : ds[k + 1] - base]))
-                      for k, sc in enumerate(self.score[a:b].tolist())],
-                     capped=bool(self.capped[i]))
-
 
 def offsets(counts: np.ndarray | list[int]) -> np.ndarray:
     """Start of each run of ``counts`` consecutive items, and the total at the end."""
@@ -158,50 +155,89 @@ def clusters(opts: Options) -> list[np.ndarray]:
     return groups
 
 
-def _solve(group: list[Owner], budget: int) -> tuple[float, list[int], bool, int]:
-    """Best choices for one cluster; returns (score, choice per owner, exact, nodes)."""
-    n = len(group)
-    best_of = [max(0.0, o.options[0][0]) if not o.required else o.options[0][0] for o in group]
+def _solve(required: list[bool], scores: list[list[float]], masks: list[list[int]],
+           budget: int) -> tuple[float, list[int], bool, int]:
+    """Best choices for one cluster (each owner's options' scores, best first, and their
+    detections as bits of an integer); returns (score, choice per owner, exact, nodes)."""
+    n = len(required)
+    best_of = [sc[0] if req else max(0.0, sc[0])
+               for req, sc in zip(required, scores, strict=True)]
     rest = [0.0] * (n + 1)
     for i in range(n - 1, -1, -1):
         rest[i] = rest[i + 1] + best_of[i]
     best = -math.inf
     best_choice = [-1] * n
     choice = [-1] * n
-    used: set[int] = set()
     nodes = 0
     stopped = False
 
-    def dfs(i: int, score: float) -> None:
+    def dfs(i: int, score: float, used: int) -> None:
         nonlocal best, best_choice, nodes, stopped
         if i == n:
             if score > best:
                 best, best_choice = score, choice.copy()
             return
-        o = group[i]
-        for k, (s, dets) in enumerate(o.options):
+        after = rest[i + 1]
+        for k, (s, m) in enumerate(zip(scores[i], masks[i], strict=True)):
             if stopped:
                 return
-            if score + s + rest[i + 1] <= best:
+            if score + s + after <= best:
                 break  # options are sorted: no later one can do better
-            if not used.isdisjoint(dets):
+            if used & m:
                 continue
             nodes += 1
             if nodes > budget and best > -math.inf:
                 stopped = True
                 return
-            used.update(dets)
             choice[i] = k
-            dfs(i + 1, score + s)
-            used.difference_update(dets)
+            dfs(i + 1, score + s, used | m)
             choice[i] = -1
-        if not o.required and not stopped and score + rest[i + 1] > best:
+        if not required[i] and not stopped and score + after > best:
             nodes += 1
-            dfs(i + 1, score)
+            dfs(i + 1, score, used)
 
-    dfs(0, 0.0)
+    dfs(0, 0.0, 0)
     dfs = None  # type: ignore[assignment]  # break the closure's cycle: the MHT pauses the collector
     return best, best_choice, not stopped, nodes
+
+
+def _cluster_masks(opts: Options, groups: list[np.ndarray]) -> np.ndarray:
+    """Every option's detections as bits within its cluster (``groups``: the clusters;
+    options of owners in none of them get 0), as Python integers, so clusters with more
+    than 64 detections need no other path."""
+    masks = np.zeros(len(opts.score), dtype=object)
+    if not groups:
+        return masks
+    who = np.concatenate(groups)
+    n_opt = np.diff(opts.start)
+    sel = _ranges(opts.start[who], n_opt[who])
+    per_option = opts.dstart[sel + 1] - opts.dstart[sel]
+    flat = opts.dets[_ranges(opts.dstart[sel], per_option)]
+    group_of = np.repeat(np.repeat(np.arange(len(groups)), [len(g) for g in groups]),
+                         n_opt[who])
+    det_group = np.repeat(group_of, per_option)
+    width = int(flat.max(initial=0)) + 1
+    uk, rank = np.unique(det_group * width + flat, return_inverse=True)
+    bit = rank - np.searchsorted(uk, det_group * width)          # rank within the cluster
+    low = bit < 63
+    words = np.zeros(len(sel), dtype=np.int64)                   # the first 63 bits at once
+    np.bitwise_or.at(words, np.repeat(np.arange(len(sel)), per_option)[low],
+                     np.left_shift(np.int64(1), bit[low]))
+    out = words.tolist()
+    for j, b in zip(np.repeat(np.arange(len(sel)), per_option)[~low].tolist(),
+                    bit[~low].tolist(), strict=True):
+        out[j] |= 1 << b                                         # rare: a larger cluster
+    masks[sel] = out
+    return masks
+
+
+def _search(opts: Options, group: np.ndarray, masks: np.ndarray, budget: int
+            ) -> tuple[float, list[int], bool, int]:
+    """:func:`_solve` on cluster ``group`` of ``opts`` (``masks``: :func:`_cluster_masks`)."""
+    a, b = opts.start[group].tolist(), opts.start[group + 1].tolist()
+    scores = [opts.score[i:j].tolist() for i, j in zip(a, b, strict=True)]
+    bits = [masks[i:j].tolist() for i, j in zip(a, b, strict=True)]
+    return _solve(opts.required[group].tolist(), scores, bits, budget)
 
 
 def select(owners: list[Owner], budget: int, stats: SelectStats,
@@ -241,14 +277,25 @@ def select_options(opts: Options, budget: int, stats: SelectStats,
         capped = opts.capped[single]
         stats.exact += int((~capped).sum())
         stats.bounded += int(capped.sum())
+    few = _enumerated(opts, [g for g, k in zip(groups, sizes.tolist(), strict=True) if k > 1],
+                      min(ENUMERATE, budget))
+    masks = _cluster_masks(opts, [g for g, k in zip(groups, sizes.tolist(), strict=True)
+                                  if 1 < k <= SMALL_CLUSTER and int(g[0]) not in few])
     for g, k in zip(groups, sizes.tolist(), strict=True):
         if k == 1:
             continue
         ch: list[int]
+        done = few.get(int(g[0]))
+        if done is not None:
+            score, ch = done
+            _tally(stats, opts, g, True)
+            choice[g] = ch
+            total += score
+            continue
         if k > SMALL_CLUSTER:  # the search rarely finishes there: straight to HiGHS
             score, ch, exact, nodes = -math.inf, [], False, 0
         else:
-            score, ch, exact, nodes = _solve([opts.owner(i) for i in g.tolist()], budget)
+            score, ch, exact, nodes = _search(opts, g, masks, budget)
         stats.nodes += nodes
         if not exact:
             hard.append((g, score, ch))
@@ -276,12 +323,71 @@ def select_options(opts: Options, budget: int, stats: SelectStats,
             if ch2 and (exact or not ch or score2 > score):
                 score, ch = score2, ch2
             if not ch:  # HiGHS found nothing in time: the search's best (greedy at worst)
-                score, ch, _, nodes = _solve([opts.owner(i) for i in g.tolist()], budget)
+                score, ch, _, nodes = _search(opts, g, _cluster_masks(opts, [g]), budget)
                 stats.nodes += nodes
         _tally(stats, opts, g, exact)
         choice[g] = ch
         total += score
     return choice, total
+
+
+def _enumerated(opts: Options, groups: list[np.ndarray], most: int
+                ) -> dict[int, tuple[float, list[int]]]:
+    """The best hypothesis of every cluster in ``groups`` that has at most ``most`` of
+    them (:data:`ENUMERATE`, or the search budget when smaller: each hypothesis counts as
+    a search node; and at most 6 owners and 62 detections), by enumerating them all at
+    once (module docstring); keyed by the cluster's first owner: its score and choices."""
+    n_opt = np.diff(opts.start)
+    picks = [g for g in groups if len(g) <= 6
+             and int(np.prod(n_opt[g] + ~opts.required[g])) <= most]
+    if not picks:
+        return {}
+    G, k_max = len(picks), max(len(g) for g in picks)
+    owners = np.full((G, k_max), -1, dtype=np.int64)
+    for i, g in enumerate(picks):
+        owners[i, : len(g)] = g
+    real = owners >= 0
+    own = np.maximum(owners, 0)
+    m = np.where(real, n_opt[own] + ~opts.required[own], 1)      # choices per slot
+    stride = np.ones_like(m)
+    for j in range(k_max - 2, -1, -1):                            # owner 0 most significant
+        stride[:, j] = stride[:, j + 1] * m[:, j + 1]
+    combos = m.prod(axis=1)
+    grp = np.repeat(np.arange(G), combos)
+    local = np.arange(int(combos.sum())) - np.repeat(np.cumsum(combos) - combos, combos)
+    # every option's detections as bits of its cluster
+    who = owners[real]
+    sel = _ranges(opts.start[who], n_opt[who])                    # their options
+    per_option = opts.dstart[sel + 1] - opts.dstart[sel]
+    flat = opts.dets[_ranges(opts.dstart[sel], per_option)]
+    det_group = np.repeat(np.repeat(np.nonzero(real)[0], n_opt[who]), per_option)
+    width = int(flat.max(initial=0)) + 1
+    uk, rank = np.unique(det_group * width + flat, return_inverse=True)
+    bit = rank - np.searchsorted(uk, det_group * width)           # rank within the cluster
+    too_many = np.bincount(det_group, weights=bit > 61, minlength=G) > 0
+    mask_of = np.zeros(len(opts.score), dtype=np.uint64)
+    np.bitwise_or.at(mask_of, np.repeat(sel, per_option),
+                     np.left_shift(np.uint64(1), np.minimum(bit, 63).astype(np.uint64)))
+    total = np.zeros(len(grp))
+    acc = np.zeros(len(grp), dtype=np.uint64)
+    ok = np.ones(len(grp), dtype=bool)
+    chosen = np.full((len(grp), k_max), -1, dtype=np.int64)
+    for j in range(k_max):   # owner by owner, adding scores in the search's order
+        o = own[grp, j]
+        idx = (local // stride[grp, j]) % m[grp, j]
+        has = real[grp, j] & (idx < n_opt[o])                     # an option, not none
+        at = np.where(has, opts.start[o] + idx, 0)
+        bits = np.where(has, mask_of[at], np.uint64(0))
+        ok &= (acc & bits) == 0
+        acc |= bits
+        total = total + np.where(has, opts.score[at], 0.0)
+        chosen[:, j] = np.where(has, idx, -1)
+    total = np.where(ok, total, -np.inf)
+    order = np.lexsort((local, -total, grp))
+    lead = order[np.r_[True, grp[order][1:] != grp[order][:-1]]]
+    return {int(g[0]): (float(total[r]), chosen[r, : len(g)].tolist())
+            for g, r, bad in zip(picks, lead.tolist(), too_many.tolist(), strict=True)
+            if not bad}
 
 
 def _tally(stats: SelectStats, opts: Options, group: np.ndarray, exact: bool) -> None:
