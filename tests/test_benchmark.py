@@ -106,3 +106,25 @@ def test_a_custom_scenario_can_start_from_a_preset_and_carry_its_own_name():
                                             "vesicle-low"]):
         with pytest.raises(ParameterError):
             scenarios(parser.parse_args(["--out", "x", *bad]))
+
+
+def test_sweeps_are_parsed_checked_and_set_against_the_defaults():
+    from napari_mpt.core.errors import ParameterError
+    from napari_mpt.experiments.benchmark.cli import sweep_grid, variant_name
+    from napari_mpt.experiments.benchmark.summary import defaults_against_best, sweep_table
+
+    grid = sweep_grid(["lap:max_link_distance=5,7", "lap:gap-closing-frames=0,1",
+                       "mht:motion_model=random-walk"], ["lap", "mht"])
+    assert grid["lap"][0] == {} and len(grid["lap"]) == 1 + 4 and len(grid["mht"]) == 2
+    assert variant_name(grid["lap"][1]) == "max_link_distance=5,gap_closing_frames=0"
+    for bad, field in (("lap:speed=3", "speed"), ("trackpy:memory=1", "trackpy"),
+                       ("lap:max_link_distance=-1", "max_link_distance")):
+        with pytest.raises(ParameterError, match=field):
+            sweep_grid([bad], ["lap"])
+    rows = [{"scenario": "s", "tracker": t, "measure": "alpha", "mean": m, "ci_lo": m - 0.01,
+             "ci_hi": m + 0.01, "n": 3} for t, m in (("lap", 0.70), ("lap[d=5]", 0.72),
+                                                    ("lap[d=9]", 0.69), ("mht", 0.8))]
+    (best,) = defaults_against_best(rows)
+    assert (best["tracker"], best["best_setting"]) == ("lap", "d=5")
+    assert best["gap"] == pytest.approx(0.02)
+    assert "| s | lap | 0.700 [0.690, 0.710] | d=5 | 0.720 | +0.020 |" in sweep_table([best])

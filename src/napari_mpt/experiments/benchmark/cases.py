@@ -44,7 +44,8 @@ MEASURES: tuple[str, ...] = ("association_jaccard", "jaccard", "alpha", "beta", 
 @dataclass(frozen=True)
 class Case:
     """Scenario ``scenario`` simulated with ``simulation`` (seed included), tracked by
-    ``tracker`` with ``tracker_params``."""
+    ``tracker`` with ``tracker_params``; ``variant`` names a swept setting (the tables
+    show the tracker as ``tracker[variant]``; "" for the tracker's defaults)."""
 
     scenario: str
     tracker: str
@@ -52,6 +53,11 @@ class Case:
     simulation: dict[str, Any]
     tracker_params: dict[str, Any] = field(default_factory=dict)
     priors: str = "known"
+    variant: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.tracker}[{self.variant}]" if self.variant else self.tracker
 
     @property
     def key(self) -> str:
@@ -88,7 +94,7 @@ def run_case(case: Case) -> dict[str, Any]:
     """Simulate, track and evaluate ``case``; a tracker's refusal is recorded as
     ``error`` (its message), never raised, so one refusal does not stop a sweep."""
     sim_params = SimulationParams.from_dict(case.simulation)
-    record: dict[str, Any] = {"scenario": case.scenario, "tracker": case.tracker,
+    record: dict[str, Any] = {"scenario": case.scenario, "tracker": case.label,
                               "seed": case.seed}
     t0 = time.perf_counter()
     sim = simulate(sim_params)
@@ -107,7 +113,11 @@ def run_case(case: Case) -> dict[str, Any]:
             return record
         tracks = result.tracks
         record.update(label=result.label, wall_s=result.wall_s, flops_source=result.flops.source,
-                      device=result.device)
+                      device=result.device, estimated=result.info.get("estimated", {}))
+        if "exact" in result.info:        # never silently inexact
+            record.update(exact=bool(result.info["exact"]),
+                          bounded_clusters=int(result.info.get("bounded_clusters", 0)),
+                          capped_owners=int(result.info.get("capped_owners", 0)))
         if result.flops.source != "none":  # a library that cannot be counted has no figure
             record["flops"] = result.flops.value
         if peak.mb is not None:

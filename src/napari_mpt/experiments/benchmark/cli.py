@@ -37,10 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--trackers", nargs="+", choices=TRACKERS, default=list(TRACKERS))
     p.add_argument("--seeds", type=int, default=None, help="seeds per scenario (default 5; "
                    "2 with --quick)")
-    p.add_argument("--lookback", type=int, default=3, help="MHT (and hybrid) lookback K "
-                   "(default 3)")
+    p.add_argument("--lookback", type=int, default=None, help="MHT (and hybrid) lookback K "
+                   "(default: the trackers' own, chosen from the data)")
     p.add_argument("--priors", choices=("known", "estimated"), default="known",
                    help="MHT noise priors: the simulation's own (default) or estimated")
+    p.add_argument("--sweep", action="append", default=[], metavar="TRACKER:FIELD=V1,V2",
+                   help="also run TRACKER with each of these values of its parameter FIELD "
+                   "(repeat for more fields: every combination runs; the defaults always "
+                   "run too), and print each tracker's defaults against its best setting, "
+                   "e.g. --sweep lap:max_link_distance=5,7,9 --sweep mht:lookback=1,2,3")
     p.add_argument("--custom-from", metavar="PRESET", help="the custom scenario starts from "
                    "this preset's settings, changed by the --sim-... options given (e.g. "
                    "--custom-from receptor-mid --sim-detection-probability 0.7)")
@@ -96,23 +101,88 @@ def scenarios(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return out
 
 
+def sweep_grid(specs: list[str], trackers: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """``--sweep`` options -> per tracker, its variants: the defaults (``{}``) and every
+    combination of the values given for its fields; a bad tracker, field or value is
+    refused naming it."""
+    from dataclasses import fields
+    from itertools import product
+
+    from ...core.errors import ParameterError
+    from ...core.params import SimulationParams
+    from ...trackers.registry import tracker
+    from .cases import tracker_params
+
+    values: dict[str, dict[str, list[Any]]] = {}
+    for spec in specs:
+        trk, _, rest = spec.partition(":")
+        name, _, listed = rest.partition("=")
+        if trk not in trackers:
+            raise ParameterError("sweep", f"{spec!r}: {trk!r} is not among the trackers run "
+                                 f"({', '.join(trackers)})")
+        if not name or not listed:
+            raise ParameterError("sweep", f"{spec!r} is not TRACKER:FIELD=V1,V2,...")
+        known = {f.name for f in fields(tracker(trk).params)}
+        if name.replace("-", "_") not in known:
+            raise ParameterError("sweep", f"{spec!r}: {trk} has no parameter {name!r} (it "
+                                 f"has {', '.join(sorted(known))})")
+        values.setdefault(trk, {})[name.replace("-", "_")] = [
+            _value(v.strip()) for v in listed.split(",") if v.strip()]
+    grid: dict[str, list[dict[str, Any]]] = {}
+    sim = SimulationParams()
+    for trk, fields_ in values.items():
+        combos = [dict(zip(fields_, vs, strict=True)) for vs in product(*fields_.values())]
+        for combo in combos:      # validated now, naming the field, not in a worker later
+            tracker_params(trk, sim, combo, "estimated")
+        grid[trk] = [{}, *combos]
+    return grid
+
+
+def _value(text: str) -> Any:
+    """A swept value: an int, a float, or text (a choice, or "estimate")."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def variant_name(variant: dict[str, Any]) -> str:
+    """How a variant is named in the tables: its settings, or "" for the defaults."""
+    return ",".join(f"{k}={v}" for k, v in variant.items())
+
+
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     from ...core.errors import ParameterError
     from ...io import write_json
     from ..sweep import ResultStore, dask_client, run_tasks
     from .cases import Case, run_case
-    from .summary import markdown_table, plot_measures, summarize, write_csv
+    from .summary import (
+        SWEEP_COLUMNS,
+        defaults_against_best,
+        markdown_table,
+        plot_measures,
+        summarize,
+        sweep_table,
+        write_csv,
+    )
 
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
     if seeds < 1:
         raise ParameterError("seeds", f"must be >= 1, got {seeds}")
     scen = scenarios(args)
+    grid = sweep_grid(args.sweep, args.trackers)
     cases = []
     for name, sim in scen.items():
         for seed in range(seeds):
             for trk in args.trackers:
-                tp = {"lookback": args.lookback} if trk in ("mht", "hybrid") else {}
-                cases.append(Case(name, trk, seed, {**sim, "seed": seed}, tp, args.priors))
+                base = ({"lookback": args.lookback}
+                        if trk in ("mht", "hybrid") and args.lookback is not None else {})
+                for variant in grid.get(trk, [{}]):
+                    cases.append(Case(name, trk, seed, {**sim, "seed": seed},
+                                      {**base, **variant}, args.priors,
+                                      variant_name(variant)))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out / "cases.jsonl")
@@ -126,8 +196,12 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     plots = plot_measures(rows, out)
     write_json(out / "scenarios.json", {"scenarios": scen, "seeds": seeds,
                                         "trackers": args.trackers, "lookback": args.lookback,
-                                        "priors": args.priors})
+                                        "priors": args.priors, "sweep": args.sweep})
     print(markdown_table(rows))
+    if grid:
+        best = defaults_against_best(rows)
+        write_csv(out / "sweep.csv", best, SWEEP_COLUMNS)
+        print("\n" + sweep_table(best))
     print(f"\n{stats['ran']} case(s) run, {stats['reused']} reused in "
           f"{time.perf_counter() - t0:.1f} s; wrote {out / 'benchmark.csv'}, "
           f"{out / 'cases.jsonl'} and {len(plots)} plot(s) in {out}")

@@ -38,7 +38,8 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     order = {t: i for i, t in enumerate(TRACKERS)}
     rows = []
     for (scen, trk), recs in sorted(groups.items(), key=lambda kv: (
-            scenarios.index(kv[0][0]), order.get(kv[0][1], 99), kv[0][1])):
+            scenarios.index(kv[0][0]), order.get(kv[0][1].split("[")[0], 99),
+            "[" in kv[0][1], kv[0][1])):
         ok = [r for r in recs if not r.get("error")]
         errors = sorted({str(r["error"]) for r in recs if r.get("error")})
         measures = [m for m in MEASURES if any(m in r for r in ok)] or ["association_jaccard"]
@@ -55,12 +56,53 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def write_csv(path: Path, rows: list[dict[str, Any]],
+              columns: tuple[str, ...] = COLUMNS) -> None:
     with atomic_write(path) as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w = csv.DictWriter(fh, fieldnames=columns)
         w.writeheader()
         for r in rows:
-            w.writerow({k: r.get(k, "") for k in COLUMNS})
+            w.writerow({k: r.get(k, "") for k in columns})
+
+
+SWEEP_COLUMNS = ("scenario", "tracker", "measure", "defaults", "defaults_lo", "defaults_hi",
+                 "best", "best_lo", "best_hi", "best_setting", "gap", "n")
+"""Per scenario and swept tracker: its defaults' mean and 95 % interval, the best swept
+setting's (the defaults among the candidates), and ``gap`` = best - defaults."""
+
+
+def defaults_against_best(rows: list[dict[str, Any]], measure: str = "alpha"
+                          ) -> list[dict[str, Any]]:
+    """Each swept tracker's defaults against its best setting by ``measure`` (the rows of
+    :data:`SWEEP_COLUMNS`)."""
+    by = {(r["scenario"], r["tracker"]): r for r in rows
+          if r["measure"] == measure and r["n"]}
+    out = []
+    for (scen, trk), r in by.items():
+        if "[" in trk:
+            continue
+        variants = {t: v for (sc, t), v in by.items() if sc == scen and t.startswith(trk + "[")}
+        if not variants:
+            continue
+        best_name, best = max([(trk, r), *variants.items()], key=lambda kv: kv[1]["mean"])
+        out.append({"scenario": scen, "tracker": trk, "measure": measure,
+                    "defaults": r["mean"], "defaults_lo": r["ci_lo"], "defaults_hi": r["ci_hi"],
+                    "best": best["mean"], "best_lo": best["ci_lo"], "best_hi": best["ci_hi"],
+                    "best_setting": best_name[len(trk) + 1: -1] or "defaults",
+                    "gap": best["mean"] - r["mean"], "n": r["n"]})
+    return out
+
+
+def sweep_table(best: list[dict[str, Any]]) -> str:
+    """Markdown: each swept tracker's defaults against its best setting."""
+    lines = ["| scenario | tracker | defaults | best setting | its mean | best - defaults |",
+             "|---|---|---|---|---|---|"]
+    for b in best:
+        lines.append(f"| {b['scenario']} | {b['tracker']} | {b['defaults']:.3f} "
+                     f"[{b['defaults_lo']:.3f}, {b['defaults_hi']:.3f}] | {b['best_setting']} | "
+                     f"{b['best']:.3f} | {b['gap']:+.3f} |")
+    return f"{best[0]['measure'] if best else 'alpha'} (mean [95 % interval] over seeds)\n" + \
+        "\n".join(lines)
 
 
 def _cell(row: dict[str, Any] | None, fmt: str) -> str:

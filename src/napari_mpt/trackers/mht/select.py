@@ -48,7 +48,7 @@ from itertools import chain
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 SMALL_CLUSTER = 12  # owners; larger clusters skip the branch and bound
@@ -143,9 +143,13 @@ def clusters(opts: Options) -> list[np.ndarray]:
     if n == 0:
         return []
     det, n_det = _first_seen(opts.dets)
-    per_option = np.diff(opts.dstart)
-    who = np.repeat(np.repeat(np.arange(n), np.diff(opts.start)), per_option)
-    graph = coo_matrix((np.ones(len(det)), (who, n + det)), shape=(n + n_det, n + n_det))
+    # the owner -> detection edges in compressed rows straight away (each owner's
+    # detections are contiguous): a COO matrix's conversion cost more than the search
+    # on small windows
+    indptr = np.zeros(n + n_det + 1, dtype=np.int64)
+    indptr[1 : n + 1] = opts.dstart[opts.start[1:]]
+    indptr[n + 1 :] = len(det)
+    graph = csr_matrix((np.ones(len(det)), n + det, indptr), shape=(n + n_det, n + n_det))
     _, label = connected_components(graph, directed=False)
     label = label[:n]
     order = np.argsort(label, kind="stable")
