@@ -15,10 +15,11 @@ them):
   they made;
 - diffusion coefficients: per track of 3 or more points, ``D = mean |step|^2 / (4 dt)``
   in um^2/s over the localisations it took (not the tracker's estimated positions: a
-  Kalman filter's are smoother, which would lower D for a reason other than linking; one
-  estimator for every set of tracks, the authors' included, so the distributions compare; saspt's own state-array model gives a dominant state near
-  5 um^2/s and 24-28 % below 0.1 um^2/s on this sample): the median and 90 % quantile,
-  and the share below 0.1 um^2/s.
+  Kalman filter's are smoother, which would lower D for a reason other than linking);
+  one estimator for every set of tracks, the authors' included, so the distributions
+  compare (saspt's own state-array model gives a dominant state near 5 um^2/s and 24-28 %
+  below 0.1 um^2/s on this sample): the median and 90 % quantile, and the share below
+  0.1 um^2/s.
 """
 
 from __future__ import annotations

@@ -45,7 +45,8 @@ MEASURES: tuple[str, ...] = ("association_jaccard", "jaccard", "alpha", "beta", 
 class Case:
     """Scenario ``scenario`` simulated with ``simulation`` (seed included), tracked by
     ``tracker`` with ``tracker_params``; ``variant`` names a swept setting (the tables
-    show the tracker as ``tracker[variant]``; "" for the tracker's defaults)."""
+    show the tracker as ``tracker[variant]``; "" for the tracker's defaults);
+    ``traccuracy`` adds traccuracy's measures (seconds to minutes a case)."""
 
     scenario: str
     tracker: str
@@ -54,6 +55,7 @@ class Case:
     tracker_params: dict[str, Any] = field(default_factory=dict)
     priors: str = "known"
     variant: str = ""
+    traccuracy: bool = True
 
     @property
     def label(self) -> str:
@@ -61,8 +63,11 @@ class Case:
 
     @property
     def key(self) -> str:
-        text = json.dumps([self.scenario, self.tracker, self.seed, self.simulation,
-                           self.tracker_params, self.priors], sort_keys=True)
+        parts = [self.scenario, self.tracker, self.seed, self.simulation,
+                 self.tracker_params, self.priors]
+        if not self.traccuracy:      # a case without traccuracy's measures is another case
+            parts.append("no traccuracy")
+        text = json.dumps(parts, sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()[:10]
         return f"{self.scenario}-{self.tracker}-s{self.seed}-{digest}"
 
@@ -123,7 +128,7 @@ def run_case(case: Case) -> dict[str, Any]:
         if peak.mb is not None:
             record["peak_mb"] = peak.mb
     t0 = time.perf_counter()
-    summary = evaluate(tracks, sim.truth, traccuracy=True).summary()
+    summary = evaluate(tracks, sim.truth, traccuracy=case.traccuracy).summary()
     record["evaluate_s"] = time.perf_counter() - t0
     record.update({k: summary[k] for k in MEASURES if k in summary})
     return record

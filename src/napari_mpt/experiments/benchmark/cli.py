@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default: the trackers' own, chosen from the data)")
     p.add_argument("--priors", choices=("known", "estimated"), default="known",
                    help="MHT noise priors: the simulation's own (default) or estimated")
+    p.add_argument("--traccuracy", action=argparse.BooleanOptionalAction, default=True,
+                   help="also traccuracy's measures (edge F1, CTC LNK/TRA, CHOTA: seconds to "
+                   "minutes a case; default: yes)")
     p.add_argument("--sweep", action="append", default=[], metavar="TRACKER:FIELD=V1,V2",
                    help="also run TRACKER with each of these values of its parameter FIELD "
                    "(repeat for more fields: every combination runs; the defaults always "
@@ -182,7 +185,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
                 for variant in grid.get(trk, [{}]):
                     cases.append(Case(name, trk, seed, {**sim, "seed": seed},
                                       {**base, **variant}, args.priors,
-                                      variant_name(variant)))
+                                      variant_name(variant), args.traccuracy))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out / "cases.jsonl")
