@@ -61,6 +61,26 @@ def test_trackpy_reports_its_cost_margin():
 
 
 @pytest.mark.slow
+def test_lap_reports_its_cost_margin():
+    sim = scene()
+    check_meaningful(api.track(sim.detections, api.LAPParams()).tracks, sim.truth)
+
+
+def test_the_confidence_is_written_with_the_tracks(tmp_path):
+    from napari_mpt.io import read_track_file, read_tracks, write_tracks
+
+    sim = api.simulate(api.SimulationParams(particles=6, frames=5, field_of_view=50.0,
+                                            seed=1))
+    tracks = api.track(sim.detections, api.LAPParams()).tracks
+    conf = tracks.features[CONFIDENCE]
+    for name in ("t.csv", "t.geff", "t.trackmate.xml"):
+        write_tracks(tmp_path / name, tracks, detections=sim.detections)
+        back = (read_tracks(tmp_path / name) if name.endswith(".csv")
+                else read_track_file(tmp_path / name).tracks)
+        np.testing.assert_allclose(back.features[CONFIDENCE], conf, equal_nan=True)
+
+
+@pytest.mark.slow
 def test_the_association_transformer_reports_its_association_probability():
     sim = scene()
     res = api.track(sim.detections, api.TransformerParams(checkpoint="association",

@@ -153,7 +153,7 @@ def test_cli_lap_on_a_ragged_trackpy_csv(tmp_path, capsys):
     assert report["gap_closing_distance"] == pytest.approx(6 * 3 ** 0.5)
     header = out.read_text().splitlines()[0].split(",")
     assert header[:6] == ["track_id", "frame", "y", "x", "detection", "particle"]
-    assert header[6:] == ["y_detection", "x_detection"]
+    assert header[6:] == ["link_confidence", "y_detection", "x_detection"]
     rows = out.read_text().splitlines()[1:]
     assert len(rows) == sum(counts)
     xml = tmp_path / "T.xml"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .analysis.stats import TrackStatistics, track_statistics
 from .core.data import Detections, Simulation, Tracks
+from .core.fixed import FixedLinks
 from .core.params import (
     AdviseParams,
     DetectParams,
@@ -49,6 +50,7 @@ __all__ = [
     "DetectSettings",
     "Detections",
     "Evaluation",
+    "FixedLinks",
     "HybridParams",
     "ISBIScore",
     "LAPParams",
@@ -79,10 +81,12 @@ __all__ = [
 
 
 def track(detections: Detections, params: TrackerParams,
-          control: RunControl | None = None) -> TrackingResult:
+          control: RunControl | None = None, fixed: FixedLinks | None = None
+          ) -> TrackingResult:
     """Track ``detections`` with the tracker ``params`` belong to (their ``method``: one of
-    :data:`TRACKERS`); torch is imported only when a transformer is asked for."""
-    return _track(detections, params, control)
+    :data:`TRACKERS`); torch is imported only when a transformer is asked for.  ``fixed``:
+    links a user pinned or forbade, kept by the MHT and LAP (a re-solve after review)."""
+    return _track(detections, params, control, fixed)
 
 
 def evaluate(tracks: Tracks, truth: Tracks, gate: float | str | None = "auto",

@@ -7,14 +7,17 @@ its graph out, so nothing here re-implements the method.  Splitting and merging 
 a particle track is a chain of detections.
 
 Tracks have a vertex only where a detection was taken (a bridged gap has none), at that
-detection's position, with ``detection`` set.  Any number of detections per frame is fine,
+detection's position, with ``detection`` set and the cost margin of the link arriving at
+it as ``link_confidence`` (:mod:`.margins`).  Any number of detections per frame is fine,
 empty frames included.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,9 +27,11 @@ from scipy.spatial import cKDTree
 
 from ..core.data import Detections, Tracks
 from ..core.errors import InputError
+from ..core.fixed import FixedLinks
 from ..core.params import LAPParams
 from ..core.results import FlopCount, RunControl, TrackingResult
 from . import steps
+from .margins import margin_confidence
 
 FALLBACK_LINK_DISTANCE = 15.0
 """Link distance (px) when the data cannot give one (no two consecutive frames with
@@ -159,9 +164,12 @@ def estimated_values(settings: dict[str, Any]) -> dict[str, float]:
 
 
 def track_lap(detections: Detections, params: LAPParams,
-              control: RunControl | None = None) -> TrackingResult:
+              control: RunControl | None = None, fixed: FixedLinks | None = None
+              ) -> TrackingResult:
     """Link ``detections`` with laptrack; progress is reported before and after laptrack
-    runs (it has no hook inside), and a cancel is honoured at those points."""
+    runs (it has no hook inside), and a cancel is honoured at those points.  ``fixed``:
+    links a user pinned (laptrack's ``connected_edges``: their ends take no other link)
+    or forbade (:func:`forbidding`)."""
     from laptrack import LapTrack  # imports networkx and pandas: only when asked for
 
     control = control or RunControl()
@@ -187,18 +195,62 @@ def track_lap(detections: Detections, params: LAPParams,
         "track_start_cost": link_cost, "track_end_cost": link_cost}
     if gap:
         options.update(segment_start_cost=gap_cost, segment_end_cost=gap_cost)
+    connected = None
+    if fixed:
+        connected, coords = _fixed_for_laptrack(detections, rows_of, coords, fixed, options)
     tracker = LapTrack(**options)
     control.step(1, 3)
-    graph = tracker.predict(coords)
+    graph = tracker.predict(coords, connected_edges=connected)
     control.step(2, 3)
     edges = np.array([(rows_of[a[0]][a[1]], rows_of[b[0]][b[1]]) for a, b in graph.edges()],
                      dtype=np.int64).reshape(-1, 2)
+    link_d, gap_d = float(settings["max_link_distance"]), float(settings["gap_closing_distance"])
+    conf = margin_confidence(detections, edges, lambda g: link_d if g == 1 else gap_d)
     tracks = chains_to_tracks(detections, edges)
+    tracks = tracks.with_features(link_confidence=conf[tracks.detection])
     control.step(3, 3)
+    info = {"links": len(edges), **settings, "estimated": estimated_values(settings)}
+    if fixed:
+        info["fixed"] = fixed.held_by(edges)
     return TrackingResult(tracks, "lap", params.label(), params.to_dict(),
-                          time.perf_counter() - t0, NO_FLOPS, "cpu",
-                          info={"links": len(edges), **settings,
-                                "estimated": estimated_values(settings)})
+                          time.perf_counter() - t0, NO_FLOPS, "cpu", info=info)
+
+
+def forbidding(forbidden: set[tuple[int, int]]) -> Callable[[np.ndarray, np.ndarray], float]:
+    """laptrack's ``metric`` (and gap-closing metric) for coordinates whose last column is
+    the detection's row: the squared distance of the others, infinite (beyond every
+    cutoff) for a forbidden pair.  laptrack takes any scipy ``cdist`` metric, so this is
+    its own way to refuse a link; a Python call per candidate pair, used only when links
+    are forbidden."""
+    def metric(u: np.ndarray, v: np.ndarray) -> float:
+        if (int(u[-1]), int(v[-1])) in forbidden:
+            return math.inf
+        d = u[:-1] - v[:-1]
+        return float(d @ d)
+
+    return metric
+
+
+def _fixed_for_laptrack(detections: Detections, rows_of: list[np.ndarray],
+                        coords: list[np.ndarray], fixed: FixedLinks, options: dict[str, Any]
+                        ) -> tuple[list[tuple[tuple[int, int], tuple[int, int]]],
+                                   list[np.ndarray]]:
+    """The pinned links as laptrack's ``connected_edges`` ((frame, index) node pairs)
+    and, with forbidden links, the coordinates with their rows and the metrics that refuse
+    them (set in ``options``)."""
+    first = int(detections.frame.min())
+    pos = np.empty(len(detections), dtype=np.int64)
+    for rows in rows_of:
+        pos[rows] = np.arange(len(rows))
+    fr = detections.frame - first
+    connected = [((int(fr[a]), int(pos[a])), (int(fr[b]), int(pos[b])))
+                 for a, b in fixed.pinned.tolist()]
+    if len(fixed.forbidden):
+        refuse = forbidding({(int(a), int(b)) for a, b in fixed.forbidden.tolist()})
+        options.update(metric=refuse, gap_closing_metric=refuse)
+        coords = [np.column_stack([c.reshape(len(r), detections.ndim), r]).astype(np.float64)
+                  for c, r in zip(coords, rows_of, strict=True)]
+    return connected, coords
 
 
 def chains_to_tracks(detections: Detections, edges: np.ndarray) -> Tracks:

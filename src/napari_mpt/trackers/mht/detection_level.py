@@ -136,6 +136,9 @@ class Scene:
     # branch whose latest detection is table row last_row take, gap frames later, the
     # candidate (a position in its frame)?  Applied before gating.
     allowed: Any = None
+    # score added to a branch taking a detection (pinned links, :mod:`.fixed`): None, or
+    # f(last_row, row) -> array of additions per (branch, detection) pair
+    bonus: Any = None
     smooth: bool = False  # committed nodes keep their covariances (for smoothing)
     tuning: Tuning = Tuning()
 
@@ -269,6 +272,8 @@ class Scene:
         ok = (np.min(d2, axis=0) if M > 1 else d2[0]) <= self.gate
         pk, g = owner[ok], g[ok]
         score = tab.score[F]
+        pinned = (self.bonus(tab.last_row[F[pk]], self.flat_rows[g])
+                  if self.bonus is not None else 0.0)
         n_ok = len(pk)
         ci = [cj[inside] for cj in c]
         if M == 1:
@@ -313,7 +318,7 @@ class Scene:
             lw=np.concatenate([lw_det, lw_miss, tab.lw[fo]]),
             misses=np.concatenate([np.zeros(n_ok, dtype=np.int64),
                                    tab.misses[F[inside]] + miss, tab.misses[fo]]),
-            score=np.concatenate([score[pk] + gain,
+            score=np.concatenate([score[pk] + gain + pinned,
                                   score[inside] + np.where(miss, self.ln_miss, 0.0),
                                   score[outs]]),
             ended=np.concatenate([np.zeros(n_ok, dtype=bool), ~miss, np.ones(len(outs), bool)]),

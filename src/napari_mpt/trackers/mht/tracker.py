@@ -23,6 +23,7 @@ import numpy as np
 
 from ...core.data import Detections, FrameStack, Tracks, axes_for, trackable_frames
 from ...core.errors import ParameterError, TooManyHypotheses
+from ...core.fixed import FixedLinks
 from ...core.flops import FlopCounter, measured
 from ...core.params import MHTParams
 from ...core.results import FlopCount, RunControl, TrackingResult
@@ -31,6 +32,7 @@ from .detection_level import FA_FLOOR, PD_CAP, Scene, Tuning, node_bytes, run, s
 from .estimate import MOTION_FIELDS, estimate_parameters, field_of_view
 from .exact import ExactSearch, all_permutations, cache_node_bytes
 from .exhaustive import exhaustive_bytes, exhaustive_search
+from .fixed import PIN_BONUS, FixedFilter
 from .kalman import Schedule, kalman_step_flops
 from .lookback import choose_lookback
 from .motion import motion_bank, motion_model
@@ -251,8 +253,8 @@ def _sample_run(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.nda
 
 
 def track_mht(detections: Detections, params: MHTParams | None = None,
-              control: RunControl | None = None, tuning: Tuning | None = None
-              ) -> TrackingResult:
+              control: RunControl | None = None, tuning: Tuning | None = None,
+              fixed: FixedLinks | None = None) -> TrackingResult:
     """Track with the windowed MHT.
 
     Detections with the same number in every frame and a model without misses, clutter or
@@ -261,7 +263,8 @@ def track_mht(detections: Detections, params: MHTParams | None = None,
     8 particles (the permutation search would refuse it); anything else, and those, the
     detection-level MHT of :mod:`.general` (with P_D = 1 capped at 1 - 1e-9 and
     lambda_FA = 0 floored at 1e-12, as documented there).  ``tuning``: the search's
-    bookkeeping (:class:`.detection_level.Tuning`; tests only).
+    bookkeeping (:class:`.detection_level.Tuning`; tests only).  ``fixed``: links a user
+    pinned or forbade (:mod:`.fixed`; always the detection-level search).
     """
     params = params or MHTParams()
     start = time.perf_counter()
@@ -270,7 +273,7 @@ def track_mht(detections: Detections, params: MHTParams | None = None,
     counts = {len(z) for z in coords}
     clean = (params.detection_probability == 1.0 and params.clutter_density == 0.0
              and params.birth_density == 0.0 and len(counts) == 1
-             and params.motion_model != "switching")
+             and params.motion_model != "switching" and not fixed)
     if clean:  # equal counts, so no empty frame: the frames above stack as they are
         stack = FrameStack(numbers, np.stack(coords), np.stack(rows))
         try:
@@ -293,9 +296,13 @@ def track_mht(detections: Detections, params: MHTParams | None = None,
                 "mode", "exhaustive scores permutations of frames with equal detection counts "
                 "and no misses, clutter or births (P_D = 1, clutter and birth densities 0); "
                 "these detections need mode='exact'")
+        keep = FixedFilter(fixed, rows, len(detections)) if fixed else None
         (tracks, stats), flops = measured(
             lambda counter: _run_general(numbers, coords, rows, params, counter, control,
-                                         tuning))
+                                         tuning, keep))
+        if fixed:
+            stats["fixed"] = fixed.held_by(_links(tracks))
+            stats["score"] -= PIN_BONUS * stats["fixed"]["pinned_made"]
         flops = FlopCount(flops.value, flops.source, flops.detail + "; " + GENERAL_FLOPS)
         stats["path"] = "detection-level"
     stats["estimated"] = estimated
@@ -350,16 +357,25 @@ GENERAL_FLOPS = ("counted: Kalman predictions, covariances, gains, determinants,
 
 def _run_general(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
                  params: MHTParams, counter: FlopCounter, control: RunControl | None,
-                 tuning: Tuning | None) -> tuple[Tracks, dict]:
+                 tuning: Tuning | None, keep: FixedFilter | None = None
+                 ) -> tuple[Tracks, dict]:
+    forbid = keep.allowed if keep is not None and len(keep.forbidden) else None
+    pin = keep.bonus if keep is not None and len(keep.pinned) else None
     tracks, info, _ = run_detection_level(numbers, coords, rows, params, counter, control,
-                                          tuning=tuning)
+                                          forbid, tuning, pin)
     return tracks, info
+
+
+def _links(tracks: Tracks) -> np.ndarray:
+    """The detection rows each track joins, consecutive vertices pairwise."""
+    same = tracks.track_id[1:] == tracks.track_id[:-1]
+    return np.column_stack([tracks.detection[:-1][same], tracks.detection[1:][same]])
 
 
 def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
                         params: MHTParams, counter: FlopCounter, control: RunControl | None,
-                        allowed: Any = None, tuning: Tuning | None = None
-                        ) -> tuple[Tracks, dict, Scene]:
+                        allowed: Any = None, tuning: Tuning | None = None,
+                        bonus: Any = None) -> tuple[Tracks, dict, Scene]:
     """The detection-level MHT on every frame's coordinates and table rows (``numbers``:
     the frame numbers): its tracks, run statistics and the scene it searched.
 
@@ -376,7 +392,7 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
     lam_b = params.birth_density
     lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
     scene = Scene(bank, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
-                  params.max_gap, params.link_gate, counter, allowed=allowed,
+                  params.max_gap, params.link_gate, counter, allowed=allowed, bonus=bonus,
                   smooth=params.smooth, tuning=tuning or Tuning())
     assert params.lookback is not None, "resolve() first"
     done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
