@@ -36,8 +36,8 @@ LAYERS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("cli", "napari", "experiments"),                    # front ends
     ),
     f"{PKG}.trackers": (
-        ("steps",),                                          # first pass, step statistics
-        ("mht", "transformer", "lap", "margins"),
+        ("steps", "margins"),                                # first pass, step statistics; cost margins
+        ("mht", "transformer", "lap"),
         ("hybrid", "trackpy_linker"),                        # trackers made of trackers' parts
         ("registry",),                                       # every tracker by method
     ),
