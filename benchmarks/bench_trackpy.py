@@ -98,13 +98,13 @@ def main() -> None:
     same = {tuple(results["trackpy.link(f, 5, memory=3)"].detection[
         results["trackpy.link(f, 5, memory=3)"].track_id == t]) for t in
         results["trackpy.link(f, 5, memory=3)"].ids()}
+    est = api.track(det, api.TrackpyParams()).info
+    print(f"(--method trackpy estimated: search range {est['search_range']:.2f} px, memory "
+          f"{est['memory']} from P_D {est.get('detection_probability', 1):.3f})")
     print(f"\ntimes: median of {args.repeats} run(s), as a ratio to trackpy.link's "
           f"{base:.2f} s in the same run\n")
     print("| linker | time / trackpy.link | tracks | tracks >= 25 points | n | A (um^2/s) |")
     print("|---|---|---|---|---|---|")
-    est = api.track(det, api.TrackpyParams()).info
-    print(f"(--method trackpy estimated: search range {est['search_range']:.2f} px, memory "
-          f"{est['memory']} from P_D {est.get('detection_probability', 1):.3f})\n")
     for name, tracks in results.items():
         n_tracks, kept, n, a = physics(tracks)
         print(f"| {name} | {np.median(times[name]) / base:.2f} | {n_tracks} | {kept} | "
