@@ -70,7 +70,8 @@ def test_what_we_write_validates_and_says_what_it_holds(scored, tmp_path):
     nodes = mem["node_props"]
     assert {"t", "y", "x", "tracklet", "detection", "amplitude"} <= set(nodes)
     assert "wrong_link" not in nodes and "link_score" not in nodes
-    assert set(mem["edge_props"]) == {"wrong_link", "link_score"}
+    link_features = {k for k in scored.features if k.startswith("link_") or k.endswith("_link")}
+    assert {"wrong_link", "link_score"} <= set(mem["edge_props"]) == link_features
     np.testing.assert_array_equal(nodes["tracklet"]["values"], scored.track_id)
     np.testing.assert_array_equal(nodes["t"]["values"], scored.frame)
     # one edge per pair of consecutive vertices of a track, carrying the entering vertex's value
