@@ -133,3 +133,19 @@ def test_real_sample_beads_against_trackpy():
         assert (d <= 1.5).mean() >= 0.95, t
         inside = np.all((ours >= 5) & (ours <= 250), axis=1)
         assert inside.sum() <= 1.15 * len(ref), t
+
+
+def test_trackpy_engine_takes_the_same_settings():
+    # trackpy.locate with the estimated polarity and size, kept by the same quality
+    # threshold: its features, and trackpy's columns beside the quality
+    trackpy = pytest.importorskip("trackpy")
+    movie = read_movie(SAMPLE).data[:3]
+    params = DetectParams(engine="trackpy")
+    settings = estimate_settings(movie, params)
+    det = detect(movie, params, settings=settings)
+    assert {"quality", "mass", "size", "ecc", "signal"} <= set(det.features)
+    assert det.features["quality"].min() > settings.threshold
+    ref = trackpy.locate(movie[0], 11, invert=True, minmass=200)[["y", "x"]].to_numpy()
+    ours = det.coords[det.frame == 0]
+    d = np.linalg.norm(ref[:, None] - ours[None], axis=-1).min(axis=1)
+    assert (d < 1e-6).mean() >= 0.95              # the very features trackpy finds

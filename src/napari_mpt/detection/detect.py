@@ -44,7 +44,7 @@ from ..core.data import Detections
 from ..core.params import DetectParams
 from ..core.results import RunControl
 from ..io import check_movie_axes
-from .estimate import DetectSettings, estimate_settings, signed_frame
+from .estimate import DetectSettings, estimate_settings, finite_frame
 from .filters import filter_frame, local_peaks, quality_map
 from .fit import FIT_FEATURES, FrameSpots, fit_spots
 from .multi import MultiEmitter, Spots
@@ -59,16 +59,20 @@ def detect_frame(image: np.ndarray, params: DetectParams | None = None,
     params = params or DetectParams()
     if settings is None:
         settings = estimate_settings(np.asarray(image)[None], params)
-    img = np.asarray(image, dtype=np.float32)
-    return _engine(params)(-img if settings.sign < 0 else img, params, settings)
+    return _spots(np.asarray(image), params, settings)
 
 
-def _engine(params: DetectParams) -> Any:
+def _spots(raw: np.ndarray, params: DetectParams, settings: DetectSettings) -> FrameSpots:
+    """The engine's spots in a frame as read (``raw``): napari-mpt's work on it as float32,
+    negated for dark spots; trackpy's on the frame in its own type, as trackpy users call
+    it (its defaults depend on the type)."""
+    img = np.asarray(raw, dtype=np.float32)
+    img = -img if settings.sign < 0 else img
     if params.engine == "trackpy":
         from .trackpy_engine import locate_frame
 
-        return locate_frame
-    return spots_of_frame
+        return locate_frame(raw, img, params, settings)
+    return spots_of_frame(img, params, settings)
 
 
 def spots_of_frame(img: np.ndarray, params: DetectParams, settings: DetectSettings
@@ -123,8 +127,7 @@ def _multi_emitter(img: np.ndarray, filtered: np.ndarray, spots: FrameSpots,
 # --- movies ----------------------------------------------------------------------------
 def _detect_one(movie: Any, t: int, params: DetectParams, settings: DetectSettings,
                 source: str) -> FrameSpots:
-    img = signed_frame(movie, t, source, settings.sign)
-    return _engine(params)(img, params, settings)
+    return _spots(finite_frame(movie, t, source), params, settings)
 
 
 def _frames_in_order(movie: Any, params: DetectParams, settings: DetectSettings, source: str

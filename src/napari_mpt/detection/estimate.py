@@ -74,9 +74,10 @@ times as strong is that peak's ring (:func:`_rings`): not counted as background.
 SCALES = (1.0, 1.4, 2.0, 2.8, 4.0, 5.6)
 """Spot sizes (sigma, px) tried for the polarity and the first size."""
 
-LOG_STEP = 1.2
-LOG_SCALES = tuple(0.6 * LOG_STEP ** k for k in range(16))
-"""Sizes (sigma, px: 0.6 to 9.2) of the scale selection that gives the first size."""
+LOG_STEP = 1.25
+LOG_SCALES = tuple(0.6 * LOG_STEP ** k for k in range(13))
+"""Sizes (sigma, px: 0.6 to 8.7) of the scale selection that gives the first size (the fit
+refines it)."""
 
 SAMPLE_FRAMES = 20
 POLARITY_FRAMES = 3
@@ -141,13 +142,19 @@ class DetectSettings:
                 f"{tag('spot_sigma')}{z}, threshold {self.threshold:.3g}{tag('threshold')}")
 
 
-def signed_frame(movie: Any, t: int, source: str, sign: float = 1.0) -> np.ndarray:
-    """Frame ``t`` as float32, negated for dark spots (so spots are peaks)."""
-    img = np.asarray(movie[t], dtype=np.float32)
-    if not np.all(np.isfinite(img)):
-        bad = int(np.count_nonzero(~np.isfinite(img)))
+def finite_frame(movie: Any, t: int, source: str) -> np.ndarray:
+    """Frame ``t`` as read; :class:`InputError` naming it when it has NaN pixels."""
+    frame = np.asarray(movie[t])
+    if np.issubdtype(frame.dtype, np.floating) and not np.all(np.isfinite(frame)):
+        bad = int(np.count_nonzero(~np.isfinite(frame)))
         raise InputError(source, f"frame {t} has {bad} NaN or infinite pixel(s); replace "
                          "them (e.g. with the background level) before detecting")
+    return frame
+
+
+def signed_frame(movie: Any, t: int, source: str, sign: float = 1.0) -> np.ndarray:
+    """Frame ``t`` as float32, negated for dark spots (so spots are peaks)."""
+    img = np.asarray(finite_frame(movie, t, source), dtype=np.float32)
     return -img if sign < 0 else img
 
 

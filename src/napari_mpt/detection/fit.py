@@ -2,7 +2,8 @@
 
 The model is ``background + amplitude * exp(-|p - mu|^2 / 2 w^2)`` (the width along each
 axis ``w`` times the ratio of the spot sigmas, so a 3-D spot keeps its z/xy aspect) on
-the ``(2r+1)^d`` window around the peak, ``r = ceil(2 sigma)``, fitted by least squares
+the ``(2r+1)^d`` window around the peak, ``r`` = 2 sigma rounded (at least 2 px: 3 px for
+spots of 1.3 px, 4 for the bulk-water beads' 2.2 px), fitted by least squares
 with the batched Levenberg-Marquardt loop of :mod:`napari_mpt.detection.lm`; window
 pixels nearer another peak are left out, so a neighbour's light barely pulls the fit.
 A fit that does not converge, or leaves its window, falls back to the
@@ -171,7 +172,7 @@ def fit_spots(image: np.ndarray, peaks: np.ndarray, sigmas: tuple[float, ...],
     if n == 0:
         return FrameSpots(np.empty((0, ndim)), {k: np.empty(0) for k in FIT_FEATURES})
     sig = np.asarray(sigmas, dtype=np.float64)
-    radius = np.ceil(reach * sig).astype(np.int64)
+    radius = np.maximum(np.round(reach * sig), 2).astype(np.int64)
     values, weight, offsets = windows(image, peaks, radius)
     if n > 1:
         weight *= own_pixels(peaks, offsets, sig)

@@ -3,13 +3,12 @@ spots, with the settings of the napari-mpt engine.
 
 So that a user can compare detectors as well as linkers on the same movie, the trackpy
 engine takes the same estimated settings: ``invert`` from the polarity, the feature
-``diameter`` from the spot size (the odd number of pixels ``2 ceil(2 sigma) + 1``, the
-napari-mpt fit window: 11 px for the 1 um beads of trackpy's bulk-water walkthrough,
-its own choice), and keeps the features whose quality (the napari-mpt filter response,
-:mod:`napari_mpt.detection.filters`, at the feature's pixel) passes the same threshold,
-instead of trackpy's ``minmass``, so that one threshold means the same with either
-engine.  trackpy's own columns (``mass``, ``size``, ``ecc``, ``signal``, ``raw_mass``,
-``ep``) are the features, with ``quality``.
+``diameter`` from the spot size (the odd number of pixels ``2 ceil(2 sigma) + 1``: 11 px
+for the 1 um beads of trackpy's bulk-water walkthrough, its own choice), and keeps the
+features whose quality (the napari-mpt filter response, :mod:`napari_mpt.detection.filters`,
+at the feature's pixel) passes the same threshold, instead of trackpy's ``minmass``, so
+that one threshold means the same with either engine.  trackpy's own columns (``mass``,
+``size``, ``ecc``, ``signal``, ``raw_mass``, ``ep``) are the features, with ``quality``.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from ..core.errors import ParameterError
 from ..core.params import DetectParams
 from .estimate import DetectSettings
 from .filters import filter_frame, quality_map
@@ -32,13 +32,16 @@ def diameter(sigmas: tuple[float, ...]) -> tuple[int, ...]:
     return tuple(2 * math.ceil(2.0 * s) + 1 for s in sigmas)
 
 
-def locate_frame(img: np.ndarray, params: DetectParams, settings: DetectSettings
-                 ) -> FrameSpots:
-    """Spots of a signed float32 frame (spots are peaks; the frame is turned back for
-    trackpy, which inverts dark spots itself)."""
-    import trackpy
+def locate_frame(raw: np.ndarray, img: np.ndarray, params: DetectParams,
+                 settings: DetectSettings) -> FrameSpots:
+    """Spots of a frame: ``raw`` as read, for trackpy (which inverts dark spots itself),
+    and ``img``, the same as float32 with spots as peaks, for their quality."""
+    try:
+        import trackpy
+    except ImportError:
+        raise ParameterError("engine", "trackpy is not installed: pip install trackpy "
+                             "(or napari-mpt[ecosystem])") from None
 
-    raw = img if settings.sign > 0 else -img
     size = diameter(settings.sigmas)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # trackpy warns about image types and empty frames
