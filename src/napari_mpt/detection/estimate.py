@@ -82,6 +82,12 @@ refines it)."""
 SAMPLE_FRAMES = 20
 POLARITY_FRAMES = 3
 SIZE_ROUNDS = 4
+MIN_SIGMA = 1.0
+"""The estimated spot size is at least this (px): a spot narrower is undersampled, and
+Gaussian fits to peaks of noise collapse below it (on simulated movies at SNR 1, where no
+spot can be seen, the median fit was 0.5 px, and the band-pass at that size lets the
+skew of Poisson noise through as spots)."""
+
 SIZE_TOL = 0.02
 """The size is settled when a round changes it by less than this fraction."""
 MIN_SPOTS = 1
@@ -285,7 +291,7 @@ def estimate_settings(movie: Any, params: DetectParams | None = None, source: st
     sigma_z = z_given
     if not sigma or (ndim == 3 and not z_given):
         k = int(np.argmax(counts[polarity]))
-        start = sigma or log_scale(signed, passed[polarity][k], float(scales[k]))
+        start = sigma or max(log_scale(signed, passed[polarity][k], float(scales[k])), MIN_SIGMA)
         sigma, sigma_z, used = _refine_size(signed, start, sigma_z, noise, params, ndim)
         if not params.spot_sigma:
             estimated.append("spot_sigma")
@@ -365,7 +371,7 @@ def _refine_size(frames: list[np.ndarray], sigma: float, sigma_z: float | None,
         used = len(w)
         if used < MIN_SPOTS:
             break
-        new = float(np.clip(np.median(w), 0.5, 20.0)) if not params.spot_sigma else sigma
+        new = float(np.clip(np.median(w), MIN_SIGMA, 20.0)) if not params.spot_sigma else sigma
         new_z = sigma_z
         if z_widths:
             zw = np.concatenate(z_widths)

@@ -234,14 +234,15 @@ class DetectWidget(Container):
         self.figure.clear()
         ax = self.figure.add_subplot(111)
         ax.stairs(spots, edges, label=f"{settings.polarity} peaks", color="tab:blue")
-        ax.stairs(background, edges, label=f"{other} peaks (background)", color="0.55")
+        ax.stairs(background, edges, label=f"{other} (background)", color="0.55")
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1.0)
-        self._line = ax.axvline(settings.threshold, color="red", lw=1.5,
-                                label=f"threshold {settings.threshold:.3g}")
+        self._line = ax.axvline(settings.threshold, color="red", lw=1.5, label="threshold")
         ax.set_xlabel("quality (noise sd)")
         ax.set_ylabel("peaks")
-        ax.legend(fontsize=7, loc="upper right")
+        # above the axes: inside, the legend would hide the spots' tail and the line
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3,
+                  frameon=False, borderaxespad=0.2, handlelength=1.2, columnspacing=0.8)
         ax.tick_params(labelsize=7)
         self.figure.tight_layout()
         self.canvas.draw_idle()
