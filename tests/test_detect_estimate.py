@@ -101,6 +101,7 @@ def test_polarity_dtype_and_camera_offset_change_nothing():
     assert np.all(dark.features["amplitude"] > 0)
 
 
+@pytest.mark.slow
 def test_3d_movie_estimates_its_z_size():
     rng = np.random.default_rng(3)
     c = np.column_stack([rng.uniform(5, 15, 16), rng.uniform(5, 43, 16), rng.uniform(5, 43, 16)])
@@ -111,6 +112,7 @@ def test_3d_movie_estimates_its_z_size():
     assert "spot_sigma_z" in settings.estimated
 
 
+@pytest.mark.slow
 def test_real_sample_beads_against_trackpy():
     # the shipped crop of trackpy's bulk-water movie, with the defaults only: dark beads,
     # at least 95 % of trackpy's confident features (diameter 11, minmass 200, invert)
@@ -135,6 +137,7 @@ def test_real_sample_beads_against_trackpy():
         assert inside.sum() <= 1.15 * len(ref), t
 
 
+@pytest.mark.slow
 def test_trackpy_engine_takes_the_same_settings():
     # trackpy.locate with the estimated polarity and size, kept by the same quality
     # threshold: its features, and trackpy's columns beside the quality

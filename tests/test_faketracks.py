@@ -48,6 +48,7 @@ def test_lap_reproduces_trackmates_edges(name, params, edges):
     assert ours == theirs
 
 
+@pytest.mark.slow
 def test_detector_finds_trackmates_134_spots(realdata):
     # TrackMate's LoG radius 5 is the Gaussian sigma 5 / sqrt(2) = 3.54 px; quality 13 in
     # noise sd is the level that leaves out, as TrackMate's 3.71 does, a faint spot that
