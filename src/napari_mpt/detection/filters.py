@@ -82,18 +82,17 @@ class Spectrum:
         self.size, self.reach = img.shape, reach
         self.shape = tuple(scipy.fft.next_fast_len(n + 2 * r, real=True)
                            for n, r in zip(img.shape, reach, strict=True))
-        padded = np.pad(img - np.float32(img.mean(dtype=np.float64)),
-                        [(r, m - n - r) for n, r, m in zip(img.shape, reach, self.shape,
-                                                           strict=True)], mode="edge")
-        self.spectrum = scipy.fft.rfftn(padded)
+        padded = np.pad(img, [(r, m - n - r) for n, r, m in zip(img.shape, reach, self.shape,
+                                                                strict=True)], mode="edge")
+        padded -= np.float32(img.mean(dtype=np.float64))
+        self.spectrum = scipy.fft.rfftn(padded, overwrite_x=True)
 
     def apply(self, gain: np.ndarray) -> np.ndarray:
         """The frame filtered with frequency response ``gain``, cropped back."""
         import scipy.fft
 
-        out = scipy.fft.irfftn(self.spectrum * gain, s=self.shape)
-        return np.ascontiguousarray(out[tuple(slice(r, r + n) for n, r in zip(
-            self.size, self.reach, strict=True))])
+        out = scipy.fft.irfftn(self.spectrum * gain, s=self.shape, overwrite_x=True)
+        return out[tuple(slice(r, r + n) for n, r in zip(self.size, self.reach, strict=True))]
 
 
 def filter_frame(image: np.ndarray, sigmas: tuple[float, ...]) -> np.ndarray:
@@ -196,6 +195,14 @@ def pixel_noise(image: np.ndarray) -> float:
     return noise
 
 
+@functools.lru_cache(maxsize=4)
+def _noise_map(shape: tuple[int, ...], sigmas: tuple[float, ...], noise: float) -> np.ndarray:
+    """:func:`filter_noise_sd` times the movie's pixel noise (the same for every frame)."""
+    out = filter_noise_sd(shape, sigmas) * np.float32(noise)
+    out.setflags(write=False)
+    return out
+
+
 def quality_map(filtered: np.ndarray, noise: float, sigmas: tuple[float, ...],
                 magnitude: float) -> tuple[np.ndarray, np.ndarray]:
     """The quality of every pixel, the filtered frame above its median over the filtered
@@ -205,13 +212,14 @@ def quality_map(filtered: np.ndarray, noise: float, sigmas: tuple[float, ...],
     median instead, so that it keeps its spots (quality 100) and neither the filter's
     rounding ripple nor a flat frame makes any."""
     med = float(np.median(filtered[tuple(slice(None, None, 2) for _ in filtered.shape)]))
-    above = filtered - np.float32(med)
+    quality = np.subtract(filtered, np.float32(med), dtype=np.float32)
     if noise > 1e-6 * magnitude:
-        sd = filter_noise_sd(filtered.shape, tuple(float(s) for s in sigmas)) * np.float32(noise)
+        sd = _noise_map(filtered.shape, tuple(float(s) for s in sigmas), float(noise))
     else:
-        span = float(above.max()) if above.size else 0.0
+        span = float(quality.max()) if quality.size else 0.0
         sd = np.full(filtered.shape, max(1e-2 * span, 1e-6 * magnitude, 1e-30), np.float32)
-    return above / sd, sd
+    quality /= sd
+    return quality, sd
 
 
 def local_peaks(quality: np.ndarray, threshold: float, min_distance: int = 1,
