@@ -34,7 +34,7 @@ Fits (documented choices, one place):
   ``trackpy.utils.fit_powerlaw`` does on ``trackpy.emsd`` (um^2 and s when the units are
   given; ``A = 2 d D`` for Brownian motion).  The ensemble MSD here pools every
   displacement at a lag, where ``emsd`` averages per-particle MSDs with Qian's weights; on
-  trackpy's own bulk-water tracks the two fits differ by 0.003 in n and 0.2 % in A
+  trackpy's own bulk-water tracks the two fits differ by at most 0.003 in n and 0.7 % in A
   (``docs/tutorials/bulk-water.md``).
 * **drift** (:mod:`.drift`): estimated from the tracks that are kept, always; subtracted
   from their positions before everything else when ``drift="subtract"``.
