@@ -3,7 +3,7 @@ its defaults on trackpy's walkthrough movie, then the figures and the napari scr
 
     PYTHONPATH=src .venv/bin/python scripts/bulk_water_tutorial.py \\
         ../shared/realdata/trackpy_bulk_water/bulk_water_green_300.tif --out out/bulk_water \\
-        [--trackpy] [--images docs/images]
+        [--variants] [--trackpy [--link-trackpy-features]] [--images docs/images]
 
 Runs, timing each and printing one markdown table row per pipeline:
 
@@ -16,9 +16,10 @@ Runs, timing each and printing one markdown table row per pipeline:
    ``napari-mpt analyze`` with the options of step 1; with ``--link-trackpy-features``
    also trackpy's features linked by ``napari-mpt track`` (the MHT's defaults).
 
-With ``--images`` it writes ``bulk-water-stats.png`` (analyze's four panels for step 1)
-and ``bulk-water-napari.png`` (napari at 1400 x 880 on its own Xvfb: the movie, the spots
-and the tracks at frame 150).
+With ``--variants`` the same spots are also linked with each of :data:`VARIANTS` (which
+step decides the numbers).  With ``--images`` it writes ``bulk-water-stats.png``
+(analyze's four panels for step 1) and ``bulk-water-napari.png`` (napari at 1400 x 880 on
+its own Xvfb: the movie, the spots and the tracks at frame 150, the Track statistics dock).
 """
 
 from __future__ import annotations
@@ -60,11 +61,29 @@ def ours(movie: Path, out: Path, images: Path | None) -> tuple[str, Path, Path]:
     print(f"detect: {det['detections']} spots, {min(det['counts'])}-{max(det['counts'])} per "
           f"frame, {t_det:.0f} s", file=sys.stderr)
     trk, t_trk = cli("track", str(spots), "--out", str(tracks))
-    print(f"track: {trk.get('label', 'mht')}, {t_trk:.0f} s", file=sys.stderr)
+    print(f"track: {trk['label']}, {t_trk:.0f} s, estimated {trk.get('estimated')}",
+          file=sys.stderr)
     plot = ["--plot", str(images / "bulk-water-stats.png")] if images else []
     stats, t_an = cli("analyze", str(tracks), *ANALYZE, "--out", str(out / "stats.csv"), *plot)
     times = f"{t_det:.0f} + {t_trk:.0f} + {t_an:.0f} s"
-    return row("napari-mpt: detect, track (MHT), analyze (defaults)", stats, times), spots, tracks
+    label = f"napari-mpt: detect, track ({trk['label']}), analyze (defaults)"
+    return row(label, stats, times), spots, tracks
+
+
+VARIANTS = (("--motion-model", "random-walk"), ("--method", "trackpy"))
+"""``track`` options tried on the same spots with ``--variants``: which step decides."""
+
+
+def variant_rows(spots: Path, out: Path) -> list[str]:
+    """The same spots linked with each of :data:`VARIANTS`, through the same analyze."""
+    rows = []
+    for option in VARIANTS:
+        tracks = out / f"tracks_{option[1]}.csv"
+        trk, t_trk = cli("track", str(spots), *option, "--out", str(tracks))
+        stats, t_an = cli("analyze", str(tracks), *ANALYZE, "--out", str(out / "stats_v.csv"))
+        rows.append(row(f"the same spots, track {' '.join(option)} ({trk['label']}), analyze",
+                        stats, f"{t_trk:.0f} + {t_an:.0f} s"))
+    return rows
 
 
 def trackpy_rows(movie: Path, out: Path, link_features: bool) -> list[str]:
@@ -162,6 +181,8 @@ def main() -> None:
     parser.add_argument("movie", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--trackpy", action="store_true")
+    parser.add_argument("--variants", action="store_true",
+                        help="also link our spots with each of VARIANTS' track options")
     parser.add_argument("--link-trackpy-features", action="store_true",
                         help="with --trackpy: also track trackpy's features with the MHT")
     parser.add_argument("--images", type=Path)
@@ -176,6 +197,8 @@ def main() -> None:
           "| time |\n|---|---|---|---|---|---|---|---|")
     line, spots, tracks = ours(args.movie, args.out, args.images)
     print(line, flush=True)
+    if args.variants:
+        print("\n".join(variant_rows(spots, args.out)), flush=True)
     if args.trackpy:
         print("\n".join(trackpy_rows(args.movie, args.out, args.link_trackpy_features)),
               flush=True)

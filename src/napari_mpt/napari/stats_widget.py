@@ -160,7 +160,7 @@ class StatsWidget(Container):
         self.status = Label(value="")
         self.ensemble_label = Label(value="")
         for spin, unset in ((self.pixel_size, "none (px)"), (self.frame_interval, "none (frames)")):
-            spin.native.setDecimals(4)
+            spin.native.setDecimals(6)
             spin.native.setSpecialValueText(unset)    # shown at 0
         self.extend([self.layer, self.pixel_size, self.frame_interval, self.min_length,
                      self.subtract_drift, self.colour_by, self.plot, self.settings_button,
