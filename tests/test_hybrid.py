@@ -229,11 +229,11 @@ def test_exhaustive_mode_is_refused():
 
 
 @pytest.mark.gui
-def test_track_widget_runs_the_hybrid(make_napari_viewer, qtbot):
+def test_track_widget_runs_the_hybrid(make_napari_viewer, qtbot, run_and_wait):
     pytest.importorskip("napari")
     pytest.importorskip("pytestqt")
     from napari.layers import Tracks
-    from viewer_checks import dock
+    from viewer_checks import dock, run_layer
 
     from napari_mpt.napari.layers import detections_from_points
     from napari_mpt.napari.track_widget import HYBRID
@@ -243,7 +243,8 @@ def test_track_widget_runs_the_hybrid(make_napari_viewer, qtbot):
     for k, v in {"particles": 20, "frames": 12, "field_of_view": 64.0,
                  "detection_probability": 0.9, "clutter": 1.0, "seed": 2}.items():
         sim.form[k].value = v
-    points, _truth = sim.run()
+    run_and_wait(sim)
+    points, _truth = sim.layers
     track = dock(viewer, "Track")
     track.method.value = HYBRID
     assert not track.hybrid.native.isHidden() and track.mht.native.isHidden()
@@ -258,7 +259,7 @@ def test_track_widget_runs_the_hybrid(make_napari_viewer, qtbot):
     assert isinstance(params, HybridParams) and params.top_links == 2
     assert params.process_noise == 1.5          # the simulation's priors, as for the MHT
     res = api.track(detections_from_points(points), params)
-    layer = viewer.layers[res.label]
+    layer = run_layer(viewer, res.label)
     assert res.label == "Hybrid K=2" and isinstance(layer, Tracks)
     assert len(np.unique(layer.data[:, 0])) == len(res.tracks.ids())
     assert track.history.records[-1].method == "hybrid"

@@ -8,12 +8,13 @@ import pytest
 pytestmark = pytest.mark.gui
 
 
-def test_simulate_widget_in_3d_then_track(make_napari_viewer, qtbot):
+def test_simulate_widget_in_3d_then_track(make_napari_viewer, qtbot, run_and_wait):
     viewer = make_napari_viewer()
     sim = viewer.window.add_plugin_dock_widget("napari-mpt", "Simulate")[1]
     sim.form["ndim"].value = 3
     sim.form["frames"].value = 20
-    points, truth = sim.run()
+    run_and_wait(sim)
+    points, truth = sim.layers
     assert points.data.shape[1] == 4 and truth.data.shape[1] == 5, sim.status.value
     track = viewer.window.add_plugin_dock_widget("napari-mpt", "Track")[1]
     assert track.run(), track.status.value

@@ -20,17 +20,7 @@ from napari_mpt.napari.layers import detections_from_points, mpt_meta, tracks_fr
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-def run_and_wait(qtbot, w, timeout_ms: int = 60_000) -> None:
-    assert w.run(), w.status.value
-    qtbot.waitUntil(lambda: not w.running, timeout=timeout_ms)
-
-
-def test_sample_movie_to_spots_to_the_track_widget(viewer, qtbot):
+def test_sample_movie_to_spots_to_the_track_widget(viewer, qtbot, run_and_wait):
     viewer.open_sample("napari-mpt", "movie_snr4")
     image = next(layer for layer in viewer.layers if isinstance(layer, Image))
     truth = next(layer for layer in viewer.layers if isinstance(layer, Tracks))
@@ -38,7 +28,7 @@ def test_sample_movie_to_spots_to_the_track_widget(viewer, qtbot):
     before = np.array(image.data, copy=True)
     w = dock(viewer, "Detect spots")
     assert w.image.value is image
-    run_and_wait(qtbot, w)
+    run_and_wait(w)
     spots = [layer for layer in viewer.layers if isinstance(layer, Points)]
     assert len(spots) == 1, w.status.value
     layer = spots[0]
@@ -62,7 +52,7 @@ def test_sample_movie_to_spots_to_the_track_widget(viewer, qtbot):
     assert track.paired_truth(layer) is truth
     # running again updates the same layer in place
     w.form["threshold"].value = 8.0
-    run_and_wait(qtbot, w)
+    run_and_wait(w)
     assert [lay for lay in viewer.layers if isinstance(lay, Points)] == [layer]
     assert len(layer.data) <= len(core)
 
@@ -97,7 +87,7 @@ def test_preview_detects_the_frame_on_screen(viewer, qtbot):
     assert len([lay for lay in viewer.layers if isinstance(lay, Points)]) == 1
 
 
-def test_histogram_line_sets_the_threshold_and_live_preview_follows(viewer, qtbot):
+def test_histogram_line_sets_the_threshold_and_live_preview_follows(viewer, qtbot, run_and_wait):
     viewer.open_sample("napari-mpt", "movie_snr4")
     w = dock(viewer, "Detect spots")
     # spots found hidden beside others (multi-emitter) need not pass the threshold at
@@ -117,26 +107,27 @@ def test_histogram_line_sets_the_threshold_and_live_preview_follows(viewer, qtbo
     qtbot.waitUntil(lambda: len(layer.data) < before, timeout=10_000)
     quality = layer.features["quality"].to_numpy()
     assert quality.min() > high * (1 - 1e-3)
-    # a threshold no spot of the frame passes empties the preview (no stale spots)
+    # a threshold no spot of the frame passes removes the preview (no stale spots, no
+    # empty layer)
     w.form["threshold"].value = "1e4"
-    qtbot.waitUntil(lambda: len(layer.data) == 0, timeout=10_000)
+    qtbot.waitUntil(lambda: layer not in viewer.layers, timeout=10_000)
     assert "no spot passed" in w.status.value
     # and the full run uses the threshold set, without estimating again
     w.form["threshold"].value = f"{high:.4g}"
-    run_and_wait(qtbot, w)
+    run_and_wait(w)
     spots = next(lay for lay in viewer.layers if mpt_meta(lay).get("output") == "spots")
     assert spots.features["quality"].min() > high * (1 - 1e-3)
     assert mpt_meta(spots)["settings"]["estimated"] == ["polarity", "spot_sigma"]
 
 
-def test_no_spot_adds_no_layer_and_says_so(viewer, qtbot):
+def test_no_spot_adds_no_layer_and_says_so(viewer, qtbot, run_and_wait):
     viewer.open_sample("napari-mpt", "movie_snr4")
     before = snapshot(viewer)
     w = dock(viewer, "Detect spots")
     w.form["threshold"].value = "1e5"
     assert preview_and_wait(qtbot, w) is None
     assert "no spot" in w.status.value and "1e+05" in w.status.value
-    run_and_wait(qtbot, w)
+    run_and_wait(w)
     assert "no spot in any frame" in w.status.value
     assert_unchanged(viewer, before)
 
@@ -171,13 +162,13 @@ def test_bad_images_are_refused_with_a_message(viewer, data, kwargs, message):
     assert_unchanged(viewer, before)
 
 
-def test_nan_movie_reports_the_frame(viewer, qtbot):
+def test_nan_movie_reports_the_frame(viewer, qtbot, run_and_wait):
     data = np.full((5, 32, 32), 10.0)
     data[3, 2, 2] = np.nan
     viewer.add_image(data, name="holes")
     before = snapshot(viewer)
     w = dock(viewer, "Detect spots")
-    run_and_wait(qtbot, w)
+    run_and_wait(w)
     assert "frame 3" in w.status.value and "NaN" in w.status.value
     assert_unchanged(viewer, before)
 
@@ -192,7 +183,7 @@ def test_no_image_and_bad_parameter(viewer):
     assert w.run()                                  # valid settings start
 
 
-def test_simulate_widget_movie_is_paired_below_the_points_and_updated_in_place(viewer, qtbot):
+def test_simulate_widget_movie_is_paired_below_the_points_and_updated_in_place(viewer, qtbot, run_and_wait):
     from napari_mpt.core.params import MovieParams, SimulationParams
     from napari_mpt.simulation.movie import render_movie
     from napari_mpt.simulation.simulate import simulate
@@ -200,11 +191,13 @@ def test_simulate_widget_movie_is_paired_below_the_points_and_updated_in_place(v
     sim_w = dock(viewer, "Simulate")
     for k, v in {"particles": 5, "frames": 12, "field_of_view": 48.0, "seed": 2}.items():
         sim_w.form[k].value = v
-    assert not sim_w.movie.value and len(sim_w.run()) == 2      # off by default: no movie
+    run_and_wait(sim_w)
+    assert not sim_w.movie.value and len(sim_w.layers) == 2      # off by default: no movie
     assert not any(isinstance(layer, Image) for layer in viewer.layers)
     sim_w.movie.value = True
     sim_w.movie_form["snr"].value = 7.0
-    points, truth, image = sim_w.run()
+    run_and_wait(sim_w)
+    points, truth, image = sim_w.layers
     params = SimulationParams(particles=5, frames=12, field_of_view=48.0, seed=2)
     expected = render_movie(simulate(params), MovieParams(snr=7.0, seed=2), frames=12)
     assert isinstance(image, Image) and image.data.shape == (12, 48, 48)
@@ -216,7 +209,7 @@ def test_simulate_widget_movie_is_paired_below_the_points_and_updated_in_place(v
     det = dock(viewer, "Detect spots")
     det.reset_choices()
     det.image.value = image
-    run_and_wait(qtbot, det)
+    run_and_wait(det)
     spots = next(layer for layer in viewer.layers if mpt_meta(layer).get("output") == "spots")
     track = dock(viewer, "Track")
     track.reset_choices()
@@ -224,14 +217,15 @@ def test_simulate_widget_movie_is_paired_below_the_points_and_updated_in_place(v
     assert track.paired_truth(spots) is truth_layer
     # re-running updates the same three layers in place
     sim_w.form["seed"].value = 3
-    again = sim_w.run()
-    assert [id(x) for x in again] == [id(points), id(truth), id(image)]
+    run_and_wait(sim_w)
+    assert [id(x) for x in sim_w.layers] == [id(points), id(truth), id(image)]
     params3 = SimulationParams(particles=5, frames=12, field_of_view=48.0, seed=3)
     np.testing.assert_array_equal(
         image.data, render_movie(simulate(params3), MovieParams(snr=7.0, seed=3), frames=12))
     assert len(viewer.layers) == 4
     sim_w.movie.value = False                                    # unchecked: the movie goes
-    assert len(sim_w.run()) == 2 and image not in viewer.layers
+    run_and_wait(sim_w)
+    assert len(sim_w.layers) == 2 and image not in viewer.layers
 
 
 def test_real_sample_opens_calibrated_and_gives_dark_beads(viewer, qtbot):

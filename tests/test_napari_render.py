@@ -32,14 +32,14 @@ def _shot(viewer) -> np.ndarray:
 
 
 @pytest.fixture
-def scene(make_napari_viewer, qtbot):
+def scene(make_napari_viewer, qtbot, run_and_wait):
     viewer = make_napari_viewer(show=True)
     viewer.window.resize(900, 700)
     sim = viewer.window.add_plugin_dock_widget("napari-mpt", "Simulate")[1]
     sim.form["frames"].value = 60
     sim.form["seed"].value = 7
     sim.form["measurement_noise"].value = 6.0
-    assert sim.run()
+    run_and_wait(sim)
     track = viewer.window.add_plugin_dock_widget("napari-mpt", "Track")[1]
     track.mht["lookback"].value = 1
     track.mht["measurement_noise"].value = 1.0

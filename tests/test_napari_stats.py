@@ -23,11 +23,6 @@ from napari_mpt.napari.stats_widget import LAYER_COLOURS, layer_scale
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
 def dock(viewer):
     return viewer.window.add_plugin_dock_widget("napari-mpt", "Track statistics")[1]
 

@@ -19,7 +19,7 @@ pytest.importorskip("pytestqt")
 from napari.layers import Points, Tracks
 from napari.utils.colormaps import AVAILABLE_COLORMAPS
 from napari.utils.notifications import notification_manager
-from viewer_checks import assert_unchanged, dock, snapshot
+from viewer_checks import assert_unchanged, dock, run_layer, snapshot
 
 from napari_mpt import api
 from napari_mpt.core.params import MHTParams, SimulationParams, known_priors
@@ -34,6 +34,7 @@ from napari_mpt.napari.layers import (
     mpt_meta,
     tracks_from_layer,
 )
+from napari_mpt.napari.messages import plain
 from napari_mpt.napari.runs import COLUMNS
 from napari_mpt.napari.sample_data import SAMPLE_DIR
 from napari_mpt.napari.track_widget import TRANSFORMER
@@ -44,18 +45,14 @@ needs_transformer = pytest.mark.skipif(not transformer_installed(),
                                        reason="the transformer module is not installed")
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-def simulate_in(viewer, **params):
+def simulate_in(run_and_wait, viewer, **params):
+    """Simulate ``params`` with the Simulate widget; its points and truth layers."""
     w = dock(viewer, "Simulate")
     for k, v in params.items():
         w.form[k].value = v
-    layers = w.run()
-    assert len(layers) == 2, w.status.value
-    return layers
+    run_and_wait(w)
+    assert len(w.layers) == 2, w.status.value
+    return w.layers
 
 
 def from_simulation(sim: dict, **changes) -> MHTParams:
@@ -66,11 +63,6 @@ def from_simulation(sim: dict, **changes) -> MHTParams:
 
 def last_message() -> str:
     return str(notification_manager.records[-1].message)
-
-
-def run_and_wait(qtbot, track, timeout_ms: int = 60_000) -> None:
-    assert track.run(), track.status.value
-    qtbot.waitUntil(lambda: not track.running, timeout=timeout_ms)
 
 
 # --- Simulate ------------------------------------------------------------------------
@@ -86,8 +78,8 @@ def test_simulate_controls_come_from_the_parameter_model(viewer):
     assert w.form["particles"].value == SimulationParams().particles == 2
 
 
-def test_simulating_again_updates_the_two_layers_in_place(viewer):
-    points, truth = simulate_in(viewer, frames=30, seed=3, measurement_noise=2.0)
+def test_simulating_again_updates_the_two_layers_in_place(viewer, run_and_wait):
+    points, truth = simulate_in(run_and_wait, viewer, frames=30, seed=3, measurement_noise=2.0)
     sim = api.simulate(SimulationParams(frames=30, seed=3, measurement_noise=2.0))
     np.testing.assert_allclose(points.data[:, 1:], sim.detections.coords)
     np.testing.assert_allclose(truth.data, sim.truth.napari_data())
@@ -95,8 +87,8 @@ def test_simulating_again_updates_the_two_layers_in_place(viewer):
 
     w = dock(viewer, "Simulate")          # the same dock widget again
     w.form["seed"].value = 4
-    again = w.run()
-    assert [id(x) for x in again] == [id(points), id(truth)]
+    run_and_wait(w)
+    assert [id(x) for x in w.layers] == [id(points), id(truth)]
     assert len(viewer.layers) == 2
     sim4 = api.simulate(SimulationParams(frames=30, seed=4, measurement_noise=2.0))
     np.testing.assert_allclose(points.data[:, 1:], sim4.detections.coords)
@@ -104,26 +96,27 @@ def test_simulating_again_updates_the_two_layers_in_place(viewer):
     np.testing.assert_array_equal(truth.features["detection"], sim4.truth.detection)
 
 
-def test_simulate_bad_parameter_says_which_and_keeps_layers(viewer):
-    simulate_in(viewer, frames=20)
+def test_simulate_bad_parameter_says_which_and_keeps_layers(viewer, run_and_wait):
+    simulate_in(run_and_wait, viewer, frames=20)
     before = snapshot(viewer)
     w = dock(viewer, "Simulate")
     w.form["drift"].value = "1, x"
-    assert w.run() == []
+    assert w.run() is False
     assert "drift" in w.status.value and "drift" in last_message()
     assert_unchanged(viewer, before)
     w.form["drift"].value = "0.5, 0.5"      # the widget keeps working
-    assert len(w.run()) == 2
+    run_and_wait(w)
+    assert len(w.layers) == 2
 
 
 # --- Track: MHT ----------------------------------------------------------------------
-def test_mht_run_matches_the_core(viewer, qtbot):
-    points, truth = simulate_in(viewer, frames=40, seed=7, measurement_noise=6.0)
+def test_mht_run_matches_the_core(viewer, qtbot, run_and_wait):
+    points, truth = simulate_in(run_and_wait, viewer, frames=40, seed=7, measurement_noise=6.0)
     track = dock(viewer, "Track")
     assert track.input.value == points and track.truth.value == truth
     track.mht["lookback"].value = 1
     track.mht["measurement_noise"].value = 1.0
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
 
     params = from_simulation(dict(frames=40, seed=7, measurement_noise=6.0), lookback=1,
                              measurement_noise=1.0)
@@ -131,14 +124,14 @@ def test_mht_run_matches_the_core(viewer, qtbot):
     score = api.evaluate(res.tracks, tracks_from_layer(truth))
     assert score.fp + score.fn > 0, "the scene must have link errors to check"
 
-    result = viewer.layers[res.label]
+    result = run_layer(viewer, res.label)
     assert isinstance(result, Tracks) and res.label == "MHT K=1"
     np.testing.assert_allclose(result.data, res.tracks.napari_data())
     np.testing.assert_array_equal(result.features["detection"], res.tracks.detection)
     np.testing.assert_array_equal(result.features["wrong_link"], score.wrong_link.astype(int))
     result.color_by = "wrong_link"          # usable for colouring
 
-    errors = viewer.layers[f"{res.label} link errors"]
+    errors = run_layer(viewer, res.label, "link_errors")
     assert len(np.unique(errors.data[:, 0])) == len(score.errors)
     etype = np.asarray(errors.features["error_type"])
     assert (etype == FP).sum() == 2 * score.fp and (etype == FN).sum() == 2 * score.fn
@@ -166,7 +159,7 @@ def test_mht_run_matches_the_core(viewer, qtbot):
     assert row[:7] == [f"{score.jaccard:.4f}", f"{summary['association_jaccard']:.4f}",
                        f"{summary['alpha']:.4f}", f"{summary['beta']:.4f}", str(score.tp),
                        str(score.fp), str(score.fn)]
-    named = dict(zip(COLUMNS, row, strict=True))
+    named = dict(zip(track.table.column_headers, row, strict=True))
     field = api.evaluate(res.tracks, tracks_from_layer(truth), traccuracy=True).summary()
     assert [named[c] for c in ("edge F1", "LNK", "TRA", "CHOTA", "time", "FLOPs")] == [
         *(f"{field[k]:.4f}" for k in ("edge_f1", "ctc_lnk", "ctc_tra", "chota")),
@@ -182,55 +175,57 @@ def test_mht_run_matches_the_core(viewer, qtbot):
 
     # a second run on the same detections adds a row; the same settings again reuse a layer
     track.mht["lookback"].value = 4
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert track.table.row_headers == ("MHT K=1", "MHT K=4")
     assert len([x for x in viewer.layers if mpt_meta(x).get("kind") == "result"]) == 2
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert len([x for x in viewer.layers if mpt_meta(x).get("kind") == "result"]) == 2
     assert track.table.row_headers == ("MHT K=1", "MHT K=4")
 
     # new detections: a new comparison (the old runs belong to the old detections)
     dock(viewer, "Simulate").form["seed"].value = 8
-    dock(viewer, "Simulate").run()
+    run_and_wait(dock(viewer, "Simulate"))
     assert track.table.data.to_list() == []
 
 
-def test_smoothed_mht_from_the_checkbox(viewer, qtbot):
-    points, _ = simulate_in(viewer, frames=30, seed=3, measurement_noise=4.0)
+def test_smoothed_mht_from_the_checkbox(viewer, qtbot, run_and_wait):
+    points, _ = simulate_in(run_and_wait, viewer, frames=30, seed=3, measurement_noise=4.0)
     track = dock(viewer, "Track")
     track.mht["lookback"].value = 3
     track.mht["measurement_noise"].value = 4.0
     track.mht["smooth"].value = True
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     res = api.track(detections_from_points(points),
                     from_simulation(dict(frames=30, seed=3, measurement_noise=4.0), lookback=3,
                                     measurement_noise=4.0, smooth=True))
     assert res.label == "MHT K=3 smoothed"
-    np.testing.assert_allclose(viewer.layers[res.label].data, res.tracks.napari_data())
+    np.testing.assert_allclose(run_layer(viewer, res.label).data, res.tracks.napari_data())
 
 
-def test_track_without_truth_reports_no_score(viewer, qtbot):
-    _points, truth = simulate_in(viewer, frames=20, seed=1)
+def test_track_without_truth_reports_no_score(viewer, qtbot, run_and_wait):
+    _points, truth = simulate_in(run_and_wait, viewer, frames=20, seed=1)
     viewer.layers.remove(truth)
     track = dock(viewer, "Track")
     assert track.truth.value is None
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert "no ground-truth layer" in track.readout.value
     assert not any(mpt_meta(x).get("kind") == "link_errors" for x in viewer.layers)
-    assert track.table.data.to_list()[0][:7] == ["—"] * 7     # absent measures, not zeros
+    scores = ("JC", "assoc JC", "α", "β", "TP", "FP", "FN")
+    row = dict(zip(track.table.column_headers, track.table.data.to_list()[0], strict=True))
+    assert [row[c] for c in scores] == ["—"] * 7                 # absent measures, not zeros
 
 
-def test_any_points_layer_with_a_time_axis_can_be_tracked(viewer, qtbot):
-    simulate_in(viewer, frames=25, seed=6, measurement_noise=3.0)
+def test_any_points_layer_with_a_time_axis_can_be_tracked(viewer, qtbot, run_and_wait):
+    simulate_in(run_and_wait, viewer, frames=25, seed=6, measurement_noise=3.0)
     sim = api.simulate(SimulationParams(frames=25, seed=11, measurement_noise=3.0))
     mine = viewer.add_points(np.column_stack([sim.detections.frame, sim.detections.coords]),
                              name="my spots")
     track = dock(viewer, "Track")
     track.input.value = mine
     assert track.truth.value is None         # not the simulation's truth: it is not theirs
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     res = api.track(sim.detections, MHTParams())
-    np.testing.assert_allclose(viewer.layers[res.label].data, res.tracks.napari_data())
+    np.testing.assert_allclose(run_layer(viewer, res.label).data, res.tracks.napari_data())
     assert "no ground-truth layer" in track.readout.value
 
 
@@ -251,8 +246,8 @@ def test_points_layer_without_time_axis(viewer):
     assert_unchanged(viewer, before)
 
 
-def test_frames_with_a_missing_spot_are_refused_by_the_tracker(viewer, qtbot):
-    points, _ = simulate_in(viewer, frames=20, seed=2)
+def test_frames_with_a_missing_spot_are_refused_by_the_tracker(viewer, qtbot, run_and_wait):
+    points, _ = simulate_in(run_and_wait, viewer, frames=20, seed=2)
     frame = points.data[:, 0]
     points.data = np.delete(points.data, np.flatnonzero(frame == 5)[0], axis=0)
     before = snapshot(viewer)
@@ -260,15 +255,15 @@ def test_frames_with_a_missing_spot_are_refused_by_the_tracker(viewer, qtbot):
     # exhaustive search scores permutations: it needs equal detection counts in every frame
     # (the exact search of a clutter-aware MHT may take the missing spot in its stride)
     track.mht["mode"].value = "exhaustive"
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert re.search(r"same number of detections|equal detection counts", track.message)
     assert last_message() == track.message
     assert_unchanged(viewer, before)
     assert track.history.records == []
 
 
-def test_cancel_and_a_second_run_while_running(viewer, qtbot):
-    simulate_in(viewer, frames=400, seed=7, measurement_noise=5.0)
+def test_cancel_and_a_second_run_while_running(viewer, qtbot, run_and_wait):
+    simulate_in(run_and_wait, viewer, frames=400, seed=7, measurement_noise=5.0)
     before = snapshot(viewer)
     track = dock(viewer, "Track")
     track.mht["lookback"].value = 16         # seconds of work: time to press Cancel
@@ -284,7 +279,7 @@ def test_cancel_and_a_second_run_while_running(viewer, qtbot):
     assert_unchanged(viewer, before)
     assert not track.cancel_button.enabled
     track.mht["lookback"].value = 2          # the widget keeps working
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert track.history.records[-1].label == "MHT K=2"
 
 
@@ -342,19 +337,19 @@ def test_transformer_menus_list_shipped_checkpoints_and_real_devices(viewer, qtb
 
 
 @needs_transformer
-def test_transformer_run_matches_the_core(viewer, qtbot, checkpoints):
+def test_transformer_run_matches_the_core(viewer, qtbot, checkpoints, run_and_wait):
     from napari_mpt.core.params import TransformerParams
 
-    points, truth = simulate_in(viewer, frames=30, seed=5, measurement_noise=1.0)
+    points, truth = simulate_in(run_and_wait, viewer, frames=30, seed=5, measurement_noise=1.0)
     track = dock(viewer, "Track")
     _choose_file(track, checkpoints["pair"])
     track.transformer.device.value = "cpu"
-    run_and_wait(qtbot, track, timeout_ms=120_000)
+    run_and_wait(track, timeout_ms=120_000)
 
     params = TransformerParams(checkpoint=str(checkpoints["pair"]), device="cpu")
     res = api.track(detections_from_points(points), params)
     score = api.evaluate(res.tracks, tracks_from_layer(truth))
-    layer = viewer.layers[res.label]
+    layer = run_layer(viewer, res.label)
     assert res.label == "tiny_pair"
     np.testing.assert_allclose(layer.data, res.tracks.napari_data())
     np.testing.assert_array_equal(layer.features["wrong_link"], score.wrong_link.astype(int))
@@ -369,54 +364,54 @@ def test_transformer_run_matches_the_core(viewer, qtbot, checkpoints):
 
 
 @needs_transformer
-def test_unreadable_checkpoint_file(viewer, qtbot, tmp_path):
-    simulate_in(viewer, frames=20)
+def test_unreadable_checkpoint_file(viewer, qtbot, tmp_path, run_and_wait):
+    simulate_in(run_and_wait, viewer, frames=20)
     before = snapshot(viewer)
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"not a checkpoint")
     track = dock(viewer, "Track")
     _choose_file(track, bad)
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert "broken.pt" in track.message
     assert last_message() == track.message
     assert_unchanged(viewer, before)
 
 
 @needs_transformer
-def test_checkpoint_built_for_other_data(viewer, qtbot, checkpoints):
-    simulate_in(viewer, frames=20)
+def test_checkpoint_built_for_other_data(viewer, qtbot, checkpoints, run_and_wait):
+    simulate_in(run_and_wait, viewer, frames=20)
     before = snapshot(viewer)
     track = dock(viewer, "Track")
     _choose_file(track, checkpoints["volume"])     # a 3-D model on 2-D data: refused
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert "tiny_volume" in track.message and "built for 3D coordinates" in track.message
     assert_unchanged(viewer, before)
     # the weights are per slot, not per N: a model trained on N=3 runs on a pair
     _choose_file(track, checkpoints["triple"])
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert track.history.records[-1].label == "tiny_triple"
 
 
 @needs_transformer
-def test_cuda_where_there_is_none(viewer, qtbot, checkpoints):
+def test_cuda_where_there_is_none(viewer, qtbot, checkpoints, run_and_wait):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    simulate_in(viewer, frames=20)
+    simulate_in(run_and_wait, viewer, frames=20)
     before = snapshot(viewer)
     track = dock(viewer, "Track")
     _choose_file(track, checkpoints["pair"])
     assert "cuda" not in track.transformer.device.choices   # the menu lists real devices
     track.transformer.device.choices = ["cpu", "cuda"]       # as if a stale menu offered it
     track.transformer.device.value = "cuda"
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert "'cuda' is not available" in track.message
     assert_unchanged(viewer, before)
 
 
-def test_transformer_without_a_chosen_file_is_explained(viewer, qtbot):
-    simulate_in(viewer, frames=20)
+def test_transformer_without_a_chosen_file_is_explained(viewer, qtbot, run_and_wait):
+    simulate_in(run_and_wait, viewer, frames=20)
     track = dock(viewer, "Track")
     before = snapshot(viewer)
     track.method.value = TRANSFORMER
@@ -427,10 +422,10 @@ def test_transformer_without_a_chosen_file_is_explained(viewer, qtbot):
     assert_unchanged(viewer, before)
 
 
-def test_transformer_missing_from_the_installation_is_explained(viewer, monkeypatch):
+def test_transformer_missing_from_the_installation_is_explained(viewer, monkeypatch, run_and_wait):
     from napari_mpt.napari import transformer_controls
 
-    simulate_in(viewer, frames=20)
+    simulate_in(run_and_wait, viewer, frames=20)
     track = dock(viewer, "Track")
     before = snapshot(viewer)
     track.method.value = TRANSFORMER
@@ -460,12 +455,12 @@ def test_open_detections_csv_brings_its_truth(viewer, tmp_path):
     np.testing.assert_allclose(tracks.data, sim.truth.napari_data())
 
 
-def test_writer_round_trip_through_the_viewer(viewer, qtbot, tmp_path):
-    simulate_in(viewer, frames=30, seed=7, measurement_noise=5.0)
+def test_writer_round_trip_through_the_viewer(viewer, qtbot, tmp_path, run_and_wait):
+    simulate_in(run_and_wait, viewer, frames=30, seed=7, measurement_noise=5.0)
     track = dock(viewer, "Track")
     track.mht["lookback"].value = 2
-    run_and_wait(qtbot, track)
-    layer = viewer.layers["MHT K=2"]
+    run_and_wait(track)
+    layer = run_layer(viewer, "MHT K=2")
     saved = layer.save(str(tmp_path / "mht.csv"), plugin="napari-mpt")
     assert saved == [str(tmp_path / "mht.csv")]
     back = read_tracks(saved[0])
@@ -503,11 +498,11 @@ def test_load_spots_widget(viewer, tmp_path):
 
 
 # --- LAP and other tools' files (issue 9) ----------------------------------------------
-def test_lap_run_on_a_points_layer_matches_the_core(viewer, qtbot):
+def test_lap_run_on_a_points_layer_matches_the_core(viewer, qtbot, run_and_wait):
     from napari_mpt.core.params import LAPParams
     from napari_mpt.napari.track_widget import LAP, MHT
 
-    points, truth = simulate_in(viewer, particles=20, frames=30, seed=3)
+    points, truth = simulate_in(run_and_wait, viewer, particles=20, frames=30, seed=3)
     track = dock(viewer, "Track")
     track.method.value = LAP
     assert not track.lap.native.isHidden() and track.mht.native.isHidden()
@@ -516,19 +511,19 @@ def test_lap_run_on_a_points_layer_matches_the_core(viewer, qtbot):
         assert track.lap[f.name].tooltip == f.metadata["help"]
     track.lap["max_link_distance"].value = 8.0
     track.lap["gap_closing_frames"].value = 2
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
 
     res = api.track(detections_from_points(points),
                     LAPParams(max_link_distance=8.0, gap_closing_frames=2))
     score = api.evaluate(res.tracks, tracks_from_layer(truth))
-    result = viewer.layers[res.label]
+    result = run_layer(viewer, res.label)
     assert res.label == "LAP d=8 gap=2"
     np.testing.assert_allclose(result.data, res.tracks.napari_data())
     np.testing.assert_array_equal(result.features["detection"], res.tracks.detection)
     # the detection taken is carried beside the estimate (LAP: the same position)
     np.testing.assert_allclose(result.features["y_detection"], res.tracks.coords[:, 0])
     assert track.table.row_headers == (res.label,)
-    row = dict(zip(COLUMNS, track.table.data.to_list()[0], strict=True))
+    row = dict(zip(track.table.column_headers, track.table.data.to_list()[0], strict=True))
     assert [row[c] for c in ("JC", "TP", "FP", "FN", "FLOPs", "FLOP source")] == [
         f"{score.jaccard:.4f}", str(score.tp), str(score.fp), str(score.fn), "0", "none"]
     assert row["parameters"] == "max link distance 8, gap frames 2, gap distance auto"
@@ -537,7 +532,7 @@ def test_lap_run_on_a_points_layer_matches_the_core(viewer, qtbot):
     # MHT in the same run table
     track.method.value = MHT
     track.mht["lookback"].value = 1
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert track.table.row_headers == ("LAP d=8 gap=2", "MHT K=1")
 
 
@@ -577,7 +572,7 @@ def test_trackpy_and_trackmate_files_open_as_spots_and_tracks(viewer, tmp_path):
 
 @needs_transformer
 def test_association_checkpoint_tracks_a_ragged_trackpy_file_in_the_widget(viewer, qtbot,
-                                                                           tmp_path):
+                                                                           tmp_path, run_and_wait):
     """The issue's done-when: a trackpy file (missed and spurious spots, an empty frame)
     opened in napari, tracked by the shipped association checkpoint from the Track widget,
     gives the core's tracks; the MHT, on the same layer, the core's too."""
@@ -595,19 +590,19 @@ def test_association_checkpoint_tracks_a_ragged_trackpy_file_in_the_widget(viewe
     qtbot.waitUntil(lambda: track.transformer.loaded, timeout=60_000)
     track.transformer.checkpoint.value = "association"
     track.transformer.device.value = "cpu"
-    run_and_wait(qtbot, track, timeout_ms=120_000)
+    run_and_wait(track, timeout_ms=120_000)
     res = api.track(detections_from_points(points),
                     TransformerParams(checkpoint="association", device="cpu"))
-    layer = viewer.layers[res.label]
+    layer = run_layer(viewer, res.label)
     np.testing.assert_allclose(layer.data, res.tracks.napari_data())
     np.testing.assert_array_equal(layer.features["detection"], res.tracks.detection)
     assert len(np.unique(res.tracks.track_id)) > 1
 
     track.method.value = MHT
     track.mht["lookback"].value = 2
-    run_and_wait(qtbot, track, timeout_ms=120_000)
+    run_and_wait(track, timeout_ms=120_000)
     mht = api.track(detections_from_points(points), track.mht.params())
-    np.testing.assert_allclose(viewer.layers[mht.label].data, mht.tracks.napari_data())
+    np.testing.assert_allclose(run_layer(viewer, mht.label).data, mht.tracks.napari_data())
     assert track.table.row_headers == (res.label, mht.label)
 
 
@@ -661,21 +656,22 @@ def test_a_long_message_wraps_and_the_dock_keeps_its_width(make_napari_viewer, q
     assert track.status.value.replace(ZWSP, "") == text
 
 
-def test_reruns_with_other_settings_keep_their_own_layers(viewer, qtbot):
+def test_reruns_with_other_settings_keep_their_own_layers(viewer, qtbot, run_and_wait):
     from napari_mpt.napari.track_widget import REPLACE
 
-    simulate_in(viewer, frames=20, seed=4, measurement_noise=3.0)
+    simulate_in(run_and_wait, viewer, frames=20, seed=4, measurement_noise=3.0)
     track = dock(viewer, "Track")
     track.mht["lookback"].value = 2
     for nu in (1.0, 5.0):
         track.mht["measurement_noise"].value = nu
-        run_and_wait(qtbot, track)
+        run_and_wait(track)
     track.mht["motion_model"].value = "random-walk"
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     labels = ("MHT K=2", "MHT K=2 ν'=5", "MHT K=2 random-walk ν'=5")
     assert track.table.row_headers == labels
     results = [x for x in viewer.layers if mpt_meta(x).get("kind") == "result"]
-    assert tuple(x.name for x in results) == labels
+    assert tuple(mpt_meta(x)["label"] for x in results) == labels
+    assert all(x.name == f"{mpt_meta(x)['label']} on detections" for x in results)
     det = detections_from_points(track.input.value)
     sim = dict(frames=20, seed=4, measurement_noise=3.0)
     for layer, params in zip(results, [from_simulation(sim, lookback=2, measurement_noise=1.0),
@@ -688,22 +684,23 @@ def test_reruns_with_other_settings_keep_their_own_layers(viewer, qtbot):
     last = results[2]
     track.rerun.value = REPLACE
     track.mht["measurement_noise"].value = 3.0
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert track.table.row_headers == ("MHT K=2", "MHT K=2 ν'=5", "MHT K=2 random-walk ν'=3")
     results = [x for x in viewer.layers if mpt_meta(x).get("kind") == "result"]
-    assert [x.name for x in results] == list(track.table.row_headers)
+    assert [x.name for x in results] == [f"{h} on detections" for h in track.table.row_headers]
     assert results[2] is last and len(results) == 3
     errors = [x.name for x in viewer.layers if mpt_meta(x).get("kind") == "link_errors"]
-    assert all(e.removesuffix(" link errors") in track.table.row_headers for e in errors)
+    assert all(e.removesuffix(" link errors on detections") in track.table.row_headers
+               for e in errors)
 
 
-def test_the_track_widget_follows_new_data(viewer, qtbot):
-    simulate_in(viewer, frames=30, seed=2)
+def test_the_track_widget_follows_new_data(viewer, qtbot, run_and_wait):
+    simulate_in(run_and_wait, viewer, frames=30, seed=2)
     # the widgets get napari's proxies of layers: compare the viewer's own objects
     first, first_truth = viewer.layers["detections"], viewer.layers["ground truth"]
     track = dock(viewer, "Track")
     track.mht["lookback"].value = 1
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     ours = [x for x in viewer.layers if mpt_meta(x).get("kind") in ("result", "link_errors")]
     assert ours and all(x.visible for x in ours)
     viewer.dims.set_point(0, 29)
@@ -718,7 +715,7 @@ def test_the_track_widget_follows_new_data(viewer, qtbot):
     assert points.visible and track.truth.value.visible
     assert track.table.data.to_list() == [] and track.readout.value == ""
 
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     new = [x for x in viewer.layers if mpt_meta(x).get("kind") == "result" and x.visible]
     assert len(new) == 1 and mpt_meta(new[0])["source"] == mpt_meta(points)["pair"]
 
@@ -729,10 +726,10 @@ def test_the_track_widget_follows_new_data(viewer, qtbot):
     assert track.readout.value.startswith("MHT K=1\n")
 
 
-def test_a_refused_run_clears_the_readout(viewer, qtbot):
-    simulate_in(viewer, frames=20)
+def test_a_refused_run_clears_the_readout(viewer, qtbot, run_and_wait):
+    simulate_in(run_and_wait, viewer, frames=20)
     track = dock(viewer, "Track")
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert track.readout.value.startswith("MHT K=")
     assert len(track.steps.lengths) > 0                    # the run's step histogram
     track.method.value = TRANSFORMER                       # refused before it starts
@@ -743,19 +740,20 @@ def test_a_refused_run_clears_the_readout(viewer, qtbot):
     from napari_mpt.napari.track_widget import MHT
 
     track.method.value = MHT
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert track.readout.value.startswith("MHT K=")
     points = track.input.value                             # refused by the tracker
     points.data = np.delete(points.data, 0, axis=0)
     track.mht["mode"].value = "exhaustive"
-    run_and_wait(qtbot, track)
+    run_and_wait(track)
     assert not track.message.startswith("done") and track.readout.value == ""
 
 
-def test_the_transformer_menus_load_off_the_gui_thread(viewer, qtbot, monkeypatch):
+def test_the_transformer_menus_load_off_the_gui_thread(viewer, qtbot, run_and_wait):
     import threading
 
-    from napari_mpt.napari import transformer_controls
+    from napari_mpt.napari.track_widget import TrackWidget
+    from napari_mpt.napari.transformer_controls import Menus
 
     threads, release = [], threading.Event()
 
@@ -764,10 +762,9 @@ def test_the_transformer_menus_load_off_the_gui_thread(viewer, qtbot, monkeypatc
         release.wait(10)                 # as slow as torch's import, until released
         return ["a", "b"], ["cpu"], {"a": "kind A: any detections", "b": "kind B"}
 
-    monkeypatch.setattr(transformer_controls, "_menu_lists", lists)
-    monkeypatch.setattr(transformer_controls, "_preloaded", None)   # not preloaded yet
-    simulate_in(viewer, frames=20)
-    track = dock(viewer, "Track")
+    simulate_in(run_and_wait, viewer, frames=20)
+    track = TrackWidget(viewer, menus=Menus(lists))     # menus not preloaded yet
+    viewer.window.add_dock_widget(track, name="Track")
     track.method.value = TRANSFORMER                 # returns at once: nothing waits for it
     assert not track.transformer.loaded and "loading" in track.status.value
     assert track.run() is False and "still loading" in track.message
@@ -781,42 +778,66 @@ def test_the_transformer_menus_load_off_the_gui_thread(viewer, qtbot, monkeypatc
     assert track.transformer.description.value == track.transformer.checkpoint.tooltip == "kind B"
 
 
-def test_progress_shows_elapsed_time_and_time_left(viewer, monkeypatch):
+def test_progress_shows_elapsed_time_and_time_left(shown_viewer, monkeypatch):
     from napari_mpt.napari import track_widget
+    from napari_mpt.napari.job import TimeLeft
 
-    track = dock(viewer, "Track")
+    clock = type("Clock", (), {"t": 100.0, "__call__": lambda self: self.t})()
+    track = dock(shown_viewer, "Track")
+    monkeypatch.setattr(track_widget.time, "monotonic", clock)
     track._started = 100.0
-    monkeypatch.setattr(track_widget.time, "monotonic", lambda: 110.0)
-    track._progress(25, 100)               # 10 s for a quarter: 30 s to go
-    assert track.progress.value == 25
-    assert track.timing.value == "elapsed 10.00 s · about 30.00 s left"
-    track._progress(0, 100)                # nothing done yet: no estimate
-    assert track.timing.value == "elapsed 10.00 s"
+    track._time_left = TimeLeft(clock=clock)
+    for t, done in ((105.0, 0), (106.0, 10)):      # 5 s of set-up, then 10 % per second
+        clock.t = t
+        track._progress(done, 100)
+    assert track.progress.value == 10
+    assert track.timing.value == "elapsed 6.00 s · estimating the time left…"
+    for t, done in ((107.0, 20), (108.0, 30)):
+        clock.t = t
+        track._progress(done, 100)
+    # from the work done: 70 % at 10 %/s (not the 18.7 s that 8 s for 30 % would say)
+    assert track.timing.value == "elapsed 8.00 s · about 7.00 s left"
 
 
-def test_file_open_reads_csvs_through_the_plugin_without_asking(viewer, tmp_path, monkeypatch):
+def test_file_open_respects_the_users_reader_choice(shown_viewer, tmp_path, monkeypatch):
+    """Issue 25 item 8: the plugin records itself as the CSV reader only when asked, and a
+    bad CSV through File > Open gives its one-line refusal, not a stack-trace dialog."""
     from napari._qt import qt_viewer
-    from napari.errors import ReaderPluginError
+    from napari._qt.dialogs.qt_reader_dialog import open_with_dialog_choices
     from napari.settings import get_settings
     from test_formats import trackpy_csv
 
-    from napari_mpt.napari.messages import plain
-    from napari_mpt.napari.reader import prefer_this_plugin_for_csv
+    from napari_mpt.napari.reader import CHOSEN, OFFER, USE_FOR_CSV, csv_reader, offer_csv_reader
 
+    viewer = shown_viewer
     dialogs = []       # File > Open asks the user to choose a reader only through this
     monkeypatch.setattr(qt_viewer, "handle_gui_reading", lambda *a, **k: dialogs.append(a))
     file_open = viewer.window._qt_viewer._qt_open      # what File > Open calls
-
-    dock(viewer, "Load spots")                    # using the plugin makes it the CSV reader
-    assert get_settings().plugins.extension2reader.get("*.csv") == "napari-mpt"
+    settings = get_settings().plugins
+    settings.extension2reader = {}
     spots = tmp_path / "spots.csv"
     counts = trackpy_csv(spots)
-    file_open([str(spots)], stack=False)
-    assert dialogs == []
-    assert isinstance(viewer.layers["spots"], Points)
+
+    # napari's dialog, napari-mpt chosen without "Remember this choice": read, not recorded
+    readers = {"napari": "napari builtins", "napari-mpt": "napari-mpt"}
+    open_with_dialog_choices("napari-mpt", False, ".csv", readers, [str(spots)], False,
+                             viewer.window._qt_viewer)
     assert len(viewer.layers["spots"].data) == sum(counts)
-    file_open([str(Path(SAMPLE_DIR) / "pair_T8_sigma1.2_detections.csv")], stack=False)
-    assert dialogs == [] and len(viewer.layers["pair_T8_sigma1.2_detections"].data) == 16
+    assert csv_reader() is None
+
+    # a widget offers, once per viewer, to read CSVs with the plugin; nothing is set yet
+    before = len(notification_manager.records)
+    dock(viewer, "Load spots")
+    dock(viewer, "Track")
+    offers = [n for n in notification_manager.records[before:] if n.message == OFFER]
+    assert len(offers) == 1 and csv_reader() is None
+    assert offer_csv_reader(viewer) is False                    # asked already
+    (label, accept), = offers[0].actions
+    assert label == USE_FOR_CSV
+    accept(None)                                                # the user clicks the button
+    assert csv_reader() == "napari-mpt" and last_message() == CHOSEN
+    file_open([str(spots)], stack=False)                        # now without asking
+    assert dialogs == [] and len(viewer.layers["spots [1]"].data) == sum(counts)
 
     # napari's own points CSV still opens (handed to napari's reader)
     mine = viewer.add_points(np.array([[1.0, 2.0], [3.0, 4.0]]), name="mine")
@@ -824,21 +845,25 @@ def test_file_open_reads_csvs_through_the_plugin_without_asking(viewer, tmp_path
     (back,) = viewer.open(saved, plugin=None)
     np.testing.assert_allclose(back.data, mine.data)
 
-    # a CSV in no known layout: the reason Load spots gives, not "refused the file"
+    # bad CSVs: the reason Load spots gives, in one line; nothing added, no other dialog
     odd = tmp_path / "odd.csv"
     odd.write_text("a,b\n1,2\n")
-    with pytest.raises(ReaderPluginError) as err:
-        viewer.open(str(odd), plugin=None)
+    picture = tmp_path / "picture.csv"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     w = dock(viewer, "Load spots")
-    w.detections.value = odd
-    assert w.load() == []
-    assert str(err.value.original_error) == plain(w.status.value)
-    assert "missing column 'frame'" in w.status.value
+    for bad, needle in ((odd, "missing column 'frame'"), (picture, "is a PNG image, not a CSV")):
+        n_layers = len(viewer.layers)
+        file_open([str(bad)], stack=False)
+        assert dialogs == [] and len(viewer.layers) == n_layers
+        assert needle in last_message() and "\n" not in last_message()
+        w.detections.value = bad
+        assert w.load() == []
+        assert last_message() == plain(w.status.value)
 
-    # a reader the user chose for CSVs is left alone
-    get_settings().plugins.extension2reader = {"*.csv": "someone-else"}
-    assert prefer_this_plugin_for_csv() is False
-    assert get_settings().plugins.extension2reader == {"*.csv": "someone-else"}
+    # a reader the user chose for CSVs is left alone: no offer
+    settings.extension2reader = {"*.csv": "someone-else"}
+    assert offer_csv_reader(object()) is False
+    assert settings.extension2reader == {"*.csv": "someone-else"}
 
 
 def _has(img, color, tol: float = 40) -> int:
@@ -847,17 +872,18 @@ def _has(img, color, tol: float = 40) -> int:
 
 
 @pytest.mark.slow
-def test_side_by_side_panels_are_titled_with_a_colour_legend(make_napari_viewer, qtbot):
-    from napari_mpt.napari.scene import show_whole_tracks, side_by_side
+def test_side_by_side_panels_are_titled_with_a_colour_legend(make_napari_viewer, qtbot, run_and_wait):
+    from napari_mpt.napari.grid import side_by_side
+    from napari_mpt.napari.scene import show_whole_tracks
 
     viewer = make_napari_viewer(show=True)
     viewer.window.resize(1000, 700)
-    simulate_in(viewer, frames=30, seed=7, measurement_noise=6.0)
+    simulate_in(run_and_wait, viewer, frames=30, seed=7, measurement_noise=6.0)
     track = dock(viewer, "Track")
     for k in (1, 3):
         track.mht["lookback"].value = k
         track.mht["measurement_noise"].value = 1.0
-        run_and_wait(qtbot, track)
+        run_and_wait(track)
     assert side_by_side(viewer)
     assert viewer.grid.enabled and viewer.grid.stride == 3
     kinds = [mpt_meta(x).get("kind") for x in viewer.layers]
@@ -894,13 +920,13 @@ def test_side_by_side_panels_are_titled_with_a_colour_legend(make_napari_viewer,
     assert _has(img, FP_COLOR) == 0 and _has(img, FN_COLOR) == 0
 
 
-def test_mht_priors_start_from_the_simulation_and_say_so(viewer, qtbot):
+def test_mht_priors_start_from_the_simulation_and_say_so(viewer, qtbot, run_and_wait):
     from napari_mpt.napari.controls import ESTIMATE
     from napari_mpt.napari.track_widget import FROM_DATA, FROM_SIMULATION, PRIOR_FIELDS
 
     sim = dict(frames=20, seed=5, measurement_noise=2.0, detection_probability=0.8,
                clutter=1.0, birth_rate=0.5, field_of_view=100.0)
-    simulate_in(viewer, **sim)
+    simulate_in(run_and_wait, viewer, **sim)
     track = dock(viewer, "Track")
     for name in ("detection_probability", "clutter_density", "birth_density", "max_gap"):
         assert name in [w.name for w in track.mht]          # the clutter-aware MHT's fields
@@ -908,13 +934,17 @@ def test_mht_priors_start_from_the_simulation_and_say_so(viewer, qtbot):
     # hand-computed: P_D 0.8, clutter 1 and births 0.5 per frame over 100 x 100 px
     assert (known["detection_probability"], known["clutter_density"],
             known["birth_density"]) == (0.8, 1e-4, 5e-5)
-    assert {n: track.mht[n].value for n in PRIOR_FIELDS} == {n: str(known[n]) for n in PRIOR_FIELDS}
-    assert track.priors_note.value == FROM_SIMULATION
+    assert {n: track.mht[n].value for n in PRIOR_FIELDS} == {n: f"{known[n]:.4g}"
+                                                             for n in PRIOR_FIELDS}
+    # the Simulate widget's unit (per frame) and the MHT's (per px^2 per frame), both said
+    assert track.priors_note.value == (
+        FROM_SIMULATION + "; clutter 1 per frame / 100^2 px^2 = 0.0001, births 0.5 per frame "
+        "/ 100^2 px^2 = 5e-05 per px^2 per frame")
     assert track.mht.params() == from_simulation(sim)
     # simulating again with other settings: the form follows the new simulation
     w = dock(viewer, "Simulate")
     w.form["detection_probability"].value = 0.6
-    w.run()
+    run_and_wait(w)
     assert track.mht["detection_probability"].value == "0.6"
     # detections that are not a simulation: every prior is estimated from the data
     mine = viewer.add_points(np.array([[0, 1.0, 1.0], [1, 2.0, 2.0]]), name="my spots")
@@ -924,19 +954,19 @@ def test_mht_priors_start_from_the_simulation_and_say_so(viewer, qtbot):
     assert track.mht.params() == MHTParams()
 
 
-def test_run_table_names_the_method(viewer, qtbot):
-    simulate_in(viewer, frames=20, seed=1)
+def test_run_table_names_the_method(viewer, qtbot, run_and_wait):
+    simulate_in(run_and_wait, viewer, frames=20, seed=1)
     track = dock(viewer, "Track")
-    run_and_wait(qtbot, track)
-    row = dict(zip(COLUMNS, track.table.data.to_list()[0], strict=True))
+    run_and_wait(track)
+    row = dict(zip(track.table.column_headers, track.table.data.to_list()[0], strict=True))
     assert row["method"] == "MHT"
 
 
 @needs_transformer
-def test_association_checkpoint_is_described_and_its_kind_shown(viewer, qtbot):
+def test_association_checkpoint_is_described_and_its_kind_shown(viewer, qtbot, run_and_wait):
     from napari_mpt.trackers.transformer import checkpoint_descriptions
 
-    simulate_in(viewer, frames=20, seed=1)
+    simulate_in(run_and_wait, viewer, frames=20, seed=1)
     track = dock(viewer, "Track")
     track.method.value = TRANSFORMER
     qtbot.waitUntil(lambda: track.transformer.loaded, timeout=60_000)
@@ -947,6 +977,6 @@ def test_association_checkpoint_is_described_and_its_kind_shown(viewer, qtbot):
     assert track.transformer.description.value == descriptions["association"]
     assert track.transformer.checkpoint.tooltip == descriptions["association"]
     track.transformer.device.value = "cpu"
-    run_and_wait(qtbot, track)
-    row = dict(zip(COLUMNS, track.table.data.to_list()[-1], strict=True))
+    run_and_wait(track)
+    row = dict(zip(track.table.column_headers, track.table.data.to_list()[-1], strict=True))
     assert row["method"] == "transformer (association)"

@@ -83,13 +83,14 @@ def test_overrides_win_and_unknown_names_are_refused():
 
 
 @pytest.mark.gui
-def test_simulate_widget_preset_fills_the_form_and_simulates(make_napari_viewer):
+def test_simulate_widget_preset_fills_the_form_and_simulates(make_napari_viewer, run_and_wait):
     viewer = make_napari_viewer()
     w = viewer.window.add_plugin_dock_widget("napari-mpt", "Simulate")[1]
     w.preset.value = "microtubule-low"
     w.form["frames"].value = 10                    # an edit on top of the preset
     assert w.params() == preset_params("microtubule-low", frames=10)
-    points, truth = w.run()
+    run_and_wait(w)
+    points, truth = w.layers
     sim = simulate(preset_params("microtubule-low", frames=10))
     np.testing.assert_allclose(points.data[:, 1:], sim.detections.coords)
     np.testing.assert_array_equal(truth.features["detection"], sim.truth.detection)

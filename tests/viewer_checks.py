@@ -1,5 +1,5 @@
-"""Helpers the GUI tests share: dock a plugin widget, and check that a refused or
-cancelled run left every layer exactly as it was."""
+"""Helpers the GUI tests share: dock a plugin widget, find a run's layer, and check that
+a refused or cancelled run left every layer exactly as it was."""
 
 from __future__ import annotations
 
@@ -10,6 +10,16 @@ import numpy as np
 
 def dock(viewer: Any, name: str) -> Any:
     return viewer.window.add_plugin_dock_widget("napari-mpt", name)[1]
+
+
+def run_layer(viewer: Any, label: str, kind: str = "result") -> Any:
+    """The layer of ``kind`` (result, link_errors) of the run labelled ``label``."""
+    from napari_mpt.napari.layers import mpt_meta
+
+    found = [layer for layer in viewer.layers
+             if mpt_meta(layer).get("kind") == kind and mpt_meta(layer).get("label") == label]
+    assert len(found) == 1, (label, kind, [layer.name for layer in viewer.layers])
+    return found[0]
 
 
 def snapshot(viewer: Any) -> list[tuple]:

@@ -68,6 +68,31 @@ def _is_number(text: str) -> bool:
     return True
 
 
+# the first bytes of files that are given for a CSV by mistake
+BINARY_KINDS = {b"\x89PNG": "a PNG image", b"II*\x00": "a TIFF image", b"MM\x00*": "a TIFF image",
+                b"\xff\xd8\xff": "a JPEG image", b"PK\x03\x04": "a zip archive (or an Excel "
+                "workbook: export it as CSV)", b"\x1f\x8b": "a gzip archive", b"%PDF": "a PDF",
+                b"\x89HDF": "an HDF5 file", b"\xd0\xcf\x11\xe0": "an old Excel workbook (export "
+                "it as CSV)"}
+
+
+def not_text(path: str | os.PathLike, exc: UnicodeDecodeError) -> str:
+    """One line saying why a file given as a CSV is not one: what it looks like, or the
+    first byte that is not UTF-8 text."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        head = b""
+    kind = next((k for sig, k in BINARY_KINDS.items() if head.startswith(sig)), None)
+    if kind is None and b"\x00" in head:
+        kind = "a binary file"
+    if kind is not None:
+        return f"is {kind}, not a CSV table; expected comma-separated text with a header line"
+    return (f"is not UTF-8 text (it holds byte 0x{exc.object[exc.start]:02x}); expected a CSV "
+            "table saved as UTF-8 text")
+
+
 def _read_table(path: str | os.PathLike) -> _Table:
     name = str(path)
     rows: list[list[str]] = []
@@ -81,7 +106,9 @@ def _read_table(path: str | os.PathLike) -> _Table:
                     lines.append(reader.line_num)
     except FileNotFoundError:
         raise InputError(name, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise InputError(name, not_text(path, exc)) from None
+    except OSError as exc:
         raise InputError(name, f"cannot read the file ({exc.__class__.__name__}: {exc})") from None
     except csv.Error as exc:
         raise InputError(name, f"not a CSV file ({exc})") from None

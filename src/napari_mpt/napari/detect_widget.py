@@ -31,6 +31,7 @@ from ..detection.detect import detect, detect_frame
 from ..detection.estimate import DetectSettings, estimate_settings
 from ..io import check_movie_axes
 from .controls import ParamForm
+from .docks import ScrollingContainer
 from .job import Job
 from .layers import KEY, axis_labels, mpt_meta, points_data
 from .messages import Level, notify, wrap_label
@@ -87,7 +88,7 @@ class SettingsCache:
         self.key, self.settings = self.key_of(layer, params), settings
 
 
-class DetectWidget(Container):
+class DetectWidget(ScrollingContainer):
     """Image layer, DetectParams controls, quality histogram, Preview / Run / Cancel."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
@@ -120,7 +121,7 @@ class DetectWidget(Container):
         self.canvas.setMinimumHeight(190)
         self.canvas.setToolTip("quality of the peaks of a few frames; drag the red line to "
                                "set the threshold")
-        self.native.layout().addWidget(self.canvas)
+        self.add_native(self.canvas)
         self.cache = SettingsCache()
         self._job: Job[Any] | None = None
         self._pending: dict[str, Any] = {}
@@ -199,8 +200,8 @@ class DetectWidget(Container):
             self.say(str(exc))
             return None
         if not len(spots):
-            for old in self._outputs(layer, PREVIEW):      # no stale spots, no new layer
-                old.data = np.empty((0, old.data.shape[1]))
+            for old in self._outputs(layer, PREVIEW):      # no stale spots, no empty layer
+                self.viewer.layers.remove(old)
             self.status.value = (f"frame {t}: no spot passed the threshold "
                                  f"{settings.threshold:.3g} (preview); {settings.describe()}")
             return None
@@ -350,6 +351,8 @@ class DetectWidget(Container):
             return
         self.plot(settings)
         self.progress.value = 100
+        for old in self._outputs(layer, PREVIEW):       # the whole movie supersedes it
+            self.viewer.layers.remove(old)
         if not len(det):
             self.say(f"no spot in any frame passed the threshold {settings.threshold:.3g}: "
                      "nothing added; lower the threshold (drag the red line) or check the "

@@ -192,6 +192,22 @@ def features_dict(table: Any, n: int) -> dict[str, np.ndarray]:
     return out
 
 
+def with_spot_features(tracks: Tracks, detections: Detections) -> Tracks:
+    """``tracks`` plus the features of the spot each vertex took (trackpy's ``mass``,
+    TrackMate's ``QUALITY``, the detector's ``amplitude``; NaN where it took none), so
+    that a saved run keeps what the spots file had.  A name the tracks already use keeps
+    the tracks' column."""
+    took = tracks.detection >= 0
+    feats = {}
+    for name, values in detections.features.items():
+        if name in tracks.features or name in ("track_id", "detection"):
+            continue
+        column = np.full(len(tracks.detection), np.nan)
+        column[took] = np.asarray(values, dtype=np.float64)[tracks.detection[took]]
+        feats[name] = column
+    return tracks.with_features(**feats)
+
+
 def result_layer_data(tracks: Tracks, score: LinkScore | None) -> tuple[np.ndarray, dict]:
     """Data and features of a tracker's Tracks layer; ``wrong_link`` when scored (1 where
     the link into the vertex is an FP)."""

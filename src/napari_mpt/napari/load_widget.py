@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from magicgui.types import FileDialogMode
-from magicgui.widgets import Container, FileEdit, Label, PushButton
+from magicgui.widgets import FileEdit, Label, PushButton
 
 from ..core.errors import InputError, MPTError
+from .docks import ScrollingContainer
 from .messages import breakable, notify, wrap_label
-from .reader import prefer_this_plugin_for_csv, read_csv, truth_path_for
+from .reader import offer_csv_reader, read_csv, truth_path_for
 
 if TYPE_CHECKING:
     import napari
@@ -27,7 +28,7 @@ def _chosen(value: Any) -> str | None:
     return text if text and text != "." and not Path(text).is_dir() else None
 
 
-class LoadSpotsWidget(Container):
+class LoadSpotsWidget(ScrollingContainer):
     """Read the files, then add a Points layer (and a paired Tracks layer for the truth)."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
@@ -45,7 +46,7 @@ class LoadSpotsWidget(Container):
         self.status = wrap_label(Label(value=""))
         self.extend([self.detections, self.truth, self.load_button, self.status])
         self.load_button.changed.connect(self.load)
-        prefer_this_plugin_for_csv()   # File > Open reads CSVs through this plugin
+        offer_csv_reader(napari_viewer)   # File > Open: CSVs through this plugin?
 
     def load(self) -> list[Any]:
         """Add the layers; on a bad file, say which line is wrong and add nothing."""

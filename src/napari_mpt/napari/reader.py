@@ -13,25 +13,29 @@ layer of all its spots; a GEFF's layer carries napari-geff's metadata.
 
 File > Open: napari offers every reader whose filename pattern matches, and its built-in
 reader also claims ``*.csv`` (only for the CSVs napari itself writes, ``axis-0, axis-1``
-columns), so an open of a trackpy CSV asked the user to choose and the built-in reader,
-listed first, failed.  napari opens a file without asking only when one reader matches or
-the user's ``extension2reader`` setting names one.  So this plugin (i) reads every CSV
-itself: its layouts, napari's own points/shapes CSVs handed to the built-in reader
-unchanged, and any other CSV refused with the precise reason (the one Load spots gives),
-and (ii) when one of its widgets or its reader is first used, and only where the user has
-chosen no reader for ``*.csv``, records itself as that reader
-(:func:`prefer_this_plugin_for_csv`).  A non-ISBI XML is left to other readers.
+columns), so an open of a trackpy CSV asks the user to choose, the built-in reader listed
+first.  napari opens a file without asking only when one reader matches or the user's
+``extension2reader`` setting names one.  So this plugin reads every CSV itself (its
+layouts; napari's own points/shapes CSVs handed to the built-in reader unchanged; any
+other CSV refused with the precise reason, the one Load spots gives, as one line and not
+napari's "failed, scroll up to see the stack trace"), and the choice of reader stays the
+user's: it is recorded only when the user asks, in napari's dialog ("Remember this
+choice") or in the offer a widget of this plugin makes once per viewer where no reader is
+chosen for ``*.csv`` (:func:`offer_csv_reader`).  A non-ISBI XML is left to other readers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import weakref
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..core.errors import MPTError
 from ..io import (
     TRACK_ID_NAMES,
     TrackFile,
@@ -58,20 +62,47 @@ PLUGIN = "napari-mpt"
 CSV_PATTERN = "*.csv"
 
 
-def prefer_this_plugin_for_csv() -> bool:
-    """Make napari open ``*.csv`` with this plugin unless the user chose a reader for them.
+USE_FOR_CSV = "Open CSVs with napari-mpt"
+OFFER = ("napari-mpt reads trackpy, TrackMate and napari-mpt CSV files (spots and tracks); "
+         "napari's built-in reader reads only its own. File > Open asks which reader to use "
+         "for *.csv until you choose one.")
+CHOSEN = ("File > Open now reads *.csv files with napari-mpt (napari's own points and shapes "
+          "CSVs still go to napari's reader); change it in File > Preferences > Plugins.")
+_offered: weakref.WeakSet[Any] = weakref.WeakSet()   # the viewers already asked
 
-    Returns whether the preference was set now.  Safe because :func:`get_reader` hands
-    napari's own CSV layouts to napari's reader, so no CSV napari read before is lost.
+
+def csv_reader() -> str | None:
+    """The reader the user chose for ``*.csv`` in napari's settings, if any."""
+    from napari.settings import get_settings
+
+    return get_settings().plugins.extension2reader.get(CSV_PATTERN)
+
+
+def use_for_csv(*_: Any) -> str:
+    """Record this plugin as napari's reader for ``*.csv`` (the user asked); say so.
+
+    Safe because :func:`get_reader` hands napari's own CSV layouts to napari's reader.
     """
-    try:
-        from napari.settings import get_settings
-    except ImportError:   # the core without napari
-        return False
+    from napari.settings import get_settings
+
+    from .messages import notify
+
     plugins = get_settings().plugins
-    if CSV_PATTERN in plugins.extension2reader:
-        return False
     plugins.extension2reader = {**plugins.extension2reader, CSV_PATTERN: PLUGIN}
+    return notify(CHOSEN, "info")
+
+
+def offer_csv_reader(viewer: Any) -> bool:
+    """Once per viewer, and only where the user chose no reader for ``*.csv``: offer (a
+    notification with a button) to make File > Open read CSVs with this plugin.  Returns
+    whether the offer was made now."""
+    from napari.utils.notifications import Notification, NotificationSeverity, notification_manager
+
+    if viewer in _offered or csv_reader() is not None:
+        return False
+    _offered.add(viewer)
+    notification_manager.dispatch(Notification(OFFER, NotificationSeverity.INFO,
+                                               actions=[(USE_FOR_CSV, use_for_csv)]))
     return True
 
 
@@ -134,7 +165,6 @@ def read_csv(path: str | Path, truth: str | Path | None = None,
     ``as_detections`` reads any CSV with ``frame, y, x`` as detections (the Load spots
     widget), ignoring track ids; truth files may be CSV or ISBI XML.
     """
-    prefer_this_plugin_for_csv()   # read through this plugin once: File > Open it next time
     path = str(path)
     kind = csv_kind(path)
     stem = Path(path).stem
@@ -187,8 +217,22 @@ def _napari_csv(path: str | list[str]) -> LayerData:
 
 
 def _read_paths(path: str | list[str]) -> LayerData:
-    """Read the files; a CSV in no layout of the plugin raises the InputError that says
-    what is missing (the same message as the Load spots widget)."""
+    """Read the files for napari (File > Open, drag and drop, ``viewer.open``); a file the
+    plugin cannot read is refused in one line (the Load spots widget's message, as an
+    error notification) and nothing is added: napari's null-layer answer, not an
+    exception that napari would show with a stack trace and a choice of other readers."""
+    from .messages import notify
+
+    try:
+        return read_paths(path)
+    except MPTError as exc:
+        notify(str(exc))
+        return [(None,)]
+
+
+def read_paths(path: str | list[str]) -> LayerData:
+    """Layer data for the files; a CSV in no layout of the plugin raises the InputError
+    that says what is missing."""
     paths = [str(p) for p in ([path] if isinstance(path, str) else path)]
     # a truth file dropped together with its detections comes in once, as their truth
     siblings = {str(truth_path_for(p)) for p in paths if csv_kind(p) == "detections"}
@@ -245,7 +289,6 @@ def track_file_layers(found: TrackFile, path: str) -> LayerData:
 def _read_track_files(path: str | list[str]) -> LayerData:
     out: LayerData = []
     for p in [str(q) for q in ([path] if isinstance(path, str) else path)]:
-        prefer_this_plugin_for_csv()
         found = read_track_file(p)
         if found is not None:
             out.extend(track_file_layers(found, p))

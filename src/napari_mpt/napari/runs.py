@@ -253,6 +253,10 @@ class RunRecord:
                 seconds(self.wall_s), self.exactness, f"{self.flops:,}",
                 self.flops_source, self.method, self.device, self.parameters)
 
+    def cell(self, column: str) -> str:
+        """The cell of ``column`` (one of :data:`COLUMNS`)."""
+        return self.cells()[COLUMNS.index(column)]
+
     def readout(self) -> str:
         """The multi-line summary shown under the Run button."""
         def opt(v: float | None) -> str:
@@ -271,6 +275,13 @@ class RunRecord:
         return (f"{self.label}\n{score}\nwall time: {seconds(self.wall_s)}\n"
                 f"FLOPs: {self.flops:,} ({self.flops_source})   device: {self.device}{est}"
                 f"{warn}")
+
+
+def table_columns(records: list[RunRecord]) -> tuple[str, ...]:
+    """The run table's columns, those with a value in some run first: without a truth the
+    scores are all "—", and the time and FLOPs must not be scrolled out of view by them."""
+    applies = [c for c in COLUMNS if any(r.cell(c) != ABSENT for r in records)]
+    return (*applies, *(c for c in COLUMNS if c not in applies))
 
 
 class RunHistory:
@@ -294,7 +305,8 @@ class RunHistory:
 
 def format_table(records: list[RunRecord]) -> str:
     """A plain-text table of runs (what ``napari-mpt demo`` prints)."""
-    rows = [("run", *COLUMNS), *((r.label, *r.cells()) for r in records)]
+    columns = table_columns(records)
+    rows = [("run", *columns), *((r.label, *(r.cell(c) for c in columns)) for r in records)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..core.errors import MPTError
 from ..core.params import DetectParams, LAPParams, MHTParams, MovieParams, SimulationParams, TransformerParams
-from .layers import FN_COLOR, FP_COLOR, KEY, mpt_meta
+from .grid import side_by_side
+from .layers import mpt_meta
 from .runs import RunRecord
 from .track_widget import LAP, MHT, TRANSFORMER, TrackWidget
 from .transformer_controls import FROM_FILE, transformer_installed
@@ -68,6 +70,15 @@ def _wait_until(done: Any, timeout_s: float) -> None:
         time.sleep(0.01)
 
 
+def _simulate(widget: Any, timeout_s: float) -> None:
+    """Press Simulate and wait for its layers."""
+    if not widget.run():
+        raise DemoError(widget.status.value)
+    _wait_until(lambda: not widget.running, timeout_s)
+    if not widget.layers:
+        raise DemoError(widget.status.value or "the simulation made no layers")
+
+
 def _run(track: TrackWidget, timeout_s: float) -> None:
     if not track.run():
         raise DemoError(track.message)
@@ -86,8 +97,7 @@ def build_scene(sim: SimulationParams, mht: MHTParams, transformer: TransformerP
     _, track = viewer.window.add_plugin_dock_widget("napari-mpt", "Track", tabify=True)
     scene = Scene(viewer, track, sim_widget)
     sim_widget.form.set_params(sim)
-    if not sim_widget.run():
-        raise DemoError(sim_widget.status.value)
+    _simulate(sim_widget, timeout_s)
 
     track.method.value = MHT
     track.mht.set_params(mht)
@@ -119,7 +129,7 @@ def _run_transformer(scene: Scene, transformer: TransformerParams | None,
         controls.checkpoint.value = transformer.checkpoint
     else:
         controls.checkpoint.value = FROM_FILE
-        controls.file.value = transformer.checkpoint
+        controls.file.value = Path(transformer.checkpoint)
     if transformer.device in controls.device.choices:
         controls.device.value = transformer.device
     controls.batch_size.value = transformer.batch_size
@@ -149,10 +159,10 @@ def build_movie_scene(sim: SimulationParams, movie: MovieParams, detect: DetectP
     sim_widget.form.set_params(sim)
     sim_widget.movie.value = True
     sim_widget.movie_form.set_params(movie)
-    layers = sim_widget.run()
-    if len(layers) != 3:
+    _simulate(sim_widget, timeout_s)
+    if len(sim_widget.layers) != 3:
         raise DemoError(sim_widget.status.value)
-    points, _truth, image = layers
+    points, _truth, image = sim_widget.layers
     viewer.layers.remove(points)
     detect_widget.reset_choices()
     detect_widget.image.value = image
@@ -178,129 +188,6 @@ def build_movie_scene(sim: SimulationParams, movie: MovieParams, detect: DetectP
         viewer.dims.set_point(0, viewer.dims.range[0].stop)   # the last frame
     side_by_side(viewer)
     return scene
-
-
-TITLE_PX = 10          # title text size (screen points)
-LINE_PX = 16           # title line spacing (screen pixels)
-WHITE = (1.0, 1.0, 1.0, 1.0)
-# share of a grid panel left around its data and title: napari's 5 %, more when the data
-# fill their panel (a movie), since a title's top line is drawn above its point, outside
-# the extent the view is fitted to
-VIEW_MARGIN, MOVIE_VIEW_MARGIN = 0.05, 0.12
-
-
-def panel_lines(kind: str, label: str | None) -> list[tuple[str, tuple]]:
-    """What one grid panel shows, as (text, colour) lines: its title and its legend."""
-    if kind == "movie":
-        return [("movie, truth (grey), spots (yellow)", WHITE)]
-    if kind in ("detections", "truth"):
-        return [("truth (grey), detections (yellow)", WHITE)]
-    return [(label or "tracks", WHITE),          # short: a long first line ran off the panel
-            ("tracks: one colour per track", (1.0, 0.6, 0.0, 1.0)),
-            ("magenta: wrong link made (FP)", FP_COLOR),
-            ("cyan: true link missed (FN)", FN_COLOR)]
-
-
-def _hex(color: tuple) -> str:
-    return "#" + "".join(f"{round(255 * v):02x}" for v in color[:3])
-
-
-def _title_layer(viewer: Any, lines: list[tuple[str, tuple]], kind: str, name: str) -> Any:
-    """A Points layer of invisible points whose text is the panel's title and legend."""
-    import numpy as np
-
-    n = len(lines)
-    return viewer.add_points(
-        np.zeros((n, 2)), name=name, size=0.01, face_color="transparent",
-        border_width=0, features={"text": [t for t, _ in lines],
-                                  "color": [_hex(c) for _, c in lines]},
-        text={"string": "{text}", "anchor": "upper_left", "size": TITLE_PX,
-              "color": {"feature": "color"}},
-        metadata={KEY: {"kind": "title", "panel": kind}})
-
-
-def _place_titles(viewer: Any, titles: list[Any]) -> None:
-    """Stack each title's lines just above the top left of the data, ``LINE_PX`` apart on
-    screen (napari draws an ``upper_left`` text above and right of its point)."""
-    import numpy as np
-
-    camera = getattr(getattr(viewer, "scene", None), "camera", None) or viewer.camera
-    step = LINE_PX / (float(camera.zoom) or 1.0)
-    data = [np.asarray(layer.data)[:, -2:] for layer in viewer.layers
-            if mpt_meta(layer).get("kind") in ("detections", "truth") and len(layer.data)]
-    top, left = np.min(np.vstack(data), axis=0) if data else np.zeros(2)
-    for layer in titles:
-        n = len(layer.data)
-        layer.data = np.column_stack([top - (n - np.arange(1, n + 1) + 0.3) * step,
-                                      np.full(n, left)])
-
-
-def _spacer(viewer: Any, name: str) -> Any:
-    """An empty layer that fills a grid panel's group up to the stride."""
-    import numpy as np
-
-    return viewer.add_points(np.zeros((0, 2)), name=name,
-                             metadata={KEY: {"kind": "title", "panel": "spacer"}})
-
-
-def side_by_side(viewer: Any) -> bool:
-    """One grid panel per run (its tracks, its link errors, a title with the colours'
-    legend), the truth and the detections (over the movie, if there is one) in the first.
-
-    Only for two runs or more on one pair of detections and truth; otherwise everything
-    stays overlaid.  napari's grid puts ``stride`` consecutive layers in each panel, so
-    the layers are reordered into groups of three (four with a movie): the data ([movie,]
-    truth, detections, title); each run (tracks, link errors, title), a run without link
-    errors having its legend as a layer of its own, and empty layers filling a group up
-    to the stride.  Returns whether the grid is on.
-    """
-    from qtpy.QtWidgets import QApplication
-
-    data = [layer for layer in viewer.layers if mpt_meta(layer).get("kind") in ("truth",
-                                                                                "detections")]
-    movies = [layer for layer in viewer.layers if mpt_meta(layer).get("kind") == "movie"]
-    results = [layer for layer in viewer.layers if mpt_meta(layer).get("kind") == "result"]
-    if len(data) != 2 or len(results) < 2 or len(movies) > 1:
-        return False
-    stride = 3 + len(movies)
-    errors = {mpt_meta(layer).get("label"): layer for layer in viewer.layers
-              if mpt_meta(layer).get("kind") == "link_errors"}
-    order: list[Any] = []
-    titles = []
-    title = _title_layer(viewer, panel_lines("movie" if movies else "truth", None), "truth",
-                         "data title")
-    order += [*movies, *sorted(data, key=lambda x: mpt_meta(x)["kind"] != "truth"), title]
-    titles.append(title)
-    for result in results:
-        label = mpt_meta(result).get("label")
-        lines = panel_lines("result", label)
-        if label in errors:
-            group = [result, errors[label],
-                     _title_layer(viewer, lines, "result", f"{label} title")]
-        else:
-            lines[2:] = [("no link errors: every link right", (0.55, 1.0, 0.2, 1.0))]
-            group = [result, _title_layer(viewer, lines[:1], "result", f"{label} title"),
-                     _title_layer(viewer, [("", WHITE), *lines[1:]], "result",
-                                  f"{label} legend")]
-        titles += group[1:] if label not in errors else group[2:]
-        group += [_spacer(viewer, f"{label} spacer") for _ in range(stride - len(group))]
-        order += group
-    for i, layer in enumerate(order):
-        viewer.layers.move(viewer.layers.index(layer), i)
-    cells = len(order) // stride
-    viewer.grid.stride = stride
-    viewer.grid.shape = (1, 2) if cells <= 2 else (2, (cells + 1) // 2)
-    viewer.grid.enabled = True
-    QApplication.processEvents()   # the grid's views must exist before they are fitted
-    for _ in range(2):             # the titles' place depends on the zoom and vice versa
-        _place_titles(viewer, titles)
-        viewer.reset_view(margin=MOVIE_VIEW_MARGIN if movies else VIEW_MARGIN)
-        QApplication.processEvents()
-    _place_titles(viewer, titles)
-    viewer.layers.selection.active = results[-1]
-    canvas = getattr(viewer, "canvas", None)   # each panel has its legend: not the canvas's
-    (canvas.overlays.text if canvas is not None else viewer.text_overlay).visible = False
-    return True
 
 
 def show_whole_tracks(viewer: Any) -> None:

@@ -50,6 +50,7 @@ from ..core.data import Tracks
 from ..core.errors import MPTError
 from ..core.params import StatsParams
 from .controls import control_for
+from .docks import ScrollingContainer
 from .job import Job
 from .layers import KEY, mpt_meta, tracks_from_layer
 from .stats_table import HEADERS, TABLE_COLUMNS, LengthFilter, StatsModel, fmt
@@ -108,7 +109,7 @@ def ensemble_line(ens: EnsembleMSD) -> str:
             f"{num(ens.n)}, A {num(ens.A, u.powerlaw_A)}; \u03c3 {num(ens.loc_error, u.length)}")
 
 
-class StatsWidget(Container):
+class StatsWidget(ScrollingContainer):
     """Tracks layer, units, lags, fit thresholds, drift, length filter, colour-by, table
     and the ensemble figures."""
 
@@ -192,8 +193,8 @@ class StatsWidget(Container):
         self.figure = Figure(figsize=(3.6, 2.6), dpi=90)
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(230)
-        self.native.layout().addWidget(self.table)
-        self.native.layout().addWidget(self.canvas)
+        self.add_native(self.table)
+        self.add_native(self.canvas)
 
         self.stats: TrackStatistics | None = None
         self._stats_layer: Any = None      # the layer ``stats`` describes

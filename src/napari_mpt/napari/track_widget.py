@@ -10,17 +10,21 @@ cancelled leaves every layer as it was and says why.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton, Table
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, Table
 
 from ..api import TRACKERS
-from ..core.errors import Cancelled, InputError, MPTError
+from ..core.errors import Cancelled, CheckpointError, InputError, MPTError
 from ..core.params import HybridParams, LAPParams, MHTParams, SimulationParams, known_priors
 from ..io import with_detection_positions
-from .controls import ESTIMATE, ParamForm, ScrollingContainer
-from .job import Job
+from .controls import ESTIMATE, ParamForm
+from .docks import ScrollingContainer
+from .grid import overlay, side_by_side
+from .job import Job, TimeLeft
 from .layers import (
     KEY,
     TAIL_LENGTH,
@@ -35,13 +39,23 @@ from .layers import (
     set_tracks,
     track_colormap,
     tracks_from_layer,
+    with_spot_features,
 )
 from .messages import Level, breakable, notify, plain, wrap_label
-from .reader import prefer_this_plugin_for_csv
-from .runs import COLUMNS, TOOLTIPS, RunHistory, RunRecord, detections_key, run_label, seconds
+from .reader import offer_csv_reader
+from .runs import (
+    COLUMNS,
+    TOOLTIPS,
+    RunHistory,
+    RunRecord,
+    detections_key,
+    run_label,
+    seconds,
+    table_columns,
+)
 from .step_histogram import StepHistogram
-from .tracking import JobOutput, run_tracking
-from .transformer_controls import TransformerControls, preload
+from .tracking import JobOutput, run_tracking, uneven_frames
+from .transformer_controls import ASSOCIATION, MENUS, Menus, TransformerControls
 from .trust_layers import TRUST_EVENTS, with_trust
 
 if TYPE_CHECKING:
@@ -54,7 +68,7 @@ MHT_FIELDS = ("lookback", "motion_model", "process_noise", "measurement_noise",
 MHT_LABELS = {"lookback": "lookback K", "motion_model": "motion model",
               "process_noise": "eta'", "measurement_noise": "nu'",
               "detection_probability": "detection probability P_D",
-              "clutter_density": "clutter density", "birth_density": "birth density",
+              "clutter_density": "clutter /px^D/frame", "birth_density": "births /px^D/frame",
               "max_gap": "max gap (frames)", "velocity_prior": "velocity prior", "mode": "search",
               "smooth": "smoothed positions"}
 PRIOR_FIELDS = ("process_noise", "measurement_noise", "detection_probability",
@@ -74,14 +88,15 @@ DATA_KINDS = ("detections", "truth")
 ERROR_TAIL = 5   # frames a link error stays drawn after the frame it arrives in
 PRELOAD_DELAY_MS = 1000
 KEEP, REPLACE = "keep every run", "replace the last run"
+# where each method's form sets the command line's --checkpoint
+CHECKPOINT_CONTROLS = {TRANSFORMER: "the checkpoint menu", HYBRID: "'scores from'"}
 LEGEND = "link errors:\nmagenta = wrong link made (FP)\ncyan = true link missed (FN)"
 
 
 class TrackWidget(ScrollingContainer):
     """Input layer, method and its settings, Run/Cancel, progress, readout, run table."""
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer):
-        # scrollable: the dock scrolls rather than stretching the window past the screen
+    def __init__(self, napari_viewer: napari.viewer.Viewer, menus: Menus = MENUS):
         super().__init__(labels=False)
         self.viewer = napari_viewer
         self.input = ComboBox(label="detections", choices=self._points_choices,
@@ -94,13 +109,17 @@ class TrackWidget(ScrollingContainer):
                               tooltip="keep every run (a run with other settings gets its own "
                               "layer and row, labelled by what differs), or let the next run "
                               "replace the last one's layers and row")
+        self.grid = CheckBox(text="side by side", value=False,
+                             tooltip="one grid panel per run on these detections (with its link "
+                             "errors and a legend), the data in the first; unticked: the runs "
+                             "lie on top of each other")
         self.mht = ParamForm(MHTParams, MHT_FIELDS, labels=MHT_LABELS, sliders=("lookback",),
                              maxima={"lookback": 16})
         # where the MHT's priors come from: the Simulate widget's own parameters when the
         # detections are its simulation (the paper's known priors), else the data
         self.priors_note = wrap_label(Label(value=FROM_DATA))
         self._priors_of: Any = None   # the simulation the MHT priors were taken from
-        self.transformer = TransformerControls(visible=False)
+        self.transformer = TransformerControls(menus, visible=False)
         self.lap = ParamForm(LAPParams, labels=LAP_LABELS, visible=False)
         self.hybrid = ParamForm(HybridParams, HYBRID_FIELDS, labels=HYBRID_LABELS,
                                 sliders=("lookback",), maxima={"lookback": 16}, visible=False)
@@ -124,13 +143,14 @@ class TrackWidget(ScrollingContainer):
         self.table.native.verticalHeader().setDefaultAlignment(
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.table.native.setMinimumSize(50, 110)   # a few rows always in view
-        header = Container(widgets=[self.input, self.truth, self.method, self.rerun])
+        header = Container(widgets=[self.input, self.truth, self.method, self.rerun, self.grid])
         buttons = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
                             labels=False)
         self.extend([header, self.mht, self.priors_note,
                      *(f for m, f in self.forms.items() if m != MHT), buttons,
                      self.progress,
                      self.timing, self.status, self.readout, self.steps, self.table])
+        self.grow(self.table)
 
         self.history = RunHistory()
         self._job: Job[JobOutput] | None = None
@@ -138,11 +158,13 @@ class TrackWidget(ScrollingContainer):
         self._watched: Any = None
         self._source: Any = None
         self._started = 0.0
+        self._time_left = TimeLeft()
         self._ticker = self._make_ticker()
         self.method.changed.connect(self._method_changed)
         self.input.changed.connect(self._input_changed)
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
+        self.grid.changed.connect(self._grid_changed)
         self.native.destroyed.connect(self._cancel_silently)
         self.viewer.layers.events.inserted.connect(self._layer_added)
         self.native.destroyed.connect(self._disconnect)
@@ -152,8 +174,8 @@ class TrackWidget(ScrollingContainer):
         # the dock is up, so that it does not compete with docking for the GIL
         from qtpy.QtCore import QTimer
 
-        QTimer.singleShot(PRELOAD_DELAY_MS, preload)
-        prefer_this_plugin_for_csv()   # File > Open reads CSVs through this plugin
+        QTimer.singleShot(PRELOAD_DELAY_MS, menus.preload)
+        offer_csv_reader(napari_viewer)   # File > Open: CSVs through this plugin?
 
     # --- layer menus ---------------------------------------------------------------
     def _points_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
@@ -191,10 +213,13 @@ class TrackWidget(ScrollingContainer):
         self.refresh_table()
         runs = self.history.for_key(detections_key(layer.data)) if layer is not None else []
         self._show_readout(runs[-1] if runs else None)
-        if layer is not None and layer is not self._source:
+        if trackable(layer) and layer is not self._source:
             self._source = layer
             self.show_dataset(layer)
+            if self.grid.value:
+                self.arrange()
         self._priors_from_input()
+        self._suit_checkpoint()
 
     def _priors_from_input(self, *_: Any) -> None:
         """Start the MHT's priors from the input's simulation (the Simulate widget's
@@ -214,8 +239,9 @@ class TrackWidget(ScrollingContainer):
                 priors = {}
         for name in PRIOR_FIELDS:
             for form in (self.mht, self.hybrid):
-                form[name].value = str(priors[name]) if name in priors else ESTIMATE
-        self.priors_note.value = FROM_SIMULATION if priors else FROM_DATA
+                form[name].value = f"{priors[name]:.4g}" if name in priors else ESTIMATE
+        self.priors_note.value = (FROM_SIMULATION + densities_note(SimulationParams(**sim))
+                                  if priors else FROM_DATA)
 
     def _disconnect(self, *_: Any) -> None:
         self.viewer.layers.events.inserted.disconnect(self._layer_added)
@@ -226,7 +252,7 @@ class TrackWidget(ScrollingContainer):
         from napari.layers import Points, Tracks
 
         layer = event.value
-        if isinstance(layer, Points) and layer.ndim >= 3 and len(layer.data):
+        if isinstance(layer, Points) and trackable(layer):
             self.input.reset_choices()
             self.input.value = layer
         elif isinstance(layer, Tracks) and mpt_meta(layer).get("kind") == "truth":
@@ -257,10 +283,8 @@ class TrackWidget(ScrollingContainer):
         self._into_frames(layer)
 
     def _into_frames(self, layer: Any) -> None:
-        import numpy as np
-
         data = np.asarray(layer.data)
-        if not len(data) or self.viewer.dims.ndim < layer.ndim:
+        if not trackable(layer) or self.viewer.dims.ndim < layer.ndim:
             return
         axis = self.viewer.dims.ndim - layer.ndim   # the layer's time axis in the viewer
         lo, hi = float(np.nanmin(data[:, 0])), float(np.nanmax(data[:, 0]))
@@ -275,6 +299,22 @@ class TrackWidget(ScrollingContainer):
         if truth is not None and self.truth.value is None:
             self.truth.value = truth
 
+    def _grid_changed(self, on: bool) -> None:
+        if on:
+            self.arrange()
+        else:
+            overlay(self.viewer)
+
+    def arrange(self) -> bool:
+        """The runs on the input side by side (the box ticked); says why when they cannot be."""
+        if side_by_side(self.viewer, self.input.value):
+            return True
+        with self.grid.changed.blocked():
+            self.grid.value = False
+        self.say("side by side needs two runs or more on these detections: run another "
+                 "method or other settings (new run: keep every run)", "warning")
+        return False
+
     def _method_changed(self, method: str) -> None:
         for m, form in self.forms.items():
             form.visible = m == method
@@ -284,10 +324,31 @@ class TrackWidget(ScrollingContainer):
             self.status.value = "loading the transformer's checkpoints and devices…"
             self.transformer.load(on_done=self._transformer_loaded,
                                   on_error=lambda exc: self.say(str(exc)))
+        self._suit_checkpoint()
 
     def _transformer_loaded(self) -> None:
         if self.status.value.startswith("loading the transformer"):
             self.status.value = ""
+        self._suit_checkpoint()
+
+    def _uneven(self) -> str | None:
+        """Why the input does not suit an encoder-decoder checkpoint, if it does not."""
+        layer = self.input.value
+        data = getattr(layer, "data", None)
+        if data is None or getattr(data, "ndim", 0) != 2 or data.shape[1] < 3:
+            return None
+        return uneven_frames(np.round(np.asarray(data[:, 0], dtype=np.float64)))
+
+    def _suit_checkpoint(self, *_: Any) -> None:
+        """Transformer on detections whose counts differ between frames: take the
+        association checkpoint instead of an encoder-decoder one, and say so."""
+        if self.method.value != TRANSFORMER or not self.transformer.loaded:
+            return
+        reason = self._uneven()
+        if reason is not None and self.transformer.choose_any_count():
+            self.say(f"checkpoint {ASSOCIATION!r} chosen: {reason}, and the encoder-decoder "
+                     "checkpoints need the same number in every frame (command line: "
+                     f"--checkpoint {ASSOCIATION})", "info")
 
     # --- running -------------------------------------------------------------------
     @property
@@ -297,6 +358,7 @@ class TrackWidget(ScrollingContainer):
     def say(self, text: str, level: Level = "error") -> None:
         """Show ``text`` whole: wrapped in the status line, and as a notification."""
         self.status.value = breakable(notify(text, level))
+        self.reveal(self.status)
 
     @property
     def message(self) -> str:
@@ -318,17 +380,14 @@ class TrackWidget(ScrollingContainer):
         return timer
 
     def _tick(self) -> None:
-        self._show_timing(self.progress.value / 100 if self.running else None)
+        self._show_timing()
 
-    def _show_timing(self, fraction: float | None) -> None:
-        """Elapsed time and, once some work is done, an estimate of the time left."""
-        if fraction is None:
-            return
-        elapsed = time.monotonic() - self._started
-        text = f"elapsed {seconds(elapsed)}"
-        if 0.02 <= fraction < 1:
-            text += f" · about {seconds(elapsed * (1 - fraction) / fraction)} left"
-        self.timing.value = text
+    def _show_timing(self) -> None:
+        """Elapsed time and the time left, estimated from the work done (:class:`TimeLeft`)."""
+        left = self._time_left.seconds()
+        self.timing.value = (f"elapsed {seconds(time.monotonic() - self._started)} · "
+                             + ("estimating the time left…" if left is None
+                                else f"about {seconds(left)} left"))
 
     def tracker_params(self) -> Any:
         return self.forms[self.method.value].params()
@@ -345,6 +404,7 @@ class TrackWidget(ScrollingContainer):
                 raise InputError("Track", "no Points layer to track: simulate spots, open a "
                                  "detections CSV, or add a Points layer with a time axis")
             detections = detections_from_points(layer)
+            self._check_fixed_count()
             params = self.tracker_params()
             truth_layer = self.truth.value
             truth = tracks_from_layer(truth_layer) if truth_layer is not None else None
@@ -353,7 +413,7 @@ class TrackWidget(ScrollingContainer):
             self.say(str(exc))
             return False
         self._pending = {"key": detections_key(layer.data), "params": params,
-                         "detections": detections,
+                         "detections": detections, "dataset": layer.name,
                          "source": mpt_meta(layer).get("pair") or layer.name}
         self._job = Job(lambda control: run_tracking(detections, params, truth, control),
                         on_done=self._done, on_refused=self._refused,
@@ -365,10 +425,22 @@ class TrackWidget(ScrollingContainer):
                                       f"{layer.name!r}…")
         self._show_readout(None)
         self._started = time.monotonic()
-        self.timing.value = "elapsed 0.00 s"
+        self._time_left = TimeLeft()
+        self._show_timing()
         self._ticker.start()
         self._job.start()
         return True
+
+    def _check_fixed_count(self) -> None:
+        """Refuse an encoder-decoder checkpoint on detections it cannot take, naming the
+        menu entry that can (and the command line's flag)."""
+        reason = self._uneven() if self.method.value == TRANSFORMER else None
+        if reason is not None and self.transformer.loaded and self.transformer.fixed_count():
+            raise CheckpointError(
+                f"Transformer: {reason}, and the encoder-decoder checkpoint "
+                f"{self.transformer.checkpoint.value!r} needs the same number of spots in "
+                f"every frame: choose {ASSOCIATION!r} in the checkpoint menu (command line: "
+                f"--checkpoint {ASSOCIATION}); layer {self.input.value.name!r}")
 
     def cancel(self) -> None:
         if self.running:
@@ -381,29 +453,38 @@ class TrackWidget(ScrollingContainer):
 
     def _progress(self, done: int, total: int) -> None:
         self.progress.value = int(100 * done / total) if total else 0
-        if total:
-            self._show_timing(done / total)
+        self._time_left.report(done, total)
+        self._show_timing()
 
     def _finished(self) -> None:
         self.cancel_button.enabled = False
         self._ticker.stop()
 
     def _crashed(self, exc: BaseException) -> None:
+        self._ticker.stop()
         # a bug, not bad input: napari's worker already reported it with the traceback
         self._show_readout(None)
         self.status.value = breakable(f"the run failed: {type(exc).__name__}: {exc}")
 
     def _refused(self, error: MPTError) -> None:
+        self._ticker.stop()
         if isinstance(error, Cancelled):
             self.say("Run cancelled: nothing was added and the layers are unchanged.", "info")
         else:
-            self.say(str(error))
+            self.say(in_widget_words(str(error), self.method.value))
         self.progress.value = 0
         self.timing.value = ""
         self._show_readout(None)
 
     def _done(self, out: JobOutput) -> None:
+        self._ticker.stop()    # the timing line says the result's times from here on
         pending = self._pending
+        if not len(out.result.tracks):      # never an empty layer: say so instead
+            self.progress.value = 100
+            self.timing.value = ""
+            self.say(f"{out.result.label} found no tracks in {pending['dataset']!r}: nothing "
+                     "added", "warning")
+            return
         key, source = pending["key"], pending["source"]
         earlier = self.history.for_key(key)
         replaced = earlier[-1] if self.rerun.value == REPLACE and earlier else None
@@ -432,6 +513,9 @@ class TrackWidget(ScrollingContainer):
             self.say(f"{record.label}: {record.warning}", "warning")
         else:
             self.status.value = breakable(f"done: {record.label}")
+        if self.grid.value:
+            self.arrange()                          # the new run gets its panel
+        self.reveal(self.readout, self.table)   # the result in view, whatever the dock's size
 
     # --- output layers -------------------------------------------------------------
     def _output_layer(self, kind: str, label: str, source: str) -> Any:
@@ -441,17 +525,20 @@ class TrackWidget(ScrollingContainer):
                 return layer
         return None
 
-    def _put_tracks(self, kind: str, name: str, label: str, source: str, data: Any,
-                    features: dict, **kwargs: Any) -> Any:
-        """Update this run's layer of ``kind`` in place, or add it."""
+    def _put_tracks(self, kind: str, label: str, source: str, data: Any, features: dict,
+                    **kwargs: Any) -> Any:
+        """Update this run's layer of ``kind`` in place, or add it, named after the run and
+        the dataset it tracked (:func:`output_name`)."""
         layer = self._output_layer(kind, label, source)
         if layer is not None:
             set_tracks(layer, data, features)
             return layer
-        meta = {KEY: {"kind": kind, "label": label, "source": source,
+        dataset = self._pending["dataset"]
+        meta = {KEY: {"kind": kind, "label": label, "source": source, "dataset": dataset,
                       "method": self._pending["params"].method,    # for the Review dock
                       "params": self._pending["params"].to_dict()}}
-        return self.viewer.add_tracks(data, features=features, name=name, metadata=meta,
+        return self.viewer.add_tracks(data, features=features, metadata=meta,
+                                      name=output_name(kind, label, dataset),
                                       colormaps_dict=error_colormaps(),
                                       axis_labels=axis_labels(data.shape[1] - 2), **kwargs)
 
@@ -461,14 +548,17 @@ class TrackWidget(ScrollingContainer):
             layer = self._output_layer(kind, old, source)
             if layer is not None:
                 layer.metadata = {**layer.metadata, KEY: {**mpt_meta(layer), "label": new}}
-                layer.name = new if kind == "result" else f"{new} link errors"
+                layer.name = output_name(kind, new, mpt_meta(layer).get("dataset", ""))
 
     def _show_layers(self, out: JobOutput, label: str, source: str) -> None:
         result = out.result
-        # the detection each vertex took, beside the estimate: saved by the writer too
-        tracks = with_detection_positions(result.tracks, self._pending["detections"])
+        # the detection each vertex took, beside the estimate, and that spot's own features
+        # (trackpy's mass, TrackMate's QUALITY): saved by the writer too
+        detections = self._pending["detections"]
+        tracks = with_spot_features(with_detection_positions(result.tracks, detections),
+                                    detections)
         data, feats = result_layer_data(tracks, out.score)
-        self._put_tracks("result", label, label, source, data, feats,
+        self._put_tracks("result", label, source, data, feats,
                          tail_width=3, tail_length=TAIL_LENGTH, colormap=track_colormap())
         if out.score is None:
             return
@@ -479,9 +569,9 @@ class TrackWidget(ScrollingContainer):
                 self.viewer.layers.remove(existing)
             return
         # the controls name the colormap that is drawn (not napari's default "turbo")
-        self._put_tracks("link_errors", f"{label} link errors", label, source,
-                         *errors, color_by="error_type", colormap=error_colormap_name(),
-                         tail_width=6, tail_length=ERROR_TAIL, blending="translucent_no_depth")
+        self._put_tracks("link_errors", label, source, *errors, color_by="error_type",
+                         colormap=error_colormap_name(), tail_width=6, tail_length=ERROR_TAIL,
+                         blending="translucent_no_depth")
         show_legend(self.viewer)
 
     def refresh_table(self, *_: Any) -> None:
@@ -489,10 +579,11 @@ class TrackWidget(ScrollingContainer):
         layer = self.input.value
         key = detections_key(layer.data) if layer is not None else None
         runs = with_trust(self.history.for_key(key), self._result_layers())
-        self.table.value = {"data": [list(r.cells()) for r in runs],
-                            "index": [r.label for r in runs], "columns": list(COLUMNS)}
+        columns = table_columns(runs)
+        self.table.value = {"data": [[r.cell(c) for c in columns] for r in runs],
+                            "index": [r.label for r in runs], "columns": list(columns)}
         native = self.table.native
-        for i, name in enumerate(COLUMNS):
+        for i, name in enumerate(columns):
             item = native.horizontalHeaderItem(i)
             if item is not None:
                 item.setToolTip(TOOLTIPS[name])
@@ -512,6 +603,42 @@ class TrackWidget(ScrollingContainer):
         source = dataset_of(layer) if layer is not None else None
         return [x for x in self.viewer.layers if mpt_meta(x).get("kind") == "result"
                 and mpt_meta(x).get("source") == source]
+
+
+def densities_note(sim: SimulationParams) -> str:
+    """How the simulation's clutter and births per frame (the Simulate widget's unit) became
+    the MHT's densities per px^D per frame."""
+    area = f"{sim.field_of_view:g}^{sim.ndim} px^{sim.ndim}"
+    parts = [f"{what} {per_frame:g} per frame / {area} = {per_frame / sim.field_of_view ** sim.ndim:.4g}"
+             for what, per_frame in (("clutter", sim.clutter), ("births", sim.birth_rate))
+             if per_frame]
+    return f"; {', '.join(parts)} per px^{sim.ndim} per frame" if parts else ""
+
+
+def trackable(layer: Any) -> bool:
+    """Whether ``layer`` holds points with a time axis, (t, y, x) or (t, z, y, x): only
+    then is it a dataset to show (the others hidden) and to move the time slider into.  An
+    empty or 2-D layer changes nothing on the canvas when it is chosen (its run is refused
+    with the reason)."""
+    data = getattr(layer, "data", None)
+    return (data is not None and getattr(layer, "ndim", 0) >= 3 and np.ndim(data) == 2
+            and len(data) > 0)
+
+
+def output_name(kind: str, label: str, dataset: str) -> str:
+    """A run's layer name: the run's label and the dataset it tracked (the input layer's
+    name), so that runs on several files are told apart in the layer list."""
+    return f"{label}{' link errors' if kind == 'link_errors' else ''} on {dataset}"
+
+
+def in_widget_words(text: str, method: str) -> str:
+    """A core message's command-line flag (``--checkpoint association``) with the control
+    of this widget that sets it."""
+    control = CHECKPOINT_CONTROLS.get(method)
+    if control is None:
+        return text
+    return re.sub(r"--checkpoint (\S+)",
+                  lambda m: f"{m.group(1)!r} in {control} (command line: {m.group(0)})", text)
 
 
 def timing_text(total_s: float, out: JobOutput, drawing_s: float) -> str:

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..core.data import Detections, Tracks
 from ..core.errors import MPTError
 from ..core.results import RunControl, TrackingResult
@@ -25,6 +27,22 @@ class JobOutput:
     score_error: str | None = None
     track_s: float = 0.0   # api.track on the worker: loading (a checkpoint), tracking, FLOPs
     score_s: float = 0.0   # api.evaluate on the worker
+
+
+def uneven_frames(frame: np.ndarray) -> str | None:
+    """Why detections in these frames do not suit the encoder-decoder transformer (a frame
+    between the first and the last without spots, or counts that differ), or None."""
+    frames, counts = np.unique(np.asarray(frame, dtype=np.int64), return_counts=True)
+    if len(frames) < 2:
+        return None
+    missing = np.setdiff1d(np.arange(frames[0], frames[-1] + 1), frames)
+    if len(missing):
+        return f"frame {int(missing[0])} has no spots"
+    odd = np.flatnonzero(counts != counts[0])
+    if len(odd):
+        return (f"frame {int(frames[0])} has {int(counts[0])} spots, frame "
+                f"{int(frames[odd[0]])} has {int(counts[odd[0]])}")
+    return None
 
 
 def run_tracking(detections: Detections, params: Any, truth: Tracks | None,

@@ -1,8 +1,8 @@
 """The Transformer controls: shipped checkpoints or a file, and this machine's devices.
 
 Asked of :mod:`napari_mpt.trackers.transformer` lazily (it imports torch, about 2 s): on a worker
-thread, started when the Track widget is docked (:func:`preload`) or when the user picks the
-transformer (:meth:`TransformerControls.load`), so that the GUI thread never waits for it.
+thread, started when the Track widget is docked (:meth:`Menus.preload`) or when the user picks
+the transformer (:meth:`TransformerControls.load`), so that the GUI thread never waits for it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
+from magicgui.types import FileDialogMode
 from magicgui.widgets import ComboBox, Container, FileEdit, Label
 
 from ..core.errors import CheckpointError, ParameterError
@@ -68,43 +70,56 @@ def device_names() -> list[str]:
 
 
 FROM_FILE = "checkpoint file…"
-_preloading: threading.Thread | None = None
-# the menus (checkpoints, devices, checkpoint descriptions), once preload() is done
-_preloaded: tuple[list[str], list[str], dict[str, str]] | None = None
+ASSOCIATION = "association"
+"""The shipped association checkpoint: any number of detections per frame."""
+
+MenuLists = tuple[list[str], list[str], dict[str, str]]
+"""Checkpoint names, device names, checkpoint name -> what it accepts."""
 
 
-def preload() -> None:
-    """Import the transformer module (and torch) on a background thread, once.
-
-    Docking the Track widget starts it, so that neither the first switch to the
-    transformer nor the first transformer run pays the import on the GUI thread.
-    """
-    global _preloading
-    if _preloading is not None or not transformer_installed():
-        return
-
-    def work() -> None:
-        global _preloaded
-        try:
-            _preloaded = _menu_lists()      # imports torch, asks it for the devices
-        except Exception:   # reported when the user picks the transformer (load())
-            pass
-
-    _preloading = threading.Thread(target=work, name="napari-mpt torch import", daemon=True)
-    _preloading.start()
-
-
-def _menu_lists() -> tuple[list[str], list[str], dict[str, str]]:
+def menu_lists() -> MenuLists:
+    """The Transformer menus' contents (imports torch, asks it for the devices)."""
     return checkpoint_names(), device_names(), checkpoint_descriptions()
+
+
+class Menus:
+    """The Transformer menus' contents, asked of ``ask`` (by default :func:`menu_lists`) on
+    a background thread once (:meth:`preload`): docking the Track widget starts it, so that
+    neither the first switch to the transformer nor its first run waits for torch's import
+    on the GUI thread.  One instance serves the process (:data:`MENUS`); a test gives a
+    widget its own."""
+
+    def __init__(self, ask: Callable[[], MenuLists] = menu_lists):
+        self.ask = ask
+        self.lists: MenuLists | None = None      # once preload() is done
+        self._thread: threading.Thread | None = None
+
+    def preload(self) -> None:
+        if self._thread is not None or not transformer_installed():
+            return
+
+        def work() -> None:
+            try:
+                self.lists = self.ask()
+            except Exception:   # reported when the user picks the transformer (load())
+                pass
+
+        self._thread = threading.Thread(target=work, name="napari-mpt torch import",
+                                        daemon=True)
+        self._thread.start()
+
+
+MENUS = Menus()
 
 
 class TransformerControls(Container):
     """Checkpoint picker (shipped ones, or a file), device menu and batch size.
 
-    The menus are filled on first :meth:`refresh`, when the user picks the transformer.
+    The menus are filled from ``menus`` when the user picks the transformer (:meth:`load`).
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, menus: Menus = MENUS, **kwargs):
+        self.menus = menus
         batch = next(f for f in fields(TransformerParams) if f.name == "batch_size")
         self._checkpoints: list[str] = []
         self._devices: list[str] = ["cpu"]
@@ -113,11 +128,11 @@ class TransformerControls(Container):
         self.checkpoint = ComboBox(name="checkpoint", label="checkpoint",
                                    choices=self._checkpoint_choices,
                                    tooltip="a shipped checkpoint, or a .pt file chosen below")
-        self.file = FileEdit(name="file", label="file", mode="r", filter="*.pt",
+        self.file = FileEdit(name="file", label="file", mode=FileDialogMode.EXISTING_FILE, filter="*.pt",
                              tooltip="a napari-mpt transformer checkpoint (.pt)")
         self.device = ComboBox(name="device", label="device", choices=self._device_choices,
                                tooltip="only the devices this machine has")
-        self.batch_size = control_for(batch, "batch size")
+        self.batch_size: Any = control_for(batch, "batch size")   # a spin box
         # what the chosen checkpoint accepts: the encoder-decoder needs the same number of
         # detections in every frame, the association transformer does not
         self.description = wrap_label(Label(name="accepts", label="accepts", value=""))
@@ -148,8 +163,8 @@ class TransformerControls(Container):
 
         if self.loaded or self.loading:
             return
-        if _preloaded is not None:          # torch already imported in the background
-            self._fill(*_preloaded)
+        if self.menus.lists is not None:     # torch already imported in the background
+            self._fill(*self.menus.lists)
             on_done()
             return
         self.loading = True
@@ -164,13 +179,13 @@ class TransformerControls(Container):
             self.loading = False
             on_error(exc)
 
-        worker = create_worker(_menu_lists, _start_thread=False, _connect={"errored": failed})
+        worker = create_worker(self.menus.ask, _start_thread=False, _connect={"errored": failed})
         worker.returned.connect(done)
         worker.start()
 
     def refresh(self) -> None:
         """Ask the transformer part for its checkpoints and this machine's devices."""
-        self._fill(checkpoint_names(), device_names(), checkpoint_descriptions())
+        self._fill(*self.menus.ask())
 
     def _fill(self, checkpoints: list[str], devices: list[str],
               descriptions: dict[str, str] | None = None) -> None:
@@ -179,7 +194,7 @@ class TransformerControls(Container):
         self._descriptions = dict(descriptions or {})
         # Qt keeps existing entries in place: drop the file entry so that the shipped
         # checkpoints come first and the first of them is selected
-        chosen_file = self.file.value is not None and Path(self.file.value).is_file()
+        chosen_file = self.file.value is not None and Path(str(self.file.value)).is_file()
         self.checkpoint.del_choice(FROM_FILE)
         self.checkpoint.reset_choices()
         self.device.reset_choices()
@@ -187,6 +202,20 @@ class TransformerControls(Container):
             self.checkpoint.value = FROM_FILE
         self._describe()
         self.loaded = True
+
+    def fixed_count(self) -> bool:
+        """Whether the chosen checkpoint is a shipped encoder-decoder (the same number of
+        detections in every frame); a file says what it is only when it runs."""
+        name = self.checkpoint.value
+        return name in self._checkpoints and name != ASSOCIATION
+
+    def choose_any_count(self) -> bool:
+        """Choose the shipped association checkpoint in place of an encoder-decoder one;
+        whether the choice changed."""
+        if not self.fixed_count() or ASSOCIATION not in self._checkpoints:
+            return False
+        self.checkpoint.value = ASSOCIATION
+        return True
 
     def params(self) -> TransformerParams:
         """The validated parameters; raises an MPTError saying what to fix."""
@@ -201,7 +230,7 @@ class TransformerControls(Container):
         checkpoint = self.checkpoint.value
         if checkpoint == FROM_FILE:
             path = self.file.value
-            if path is None or not str(path).strip() or Path(path).is_dir():
+            if path is None or not str(path).strip() or Path(str(path)).is_dir():
                 raise CheckpointError("no checkpoint file chosen: pick a shipped checkpoint or "
                                       "choose a .pt file")
             checkpoint = str(path)
