@@ -35,7 +35,6 @@ from napari_mpt.napari.layers import (
     tracks_from_layer,
 )
 from napari_mpt.napari.messages import plain
-from napari_mpt.napari.runs import COLUMNS
 from napari_mpt.napari.sample_data import SAMPLE_DIR
 from napari_mpt.napari.track_widget import TRANSFORMER
 from napari_mpt.napari.transformer_controls import FROM_FILE, transformer_installed

@@ -232,16 +232,18 @@ class TrackWidget(ScrollingContainer):
             return
         self._priors_of = sim
         priors: dict[str, Any] = {}
+        note = FROM_DATA
         if sim is not None:
             try:
-                priors = dict(known_priors(SimulationParams(**sim)))
+                params = SimulationParams(**sim)
+                priors = dict(known_priors(params))
+                note = FROM_SIMULATION + densities_note(params)
             except (MPTError, TypeError):   # a simulation record this version cannot read
                 priors = {}
         for name in PRIOR_FIELDS:
             for form in (self.mht, self.hybrid):
                 form[name].value = f"{priors[name]:.4g}" if name in priors else ESTIMATE
-        self.priors_note.value = (FROM_SIMULATION + densities_note(SimulationParams(**sim))
-                                  if priors else FROM_DATA)
+        self.priors_note.value = note
 
     def _disconnect(self, *_: Any) -> None:
         self.viewer.layers.events.inserted.disconnect(self._layer_added)
