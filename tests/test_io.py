@@ -70,8 +70,15 @@ def test_unreadable_files(tmp_path):
         read_detections(tmp_path / "missing.csv")
     binary = tmp_path / "image.csv"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x00")
-    with pytest.raises(InputError, match="cannot read"):
+    # what the file is and what was expected, in one line (not Python's UnicodeDecodeError)
+    with pytest.raises(InputError, match=r"image.csv: is a PNG image, not a CSV table; "
+                                         r"expected comma-separated text with a header line$"):
         read_detections(binary)
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("frame,y,x\n0,1,2 \xb5m\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"is not UTF-8 text \(it holds byte 0xb5\); expected "
+                                         r"a CSV table saved as UTF-8 text"):
+        read_detections(latin)
     with pytest.raises(InputError, match="cannot read"):
         read_detections(tmp_path)
 
