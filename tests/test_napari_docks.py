@@ -22,8 +22,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_mpt.napari.docks import COMBO_CHARS, combo_tooltip
-
 pytestmark = pytest.mark.gui
 
 # the plugin's widgets, in the order of the Plugins menu, and the command each entry runs
@@ -116,6 +114,7 @@ def test_a_runs_readout_and_table_are_in_view_without_scrolling(shown_viewer, qt
 
 
 def test_long_names_never_clip_the_track_form(shown_viewer, qtbot):
+    from napari_mpt.napari.docks import COMBO_CHARS, combo_tooltip
     from napari_mpt.napari.track_widget import TRANSFORMER
     from napari_mpt.napari.transformer_controls import FROM_FILE
 

@@ -17,10 +17,12 @@ from viewer_checks import assert_unchanged, dock, run_layer, snapshot
 
 from napari_mpt.io import read_tracks
 from napari_mpt.napari.layers import mpt_meta
-from napari_mpt.napari.track_widget import HYBRID, LAP, TRANSFORMER, in_widget_words
-from napari_mpt.napari.transformer_controls import ASSOCIATION, checkpoint_names, transformer_installed
+from napari_mpt.napari.track_widget import HYBRID, LAP, TRANSFORMER
+from napari_mpt.napari.transformer_controls import checkpoint_names, transformer_installed
 
 pytestmark = pytest.mark.gui
+
+ASSOCIATION = "association"    # the shipped association checkpoint
 
 # spots whose counts differ between frames (3, 2, 3, 3): what a detector gives
 RAGGED = np.array([[0, 10, 10], [0, 20, 20], [0, 30, 30], [1, 11, 10], [1, 21, 20],
@@ -53,6 +55,8 @@ def test_transformer_on_ragged_spots_takes_the_association_checkpoint(shown_view
     run_and_wait(track)
     assert track.message.startswith("done"), track.message
     # a core message's flag gets the widget's control beside it
+    from napari_mpt.napari.track_widget import in_widget_words
+
     core = "the hybrid needs an association-transformer checkpoint: --checkpoint association"
     assert in_widget_words(core, HYBRID).endswith(
         "'association' in 'scores from' (command line: --checkpoint association)")

@@ -15,7 +15,7 @@ pytest.importorskip("geff")
 
 import geff
 from napari.layers import Points, Tracks
-from viewer_checks import dock
+from viewer_checks import dock, run_layer
 
 from napari_mpt import api
 from napari_mpt.core.calibration import Calibration
@@ -111,7 +111,7 @@ def test_trackpy_is_in_the_track_widgets_method_menu(viewer, qtbot):
     assert track.run(), track.status.value
     qtbot.waitUntil(lambda: not track.running, timeout=60_000)
     res = api.track(detections_from_points(points), TrackpyParams(memory=1))
-    np.testing.assert_allclose(viewer.layers[res.label].data, res.tracks.napari_data())
+    np.testing.assert_allclose(run_layer(viewer, res.label).data, res.tracks.napari_data())
     assert track.table.row_headers == (res.label,)
 
 

@@ -112,6 +112,27 @@ def virtual_display(width: int = 1920, height: int = 1200) -> Iterator[str]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    build, notes = scene_for(args)
+    screenshot = args.screenshot
+    if screenshot is None and not has_display():
+        screenshot = str(DEFAULT_SCREENSHOT)
+    if screenshot is None:
+        return _interactive(build, tuple(args.size), notes)
+    offscreen = shutil.which("Xvfb") is not None or not has_display()
+    with virtual_display() if offscreen else contextlib.nullcontext():
+        return _still(build, tuple(args.size), Path(screenshot), notes)
+
+
+def demo_args(*options: str) -> argparse.Namespace:
+    """``napari-mpt demo OPTIONS`` as parsed (the documentation's screenshots use it)."""
+    parser = argparse.ArgumentParser(prog="napari-mpt")
+    register(parser.add_subparsers())
+    return parser.parse_args(["demo", *options])
+
+
+def scene_for(args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """The demo's scene builder for ``args`` (called with ``size=`` and, to draw into an
+    open viewer, ``viewer=``) and the notes to print with its table."""
     from functools import partial
 
     from ..core.params import (
@@ -155,14 +176,7 @@ def run_demo(args: argparse.Namespace) -> int:
         # known priors, as in the paper's Fig. 2(a): eta' = mu, nu' = sigma
         mht = MHTParams(lookback=args.lookback or 8, **known_priors(sim))
         build = partial(build_scene, sim, mht, transformer)
-    screenshot = args.screenshot
-    if screenshot is None and not has_display():
-        screenshot = str(DEFAULT_SCREENSHOT)
-    if screenshot is None:
-        return _interactive(build, tuple(args.size), notes)
-    offscreen = shutil.which("Xvfb") is not None or not has_display()
-    with virtual_display() if offscreen else contextlib.nullcontext():
-        return _still(build, tuple(args.size), Path(screenshot), notes)
+    return build, notes
 
 
 def _print_table(scene) -> None:

@@ -62,10 +62,10 @@ PLUGIN = "napari-mpt"
 CSV_PATTERN = "*.csv"
 
 
-USE_FOR_CSV = "Open CSVs with napari-mpt"
-OFFER = ("napari-mpt reads trackpy, TrackMate and napari-mpt CSV files (spots and tracks); "
-         "napari's built-in reader reads only its own. File > Open asks which reader to use "
-         "for *.csv until you choose one.")
+USE_FOR_CSV = "Use napari-mpt"
+OFFER = ("Open *.csv files with napari-mpt? It reads trackpy, TrackMate and napari-mpt spots "
+         "and tracks; napari's built-in reader reads only napari's own CSVs. Until you choose, "
+         "File > Open asks which reader to use.")
 CHOSEN = ("File > Open now reads *.csv files with napari-mpt (napari's own points and shapes "
           "CSVs still go to napari's reader); change it in File > Preferences > Plugins.")
 _offered: weakref.WeakSet[Any] = weakref.WeakSet()   # the viewers already asked

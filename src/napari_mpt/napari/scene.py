@@ -85,14 +85,21 @@ def _run(track: TrackWidget, timeout_s: float) -> None:
     wait_for(track, timeout_s)
 
 
-def build_scene(sim: SimulationParams, mht: MHTParams, transformer: TransformerParams | None,
-                size: tuple[int, int] = (1600, 1000), show: bool = True,
-                timeout_s: float = 600.0) -> Scene:
-    """Open the viewer, simulate ``sim``, run MHT and (when given) the transformer."""
+def _viewer(viewer: Any, title: str, size: tuple[int, int], show: bool) -> Any:
+    """``viewer``, or a new one, at ``size``."""
     import napari
 
-    viewer = napari.Viewer(title="napari-mpt demo", show=show)
+    viewer = viewer or napari.Viewer(title=title, show=show)
     viewer.window.resize(*size)
+    return viewer
+
+
+def build_scene(sim: SimulationParams, mht: MHTParams, transformer: TransformerParams | None,
+                size: tuple[int, int] = (1600, 1000), show: bool = True,
+                timeout_s: float = 600.0, viewer: Any = None) -> Scene:
+    """Open the viewer (or use ``viewer``), simulate ``sim``, run MHT and (when given) the
+    transformer."""
+    viewer = _viewer(viewer, "napari-mpt demo", size, show)
     _, sim_widget = viewer.window.add_plugin_dock_widget("napari-mpt", "Simulate")
     _, track = viewer.window.add_plugin_dock_widget("napari-mpt", "Track", tabify=True)
     scene = Scene(viewer, track, sim_widget)
@@ -139,7 +146,7 @@ def _run_transformer(scene: Scene, transformer: TransformerParams | None,
 def build_movie_scene(sim: SimulationParams, movie: MovieParams, detect: DetectParams,
                       lap: LAPParams, mht: MHTParams, transformer: TransformerParams | None,
                       size: tuple[int, int] = (1600, 1000), show: bool = True,
-                      timeout_s: float = 600.0) -> Scene:
+                      timeout_s: float = 600.0, viewer: Any = None) -> Scene:
     """The whole pipeline: simulate ``sim`` with its movie, detect spots in the movie, track
     the spots with LAP, MHT and (when given) the transformer, each scored against the
     simulation's truth.
@@ -147,10 +154,7 @@ def build_movie_scene(sim: SimulationParams, movie: MovieParams, detect: DetectP
     The simulation's own detections layer is removed once the movie is made: the spots
     found in the movie are what the trackers get.
     """
-    import napari
-
-    viewer = napari.Viewer(title="napari-mpt demo: movie to tracks", show=show)
-    viewer.window.resize(*size)
+    viewer = _viewer(viewer, "napari-mpt demo: movie to tracks", size, show)
     _, sim_widget = viewer.window.add_plugin_dock_widget("napari-mpt", "Simulate")
     _, detect_widget = viewer.window.add_plugin_dock_widget("napari-mpt", "Detect spots",
                                                             tabify=True)
