@@ -22,11 +22,6 @@ from napari_mpt.napari.runs import COLUMNS
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
 def press(viewer, key):
     """A key press through napari's key handling: the selected layer's keys first, then
     the viewer's (where the Review dock binds its own)."""
@@ -35,13 +30,14 @@ def press(viewer, key):
     handler.release_key(key)
 
 
-def two_runs(viewer, qtbot):
+def two_runs(viewer, qtbot, run_and_wait):
     """A crowded simulated scene tracked with LAP and a short-lookback MHT."""
     sim = dock(viewer, "Simulate")
     for k, v in {"particles": 30, "frames": 12, "field_of_view": 60.0, "process_noise": 2.0,
                  "detection_probability": 0.9, "clutter": 2.0, "seed": 5}.items():
         sim.form[k].value = v
-    points, _truth = sim.run()
+    run_and_wait(sim)
+    points, _truth = sim.layers
     track = dock(viewer, "Track")
     for method in ("lap", "mht"):
         track.method.value = method
@@ -55,8 +51,8 @@ def two_runs(viewer, qtbot):
 
 
 def test_compare_draws_the_disagreement_and_the_queue_takes_every_decision(
-        viewer, qtbot, tmp_path):
-    points, runs = two_runs(viewer, qtbot)
+        viewer, qtbot, tmp_path, run_and_wait):
+    points, runs = two_runs(viewer, qtbot, run_and_wait)
     review = dock(viewer, "Review")
     review.input.value = points
     review.session_file.value = tmp_path / "review.json"
@@ -123,8 +119,8 @@ def test_compare_draws_the_disagreement_and_the_queue_takes_every_decision(
     assert [d.to_dict() for d in saved.review.done] == [d.to_dict() for d in s.done]
 
 
-def test_estimated_error_rates_narrow_and_cover_the_truth(viewer, qtbot, tmp_path):
-    points, runs = two_runs(viewer, qtbot)
+def test_estimated_error_rates_narrow_and_cover_the_truth(viewer, qtbot, tmp_path, run_and_wait):
+    points, runs = two_runs(viewer, qtbot, run_and_wait)
     review = dock(viewer, "Review")
     review.input.value = points
     review.session_file.value = tmp_path / "review.json"

@@ -61,7 +61,8 @@ from ..evaluation.session import (
     save_session,
     start_session,
 )
-from .controls import ParamForm, ScrollingContainer
+from .controls import ParamForm
+from .docks import ScrollingContainer
 from .job import Job
 from .layers import (
     KEY,
