@@ -357,9 +357,9 @@ def test_transformer_run_matches_the_core(viewer, qtbot, checkpoints, run_and_wa
     assert f"FLOPs: {res.flops.value:,} ({res.flops.source})" in readout
     assert "device: cpu" in readout
     assert track.table.row_headers == (res.label,)
-    row = track.table.data.to_list()[0]
-    assert row[0] == f"{score.jaccard:.4f}"
-    assert row[-1] == f"{checkpoints['pair']}, cpu"
+    row = dict(zip(track.table.column_headers, track.table.data.to_list()[0], strict=True))
+    assert row["JC"] == f"{score.jaccard:.4f}"
+    assert row["parameters"] == f"{checkpoints['pair']}, cpu"
 
 
 @needs_transformer
