@@ -159,12 +159,14 @@ def test_without_a_truth_the_run_table_shows_what_applies_first(shown_viewer, ru
     assert table.columnViewportPosition(0) + table.columnWidth(0) <= table.viewport().width()
 
 
-def test_the_preview_goes_once_the_whole_movie_is_detected(shown_viewer, run_and_wait):
+def test_the_preview_goes_once_the_whole_movie_is_detected(shown_viewer, qtbot, run_and_wait):
     viewer = shown_viewer
     viewer.open_sample("napari-mpt", "movie_snr4")
     detect = dock(viewer, "Detect spots")
-    assert detect.preview() is not None
-    assert [x for x in viewer.layers if mpt_meta(x).get("output") == "spots_preview"]
+    detect.preview()                  # the first one estimates the settings in the background
+    qtbot.waitUntil(lambda: any(mpt_meta(x).get("output") == "spots_preview"
+                                for x in viewer.layers), timeout=60_000)
+    qtbot.waitUntil(lambda: not detect.running, timeout=60_000)
     run_and_wait(detect)
     outputs = [mpt_meta(x).get("output") for x in viewer.layers if mpt_meta(x).get("output")]
     assert outputs == ["spots"]
