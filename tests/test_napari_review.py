@@ -164,12 +164,13 @@ def test_estimated_error_rates_narrow_and_cover_the_truth(viewer, qtbot, tmp_pat
 
 
 @pytest.mark.slow
-def test_advise_ranks_every_tracker_on_twins_of_the_layer(viewer, qtbot):
+def test_advise_ranks_every_tracker_on_twins_of_the_layer(viewer, qtbot, run_and_wait):
     sim = dock(viewer, "Simulate")
     for k, v in {"particles": 20, "frames": 10, "field_of_view": 60.0,
                  "detection_probability": 0.9, "clutter": 1.0, "seed": 3}.items():
         sim.form[k].value = v
-    points, _ = sim.run()
+    run_and_wait(sim)
+    points, _ = sim.layers
     review = dock(viewer, "Review")
     review.input.value = points
     for k, v in {"twins": 1, "max_particles": 10, "max_frames": 6}.items():
