@@ -280,3 +280,19 @@ def test_benchmark_case_runs_the_hybrid_with_the_simulations_priors():
     assert "error" not in record, record.get("error")
     assert record["label"] == "Hybrid K=2" and record["flops"] > 0
     assert 0 < record["association_jaccard"] <= 1
+
+
+def test_the_transformers_first_pass_takes_mutually_best_links_scoring_half():
+    from napari_mpt.trackers.hybrid import transformer_first_pass
+
+    # frame 0: rows 0, 1; frame 1: rows 2, 3; frame 2: row 4
+    coords = [np.array([[0.0, 0.0], [10.0, 0.0]]), np.array([[1.0, 0.0], [11.0, 0.0]]),
+              np.array([[2.0, 0.0]])]
+    rows = [np.array([0, 1]), np.array([2, 3]), np.array([4])]
+    links = Links(np.array([0, 0, 1, 2, 3, 0]), np.array([2, 3, 3, 4, 4, 4]),
+                  np.array([0.9, 0.6, 0.4, 0.8, 0.7, 0.9]), np.array([1, 1, 1, 1, 1, 2]), 2)
+    fp = transformer_first_pass(coords, rows, links)
+    # 0 -> 2 (0's best and 2's best); 1 -> 3 scores under 1/2; 2 -> 4 beats 3 -> 4 for 4;
+    # the two-frame link 0 -> 4 is no first-pass link
+    assert fp.nxt.tolist() == [2, -1, 4, -1, -1] and fp.prv.tolist() == [-1, -1, 0, -1, 2]
+    assert fp.radius == 10.0     # the median within-frame spacing, as the MHT's own pass

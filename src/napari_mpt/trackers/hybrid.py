@@ -42,6 +42,7 @@ from ..core.flops import FlopCounter, measured
 from ..core.params import HybridParams
 from ..core.results import FlopCount, RunControl, TrackingResult
 from .mht.tracker import GENERAL_FLOPS, frames_of, note_exactness, resolve, run_detection_level
+from .steps import FirstPass, first_pass_of
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,26 @@ def transformer_links(detections: Detections, checkpoint: str, device: str,
     return links, association_flops(assoc, sc["tokens"]), dev, facts
 
 
+FIRST_PASS_SCORE = 0.5
+"""A transformer link enters the first pass when it scores at least this and each end is
+the other's best-scored partner in the next (previous) frame."""
+
+
+def transformer_first_pass(coords: list[np.ndarray], rows: list[np.ndarray],
+                           links: Links) -> FirstPass:
+    """The transformer's first linking pass (what the MHT's parameters are estimated
+    from): between consecutive frames, the links scoring at least
+    :data:`FIRST_PASS_SCORE` whose ends are each other's best."""
+    one = np.flatnonzero((links.gap == 1) & (links.score >= FIRST_PASS_SCORE))
+    i, j, sc = links.i[one], links.j[one], links.score[one]
+    best_out = np.lexsort((-sc, i))                      # per i, best first
+    first_i = best_out[np.r_[True, i[best_out][1:] != i[best_out][:-1]]] if len(i) else one
+    best_in = np.lexsort((-sc, j))
+    first_j = best_in[np.r_[True, j[best_in][1:] != j[best_in][:-1]]] if len(j) else one
+    mutual = np.intersect1d(first_i, first_j)
+    return first_pass_of(coords, rows, i[mutual], j[mutual])
+
+
 def track_hybrid(detections: Detections, params: HybridParams | None = None,
                  control: RunControl | None = None,
                  links: Links | None = None) -> TrackingResult:
@@ -172,20 +193,23 @@ def track_hybrid(detections: Detections, params: HybridParams | None = None,
     params = params or HybridParams()
     start = time.perf_counter()
     numbers, coords, rows = frames_of(detections)
-    resolved, estimated, estimation = resolve(params, numbers, coords, rows, control)
-    params = cast(HybridParams, resolved)   # resolve replaces fields, keeping the class
     info: dict[str, Any] = {"min_score": params.min_score, "top_links": params.top_links}
     t_scores = 0.0
     device = "cpu"
     nn_flops = FlopCount(0, "fvcore", "no transformer run")
     pruner = None
-    if params.min_score > 0 or links is not None:
+    scored = params.min_score > 0 or links is not None
+    if scored and links is None:
         t0 = time.perf_counter()
-        if links is None:
-            links, nn_flops, device, facts = transformer_links(
-                detections, params.checkpoint, params.device, _phase(control, 0, 200))
-            info.update(facts)
+        links, nn_flops, device, facts = transformer_links(
+            detections, params.checkpoint, params.device, _phase(control, 0, 200))
+        info.update(facts)
         t_scores = time.perf_counter() - t0
+    first = (transformer_first_pass(coords, rows, links)   # the scores are there anyway
+             if links is not None and params.first_pass == "transformer" else None)
+    resolved, estimated, estimation = resolve(params, numbers, coords, rows, control, first)
+    params = cast(HybridParams, resolved)   # resolve replaces fields, keeping the class
+    if links is not None:
         keep = kept(links, params.min_score, params.top_links)
         info.update(scored_links=len(keep), kept_links=int(keep.sum()))
         pruner = Pruner(rows, links, keep, len(detections))

@@ -204,6 +204,31 @@ def _gaps(frames: list[np.ndarray], fp: FirstPass) -> tuple[int, np.ndarray]:
     return n, closed
 
 
+def first_pass_of(frames: list[np.ndarray], rows: list[np.ndarray], a: np.ndarray,
+                  b: np.ndarray) -> FirstPass:
+    """A first pass made elsewhere (another tracker's tracks): the links ``a[k] -> b[k]``
+    between detection-table rows in consecutive frames, on every frame's detections and
+    their rows (``rows``, as for the trackers).  Its radius, for the outlier share, is the
+    median within-frame spacing, as for :func:`first_pass`: a wrong link joins
+    neighbours, and the longest real steps must not read as uniform outliers."""
+    counts = [len(z) for z in frames]
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    t = np.repeat(np.arange(len(frames)), counts)
+    allc = np.concatenate([np.asarray(z, dtype=np.float64) for z in frames if len(z)])
+    flat_rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
+    where = np.full(int(flat_rows.max(initial=-1)) + 1, -1, dtype=np.int64)
+    where[flat_rows] = np.arange(len(flat_rows))
+    i, j = where[np.asarray(a, dtype=np.int64)], where[np.asarray(b, dtype=np.int64)]
+    ok = (i >= 0) & (j >= 0)
+    i, j = i[ok], j[ok]
+    ok = t[j] == t[i] + 1
+    i, j = i[ok], j[ok]
+    nxt = np.full(len(allc), -1, dtype=np.int64)
+    prv = np.full(len(allc), -1, dtype=np.int64)
+    nxt[i], prv[j] = j, i
+    return FirstPass(allc, t, starts, nxt, prv, first_pass(frames).radius)
+
+
 def lag_displacements(fp: FirstPass, lag: int, inlier: np.ndarray | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Displacements over ``lag`` frames along the first pass's chains (each start

@@ -252,6 +252,10 @@ class HybridParams(MHTParams):
     top_links: int = _f(
         2, "also keep each detection's this many best-scored successors, whatever their "
         "score", lo=1, hi=1000)
+    first_pass: str = _f(
+        "transformer", "first linking pass the MHT's estimated parameters come from: the "
+        "transformer's mutually best links scoring at least 1/2, or mutual nearest "
+        "neighbours (the MHT's own)", choices=("transformer", "nearest"))
 
     method = "hybrid"
 

@@ -118,7 +118,7 @@ def build_tasks(spec: FigureSpec, *, quick: bool = False, seeds: int | None = No
 
 
 PAPER_FILTER: dict[str, Any] = {"motion_model": "constant-velocity", "velocity_prior": 1.5,
-                "velocity_noise": 0.0}
+                                "velocity_noise": 0.0}
 """The paper's Kalman filter (section III-B): constant velocity, v0 = 1.5 px/frame, no
 velocity noise; the MHT's defaults would choose the model and estimate both."""
 

@@ -170,13 +170,16 @@ def _start(mix: steps.StepMixture | None, autocorr: float) -> dict[str, float]:
 
 
 def estimate_parameters(frames: list[np.ndarray], motion_model: str = "auto",
-                        fixed: dict[str, float] | None = None) -> dict[str, Any]:
+                        fixed: dict[str, float] | None = None,
+                        first: steps.FirstPass | None = None) -> dict[str, Any]:
     """Estimates for every frame's ``(n_t, D)`` detections (empty frames included, in
     order); see the module docstring.  ``motion_model``: the model to fit, or "auto";
-    ``fixed``: parameter values the user gave (held in the fit).  Returns the model, its
-    parameters, the detection rates and the statistics they came from."""
+    ``fixed``: parameter values the user gave (held in the fit); ``first``: another
+    first linking pass than mutual nearest neighbours (:func:`.steps.first_pass_of`).
+    Returns the model, its parameters, the detection rates and the statistics they came
+    from."""
     fixed = dict(fixed or {})
-    fp = steps.first_pass(frames)
+    fp = steps.first_pass(frames) if first is None else first
     v = fp.displacements()
     mix = steps.fit_step_mixture(v, fp.radius)
     inlier = mix.inlier(v) if mix is not None else np.ones(len(v))

@@ -27,6 +27,7 @@ from ...core.fixed import FixedLinks
 from ...core.flops import FlopCounter, measured
 from ...core.params import MHTParams
 from ...core.results import FlopCount, RunControl, TrackingResult
+from ..steps import FirstPass
 from .clusters import Cluster, gate_clusters
 from .detection_level import FA_FLOOR, PD_CAP, Scene, Tuning, node_bytes, run, smooth_track
 from .estimate import MOTION_FIELDS, estimate_parameters, field_of_view
@@ -217,11 +218,13 @@ RATES = ("detection_probability", "clutter_density", "birth_density")
 
 
 def resolve(params: MHTParams, numbers: np.ndarray, coords: list[np.ndarray],
-            rows: list[np.ndarray], control: RunControl | None = None
+            rows: list[np.ndarray], control: RunControl | None = None,
+            first: FirstPass | None = None
             ) -> tuple[MHTParams, dict[str, Any], dict[str, Any]]:
     """``params`` with the motion model ("auto"), every "estimate" (None) field it uses
-    (see :mod:`.estimate`) and the lookback (:mod:`.lookback`) filled in from the data;
-    the values so chosen, and what they came from (empty when nothing was estimated)."""
+    (see :mod:`.estimate`, from the first linking pass ``first`` when given) and the
+    lookback (:mod:`.lookback`) filled in from the data; the values so chosen, and what
+    they came from (empty when nothing was estimated)."""
     model = params.motion_model
     motion = MOTION_FIELDS.get(model, MOTION_FIELDS["switching"])
     missing = [f for f in (*motion, *RATES) if getattr(params, f) is None]
@@ -229,7 +232,7 @@ def resolve(params: MHTParams, numbers: np.ndarray, coords: list[np.ndarray],
     stats: dict[str, Any] = {}
     if model == "auto" or missing:
         fixed = {f: float(getattr(params, f)) for f in motion if getattr(params, f) is not None}
-        est = estimate_parameters(coords, model, fixed)
+        est = estimate_parameters(coords, model, fixed, first)
         chosen = est["motion_model"]
         values = {"motion_model": chosen} if model == "auto" else {}
         values.update({f: float(est[f]) for f in (*MOTION_FIELDS[chosen], *RATES)
