@@ -319,3 +319,14 @@ def test_a_capped_detection_level_run_says_so_and_what_to_do(capsys, tmp_path):
                  "1", "--out", str(tmp_path / "t.csv")]) == 0
     err = capsys.readouterr().err
     assert "warning: MHT not exact" in err and "--memory-budget-mb" in err
+
+
+def test_bad_motion_settings_are_refused_naming_the_parameter():
+    for field, value in (("lookback", "soon"), ("lookback", 0), ("directed_share", 1.5),
+                         ("velocity_noise", -1.0), ("velocity_prior", "fast"),
+                         ("switch_probability", 0.9), ("time_budget_s", 0.0),
+                         ("motion_model", "levy")):
+        with pytest.raises(ParameterError, match=field):
+            MHTParams(**{field: value})
+    p = MHTParams(lookback="estimate", velocity_noise="0.3")
+    assert p.lookback is None and p.velocity_noise == 0.3 and p.label() == "MHT K=auto"

@@ -57,8 +57,8 @@ class MHTParams(_Validated):
         estimate=float)
     switch_probability: float | None = _f(
         None, "switching model: a track leaves a mode of long-run share s with probability "
-        "2 q (1 - s) per frame (q itself at equal shares); estimate: fitted with the noises",
-        lo=1e-6, hi=0.5, estimate=float)
+        "2 q (1 - s) per frame (q itself at equal shares; at most 1/2, so that is at most "
+        "1); estimate: fitted with the noises", lo=1e-6, hi=0.5, estimate=float)
     time_budget_s: float = _f(
         10.0, "what an estimated lookback may cost: the largest K the rule picks is kept "
         "to a predicted run time within this (an explicit lookback is always used)", lo=0.1)
@@ -107,15 +107,6 @@ class MHTParams(_Validated):
         "(bounded, flagged) instead of running out of memory", lo=1.0)
 
     method = "mht"
-
-    def _check(self) -> None:
-        if self.switch_probability is not None and self.directed_share is not None:
-            worst = 2.0 * self.switch_probability * max(self.directed_share,
-                                                        1.0 - self.directed_share)
-            if worst > 1.0:
-                raise ParameterError("switch_probability", f"{self.switch_probability:g} "
-                                     f"with a directed share of {self.directed_share:g} "
-                                     f"leaves a mode with probability {worst:g} > 1")
 
     def label(self) -> str:
         extra = "" if self.mode == "exact" else " exhaustive"
@@ -260,7 +251,6 @@ class HybridParams(MHTParams):
     method = "hybrid"
 
     def _check(self) -> None:
-        super()._check()
         if self.mode != "exact":
             raise ParameterError("mode", "the hybrid prunes the exact search's trees; "
                                  "exhaustive scoring has none: use mode='exact'")
