@@ -7,7 +7,7 @@ estimated (:func:`napari_mpt.trackers.lap.estimate_link_distance`), the memory f
 detection probability P_D the MHT estimates
 (:func:`napari_mpt.trackers.steps.detection_rates`): the fewest frames m for
 which a particle is missed more than m frames in a row with probability
-``(1 - P_D)^(m+1) <= 1 %``.  Every value used is returned in ``info``.
+``(1 - P_D)^(m+1) <= 0.2 %``.  Every value used is returned in ``info``.
 
 ``trackpy.link`` is run in its frame-by-frame form ``trackpy.link_iter`` (the same
 linker, which ``link`` itself loops over), so that a run reports progress and can be
@@ -33,8 +33,11 @@ from .margins import margin_confidence
 from .mht.tracker import frames_of
 from .steps import detection_rates, first_pass
 
-MISS_TAIL = 0.01
-"""The memory covers all but this fraction of a particle's runs of missed frames."""
+MISS_TAIL = 0.002
+"""The memory covers all but this fraction of a particle's runs of missed frames.  At 1 %
+it gave a memory of 1 at P_D = 0.9, where 2 scored 0.011-0.024 higher alpha on the
+receptor and mixture presets (``napari-mpt benchmark ... --sweep trackpy:memory=1,2``,
+docs/guide/which-tracker.md)."""
 MAX_ESTIMATED_MEMORY = 5
 """The estimated memory is capped here: beyond it a vanished particle is better a new
 track than a long bridge (set ``memory`` to go further)."""

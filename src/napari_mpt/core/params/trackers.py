@@ -199,7 +199,7 @@ class TrackpyParams(_Validated):
         "the data as LAP's link distance is estimated (see --max-link-distance)", lo=0.0)
     memory: int | None = _f(
         None, "frames a particle may vanish and still keep its track; estimate: the "
-        "fewest frames m with (1 - P_D)^(m+1) <= 1 %, P_D the detection probability "
+        "fewest frames m with (1 - P_D)^(m+1) <= 0.2 %, P_D the detection probability "
         "estimated as for the MHT (0 when every frame has the same number of detections)",
         lo=0, hi=1000, estimate=int)
     adaptive_stop: float = _f(
