@@ -5,10 +5,11 @@ K; on most data the tracks stop changing after a few frames of hindsight (on the
 challenge's movies K = 8 gained nothing over K = 1 to 3 and cost 30-100 s a movie).  The
 rule, on a sample of the data:
 
-1. *Sample*: :data:`SAMPLE_FRAMES` consecutive frames from the middle of the movie and,
-   where frames hold more than :data:`SAMPLE_PER_FRAME` detections, only those in a
-   centred square (cube) holding about that many: a few thousand detections, so the
-   rule costs a fraction of the run it sets up.
+1. *Sample*: :data:`SAMPLE_FRAMES` consecutive frames from the middle of the movie (a
+   quarter of a shorter one, at least 8) and, where frames hold more than
+   :data:`SAMPLE_PER_FRAME` detections, only those in a centred square (cube) holding
+   about that many: a few thousand detections at most, so the rule costs a fraction of
+   the run it sets up.
 2. *Links that change*: the detection-level MHT (the estimated model, every parameter as
    the run will have it) tracks the sample with K = 1, 2, ...; K is the first whose next
    value changes fewer than :data:`LINK_CHANGE` of the links (detection pairs a track
@@ -54,8 +55,9 @@ def sample(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray]
     """The sample of the module docstring (frame numbers, coordinates and rows per frame)
     and the share of all detections it holds."""
     T = len(coords)
-    a = max(0, (T - SAMPLE_FRAMES) // 2)
-    b = min(T, a + SAMPLE_FRAMES)
+    n = min(SAMPLE_FRAMES, max(8, T // 4))
+    a = max(0, (T - n) // 2)
+    b = min(T, a + n)
     sc, sr = coords[a:b], rows[a:b]
     per_frame = np.mean([len(z) for z in sc]) if sc else 0.0
     if per_frame > SAMPLE_PER_FRAME:
