@@ -67,6 +67,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -152,8 +153,8 @@ class Scene:
         self.flat = (np.concatenate([np.asarray(z, dtype=np.float64).reshape(-1, d)
                                      for z in self.coords]))
         self.flat_rows = np.concatenate([np.asarray(r, dtype=np.int64) for r in self.rows])
-        self.slices = [slice(int(a), int(b)) for a, b in zip(
-            offsets(list(bank.widths))[:-1], offsets(list(bank.widths))[1:], strict=True)]
+        ends = offsets(list(bank.widths)).tolist()   # each mode's slice of a node's state
+        self.slices = [slice(a, b) for a, b in itertools.pairwise(ends)]
         self.table = NodeTable(sum(bank.widths), len(bank.models))
         self.covs = [Covariances(m, self.gate, self.ln_det, self.counter,
                                  self.tuning.cov_key_bits) for m in bank.models]
