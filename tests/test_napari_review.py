@@ -118,6 +118,27 @@ def test_compare_draws_the_disagreement_and_the_queue_takes_every_decision(
     saved = load_session(tmp_path / "review.json")
     assert [d.to_dict() for d in saved.review.done] == [d.to_dict() for d in s.done]
 
+    # re-solve: LAP and the MHT again with the accepted links pinned, the broken forbidden
+    assert review.resolve(), review.message
+    qtbot.waitUntil(lambda: not review.busy, timeout=120_000)
+    pinned = [x for x in viewer.layers
+              if mpt_meta(x).get("kind") == "result" and "pinned" in x.name]
+    assert len(pinned) == 2, review.message
+    right, wrong = set(s.right()), set(s.wrong())
+    for layer in pinned:
+        made = {tuple(x) for x in detection_links(tracks_from_layer(layer)).tolist()}
+        assert not made & wrong, layer.name
+        if layer.name.startswith("LAP"):         # laptrack always makes its pins
+            assert right <= made
+    track = dock(viewer, "Track")
+    assert {x.name for x in pinned} <= set(track.table.value["index"])
+    # every run, the re-solved ones too, is scored against the review
+    assert set(review.estimates.value["index"]) >= {x.name for x in pinned}
+    lap_pinned = review.estimates.value["index"].index(
+        next(x.name for x in pinned if x.name.startswith("LAP")))
+    tp, fp, fn = (int(v) for v in review.estimates.value["data"][lap_pinned][-1].split(" / "))
+    assert (tp, fp, fn) == (len(right), 0, 0)
+
 
 def test_estimated_error_rates_narrow_and_cover_the_truth(viewer, qtbot, tmp_path, run_and_wait):
     points, runs = two_runs(viewer, qtbot, run_and_wait)
@@ -176,7 +197,7 @@ def test_advise_ranks_every_tracker_on_twins_of_the_layer(viewer, qtbot, run_and
     for k, v in {"twins": 1, "max_particles": 10, "max_frames": 6}.items():
         review.advise_form[k].value = v
     assert review.advise(), review.message
-    qtbot.waitUntil(lambda: not review.advising, timeout=180_000)
+    qtbot.waitUntil(lambda: not review.busy, timeout=180_000)
     rows = review.advice.value
     assert sorted(rows["index"]) == sorted(api.TRACKERS), review.message
     values = [float(r[0].split()[0]) for r in rows["data"]]

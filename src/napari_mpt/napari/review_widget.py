@@ -156,15 +156,18 @@ class ReviewWidget(ScrollingContainer):
                                      tooltip="where the review is saved after every "
                                      "decision (and reopened from)")
         self.open_button = PushButton(text="Open session")
+        self.resolve_button = PushButton(text="Re-solve MHT and LAP with my links", tooltip=(
+            "run the compared MHT and LAP runs again with the accepted links pinned and the "
+            "broken ones forbidden; every run is then scored against the review"))
         self.advise_form = ParamForm(AdviseParams, ("twins", "max_particles", "max_frames"))
         self.advise_button = PushButton(text="Advise", tooltip=(
             "which tracker for these spots: simulate look-alike scenes (twins) with a truth, "
             "run every tracker on them, rank them (napari-mpt advise)"))
-        self.advise_cancel = PushButton(text="Cancel", enabled=False)
-        self.advise_progress = ProgressBar(min=0, max=100, value=0, label="advice")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
         self.advice = Table(value={"data": [], "index": [], "columns": list(ADVICE_COLUMNS)})
         self.advice_note = wrap_label(Label(value=""))
-        self._advise_job: Job[Any] | None = None
+        self._job: Job[Any] | None = None
         for table in (self.matrix, self.frames, self.queue, self.estimates, self.advice):
             table.read_only = True
             table.native.setMinimumSize(50, 90)
@@ -176,11 +179,11 @@ class ReviewWidget(ScrollingContainer):
             Container(widgets=[self.input, self.runs, self.run_a, self.run_b]),
             self.compare_button, self.summary, self.matrix, self.frames,
             Container(widgets=[self.mode]), self.estimate_button, self.queue, *edit,
-            self.status, self.estimates, self.show_errors,
+            self.status, self.estimates, self.show_errors, self.resolve_button,
             Container(widgets=[self.session_file]), self.open_button,
-            self.advise_form, Container(widgets=[self.advise_button, self.advise_cancel],
+            self.advise_form, Container(widgets=[self.advise_button, self.cancel_button],
                                         layout="horizontal", labels=False),
-            self.advise_progress, self.advice, self.advice_note])
+            self.progress, self.advice, self.advice_note])
 
         self.session: ReviewSession | None = None
         self.detections: Detections | None = None
@@ -197,7 +200,8 @@ class ReviewWidget(ScrollingContainer):
         self.show_errors.changed.connect(lambda *_: self._draw_review())
         self.open_button.changed.connect(lambda *_: self.open_session())
         self.advise_button.changed.connect(lambda *_: self.advise())
-        self.advise_cancel.changed.connect(self._cancel_advice)
+        self.resolve_button.changed.connect(lambda *_: self.resolve())
+        self.cancel_button.changed.connect(self._cancel_job)
         for method, button in self.buttons.items():
             button.changed.connect(lambda *_, m=method: getattr(self, m)())
         self.queue.native.cellClicked.connect(self._queue_clicked)
@@ -206,7 +210,7 @@ class ReviewWidget(ScrollingContainer):
             self.viewer.bind_key(key, lambda _v, m=method: getattr(self, m)(), overwrite=True)
         self.viewer.mouse_drag_callbacks.append(self._pick)
         self.native.destroyed.connect(self._disconnect)
-        self.native.destroyed.connect(self._cancel_advice)
+        self.native.destroyed.connect(self._cancel_job)
         self._input_changed(self.input.value)
 
     # --- menus ---------------------------------------------------------------------------
@@ -744,14 +748,11 @@ class ReviewWidget(ScrollingContainer):
 
     # --- which tracker: the data twin --------------------------------------------------
     @property
-    def advising(self) -> bool:
-        return self._advise_job is not None and self._advise_job.running
+    def busy(self) -> bool:
+        return self._job is not None and self._job.running
 
     def advise(self) -> bool:
         """Rank every tracker on twins of the input detections, on a worker thread."""
-        if self.advising:
-            self.say("advice is already being computed: wait, or press Cancel", "warning")
-            return False
         try:
             layer = self.input.value
             if layer is None:
@@ -763,34 +764,105 @@ class ReviewWidget(ScrollingContainer):
             return False
         from .. import api
 
-        self._advise_job = Job(lambda control: api.advise(det, params, control),
-                               on_done=self._advised, on_refused=self._advice_refused,
-                               on_progress=self._advice_progress,
-                               on_finished=lambda: setattr(self.advise_cancel, "enabled", False))
-        self.advise_cancel.enabled = True
-        self.advise_progress.value = 0
+        if not self._start(lambda control: api.advise(det, params, control), self._advised):
+            return False
         self.advice_note.value = breakable(f"simulating {params.twins} twin(s) of "
                                            f"{layer.name!r} and running every tracker…")
-        self._advise_job.start()
         return True
 
-    def _cancel_advice(self, *_: Any) -> None:
-        if self._advise_job is not None:
-            self._advise_job.cancel()
+    def _start(self, work: Any, done: Any) -> bool:
+        """Run ``work(control)`` on a worker thread (one at a time), ``done`` after."""
+        if self.busy:
+            self.say("the dock is still working: wait, or press Cancel", "warning")
+            return False
+        self._job = Job(work, on_done=done, on_refused=self._job_refused,
+                        on_progress=self._job_progress,
+                        on_finished=lambda: setattr(self.cancel_button, "enabled", False))
+        self.cancel_button.enabled = True
+        self.progress.value = 0
+        self._job.start()
+        return True
 
-    def _advice_progress(self, done: int, total: int) -> None:
-        self.advise_progress.value = int(100 * done / total) if total else 0
+    def _cancel_job(self, *_: Any) -> None:
+        if self._job is not None:
+            self._job.cancel()
 
-    def _advice_refused(self, error: MPTError) -> None:
-        self.advise_progress.value = 0
+    def _job_progress(self, done: int, total: int) -> None:
+        self.progress.value = int(100 * done / total) if total else 0
+
+    def _job_refused(self, error: MPTError) -> None:
+        self.progress.value = 0
         self.advice_note.value = ""
         if isinstance(error, Cancelled):
-            self.say("advice cancelled", "info")
+            self.say("cancelled: nothing was added", "info")
         else:
             self.say(str(error))
 
+    # --- re-solving with the decisions fixed --------------------------------------------
+    def resolve(self) -> bool:
+        """Run the compared MHT and LAP runs again with the accepted links pinned and the
+        broken ones forbidden; the new runs join the Track widget's table and the
+        comparison, where every run is scored against the review."""
+        from .. import api
+        from ..core.fixed import FixedLinks
+        from .tracking import run_tracking
+
+        session, det, layer = self.session, self.detections, self.input.value
+        if session is None or det is None or layer is None:
+            self.say("compare the runs and review some links first", "warning")
+            return False
+        fixed = FixedLinks(pinned=np.array(session.review.right(), dtype=np.int64),
+                           forbidden=np.array(session.review.wrong(), dtype=np.int64))
+        if not fixed:
+            self.say("no decision yet: accept or break links first (Y, B)", "warning")
+            return False
+        todo = []
+        for run in self.run_layers_chosen():
+            meta = mpt_meta(run)
+            tracker = api.TRACKERS.get(meta.get("method", ""))
+            if tracker is not None and tracker.fixed and "pinned" not in run.name:
+                todo.append(tracker.make(**meta.get("params", {})))
+        if not todo:
+            self.say("no MHT or LAP run among the compared runs: track with one of them "
+                     "first (the others cannot keep links fixed)", "warning")
+            return False
+        truth = self._truth()
+
+        def work(control: Any) -> list[tuple[Any, Any]]:
+            out = []
+            for params in todo:
+                done = run_tracking(det, params, truth, control, fixed)
+                done.result.label = f"{done.result.label} pinned"
+                out.append((done, params))
+            return out
+
+        if not self._start(work, self._resolved):
+            return False
+        self.status.value = breakable(f"re-solving {len(todo)} run(s) with "
+                                      f"{len(fixed.pinned)} links pinned and "
+                                      f"{len(fixed.forbidden)} forbidden…")
+        return True
+
+    def _resolved(self, outs: list[tuple[Any, Any]]) -> None:
+        self.progress.value = 100
+        layer = self.input.value
+        track = self.viewer.window.add_plugin_dock_widget("napari-mpt", "Track")[1]
+        before = {x.name for x in self.run_layers()}
+        notes = []
+        for out, params in outs:
+            track.add_run(out, params, layer)
+            held = out.result.info.get("fixed", {})
+            notes.append(f"{out.result.label}: {held.get('pinned_made', 0)} of "
+                         f"{held.get('pinned', 0)} pinned links made, "
+                         f"{held.get('forbidden_made', 0)} forbidden ones")
+        new = [x for x in self.run_layers() if x.name not in before]
+        self.runs.reset_choices()
+        self.runs.value = [*self.run_layers_chosen(), *new]
+        self.compare()
+        self.status.value = breakable("; ".join(notes))
+
     def _advised(self, advice: Any) -> None:
-        self.advise_progress.value = 100
+        self.progress.value = 100
         rows = [[f"{r.value:.4f} [{r.lo:.4f}, {r.hi:.4f}]",
                  "" if r.p_better is None else f"{100 * r.p_better:.0f} %",
                  f"{r.time_s:.2f} s", r.label] for r in advice.ranking]

@@ -414,9 +414,7 @@ class TrackWidget(ScrollingContainer):
             self._show_readout(None)    # the readout never shows a run other than the named
             self.say(str(exc))
             return False
-        self._pending = {"key": detections_key(layer.data), "params": params,
-                         "detections": detections, "dataset": layer.name,
-                         "source": mpt_meta(layer).get("pair") or layer.name}
+        self._pending = self._pending_for(layer, detections, params)
         self._job = Job(lambda control: run_tracking(detections, params, truth, control),
                         on_done=self._done, on_refused=self._refused,
                         on_progress=self._progress, on_error=self._crashed,
@@ -443,6 +441,23 @@ class TrackWidget(ScrollingContainer):
                 f"{self.transformer.checkpoint.value!r} needs the same number of spots in "
                 f"every frame: choose {ASSOCIATION!r} in the checkpoint menu (command line: "
                 f"--checkpoint {ASSOCIATION}); layer {self.input.value.name!r}")
+
+    def _pending_for(self, layer: Any, detections: Any, params: Any) -> dict[str, Any]:
+        """What a run on ``layer`` needs when it is done."""
+        return {"key": detections_key(layer.data), "params": params,
+                "detections": detections, "dataset": layer.name,
+                "source": dataset_of(layer)}
+
+    def add_run(self, out: JobOutput, params: Any, layer: Any) -> None:
+        """A run made elsewhere on ``layer``'s detections (the Review dock's re-solve with
+        the user's links fixed): its layers and table row, as if run here."""
+        if self.running:        # a run of this widget owns the pending state
+            self.say(f"{out.result.label}: not added while a run is in progress; re-solve "
+                     "again once it is done", "warning")
+            return
+        self._pending = self._pending_for(layer, detections_from_points(layer), params)
+        self._started = time.monotonic()
+        self._done(out)
 
     def cancel(self) -> None:
         if self.running:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..core.data import Detections, Tracks
 from ..core.errors import MPTError
+from ..core.fixed import FixedLinks
 from ..core.results import RunControl, TrackingResult
 from ..evaluation.metrics import LinkScore
 
@@ -46,13 +47,14 @@ def uneven_frames(frame: np.ndarray) -> str | None:
 
 
 def run_tracking(detections: Detections, params: Any, truth: Tracks | None,
-                 control: RunControl) -> JobOutput:
-    """Track, then score against ``truth`` when there is one (both in the worker thread);
-    a tracker's refusal or a cancel raises its ``MPTError``."""
+                 control: RunControl, fixed: FixedLinks | None = None) -> JobOutput:
+    """Track (keeping ``fixed`` links, the Review dock's re-solve), then score against
+    ``truth`` when there is one (both in the worker thread); a tracker's refusal or a
+    cancel raises its ``MPTError``."""
     from .. import api
 
     t0 = time.monotonic()
-    result = api.track(detections, params, control)
+    result = api.track(detections, params, control, fixed)
     t1 = time.monotonic()
     if truth is None:
         return JobOutput(result, track_s=t1 - t0)
