@@ -40,7 +40,9 @@ def scene():
                                              clutter=3, seed=3))
 
 
-def check_meaningful(tracks, truth):
+def check_meaningful(tracks, truth, sure=0.9, unsure=0.5, gap=0.15):
+    """Right links more confident than wrong ones by ``gap`` on average, and links above
+    ``sure`` right more often than links below ``unsure`` by 0.2."""
     conf = np.asarray(tracks.features[CONFIDENCE], dtype=np.float64)
     first = np.r_[True, tracks.track_id[1:] != tracks.track_id[:-1]]
     assert np.isnan(conf[first]).all()
@@ -50,8 +52,8 @@ def check_meaningful(tracks, truth):
     right = np.array([tuple(x) in true for x in detection_links(tracks).tolist()])
     assert 0 < right.mean() < 1
     # right links are more confident, and confident links are more often right
-    assert c[right].mean() > c[~right].mean() + 0.15
-    assert right[c >= 0.9].mean() > right[c < 0.5].mean() + 0.2
+    assert c[right].mean() > c[~right].mean() + gap
+    assert right[c >= sure].mean() > right[c < unsure].mean() + 0.2
 
 
 @pytest.mark.slow
@@ -86,3 +88,37 @@ def test_the_association_transformer_reports_its_association_probability():
     res = api.track(sim.detections, api.TransformerParams(checkpoint="association",
                                                           device="cpu"))
     check_meaningful(res.tracks, sim.truth)
+
+
+@pytest.mark.slow
+def test_the_mht_reports_its_score_margin():
+    sim = scene()
+    # the best hypothesis makes its links: every margin is >= 0, every confidence >= 1/2
+    tracks = api.track(sim.detections, api.MHTParams(lookback=3)).tracks
+    check_meaningful(tracks, sim.truth, sure=0.99, unsure=0.8, gap=0.05)
+
+
+@pytest.mark.slow
+def test_the_mht_margin_is_the_brute_force_margin():
+    """Whole-window MHT on scenes of 5 to 8 detections: each link's confidence is
+    ``1 / (1 + exp(-(S - S')))`` with ``S`` the best hypothesis's score and ``S'`` the best
+    without that link, both by brute-force enumeration."""
+    from test_fixed_links import FixedRules, constrained_best
+    from test_mht_clutter_optimality import _cases, _params, _scene
+
+    from napari_mpt.trackers.mht import track_mht
+
+    checked = 0
+    for n, T, seed, motion, gap in _cases()[:6]:
+        det, _ = _scene(n, T, seed)
+        params = _params(motion, T - 1, gap)
+        tracks = track_mht(det, params).tracks
+        best = constrained_best(FixedRules(det, params, set()), set())
+        conf = np.asarray(tracks.features[CONFIDENCE])
+        for (a, b), v in zip(detection_links(tracks).tolist(),
+                             conf[arriving_vertices(tracks)].tolist(), strict=True):
+            without = constrained_best(FixedRules(det, params, {(a, b)}), set())
+            want = 1.0 / (1.0 + np.exp(-(best - without)))
+            assert v == pytest.approx(want, abs=1e-6), (n, T, seed, a, b)
+            checked += 1
+    assert checked >= 6

@@ -203,3 +203,41 @@ def test_advise_ranks_every_tracker_on_twins_of_the_layer(viewer, qtbot, run_and
     values = [float(r[0].split()[0]) for r in rows["data"]]
     assert values == sorted(values, reverse=True)
     assert review.advice_note.value.startswith("best on the twins: " + rows["index"][0])
+
+
+@pytest.mark.slow
+def test_the_flow_on_the_real_beads(viewer, qtbot, tmp_path):
+    """The shipped crop of trackpy's bulk-water movie (real, no truth): spots detected,
+    LAP and trackpy on them, where they disagree, their confidences, the queue, and error
+    rates that narrow as links are reviewed."""
+    viewer.open_sample("napari-mpt", "bulk_water")
+    detect = dock(viewer, "Detect spots")
+    assert detect.run(), detect.status.value
+    qtbot.waitUntil(lambda: not detect.running, timeout=300_000)
+    spots = next(x for x in viewer.layers if mpt_meta(x).get("kind") == "detections"
+                 or x.name.endswith("spots"))
+    track = dock(viewer, "Track")
+    track.reset_choices()
+    track.input.value = spots
+    for method in ("lap", "trackpy"):
+        track.method.value = method
+        assert track.run(), track.status.value
+        qtbot.waitUntil(lambda: not track.running, timeout=300_000)
+    runs = [x for x in viewer.layers if mpt_meta(x).get("kind") == "result"]
+    for layer in runs:            # each run says how sure it is of each link
+        conf = np.asarray(layer.features["link_confidence"], dtype=float)
+        assert np.isfinite(conf).mean() > 0.5 and np.nanmin(conf) >= 0 and np.nanmax(conf) <= 1
+    review = dock(viewer, "Review")
+    review.input.value = spots
+    review.session_file.value = tmp_path / "beads.json"
+    assert review.estimate_error_rates(), review.message
+    d = disagreement(*(tracks_from_layer(x) for x in runs))
+    assert d.count > 0                        # the two trackers disagree on real beads
+    assert any(mpt_meta(x).get("kind") == "disagreement" for x in viewer.layers)
+    assert review.queue.value["data"]
+    widths = []
+    for _ in range(30):   # a reviewer's verdicts: here every link is called right
+        review.accept()
+        widths.append(review.estimates_now()[0].rate_hi - review.estimates_now()[0].rate_lo)
+    assert widths[-1] < widths[0]
+    assert len(load_session(tmp_path / "beads.json").review) == 30

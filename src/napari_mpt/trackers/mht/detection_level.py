@@ -79,6 +79,7 @@ from scipy.spatial import cKDTree
 
 from ...core.flops import FlopCounter, matmul
 from .kalman import gauss_jordan_inverse
+from .link_margins import window_margins
 from .motion import MotionBank, MotionModel
 from .nodes import END, MISS, Branches, Covariances, NodeTable
 from .select import Options, SelectStats, offsets, select_options
@@ -140,6 +141,9 @@ class Scene:
     # score added to a branch taking a detection (pinned links, :mod:`.fixed`): None, or
     # f(last_row, row) -> array of additions per (branch, detection) pair
     bonus: Any = None
+    # the committed links' score margins (:mod:`.link_margins`), window by window; None:
+    # not asked for
+    margins: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
     smooth: bool = False  # committed nodes keep their covariances (for smoothing)
     tuning: Tuning = Tuning()
 
@@ -503,6 +507,10 @@ def _windows(scene: Scene, K: int, max_branches: int, search_budget: int, memory
         choice, _ = select_options(opts, search_budget, stats,
                                    functools.partial(_select_tick, tick, f0), time_limit)
         chosen = np.where(choice >= 0, sel[opts.start[:-1] + np.maximum(choice, 0)], -1)
+        if scene.margins is not None:
+            scene.margins.append(window_margins(tab, opts, sel, owners, choice, L,
+                                                led.o_track, led.o_root, final,
+                                                search_budget, time_limit))
         L, C = led.decide(tab, L, C, owners, chosen, f0, final)
         info["peak_nodes"] = max(info["peak_nodes"], tab.n)
         L, C = led.compact(tab, L, C)

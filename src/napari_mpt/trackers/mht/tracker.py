@@ -35,6 +35,7 @@ from .exact import ExactSearch, all_permutations, cache_node_bytes
 from .exhaustive import exhaustive_bytes, exhaustive_search
 from .fixed import PIN_BONUS, FixedFilter
 from .kalman import Schedule, kalman_step_flops
+from .link_margins import confidence
 from .lookback import choose_lookback
 from .motion import motion_bank, motion_model
 from .smooth import rts_smooth
@@ -251,7 +252,7 @@ def _sample_run(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.nda
                 params: MHTParams, control: RunControl | None) -> tuple[Tracks, int]:
     """The lookback rule's sample run: tracks and tree nodes made."""
     tracks, _, scene = run_detection_level(numbers, coords, rows, params, FlopCounter(),
-                                           control)
+                                           control, confidence=False)
     return tracks, scene.created
 
 
@@ -369,6 +370,25 @@ def _run_general(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.nd
     return tracks, info
 
 
+def _link_confidence(scene: Scene, tracks: Tracks) -> np.ndarray:
+    """Per vertex, the confidence of the link arriving at it (:mod:`.link_margins`), NaN
+    where a track starts."""
+    out = np.full(len(tracks), np.nan)
+    if not scene.margins:
+        return out
+    a, b, m = (np.concatenate(x) for x in zip(*scene.margins, strict=True))
+    width = int(max(tracks.detection.max(initial=0), b.max(initial=0), a.max(initial=0))) + 1
+    keys = a * width + b
+    order = np.argsort(keys)
+    links = _links(tracks)
+    same = np.flatnonzero(tracks.track_id[1:] == tracks.track_id[:-1]) + 1
+    at = np.searchsorted(keys[order], links[:, 0] * width + links[:, 1])
+    at = np.minimum(at, max(len(keys) - 1, 0))
+    found = keys[order][at] == links[:, 0] * width + links[:, 1] if len(keys) else at < 0
+    out[same[found]] = confidence(m[order][at[found]])
+    return out
+
+
 def _links(tracks: Tracks) -> np.ndarray:
     """The detection rows each track joins, consecutive vertices pairwise."""
     same = tracks.track_id[1:] == tracks.track_id[:-1]
@@ -378,13 +398,16 @@ def _links(tracks: Tracks) -> np.ndarray:
 def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
                         params: MHTParams, counter: FlopCounter, control: RunControl | None,
                         allowed: Any = None, tuning: Tuning | None = None,
-                        bonus: Any = None) -> tuple[Tracks, dict, Scene]:
+                        bonus: Any = None, confidence: bool = True
+                        ) -> tuple[Tracks, dict, Scene]:
     """The detection-level MHT on every frame's coordinates and table rows (``numbers``:
     the frame numbers): its tracks, run statistics and the scene it searched.
 
     ``allowed`` (a candidate filter, see :class:`Scene`) is for the hybrid tracker
-    (:mod:`napari_mpt.trackers.hybrid`), which prunes links with the transformer's scores;
-    everything else is the MHT's own."""
+    (:mod:`napari_mpt.trackers.hybrid`), which prunes links with the transformer's scores,
+    and for forbidden links (:mod:`.fixed`), ``bonus`` for pinned ones; ``confidence``:
+    each link's ``link_confidence`` (:mod:`.link_margins`; off for the lookback rule's
+    sample runs); everything else is the MHT's own."""
     d = coords[0].shape[1] if len(coords[0]) else next(len(z[0]) for z in coords if len(z))
     bank = motion_bank(params, d)
     lo, hi, area = field_of_view(coords)
@@ -396,6 +419,7 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
     lam_0 = max(len(coords[0]) / area - lam_fa, lam_b)
     scene = Scene(bank, coords, rows, lo, hi, area, p_d, lam_fa, lam_b, lam_0,
                   params.max_gap, params.link_gate, counter, allowed=allowed, bonus=bonus,
+                  margins=[] if confidence else None,
                   smooth=params.smooth, tuning=tuning or Tuning())
     assert params.lookback is not None, "resolve() first"
     done, info = run(scene, params.lookback, params.max_branches, params.search_budget,
@@ -425,6 +449,7 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
                     np.asarray(numbers, dtype=np.int64)[fr], P,
                     np.concatenate(rows).astype(np.int64)[at] if len(at) else at,
                     {f"{a}_measured": M[:, k] for k, a in enumerate(axes)})
+    tracks = tracks.with_features(link_confidence=_link_confidence(scene, tracks))
     info.update(tracks=n_tracks, lambda_0=lam_0, area=area,
                 peak_memory_mb=info["peak_nodes"] * node_bytes(bank) / 2**20)
     return tracks, info, scene
