@@ -131,7 +131,7 @@ def test_compare_draws_the_disagreement_and_the_queue_takes_every_decision(
         if layer.name.startswith("LAP"):         # laptrack always makes its pins
             assert right <= made
     track = dock(viewer, "Track")
-    assert {x.name for x in pinned} <= set(track.table.value["index"])
+    assert {mpt_meta(x)["label"] for x in pinned} <= set(track.table.value["index"])
     # every run, the re-solved ones too, is scored against the review
     assert set(review.estimates.value["index"]) >= {x.name for x in pinned}
     lap_pinned = review.estimates.value["index"].index(
