@@ -118,6 +118,10 @@ def test_histogram_line_sets_the_threshold_and_live_preview_follows(viewer, qtbo
     spots = next(lay for lay in viewer.layers if mpt_meta(lay).get("output") == "spots")
     assert spots.features["quality"].min() > high * (1 - 1e-3)
     assert mpt_meta(spots)["settings"]["estimated"] == ["polarity", "spot_sigma"]
+    # a setting the estimate depends on: the preview waits for a new estimate
+    w.form["spot_sigma"].value = "2.0"
+    qtbot.waitUntil(lambda: "press Preview frame" in w.status.value, timeout=10_000)
+    assert w.cache.get(w.image.value, w.form.params()) is None
 
 
 def test_no_spot_adds_no_layer_and_says_so(viewer, qtbot, run_and_wait):

@@ -224,7 +224,10 @@ class DetectWidget(ScrollingContainer):
         except MPTError:
             return
         settings = self.cache.get(layer, params)
-        if settings is not None:
+        if settings is None:
+            self.status.value = ("the movie or a setting the estimate uses changed: press "
+                                 "Preview frame to estimate the settings again")
+        else:
             self._preview_with(layer, movie, params, settings)
 
     # --- the quality histogram -------------------------------------------------------
