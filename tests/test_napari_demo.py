@@ -4,6 +4,7 @@ scene, writes the PNG and prints the table, whose numbers are the core's."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,8 +34,11 @@ def test_demo_without_display_writes_screenshot_and_table(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
 
     sim = api.simulate(api.SimulationParams(frames=60, measurement_noise=5.0, seed=7))
-    res = api.track(sim.detections, api.MHTParams(lookback=8, process_noise=1.5,
-                                                  measurement_noise=5.0))  # known priors
+    from napari_mpt.core.params import PAPER_FILTER, known_priors
+
+    # the paper's Fig. 2(a) MHT, as the demo runs it
+    res = api.track(sim.detections, api.MHTParams(lookback=8, **known_priors(sim.params),
+                                                  **PAPER_FILTER))
     score = api.evaluate(res.tracks, sim.truth)
     assert score.fp + score.fn > 0, "the demo scene should show link errors"
     row = next(line for line in out.stdout.splitlines() if line.startswith("MHT K=8"))
@@ -83,11 +87,14 @@ def test_demo_movie_runs_the_pipeline_and_prints_the_cores_numbers(tmp_path):
     if "association" in checkpoint_names():
         runs["association"] = api.TransformerParams(checkpoint="association", device="cpu")
     lines = out.stdout.splitlines()
+    # columns are two or more spaces apart (a header or a cell has single spaces at most)
+    header = re.split(r"\s{2,}", next(line for line in lines if line.startswith("run ")).strip())
     for label, params in runs.items():
         score = api.evaluate(api.track(spots, params).tracks, sim.truth)
         row = next(line for line in lines if line.startswith(label + "  "))
-        cells = row[len(label):].split()
-        assert cells[0] == f"{score.jaccard:.4f}"
-        assert cells[4:7] == [str(score.tp), str(score.fp), str(score.fn)]
+        cells = dict(zip(header, re.split(r"\s{2,}", row.strip()), strict=False))
+        assert cells["JC"] == f"{score.jaccard:.4f}"
+        assert [cells["TP"], cells["FP"], cells["FN"]] == [str(score.tp), str(score.fp),
+                                                           str(score.fn)]
     img = imread(png)[..., :3]
     assert img.shape[:2] == (800, 1200)

@@ -979,3 +979,18 @@ def test_association_checkpoint_is_described_and_its_kind_shown(viewer, qtbot, r
     run_and_wait(track)
     row = dict(zip(track.table.column_headers, track.table.data.to_list()[-1], strict=True))
     assert row["method"] == "transformer (association)"
+
+
+def test_a_form_keeps_the_fields_it_does_not_show(qtbot):
+    """The Track widget's MHT form shows no velocity noise: parameters given to the form
+    (the demo's paper filter, velocity noise 0) come back from it unchanged."""
+    from napari_mpt.core.params import PAPER_FILTER
+    from napari_mpt.napari.controls import ParamForm
+
+    form = ParamForm(MHTParams, ("lookback", "process_noise", "velocity_prior"))
+    given = MHTParams(lookback=3, process_noise=1.5, **PAPER_FILTER)
+    form.set_params(given)
+    assert form.params() == given
+    assert form["velocity_prior"].value == "1.5"
+    form.set_params(MHTParams())
+    assert form.params() == MHTParams()

@@ -72,7 +72,8 @@ class ParamForm(Container):
 
     ``labels`` renames controls (e.g. ``eta'``), ``sliders`` lists int fields shown as
     sliders and ``maxima`` caps a control's range below the model's (the model still
-    validates).  Fields not shown keep their defaults or the values in ``fixed``.
+    validates).  Fields not shown keep their defaults, the values the last
+    :meth:`set_params` gave them, or the values in ``fixed``.
     """
 
     def __init__(self, cls: type, names: tuple[str, ...] | None = None, *,
@@ -86,6 +87,7 @@ class ParamForm(Container):
         widgets = [control_for(self._fields[n], labels.get(n), n in sliders, maxima.get(n))
                    for n in shown]
         super().__init__(widgets=widgets, **kwargs)
+        self._hidden: dict[str, Any] = {}
 
     def values(self) -> dict[str, Any]:
         """Control values converted to the field types (tuples parsed from text)."""
@@ -106,11 +108,17 @@ class ParamForm(Container):
 
     def params(self, **fixed: Any):
         """The validated parameter object; raises :class:`ParameterError` naming the field."""
-        return self.param_cls(**{**self.values(), **fixed})
+        return self.param_cls(**{**self._hidden, **self.values(), **fixed})
 
     def set_params(self, params: Any) -> None:
+        shown = {w.name for w in self}
+        self._hidden = {name: getattr(params, name) for name in self._fields
+                        if name not in shown and hasattr(params, name)}
         for w in self:
             value = getattr(params, w.name)
-            if value is None and self._fields[w.name].metadata.get("estimate") is not None:
-                value = ESTIMATE
+            if self._fields[w.name].metadata.get("estimate") is not None and not isinstance(
+                    value, (bool, tuple)):
+                # a text field: a number as its text (magicgui shows a falsy 0.0 as empty,
+                # which reads back as "estimate")
+                value = ESTIMATE if value is None else f"{value:.12g}"
             w.value = _tuple_text(value) if isinstance(value, tuple) else value

@@ -136,6 +136,7 @@ def scene_for(args: argparse.Namespace) -> tuple[Any, list[str]]:
     from functools import partial
 
     from ..core.params import (
+        PAPER_FILTER,
         DetectParams,
         LAPParams,
         MHTParams,
@@ -173,8 +174,8 @@ def scene_for(args: argparse.Namespace) -> tuple[Any, list[str]]:
     else:
         from .scene import build_scene
 
-        # known priors, as in the paper's Fig. 2(a): eta' = mu, nu' = sigma
-        mht = MHTParams(lookback=args.lookback or 8, **known_priors(sim))
+        # the paper's Fig. 2(a) MHT: known priors (eta' = mu, nu' = sigma) and its filter
+        mht = MHTParams(lookback=args.lookback or 8, **known_priors(sim), **PAPER_FILTER)
         build = partial(build_scene, sim, mht, transformer)
     return build, notes
 

@@ -17,6 +17,7 @@ from .trackers import (
     DEVICES,
     MHT_MODES,
     MOTION_MODELS,
+    PAPER_FILTER,
     PRIOR_FLOOR,
     HybridParams,
     LAPParams,
@@ -29,7 +30,7 @@ from .trackers import (
 )
 from .training import AssociationTrainParams, TrainParams
 
-__all__ = ["DEVICES", "ESTIMATE", "MHT_MODES", "MOTION_MODELS", "PRIOR_FLOOR", "SIM_MOTIONS",
+__all__ = ["DEVICES", "ESTIMATE", "MHT_MODES", "MOTION_MODELS", "PAPER_FILTER", "PRIOR_FLOOR", "SIM_MOTIONS",
            "TRACKER_METHODS", "AdviseParams", "AssociationTrainParams", "DetectParams",
            "HybridParams", "LAPParams", "MHTParams",
            "MovieParams", "Priors", "SimulationParams", "StatsParams", "TrackerParams",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from ..errors import ParameterError
 from .base import _f, _Validated
@@ -154,6 +154,13 @@ def known_priors(sim: SimulationParams) -> Priors:
             "detection_probability": max(sim.detection_probability, 1e-6),
             "clutter_density": sim.clutter / volume,
             "birth_density": sim.birth_rate / volume}
+
+
+PAPER_FILTER: dict[str, Any] = {"motion_model": "constant-velocity", "velocity_prior": 1.5,
+                                "velocity_noise": 0.0}
+"""The paper's Kalman filter (section III-B): constant velocity, v0 = 1.5 px/frame, no
+velocity noise; the MHT's defaults would choose the model and estimate both.  With
+:func:`known_priors` it is the paper's Fig. 2(a) MHT."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ...core.params import PRIOR_FLOOR
+from ...core.params import PAPER_FILTER, PRIOR_FLOOR
 from .figures import Curve, FigureSpec, resolve
 from .models import ModelSpec, model_for, seed_of
 
@@ -117,10 +117,6 @@ def build_tasks(spec: FigureSpec, *, quick: bool = False, seeds: int | None = No
             for s in range(min(n, c.max_seeds or n))]
 
 
-PAPER_FILTER: dict[str, Any] = {"motion_model": "constant-velocity", "velocity_prior": 1.5,
-                                "velocity_noise": 0.0}
-"""The paper's Kalman filter (section III-B): constant velocity, v0 = 1.5 px/frame, no
-velocity noise; the MHT's defaults would choose the model and estimate both."""
 
 
 def run_task(task: Task, checkpoint: Any = None) -> dict[str, Any]:
