@@ -285,6 +285,35 @@ def detect_real(viewer: Any) -> Pictures:
     return pictures
 
 
+# --- trust without a truth (docs/guide/trust.md) -------------------------------------------
+@shot("review", caption="The Review dock on the real beads (trackpy's bulk-water crop): LAP "
+      "and trackpy on the detected spots; where they disagree (gold: a link only LAP makes, "
+      "violet: only trackpy), the pairwise disagreement and the count per frame; the queue, "
+      "disputed and least confident links first, with the link under review in white and "
+      "its alternatives in orange")
+def review(viewer: Any) -> None:
+    viewer.open_sample("napari-mpt", "bulk_water")
+    detect = dock(viewer, "Detect spots")
+    run(detect)
+    track = dock(viewer, "Track")
+    track.reset_choices()
+    for method in ("lap", "trackpy"):
+        track.method.value = method
+        run(track)
+    panel = dock(viewer, "Review")
+    panel.reset_choices()
+    panel.session_file.value = Path(tempfile.mkdtemp()) / "review.json"
+    if not panel.compare():
+        raise RuntimeError(panel.message)
+    scene = getattr(viewer, "scene", None)
+    camera = scene.camera if scene is not None else viewer.camera
+    camera.zoom *= 6.0
+    front(panel)
+    panel.scroll_area.verticalScrollBar().setValue(
+        panel.summary.native.mapTo(panel.body.native, panel.summary.native.rect().topLeft()).y())
+    pump(1.0)
+
+
 # --- the machinery ------------------------------------------------------------------------
 def window(viewer: Any) -> Any:
     """The whole window (canvas and docks) as it shows now, without notifications."""

@@ -133,9 +133,10 @@ def test_compare_draws_the_disagreement_and_the_queue_takes_every_decision(
     track = dock(viewer, "Track")
     assert {mpt_meta(x)["label"] for x in pinned} <= set(track.table.value["index"])
     # every run, the re-solved ones too, is scored against the review
-    assert set(review.estimates.value["index"]) >= {x.name for x in pinned}
-    lap_pinned = review.estimates.value["index"].index(
-        next(x.name for x in pinned if x.name.startswith("LAP")))
+    shown = [row.split(": ", 1)[1] for row in review.estimates.value["index"]]
+    assert set(shown) >= {mpt_meta(x)["label"] for x in pinned}
+    lap_pinned = shown.index(next(mpt_meta(x)["label"] for x in pinned
+                                  if x.name.startswith("LAP")))
     tp, fp, fn = (int(v) for v in review.estimates.value["data"][lap_pinned][-1].split(" / "))
     assert (tp, fp, fn) == (len(right), 0, 0)
 

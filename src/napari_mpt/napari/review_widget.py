@@ -97,15 +97,16 @@ if TYPE_CHECKING:
 KEYS = {"y": "accept", "b": "break_link", "a": "relink", "s": "swap", "z": "undo",
         "r": "redo", "n": "next", "p": "previous"}
 ADVICE_COLUMNS = ("association JC [95 %]", "beats the next", "time per twin", "settings")
+LINE_WIDTH = 1.0         # px of the data: the link under review and its alternatives
 QUEUE_ROWS = 60          # rows of the queue shown from the current link on
 QUEUE_COLUMNS = ("frame", "link", "made by", "confidence", "verdict")
 ESTIMATE_COLUMNS = ("error rate [95 %]", "wrong links [95 %]", "JC vs union [95 %]",
                     "reviewed", "links", "TP / FP / FN reviewed")
 TRUST_KINDS = ("disagreement", "contested", "reviewed", "review_link", "review_errors")
 VERDICT_TEXT = {1: "right", 0: "wrong", -1: ""}
-LEGEND = ("disagreement: gold = link only {a} makes, violet = link only {b} makes\n"
-          "reviewed: green = right, red = wrong; white = link under review, orange = its "
-          "alternatives, cyan = picked spot")
+LEGEND = ("gold = link only {a} makes\nviolet = link only {b} makes\n"
+          "white = link under review, orange = its alternatives, cyan = picked spot\n"
+          "reviewed: green = right, red = wrong")
 
 
 def percent(x: float) -> str:
@@ -188,7 +189,8 @@ class ReviewWidget(ScrollingContainer):
         self.session: ReviewSession | None = None
         self.detections: Detections | None = None
         self.tracks: list[Tracks] = []
-        self.run_names: list[str] = []
+        self.run_names: list[str] = []     # the runs' layers
+        self.run_labels: list[str] = []    # "A: LAP d=auto gap=1", as the tables show them
         self.confidence = np.zeros(0)
         self.position = 0
         self._queue_offset = 0
@@ -301,6 +303,8 @@ class ReviewWidget(ScrollingContainer):
         session.mode = self.mode.value
         self.session, self.detections, self.tracks = session, det, tracks
         self.run_names = [x.name for x in chosen]
+        self.run_labels = [f"{chr(65 + k)}: {mpt_meta(x).get('label') or x.name}"
+                           for k, x in enumerate(chosen)]
         self.confidence = link_confidence(session.support, tracks)
         self._draw_comparison(layer, chosen)
         self.position = self._first_open(0)
@@ -346,7 +350,8 @@ class ReviewWidget(ScrollingContainer):
         ia, ib = chosen.index(a), chosen.index(b)
         m = disagreement_matrix(self.tracks)
         self.matrix.value = {"data": [[percent(v) for v in row] for row in m],
-                             "index": self.run_names, "columns": self.run_names}
+                             "index": self.run_labels,
+                             "columns": [x[0] for x in self.run_labels]}
         self.matrix.native.setToolTip("share of the links either run makes that only one "
                                       "of them makes (0 %: the same links)")
         if ia != ib:
@@ -356,14 +361,16 @@ class ReviewWidget(ScrollingContainer):
             busy = np.flatnonzero(per.sum(axis=1))
             self.frames.value = {"data": per[busy].tolist(),
                                  "index": [str(f) for f in busy],
-                                 "columns": [f"only {a.name}", f"only {b.name}"]}
-            self._put("disagreement", f"{a.name} vs {b.name} disagreement", source,
+                                 "columns": [f"only {self.run_labels[ia][0]}",
+                                             f"only {self.run_labels[ib][0]}"]}
+            na, nb = self.run_labels[ia][3:], self.run_labels[ib][3:]
+            self._put("disagreement", f"{na} vs {nb} disagreement", source,
                       *disagreement_data(d, det), color_by="side", colormap=DISAGREEMENT_MAP)
             self.summary.value = breakable(
-                f"{a.name} and {b.name} disagree on {d.count} links ({percent(d.share)} of "
-                f"the links either makes): {len(d.only_a)} only {a.name} makes, "
-                f"{len(d.only_b)} only {b.name} makes")
-            self._legend(a.name, b.name)
+                f"{self.run_labels[ia]} and {self.run_labels[ib]} disagree on {d.count} "
+                f"links ({percent(d.share)} of the links either makes): {len(d.only_a)} "
+                f"only {na} makes, {len(d.only_b)} only {nb} makes")
+            self._legend(na, nb)
         if len(chosen) >= 3:
             self._put("contested", "links the runs do not all make", source,
                       *contested_data(support, det), color_by="share",
@@ -402,7 +409,19 @@ class ReviewWidget(ScrollingContainer):
             data, features=features, name=name, metadata={KEY: {"kind": kind, "source": source}},
             colormaps_dict={**colormaps(), **error_colormaps()}, tail_width=5, tail_length=3,
             head_length=0, blending="translucent_no_depth",
-            axis_labels=axis_labels(data.shape[1] - 2), **kwargs)
+            axis_labels=axis_labels(data.shape[1] - 2), **self._placement(), **kwargs)
+
+    def _placement(self) -> dict[str, Any]:
+        """The input layer's scale and translate (a movie's calibration: µm, s), so that
+        the trust layers lie on its spots."""
+        layer = self.input.value
+        if layer is None:
+            return {}
+        return {"scale": tuple(layer.scale), "translate": tuple(layer.translate)}
+
+    def _world(self, frame: int, coords: np.ndarray) -> np.ndarray:
+        """The input layer's data point ``(frame, *coords)`` in world coordinates."""
+        return np.asarray(self.input.value.data_to_world(np.r_[frame, coords]), dtype=float)
 
     # --- the queue -----------------------------------------------------------------------
     @property
@@ -459,7 +478,7 @@ class ReviewWidget(ScrollingContainer):
         data = []
         for i, v in zip(rows.tolist(), known.tolist(), strict=True):
             a, b = support.links[i]
-            made = ", ".join(lab for lab, m in zip(self.run_names, support.made_by[i], strict=True)
+            made = ", ".join(lab[0] for lab, m in zip(self.run_labels, support.made_by[i], strict=True)
                              if m)
             c = self.confidence[i]
             data.append([f"{det.frame[a]}→{det.frame[b]}", f"{a}→{b}", made,
@@ -481,10 +500,10 @@ class ReviewWidget(ScrollingContainer):
 
     def _set_frame(self, frame: int) -> None:
         layer = self.input.value
-        if layer is None:
+        if layer is None or self.detections is None:
             return
         axis = self.viewer.dims.ndim - layer.ndim
-        self.viewer.dims.set_point(axis, frame)
+        self.viewer.dims.set_point(axis, self._world(frame, self.detections.coords[0])[0])
 
     def go(self, position: int | None = None) -> None:
         """Show the link at ``position`` of the queue: time slider and camera on it, the
@@ -499,7 +518,7 @@ class ReviewWidget(ScrollingContainer):
         det = self.detections
         a, b = link
         self._set_frame(int(det.frame[b]))
-        mid = (det.coords[a] + det.coords[b]) / 2
+        mid = self._world(int(det.frame[b]), (det.coords[a] + det.coords[b]) / 2)
         shown = self.viewer.dims.ndisplay
         scene = getattr(self.viewer, "scene", None)          # napari >= 0.9
         camera = scene.camera if scene is not None else self.viewer.camera
@@ -529,16 +548,18 @@ class ReviewWidget(ScrollingContainer):
             layer = self.viewer.add_shapes(
                 name="link under review", ndim=det.ndim + 1, face_color="transparent",
                 metadata={KEY: {"kind": "review_link", "source": source}},
-                axis_labels=axis_labels(det.ndim))
+                axis_labels=axis_labels(det.ndim), **self._placement())
         layer.data = []
-        layer.add(shapes, shape_type=types, edge_color=colors, edge_width=0.6,
+        layer.add(shapes, shape_type=types, edge_color=colors, edge_width=LINE_WIDTH,
                   face_color="transparent")
         layer.editable = False
         # the viewer's keys (Y, B, A, ...) reach the review only when the selected layer
-        # has none of its own: select the reviewed layer (a Tracks layer)
-        reviewed = self._layer("reviewed", source)
-        if reviewed is not None:
-            self.viewer.layers.selection.active = reviewed
+        # has none of its own (a Points or Shapes layer takes A, S, Z, P): select a Tracks
+        # layer of the review
+        quiet = [self._layer(k, source) for k in ("reviewed", "disagreement", "contested")]
+        quiet = [x for x in quiet if x is not None] or self.run_layers_chosen()
+        if quiet:
+            self.viewer.layers.selection.active = quiet[0]
 
     def _pick(self, viewer: Any, event: Any) -> Any:
         """A click (not a drag) on the canvas picks the nearest spot of the frame shown."""
@@ -553,16 +574,16 @@ class ReviewWidget(ScrollingContainer):
             self.pick_at(np.asarray(event.position, dtype=np.float64))
 
     def pick_at(self, position: np.ndarray) -> int | None:
-        """Pick the spot nearest to viewer ``position`` in the frame shown."""
+        """Pick the spot nearest to the world ``position`` (a click: the time slider's and
+        the canvas's coordinates) in its frame."""
         det, layer = self.detections, self.input.value
         if det is None or layer is None:
             return None
-        axis = self.viewer.dims.ndim - layer.ndim
-        frame = round(float(self.viewer.dims.point[axis]))
-        rows = np.flatnonzero(det.frame == frame)
+        point = np.asarray(layer.world_to_data(position[-layer.ndim:]), dtype=float)
+        rows = np.flatnonzero(det.frame == round(point[0]))
         if not len(rows):
             return None
-        spatial = position[-det.ndim:]
+        spatial = point[-det.ndim:]
         self.picked = int(rows[np.argmin(((det.coords[rows] - spatial) ** 2).sum(axis=1))])
         self._highlight()
         return self.picked
@@ -669,7 +690,7 @@ class ReviewWidget(ScrollingContainer):
         rows = [[interval(e, "rate"), interval(e, "wrong", lambda v: f"{v:.0f}"),
                  interval(e, "jaccard", lambda v: f"{v:.3f}"), str(e.reviewed), str(e.links),
                  f"{s.tp} / {s.fp} / {s.fn}"] for e, s in zip(est, scores, strict=True)]
-        self.estimates.value = {"data": rows, "index": self.run_names,
+        self.estimates.value = {"data": rows, "index": self.run_labels,
                                 "columns": list(ESTIMATE_COLUMNS)}
         self.estimates.native.resizeColumnsToContents()
         self.estimates.native.setToolTip(

@@ -446,7 +446,7 @@ class TrackWidget(ScrollingContainer):
         """What a run on ``layer`` needs when it is done."""
         return {"key": detections_key(layer.data), "params": params,
                 "detections": detections, "dataset": layer.name,
-                "source": dataset_of(layer)}
+                "source": dataset_of(layer), "layer": layer}
 
     def add_run(self, out: JobOutput, params: Any, layer: Any) -> None:
         """A run made elsewhere on ``layer``'s detections (the Review dock's re-solve with
@@ -554,10 +554,14 @@ class TrackWidget(ScrollingContainer):
         meta = {KEY: {"kind": kind, "label": label, "source": source, "dataset": dataset,
                       "method": self._pending["params"].method,    # for the Review dock
                       "params": self._pending["params"].to_dict()}}
+        spots = self._pending.get("layer")    # its calibration: the tracks on the spots
+        place = ({"scale": tuple(spots.scale), "translate": tuple(spots.translate)}
+                 if spots is not None and spots.ndim == data.shape[1] - 1 else {})
         return self.viewer.add_tracks(data, features=features, metadata=meta,
                                       name=output_name(kind, label, dataset),
                                       colormaps_dict=error_colormaps(),
-                                      axis_labels=axis_labels(data.shape[1] - 2), **kwargs)
+                                      axis_labels=axis_labels(data.shape[1] - 2),
+                                      **place, **kwargs)
 
     def _relabel(self, old: str, new: str, source: str) -> None:
         """The layers of run ``old`` become run ``new``'s (the user chose "replace")."""
