@@ -11,7 +11,7 @@ seed)``) are tracked by
 * ``association``: the shipped association transformer alone (scores + per-frame LAP);
 * ``MHT``: the detection-level MHT with lookback K and the simulation's own priors, run as
   the hybrid with ``min_score = 0`` (no transformer, every gated link: the same tracks as
-  ``--method mht``, proved in ``tests/test_hybrid.py``; run this way for its node count);
+  ``--method mht``, proved in ``tests/trackers/test_hybrid.py``; run this way for its node count);
 * ``hybrid s/t``: the same MHT with links kept when their transformer score is >= s or
   among the detection's t best (``HybridParams(min_score=s, top_links=t)``).
 

@@ -16,7 +16,7 @@ nproc
 for step in "$@"; do
   case $step in
     tests)
-      python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$OUT/tests.txt" ;;
+      python3 -m pytest -q -p no:cacheprovider tests/trackers/transformer/test_cuda.py 2>&1 | tee "$OUT/tests.txt" ;;
     timings)
       { python3 - <<'PY'
 import sys, torch

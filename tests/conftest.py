@@ -1,27 +1,11 @@
-"""Shared fixtures: one torch thread; the GUI tests' viewer, its shown variant at the two
-window sizes a user has, and running a dock widget's job to its end."""
+"""Fixtures every folder's tests may use: the shared real data.  Each folder's own
+fixtures live in its conftest.py (the viewers in napari/, the torch thread in
+trackers/transformer/); tests/ itself is on the import path (pyproject.toml), so the
+helper modules here (``mht_cases``, ``viewer_checks``) import from any folder."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-
-SIZES = {"default": None, "1400x880": (1400, 880)}
-"""The window sizes the GUI is checked at: napari's own default (on the 1600 x 1000
-screen pytest-xvfb makes, see pyproject.toml) and a laptop's 1400 x 880."""
-
-
-@pytest.fixture
-def one_torch_thread():
-    """The machine's cores are shared: one torch thread avoids oversubscription stalls."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture
@@ -37,31 +21,3 @@ def realdata():
         if path.is_dir():
             return path
     pytest.skip("the shared real data (../shared/realdata) is not here")
-
-
-@pytest.fixture
-def viewer(make_napari_viewer):
-    """A napari viewer, not shown (enough where nothing is measured on screen)."""
-    return make_napari_viewer()
-
-
-@pytest.fixture(params=list(SIZES))
-def shown_viewer(request, make_napari_viewer, qtbot):
-    """A napari viewer shown on the Xvfb screen, at each size of :data:`SIZES`."""
-    viewer = make_napari_viewer(show=True)
-    size = SIZES[request.param]
-    if size is not None:
-        viewer.window.resize(*size)
-    qtbot.wait(50)
-    return viewer
-
-
-@pytest.fixture
-def run_and_wait(qtbot) -> Callable[..., None]:
-    """Press a dock widget's Run (its ``run()``) and wait until its job has ended."""
-
-    def run(widget: Any, timeout_ms: int = 60_000) -> None:
-        assert widget.run(), widget.status.value
-        qtbot.waitUntil(lambda: not widget.running, timeout=timeout_ms)
-
-    return run

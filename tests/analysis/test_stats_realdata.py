@@ -5,9 +5,8 @@ about 3 um over these 5 s."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from datafiles import BULK_WATER_CROP
 
 from napari_mpt import api
 from napari_mpt.analysis.stats import physical_units
@@ -15,7 +14,7 @@ from napari_mpt.core.params import DetectParams, MHTParams, StatsParams
 from napari_mpt.detection.detect import detect
 from napari_mpt.io import read_movie
 
-SAMPLE = Path(__file__).resolve().parents[1] / "src" / "napari_mpt" / "sample_data" / "bulk_water_crop.tif"
+SAMPLE = BULK_WATER_CROP
 
 
 @pytest.mark.slow

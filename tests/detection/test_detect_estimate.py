@@ -3,10 +3,9 @@ known truth and on the shipped crop of trackpy's bulk-water movie."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from datafiles import BULK_WATER_CROP
 from scipy.ndimage import gaussian_filter
 
 from napari_mpt.core.params import DetectParams, MovieParams
@@ -16,7 +15,7 @@ from napari_mpt.evaluation.detections import evaluate_detections
 from napari_mpt.io import read_movie
 from napari_mpt.simulation.movie import render_movie
 
-SAMPLE = Path(__file__).resolve().parents[1] / "src" / "napari_mpt" / "sample_data" / "bulk_water_crop.tif"
+SAMPLE = BULK_WATER_CROP
 
 
 def spots_movie(frames=6, n=60, size=128, snr=7.0, sigma=1.3, seed=5):

@@ -9,11 +9,10 @@ so must ``--method lap``.  The tables are laptrack's test data, shipped under
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from datafiles import TRACKMATE
 
 from napari_mpt.core.data import Detections
 from napari_mpt.core.params import DetectParams, LAPParams
@@ -21,7 +20,7 @@ from napari_mpt.detection.detect import detect
 from napari_mpt.io import read_movie
 from napari_mpt.trackers.lap import track_lap
 
-DATA = Path(__file__).parent / "data" / "trackmate"
+DATA = TRACKMATE
 
 
 def trackmate_spots() -> pd.DataFrame:

@@ -81,7 +81,7 @@ def test_clean_samples_give_todays_numbers(name):
     from napari_mpt import api
     from napari_mpt.io import read_detections, read_tracks
 
-    data = Path(__file__).parents[1] / "sample_data"
+    data = Path(__file__).resolve().parents[2] / "sample_data"
     truth = read_tracks(data / f"{name}_truth.csv")
     tracks = api.track(read_detections(data / f"{name}_detections.csv"),
                        api.MHTParams(lookback=4, process_noise=1.5,  # today's priors

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datafiles import TRACKMATE
 
 from napari_mpt import api
 from napari_mpt.cli import main
@@ -18,7 +19,7 @@ from napari_mpt.io import read_tracks, write_detections, write_movie
 
 pytest.importorskip("dask.distributed")
 pytest.importorskip("trackpy")
-TRACKMATE = Path(__file__).parent / "data" / "trackmate" / "trackmate_tracks_with_gap_closing.xml"
+TRACKMATE_XML = TRACKMATE / "trackmate_tracks_with_gap_closing.xml"
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -36,7 +37,7 @@ def inputs(tmp_path):
                                                 detection_probability=0.9, seed=seed))
         write_detections(folder / f"cell{seed}.csv", sim.detections)
         sims[f"cell{seed}"] = sim
-    (folder / "cell1.trackmate.xml").write_bytes(TRACKMATE.read_bytes())
+    (folder / "cell1.trackmate.xml").write_bytes(TRACKMATE_XML.read_bytes())
     (folder / "notes.txt").write_text("not an input")
     return folder, sims
 

@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from datafiles import TRACKMATE
 
 from napari_mpt import api
 from napari_mpt.cli import main
@@ -24,7 +25,7 @@ from napari_mpt.io import (
 )
 from napari_mpt.io.graphs import track_links
 
-REFERENCE = Path(__file__).parent / "data" / "trackmate" / "trackmate_tracks_with_gap_closing.xml"
+REFERENCE = TRACKMATE / "trackmate_tracks_with_gap_closing.xml"
 
 
 def same_table(a, b) -> None:

@@ -4,8 +4,6 @@ written; trackpy in the Track widget's method menu."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,6 +12,7 @@ pytest.importorskip("pytestqt")
 pytest.importorskip("geff")
 
 import geff
+from datafiles import TRACKMATE
 from napari.layers import Points, Tracks
 from viewer_checks import dock, run_layer
 
@@ -24,7 +23,7 @@ from napari_mpt.io import read_geff, read_trackmate_xml, write_geff
 from napari_mpt.napari.layers import detections_from_points
 
 pytestmark = pytest.mark.gui
-REFERENCE = Path(__file__).parent / "data" / "trackmate" / "trackmate_tracks_with_gap_closing.xml"
+REFERENCE = TRACKMATE / "trackmate_tracks_with_gap_closing.xml"
 CAL = Calibration((0.16, 0.16), 0.05, "micrometer", "second")
 
 

@@ -13,6 +13,7 @@ from mht_cases import scene
 
 pytest.importorskip("napari")
 
+from datafiles import ROOT
 from napari.layers import Points, Tracks
 
 from napari_mpt import api
@@ -32,8 +33,6 @@ from napari_mpt.napari.runs import (
 )
 from napari_mpt.napari.sample_data import EXAMPLES, SAMPLE_DIR, brownian_pair, example
 from napari_mpt.napari.writer import write_tracks_layer
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _sim(**kw):

@@ -994,3 +994,53 @@ def test_a_form_keeps_the_fields_it_does_not_show(qtbot):
     assert form["velocity_prior"].value == "1.5"
     form.set_params(MHTParams())
     assert form.params() == MHTParams()
+
+
+def test_simulate_widget_preset_fills_the_form_and_simulates(make_napari_viewer, run_and_wait):
+    from napari_mpt.simulation.presets import preset_params
+    from napari_mpt.simulation.simulate import simulate
+
+    viewer = make_napari_viewer()
+    w = viewer.window.add_plugin_dock_widget("napari-mpt", "Simulate")[1]
+    w.preset.value = "microtubule-low"
+    w.form["frames"].value = 10                    # an edit on top of the preset
+    assert w.params() == preset_params("microtubule-low", frames=10)
+    run_and_wait(w)
+    points, truth = w.layers
+    sim = simulate(preset_params("microtubule-low", frames=10))
+    np.testing.assert_allclose(points.data[:, 1:], sim.detections.coords)
+    np.testing.assert_array_equal(truth.features["detection"], sim.truth.detection)
+    w.preset.value = "(none)"
+    assert w.params() == SimulationParams()
+
+
+def test_track_widget_runs_the_hybrid(make_napari_viewer, qtbot, run_and_wait):
+    from napari_mpt.core.params import HybridParams
+    from napari_mpt.napari.layers import detections_from_points
+    from napari_mpt.napari.track_widget import HYBRID
+
+    viewer = make_napari_viewer()
+    sim = dock(viewer, "Simulate")
+    for k, v in {"particles": 20, "frames": 12, "field_of_view": 64.0,
+                 "detection_probability": 0.9, "clutter": 1.0, "seed": 2}.items():
+        sim.form[k].value = v
+    run_and_wait(sim)
+    points, _truth = sim.layers
+    track = dock(viewer, "Track")
+    track.method.value = HYBRID
+    assert not track.hybrid.native.isHidden() and track.mht.native.isHidden()
+    assert "mode" not in [w.name for w in track.hybrid]   # exact search only
+    track.hybrid["lookback"].value = 2
+    track.hybrid["device"].value = "cpu"
+    track.hybrid["min_score"].value = 0.1
+    assert track.run(), track.status.value
+    qtbot.waitUntil(lambda: not track.running, timeout=120_000)
+    assert track.message.startswith("done"), track.message
+    params = track.tracker_params()
+    assert isinstance(params, HybridParams) and params.top_links == 2
+    assert params.process_noise == 1.5          # the simulation's priors, as for the MHT
+    res = api.track(detections_from_points(points), params)
+    layer = run_layer(viewer, res.label)
+    assert res.label == "Hybrid K=2" and isinstance(layer, Tracks)
+    assert len(np.unique(layer.data[:, 0])) == len(res.tracks.ids())
+    assert track.history.records[-1].method == "hybrid"

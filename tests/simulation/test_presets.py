@@ -7,7 +7,6 @@ import pytest
 
 from napari_mpt import simulate
 from napari_mpt.core.errors import ParameterError
-from napari_mpt.core.params import SimulationParams
 from napari_mpt.simulation.presets import (
     CHALLENGE,
     PRESETS,
@@ -80,19 +79,3 @@ def test_overrides_win_and_unknown_names_are_refused():
     assert (p.seed, p.clutter, p.particles) == (3, 0.0, 100)
     with pytest.raises(ParameterError, match="preset"):
         preset_params("vesicle-huge")
-
-
-@pytest.mark.gui
-def test_simulate_widget_preset_fills_the_form_and_simulates(make_napari_viewer, run_and_wait):
-    viewer = make_napari_viewer()
-    w = viewer.window.add_plugin_dock_widget("napari-mpt", "Simulate")[1]
-    w.preset.value = "microtubule-low"
-    w.form["frames"].value = 10                    # an edit on top of the preset
-    assert w.params() == preset_params("microtubule-low", frames=10)
-    run_and_wait(w)
-    points, truth = w.layers
-    sim = simulate(preset_params("microtubule-low", frames=10))
-    np.testing.assert_allclose(points.data[:, 1:], sim.detections.coords)
-    np.testing.assert_array_equal(truth.features["detection"], sim.truth.detection)
-    w.preset.value = "(none)"
-    assert w.params() == SimulationParams()

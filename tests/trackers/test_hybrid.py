@@ -228,43 +228,6 @@ def test_exhaustive_mode_is_refused():
         HybridParams(mode="exhaustive")
 
 
-@pytest.mark.gui
-def test_track_widget_runs_the_hybrid(make_napari_viewer, qtbot, run_and_wait):
-    pytest.importorskip("napari")
-    pytest.importorskip("pytestqt")
-    from napari.layers import Tracks
-    from viewer_checks import dock, run_layer
-
-    from napari_mpt.napari.layers import detections_from_points
-    from napari_mpt.napari.track_widget import HYBRID
-
-    viewer = make_napari_viewer()
-    sim = dock(viewer, "Simulate")
-    for k, v in {"particles": 20, "frames": 12, "field_of_view": 64.0,
-                 "detection_probability": 0.9, "clutter": 1.0, "seed": 2}.items():
-        sim.form[k].value = v
-    run_and_wait(sim)
-    points, _truth = sim.layers
-    track = dock(viewer, "Track")
-    track.method.value = HYBRID
-    assert not track.hybrid.native.isHidden() and track.mht.native.isHidden()
-    assert "mode" not in [w.name for w in track.hybrid]   # exact search only
-    track.hybrid["lookback"].value = 2
-    track.hybrid["device"].value = "cpu"
-    track.hybrid["min_score"].value = 0.1
-    assert track.run(), track.status.value
-    qtbot.waitUntil(lambda: not track.running, timeout=120_000)
-    assert track.message.startswith("done"), track.message
-    params = track.tracker_params()
-    assert isinstance(params, HybridParams) and params.top_links == 2
-    assert params.process_noise == 1.5          # the simulation's priors, as for the MHT
-    res = api.track(detections_from_points(points), params)
-    layer = run_layer(viewer, res.label)
-    assert res.label == "Hybrid K=2" and isinstance(layer, Tracks)
-    assert len(np.unique(layer.data[:, 0])) == len(res.tracks.ids())
-    assert track.history.records[-1].method == "hybrid"
-
-
 def test_benchmark_case_runs_the_hybrid_with_the_simulations_priors():
     from napari_mpt.experiments.benchmark.cases import TRACKERS, Case, run_case, tracker_params
 

@@ -71,7 +71,18 @@ def motility(track_index: np.ndarray, n_tracks: int, coords: np.ndarray) -> dict
 def step_lengths(track_index: np.ndarray, frame: np.ndarray, coords: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Lengths of the links between consecutive frames of one track (sorted rows), and the
-    track index of each."""
+    track index of each (a gap in a track is no step: its length is not one frame's).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> track = np.array([0, 0, 0, 1, 1])
+    >>> frame = np.array([0, 1, 3, 0, 1])
+    >>> xy = np.array([[0.0, 0.0], [3.0, 4.0], [3.0, 5.0], [9.0, 9.0], [9.0, 10.0]])
+    >>> lengths, of_track = step_lengths(track, frame, xy)
+    >>> lengths.tolist(), of_track.tolist()
+    ([5.0, 1.0], [0, 1])
+    """
     i = np.flatnonzero((track_index[1:] == track_index[:-1]) & (frame[1:] - frame[:-1] == 1))
     return np.sqrt(((coords[i + 1] - coords[i]) ** 2).sum(axis=1)), track_index[i]
 

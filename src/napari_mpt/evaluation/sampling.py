@@ -16,7 +16,7 @@ coverage at small samples and rates near 0, where the normal interval fails).  D
 every cell's count jointly and summing per run gives intervals for any run-level number,
 exact when everything is reviewed and as wide as the prior says when a cell has no
 review yet.  The coverage is measured on simulations with a known truth
-(``tests/test_agreement.py``; the table in ``docs/guide/trust.md``).
+(``tests/evaluation/test_agreement.py``; the table in ``docs/guide/trust.md``).
 
 What it cannot see: a true link that no run made is in no cell, so the Jaccard here is
 against the union of the runs' links (a run's missed links are those another run found).

@@ -13,7 +13,7 @@ From the challenge:
     at equal density);
   - the motion, calibrated to the figures its ground truth gives (:data:`CHALLENGE`,
     measured on the truth's tracks; :func:`motion_figures` measures the same on a
-    simulation, and ``tests/test_presets.py`` holds the presets to them):
+    simulation, and ``tests/simulation/test_presets.py`` holds the presets to them):
     "vesicle" is Brownian with step std mu = 2.0 px (step length median 2.33 px, per-track
     mean steps 2.0-2.9 px, lag-1 velocity autocorrelation 0); "receptor" switches between
     Brownian steps of mu = 0.65 px (half the steps under 1 px) and directed phases at

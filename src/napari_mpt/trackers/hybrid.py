@@ -28,7 +28,7 @@ and mixture presets (``docs/guide/hybrid.md``).
 
 Exactness: the search is the MHT's, unchanged, over the pruned hypothesis set: the best
 global hypothesis among those whose every link is kept (proved against brute force in
-``tests/test_hybrid.py``).  With ``min_score = 0`` every link is kept, the transformer is
+``tests/trackers/test_hybrid.py``).  With ``min_score = 0`` every link is kept, the transformer is
 not run, and the tracks are the detection-level MHT's.  The hybrid always takes the
 detection-level MHT (the pruning lives there), also on clean data where ``--method mht``
 would take the permutation path (same optimum model, P_D capped at 1 - 1e-9).

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from datafiles import DATA
 
 torch = pytest.importorskip("torch")
 
@@ -16,11 +16,11 @@ from napari_mpt.simulation.simulate import simulate  # noqa: E402
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # The shipped checkpoints on simulate(frames=40, seed=7), N = 2 (`python
-# tests/test_transformer_anyn.py` writes it again).  What the model decides must stay
+# tests/trackers/transformer/test_transformer_anyn.py` writes it again).  What the model decides must stay
 # exactly the same (which detection each track takes, the FLOPs); the positions it
 # estimates are float arithmetic, whose last bits differ between CPUs (an AVX2 EPYC and
 # this Xeon differ at 1e-7 px), so they are held to 1e-4 px.
-REFERENCE = Path(__file__).parent / "data" / "transformer_n2_reference.json"
+REFERENCE = DATA / "transformer_n2_reference.json"
 NAMES = ("transformer_8_30", "transformer_150_30")
 POSITION_TOL = 1e-4
 

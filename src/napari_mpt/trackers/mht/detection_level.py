@@ -344,7 +344,7 @@ def paused_gc() -> Iterator[None]:
     """Python's cyclic garbage collector paused (and resumed only if it was running): a
     dense window makes and frees many objects (owners, options, search closures), and the
     collector's passes over them cost time for nothing; none is left in a cycle
-    (tests/test_mht_memory.py)."""
+    (tests/trackers/mht/test_mht_memory.py)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

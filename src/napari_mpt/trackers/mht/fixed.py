@@ -8,7 +8,7 @@
   that (a score is a sum of log-likelihood ratios of a window's detections), so every best
   hypothesis makes every pinned link the search can make, and among those it is the best
   of the model's own scores: the search, exact within its gates, stays exact on the
-  hypotheses that hold the pins (``tests/test_fixed_links.py`` against brute force).  A
+  hypotheses that hold the pins (``tests/trackers/mht/test_fixed_links.py`` against brute force).  A
   pin outside the gate, or one that earlier commits made impossible, is not made; the run
   reports how many were (``info["fixed"]``), and the bonuses are taken out of its score.
 """

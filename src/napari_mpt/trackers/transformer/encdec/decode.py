@@ -16,7 +16,7 @@ step instead (measured on ``transformer_150_30``, T = 150, one thread, best of 1
 shared 2-core machine) took 1.35-2.3x as long at batch 1 (155 vs 115 ms per sequence in
 the quietest run) and 1.0-1.25x at batch 64, with bit-identical outputs for that
 architecture (d_h = 16: the folded scale is a power of two).  The two passes are held
-equal by ``tests/test_transformer_model.py`` (to 1e-6 in float32 for any d_h).
+equal by ``tests/trackers/transformer/test_transformer_model.py`` (to 1e-6 in float32 for any d_h).
 """
 
 from __future__ import annotations
