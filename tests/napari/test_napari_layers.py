@@ -294,7 +294,7 @@ def test_step_histogram_numbers():
     from napari_mpt.napari.step_histogram import reference_lines, step_lengths
 
     t = Tracks_([0, 0, 0, 1, 1], [0, 1, 3, 0, 1], [[0, 0], [3, 4], [3, 5], [9, 9], [9, 10]])
-    # steps between consecutive frames only: 5 and 1 px; the 2-frame gap is left out
+    # the tracks' steps as the statistics measure them (5 and 1 px; the gap left out)
     assert step_lengths(t).tolist() == [5.0, 1.0]
     det, _ = scene(10, 8, p_d=1.0, clutter=0.0, fov=60.0, seed=2)
     lap = api.track(det, api.LAPParams(max_link_distance=6.0, gap_closing_frames=1))

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.calibration import Calibration
 from ..core.data import Detections, Tracks
+from ..core.errors import InputError
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,3 +102,28 @@ def atomic_directory(path: str | os.PathLike, replaceable: Any = None) -> Iterat
             os.replace(new, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The file's bytes; a missing or unreadable file is one line naming it."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise InputError(str(path), "file not found") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the file ({exc.__class__.__name__}: "
+                         f"{exc})") from None
+
+
+def parse_xml(parser: Any, data: bytes | str, name: str) -> None:
+    """Feed ``data`` to an expat ``parser`` whose handlers are set; malformed XML is one
+    line naming the file and the line (expat, not ElementTree, because it gives the line
+    of the element a reader refuses)."""
+    from xml.parsers import expat
+
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise InputError(name, f"not an XML file ({expat.ErrorString(exc.code)})",
+                         line=exc.lineno) from None

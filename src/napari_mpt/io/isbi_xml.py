@@ -29,6 +29,7 @@ import numpy as np
 
 from ..core.data import Tracks
 from ..core.errors import InputError
+from .files import parse_xml
 
 CONTENT = "TrackContestISBI2012"
 TRACK = "particle"
@@ -106,11 +107,7 @@ def parse_isbi_xml(data: bytes | str, name: str) -> Tracks:
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    try:
-        parser.Parse(data, True)
-    except expat.ExpatError as exc:
-        raise InputError(name, f"not an XML file ({expat.ErrorString(exc.code)})",
-                         line=exc.lineno) from None
+    parse_xml(parser, data, name)
     if not state["content"]:
         raise InputError(name, f"not an ISBI 2012 challenge track file (no <{CONTENT}> element)")
     if not rows:

@@ -31,7 +31,7 @@ import numpy as np
 from ..core.calibration import Calibration
 from ..core.data import Detections, Tracks, axes_for
 from ..core.errors import InputError
-from .files import TrackFile, atomic_write
+from .files import TrackFile, atomic_write, read_bytes
 from .geff import is_geff_path, read_geff, write_geff
 from .isbi_xml import parse_isbi_xml, tracks_to_isbi_xml
 from .trackmate_xml import looks_like_trackmate_xml, read_trackmate_xml, write_trackmate_xml
@@ -309,13 +309,7 @@ def read_track_file(path: str | os.PathLike) -> TrackFile | None:
 def read_isbi_xml(path: str | os.PathLike) -> Tracks:
     """Tracks from the ISBI 2012 challenge's XML (``<particle><detection t x y z/>``)."""
     name = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise InputError(name, "file not found") from None
-    except OSError as exc:
-        raise InputError(name, f"cannot read the file ({exc.__class__.__name__}: {exc})") from None
+    data = read_bytes(path)
     return parse_isbi_xml(data, name)
 
 

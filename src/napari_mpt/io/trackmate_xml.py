@@ -52,7 +52,7 @@ import numpy as np
 from ..core.calibration import FRAME, PIXEL, Calibration
 from ..core.data import Detections, Tracks
 from ..core.errors import InputError
-from .files import TrackFile, atomic_write
+from .files import TrackFile, atomic_write, parse_xml, read_bytes
 from .graphs import graph_tracks, is_link_feature, track_links
 
 ROOT = "TrackMate"
@@ -110,11 +110,7 @@ def _parse(data: bytes, name: str) -> _Parsed:
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    try:
-        parser.Parse(data, True)
-    except expat.ExpatError as exc:
-        raise InputError(name, f"not an XML file ({expat.ErrorString(exc.code)})",
-                         line=exc.lineno) from None
+    parse_xml(parser, data, name)
     if out.root is None:
         raise InputError(name, "the file is empty")
     return out
@@ -234,13 +230,7 @@ def parse_trackmate_xml(data: bytes, name: str) -> TrackFile:
 def read_trackmate_xml(path: str | os.PathLike) -> TrackFile:
     """A TrackMate XML file's spots, tracks and calibration (:func:`parse_trackmate_xml`)."""
     name = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise InputError(name, "file not found") from None
-    except OSError as exc:
-        raise InputError(name, f"cannot read the file ({exc.__class__.__name__}: {exc})") from None
+    data = read_bytes(path)
     return parse_trackmate_xml(data, name)
 
 

@@ -110,7 +110,13 @@ def build_scene(sim: SimulationParams, mht: MHTParams, transformer: TransformerP
     track.mht.set_params(mht)
     _run(track, timeout_s)
 
+    return _finish(scene, transformer, timeout_s)
+
+
+def _finish(scene: Scene, transformer: TransformerParams | None, timeout_s: float) -> Scene:
+    """Run the transformer (when given), show the last frame and the runs side by side."""
     _run_transformer(scene, transformer, timeout_s)
+    viewer = scene.viewer
     if viewer.dims.ndim:
         viewer.dims.set_point(0, viewer.dims.range[0].stop)   # the last frame
     side_by_side(viewer)
@@ -187,11 +193,7 @@ def build_movie_scene(sim: SimulationParams, movie: MovieParams, detect: DetectP
     track.method.value = MHT
     track.mht.set_params(mht)
     _run(track, timeout_s)
-    _run_transformer(scene, transformer, timeout_s)
-    if viewer.dims.ndim:
-        viewer.dims.set_point(0, viewer.dims.range[0].stop)   # the last frame
-    side_by_side(viewer)
-    return scene
+    return _finish(scene, transformer, timeout_s)
 
 
 def show_whole_tracks(viewer: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import Container
 
+from ..analysis import motility
 from ..core.data import Tracks
 from ..core.results import TrackingResult
 
@@ -20,8 +21,7 @@ from ..core.results import TrackingResult
 def step_lengths(tracks: Tracks) -> np.ndarray:
     """Length of every step a track makes between consecutive frames (px); steps across
     a gap are left out (they span several frames)."""
-    same = (tracks.track_id[1:] == tracks.track_id[:-1]) & (np.diff(tracks.frame) == 1)
-    return np.linalg.norm(np.diff(tracks.coords, axis=0)[same], axis=1)
+    return motility.step_lengths(tracks.track_id, tracks.frame, tracks.coords)[0]
 
 
 def reference_lines(result: TrackingResult) -> dict[str, float]:
