@@ -1044,3 +1044,29 @@ def test_track_widget_runs_the_hybrid(make_napari_viewer, qtbot, run_and_wait):
     assert res.label == "Hybrid K=2" and isinstance(layer, Tracks)
     assert len(np.unique(layer.data[:, 0])) == len(res.tracks.ids())
     assert track.history.records[-1].method == "hybrid"
+
+
+def test_traccuracys_edge_flags_can_draw_the_link_errors(viewer, qtbot, run_and_wait):
+    """The errors layer from traccuracy's edge flags: its FP and FN links, not ours."""
+    from napari_mpt.evaluation.traccuracy import traccuracy_installed
+    from napari_mpt.napari.track_widget import EDGE_ERRORS
+
+    if not traccuracy_installed():
+        pytest.skip("traccuracy is not installed")
+    sim = dict(frames=30, seed=3, measurement_noise=4.0, detection_probability=0.9,
+               clutter=2.0)
+    points, truth = simulate_in(run_and_wait, viewer, **sim)
+    track = dock(viewer, "Track")
+    track.errors_from.value = EDGE_ERRORS
+    track.mht["lookback"].value = 1
+    run_and_wait(track)
+
+    res = api.track(detections_from_points(points), from_simulation(sim, lookback=1))
+    flags = api.evaluate(res.tracks, tracks_from_layer(truth), traccuracy=True).traccuracy
+    assert flags.errors, "the scene must have link errors to check"
+    errors = run_layer(viewer, res.label, "link_errors")
+    etype = np.asarray(errors.features["error_type"])
+    assert (etype == FP).sum() == 2 * sum(e.kind == "FP" for e in flags.errors)
+    assert (etype == FN).sum() == 2 * sum(e.kind == "FN" for e in flags.errors)
+    ends = errors.data[1::2, 1:]          # each error is a two-vertex track: its second end
+    np.testing.assert_allclose(ends, [[e.frame_to, *e.end] for e in flags.errors])

@@ -93,6 +93,10 @@ CHECKPOINT_CONTROLS = {TRANSFORMER: "the checkpoint menu", HYBRID: "'scores from
 LEGEND = "link errors:\nmagenta = wrong link made (FP)\ncyan = true link missed (FN)"
 
 
+POSITION_ERRORS = "by position (link Jaccard)"
+EDGE_ERRORS = "traccuracy's edge flags"
+
+
 class TrackWidget(ScrollingContainer):
     """Input layer, method and its settings, Run/Cancel, progress, readout, run table."""
 
@@ -103,6 +107,11 @@ class TrackWidget(ScrollingContainer):
                               tooltip="any Points layer whose first axis is time (t, y, x)")
         self.truth = ComboBox(label="ground truth", choices=self._truth_choices, nullable=True,
                               tooltip="Tracks layer to score against (none: no scoring)")
+        self.errors_from = ComboBox(
+            label="link errors", value=POSITION_ERRORS, choices=[POSITION_ERRORS, EDGE_ERRORS],
+            tooltip="which matching draws the FP / FN links layer of the runs made from now "
+            "on: the link Jaccard's (links matched by their positions) or traccuracy's edge "
+            "flags (its PointMatcher)")
         self.method = ComboBox(label="method", value=MHT, choices=[
             (t.title, m) for m, t in TRACKERS.items()])
         self.rerun = ComboBox(label="new run", choices=[KEEP, REPLACE], value=KEEP,
@@ -143,7 +152,8 @@ class TrackWidget(ScrollingContainer):
         self.table.native.verticalHeader().setDefaultAlignment(
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.table.native.setMinimumSize(50, 110)   # a few rows always in view
-        header = Container(widgets=[self.input, self.truth, self.method, self.rerun, self.grid])
+        header = Container(widgets=[self.input, self.truth, self.errors_from, self.method,
+                                    self.rerun, self.grid])
         buttons = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal",
                             labels=False)
         self.extend([header, self.mht, self.priors_note,
@@ -583,7 +593,7 @@ class TrackWidget(ScrollingContainer):
                          tail_width=3, tail_length=TAIL_LENGTH, colormap=track_colormap())
         if out.score is None:
             return
-        errors = link_error_data(out.score)
+        errors = link_error_data(self._error_score(out.score))
         existing = self._output_layer("link_errors", label, source)
         if errors is None:
             if existing is not None:
@@ -594,6 +604,18 @@ class TrackWidget(ScrollingContainer):
                          colormap=error_colormap_name(), tail_width=6, tail_length=ERROR_TAIL,
                          blending="translucent_no_depth")
         show_legend(self.viewer)
+
+    def _error_score(self, score: Any) -> Any:
+        """The score whose FP / FN links the errors layer draws: the link Jaccard's, or
+        traccuracy's edge flags when chosen (and measured: without traccuracy installed,
+        or on a run it could not score, the link Jaccard's, and the status says so)."""
+        if self.errors_from.value != EDGE_ERRORS:
+            return score
+        if score.traccuracy is None:
+            self.say("link errors: traccuracy did not score this run; the layer shows the "
+                     "link Jaccard's errors", "warning")
+            return score
+        return score.traccuracy
 
     def refresh_table(self, *_: Any) -> None:
         """Show the runs on the detections the input layer holds now."""
