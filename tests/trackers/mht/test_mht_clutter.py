@@ -10,7 +10,7 @@ from napari_mpt import MHTParams, simulate
 from napari_mpt.core.data import Detections
 from napari_mpt.core.errors import ParameterError
 from napari_mpt.trackers.mht import track_mht
-from napari_mpt.trackers.mht.estimate import estimate_parameters
+from napari_mpt.trackers.mht.estimate import REFERENCE, estimate_parameters
 
 # P_D = 1, no clutter, no births, forced through the detection-level path: misses cost
 # ln(1e-9) and give up a gain of -ln(1e-12), births ln(1e-300 / 1e-12)
@@ -47,6 +47,25 @@ def test_estimate_on_clean_data_is_the_papers_model_and_values_passed_are_kept()
     assert set(given.info["estimated"]) == {"detection_probability", "clutter_density",
                                             "birth_density"}
     assert given.params["process_noise"] == 1.5 and given.params["measurement_noise"] == 1.0
+
+
+def test_heavy_tailed_brownian_steps_get_a_random_walk_and_directed_ones_velocities():
+    """Two Brownian populations (per-axis steps 0.4 and 1.6 px): the switching model beats a
+    random walk by BIC only as the one wide component on offer, and the two-speed random
+    walk (no velocity) beats it, so no velocities; persistent directed phases still get
+    a model with velocities."""
+    rng = np.random.default_rng(0)
+    scale = np.where(np.arange(60) % 2 == 0, 0.4, 1.6)[:, None]
+    x = rng.uniform(0, 600, (60, 2)) + np.cumsum(rng.normal(size=(30, 60, 2)) * scale, axis=0)
+    e = estimate_parameters(list(x + rng.normal(0, 0.1, x.shape)))
+    bic = e["bic"]
+    assert bic["switching"] < bic["random-walk"]          # what chose "switching" before
+    assert bic[REFERENCE] < bic["switching"] and e["motion_model"] == "random-walk"
+    d = simulate(particles=40, frames=30, motion="switching", speed=3.0, field_of_view=600.0,
+                 seed=1).detections
+    e = estimate_parameters([d.coords[d.frame == t] for t in range(30)])
+    assert e["motion_model"] in ("constant-velocity", "switching")
+    assert min(e["bic"]["constant-velocity"], e["bic"]["switching"]) < e["bic"][REFERENCE]
 
 
 def test_estimator_recovers_the_generators_parameters():
