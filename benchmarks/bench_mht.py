@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/bench_mht.py --scaling --particles 100 300 1000 --lookbacks 3
     .venv/bin/python benchmarks/bench_mht.py --pair-estimated   # the whole call, estimator included
     .venv/bin/python benchmarks/bench_mht.py --defaults --repeats 3   # the default MHT vs trackpy.link
+    .venv/bin/python benchmarks/bench_mht.py --defaults --scenes receptor-low mixture-low
 
 Wall time is the median of ``--repeats`` runs of ``track_mht`` (whole call: validation,
 search, result); FLOPs are the analytic count (or PAPI's where the machine has counters).
@@ -153,28 +154,46 @@ def pair_estimated(repeats: int, seed: int) -> None:
               flush=True)
 
 
-def defaults_table(repeats: int) -> None:
+def default_scenes() -> list[tuple[str, object]]:
+    """The scenes of :func:`defaults_table`: the receptor-like and mixture presets (100
+    particles x 100 frames, seed 0) and issue 21's Brownian ragged scenes (100 and 1000
+    particles at the vesicle-high density, steps 1.5 px, localisation 0.5 px, P_D 0.9,
+    5 % of N spurious detections per frame)."""
+    from napari_mpt.simulation.presets import preset_params
+
+    scenes: list[tuple[str, object]] = [
+        (name, simulate(preset_params(name, seed=0))) for name in ("receptor-low", "mixture-low")]
+    for n in (100, 1000):
+        scenes.append((f"{n} Brownian", simulate(
+            particles=n, frames=100, field_of_view=512.0 * (n / 1000) ** 0.5,
+            process_noise=1.5, measurement_noise=0.5, detection_probability=0.9,
+            clutter=0.05 * n, seed=0)))
+    return scenes
+
+
+def defaults_table(repeats: int, only: list[str] | None) -> None:
     """The MHT at its defaults (every parameter, the motion model and the lookback chosen
     from the data), the whole call, against ``trackpy.link`` on the same detections with
     the search range and memory the project's trackpy tracker estimates (the link call
-    alone): the two timed alternately, ``repeats`` times each, medians and their ratio.
-    Scenes: 100 and 1000 Brownian particles (the vesicle-high density, steps 1.5 px,
-    localisation 0.5 px) x 100 frames, P_D 0.9, 5 % of N spurious detections per frame."""
+    alone): the two timed alternately, ``repeats`` times each, medians and their ratio;
+    and the MHT's search with and without the per-link confidence (:mod:`.link_margins`),
+    the parameters as resolved, once each."""
     import pandas as pd
     import trackpy
 
     from napari_mpt.api import TrackpyParams, track
-    from napari_mpt.trackers.mht.tracker import frames_of
+    from napari_mpt.core.flops import FlopCounter
+    from napari_mpt.trackers.mht.tracker import frames_of, resolve, run_detection_level
     from napari_mpt.trackers.trackpy_linker import link_settings
 
     trackpy.quiet()
     print(f"\nThe default MHT against trackpy.link (median of {repeats}, alternated)")
-    print(f"{'N':>5} | {'MHT s':>7} {'trackpy s':>9} {'ratio':>6} | {'K':>2} {'model':>12} "
-          f"{'exact':>5} | {'MHT assoc JC':>12} {'trackpy assoc JC':>16}")
-    for n in (100, 1000):
-        sim = simulate(particles=n, frames=100, field_of_view=512.0 * (n / 1000) ** 0.5,
-                       process_noise=1.5, measurement_noise=0.5, detection_probability=0.9,
-                       clutter=0.05 * n, seed=0)
+    print("| scene | detections | MHT s | trackpy s | ratio | K | model | exact | search s "
+          "(confidence on / off) | MHT assoc JC | trackpy assoc JC |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, sim in default_scenes():
+        if only and name not in only:
+            continue
         det = sim.detections
         settings = link_settings(det, TrackpyParams(), frames_of(det)[1])
         df = pd.DataFrame({"frame": det.frame, "y": det.coords[:, 0], "x": det.coords[:, 1]})
@@ -187,12 +206,21 @@ def defaults_table(repeats: int) -> None:
             trackpy.link(df, search_range=settings["search_range"], memory=settings["memory"])
             t_tp.append(time.perf_counter() - t0)
         a, b = statistics.median(t_mht), statistics.median(t_tp)
+        numbers, coords, rows = frames_of(det)
+        params, _, _ = resolve(MHTParams(), numbers, coords, rows)
+        search = []
+        for conf in (True, False):
+            t0 = time.perf_counter()
+            run_detection_level(numbers, coords, rows, params, FlopCounter(), None,
+                                confidence=conf)
+            search.append(time.perf_counter() - t0)
         jc = evaluate(r.tracks, sim.truth).association.jaccard
         jc_tp = evaluate(track(det, TrackpyParams()).tracks, sim.truth).association.jaccard
         est = r.info["estimated"]
-        print(f"{n:>5} | {a:7.2f} {b:9.2f} {a / b:6.1f} | {est.get('lookback', '-'):>2} "
-              f"{est.get('motion_model', r.params['motion_model']):>12} "
-              f"{'yes' if r.info['exact'] else 'no':>5} | {jc:12.3f} {jc_tp:16.3f}", flush=True)
+        print(f"| {name} | {len(det.frame):,} | {a:.1f} | {b:.2f} | {a / b:.1f} | "
+              f"{est.get('lookback', '-')} | {est.get('motion_model', r.params['motion_model'])} "
+              f"| {'yes' if r.info['exact'] else 'no'} | {search[0]:.1f} / {search[1]:.1f} | "
+              f"{jc:.3f} | {jc_tp:.3f} |", flush=True)
 
 
 def main() -> None:
@@ -213,10 +241,11 @@ def main() -> None:
     ap.add_argument("--pair-estimated", action="store_true",
                     help="only the paper's pair with every parameter estimated")
     ap.add_argument("--defaults", action="store_true",
-                    help="only the default MHT against trackpy.link (100 and 1000 x 100)")
+                    help="only the default MHT against trackpy.link (default_scenes)")
+    ap.add_argument("--scenes", nargs="+", help="--defaults: only these scenes")
     args = ap.parse_args()
     if args.defaults:
-        defaults_table(args.repeats)
+        defaults_table(args.repeats, args.scenes)
         return
     if args.scaling:
         scaling_table(args.particles, args.lookbacks, args.frames, args.seed, args.max_seconds)
