@@ -15,6 +15,8 @@ module in an ordered folder fails here until it is placed, and the drawing in
 
 from __future__ import annotations
 
+import functools
+
 import ast
 import sys
 from pathlib import Path
@@ -94,6 +96,7 @@ def imports_of(module: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
+@functools.cache
 def graph(src: Path = SRC) -> dict[str, set[str]]:
     files = module_files(src)
     known = set(files)

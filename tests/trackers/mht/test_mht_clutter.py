@@ -239,6 +239,7 @@ def test_progress_moves_within_windows():
         track_mht(det, MHTParams(lookback=3), RunControl(should_stop=stop), tuning=every)
 
 
+@pytest.mark.slow
 def test_covariances_equal_to_2e_minus_32_share_a_step_without_changing_the_tracks():
     """Covariance keys ignore the lowest mantissa bits (nodes.cov_key): on a long scene
     with misses, fewer distinct covariance steps are computed (fewer FLOPs counted) and
@@ -256,6 +257,7 @@ def test_covariances_equal_to_2e_minus_32_share_a_step_without_changing_the_trac
     np.testing.assert_allclose(coarse.tracks.coords, exact.tracks.coords, rtol=0, atol=1e-8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("smooth", [True, False])
 def test_dropping_unreferenced_covariances_keeps_the_tracks(smooth):
     """The covariance rows no live or committed node refers to are dropped once there are

@@ -47,7 +47,7 @@ def test_the_time_budget_caps_the_lookback_and_says_so():
 
 
 def test_a_given_lookback_is_used_as_given():
-    det, _ = scene(40, 40, p_d=0.8, clutter=4.0, fov=70.0, step=1.5, noise=0.5, seed=3)
+    det, _ = scene(20, 20, p_d=0.8, clutter=4.0, fov=50.0, step=1.5, noise=0.5, seed=3)
     r = track_mht(det, MHTParams(lookback=5))
     assert r.params["lookback"] == 5 and "lookback" not in r.info["estimated"]
     assert "lookback" not in r.info.get("estimation", {})
