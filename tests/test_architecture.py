@@ -15,9 +15,8 @@ module in an ordered folder fails here until it is placed, and the drawing in
 
 from __future__ import annotations
 
-import functools
-
 import ast
+import functools
 import sys
 from pathlib import Path
 
