@@ -82,10 +82,9 @@ def test_perfect_tracks_score_one_everywhere(run):
     assert score.errors == []
 
 
-def test_chota_is_left_out_with_its_reason_where_it_would_take_too_long(run, monkeypatch):
+def test_chota_is_left_out_with_its_reason_where_it_would_take_too_long(run):
     sim, res = run
-    monkeypatch.setattr("napari_mpt.evaluation.traccuracy.CHOTA_BUDGET", 10.0)
-    score = traccuracy_measures(res.tracks, sim.truth)
+    score = traccuracy_measures(res.tracks, sim.truth, chota_budget=10.0)
     assert score.chota is None and score.edge_f1 is not None and score.ctc_lnk is not None
     n_true, n_est = len(sim.truth.ids()), len(res.tracks.ids())
     summary = score.summary()

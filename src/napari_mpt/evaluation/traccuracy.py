@@ -109,10 +109,11 @@ def _number(value: Any) -> float | None:
     return v if np.isfinite(v) else None
 
 
-def traccuracy_measures(estimated: Tracks, truth: Tracks, threshold: float = 5.0
-                        ) -> TraccuracyScore:
+def traccuracy_measures(estimated: Tracks, truth: Tracks, threshold: float = 5.0,
+                        chota_budget: float = CHOTA_BUDGET) -> TraccuracyScore:
     """traccuracy's measures of ``estimated`` against ``truth`` (see the module
-    docstring); ``threshold``: the PointMatcher's largest matched distance (px)."""
+    docstring); ``threshold``: the PointMatcher's largest matched distance (px);
+    ``chota_budget``: CHOTA is left out above this cost (:data:`CHOTA_BUDGET`)."""
     from traccuracy import EdgeFlag, run_metrics
     from traccuracy.matchers import PointMatcher
     from traccuracy.metrics import BasicMetrics, CHOTAMetric, CTCMetrics
@@ -120,7 +121,7 @@ def traccuracy_measures(estimated: Tracks, truth: Tracks, threshold: float = 5.0
     _quiet()
     n_true, n_est = len(truth.ids()), len(estimated.ids())
     cost = float(n_true) ** 2 * n_est
-    skipped = "" if cost <= CHOTA_BUDGET else (
+    skipped = "" if cost <= chota_budget else (
         f"{n_true} true x {n_est} estimated tracks: traccuracy's CHOTA would take about "
         f"{cost * 1e-8:.0f} s")
     metrics = [BasicMetrics(), CTCMetrics(), *([] if skipped else [CHOTAMetric()])]
