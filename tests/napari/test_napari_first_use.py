@@ -120,7 +120,7 @@ def test_result_layers_name_their_dataset(shown_viewer, run_and_wait):
 
 
 def test_saved_tracks_keep_the_spots_own_features(shown_viewer, tmp_path, run_and_wait):
-    from test_formats import trackpy_csv
+    from format_samples import trackpy_csv
 
     viewer = shown_viewer
     spots_csv = tmp_path / "spots.csv"

@@ -536,7 +536,7 @@ def test_lap_run_on_a_points_layer_matches_the_core(viewer, qtbot, run_and_wait)
 
 
 def test_trackpy_and_trackmate_files_open_as_spots_and_tracks(viewer, tmp_path):
-    from test_formats import TM_HEADER, TM_LABELS, TM_ROWS, trackpy_csv
+    from format_samples import TM_HEADER, TM_LABELS, TM_ROWS, trackpy_csv
 
     spots = tmp_path / "trackpy_spots.csv"
     counts = trackpy_csv(spots)
@@ -575,7 +575,7 @@ def test_association_checkpoint_tracks_a_ragged_trackpy_file_in_the_widget(viewe
     """The issue's done-when: a trackpy file (missed and spurious spots, an empty frame)
     opened in napari, tracked by the shipped association checkpoint from the Track widget,
     gives the core's tracks; the MHT, on the same layer, the core's too."""
-    from test_formats import trackpy_csv
+    from format_samples import trackpy_csv
 
     from napari_mpt.core.params import TransformerParams
     from napari_mpt.napari.track_widget import MHT
@@ -728,14 +728,17 @@ def test_the_track_widget_follows_new_data(viewer, qtbot, run_and_wait):
 def test_a_refused_run_clears_the_readout(viewer, qtbot, run_and_wait):
     simulate_in(run_and_wait, viewer, frames=20)
     track = dock(viewer, "Track")
+    assert track.steps.canvas.isHidden()                   # no empty plot before a run
     run_and_wait(track)
     assert track.readout.value.startswith("MHT K=")
     assert len(track.steps.lengths) > 0                    # the run's step histogram
+    assert not track.steps.canvas.isHidden()
     track.method.value = TRANSFORMER                       # refused before it starts
     qtbot.waitUntil(lambda: track.transformer.loaded, timeout=60_000)
     track.transformer.checkpoint.value = FROM_FILE
     assert track.run() is False
     assert track.readout.value == "" and len(track.steps.lengths) == 0
+    assert track.steps.canvas.isHidden()
     from napari_mpt.napari.track_widget import MHT
 
     track.method.value = MHT
@@ -801,10 +804,10 @@ def test_progress_shows_elapsed_time_and_time_left(shown_viewer, monkeypatch):
 def test_file_open_respects_the_users_reader_choice(shown_viewer, tmp_path, monkeypatch):
     """Issue 25 item 8: the plugin records itself as the CSV reader only when asked, and a
     bad CSV through File > Open gives its one-line refusal, not a stack-trace dialog."""
+    from format_samples import trackpy_csv
     from napari._qt import qt_viewer
     from napari._qt.dialogs.qt_reader_dialog import open_with_dialog_choices
     from napari.settings import get_settings
-    from test_formats import trackpy_csv
 
     from napari_mpt.napari.reader import CHOSEN, OFFER, USE_FOR_CSV, csv_reader, offer_csv_reader
 

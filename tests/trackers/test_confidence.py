@@ -103,8 +103,10 @@ def test_the_mht_margin_is_the_brute_force_margin():
     """Whole-window MHT on scenes of 5 to 8 detections: each link's confidence is
     ``1 / (1 + exp(-(S - S')))`` with ``S`` the best hypothesis's score and ``S'`` the best
     without that link, both by brute-force enumeration."""
-    from test_fixed_links import FixedRules, constrained_best
-    from test_mht_clutter_optimality import _cases, _params, _scene
+    from mht_brute_force import FixedRules, constrained_best
+    from mht_brute_force import brute_scene as _scene
+    from mht_brute_force import cases as _cases
+    from mht_brute_force import params as _params
 
     from napari_mpt.trackers.mht import track_mht
 

@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 import pytest
+from mht_brute_force import Rules, brute_force, score_of
 from mht_cases import PAPER_CV, scene
 from mht_cases import links as track_links
-from test_mht_clutter_optimality import Rules, brute_force, score_of
 
 from napari_mpt import api
 from napari_mpt.core.data import Detections
@@ -164,7 +164,7 @@ def test_pruning_a_dense_scene_expands_fewer_nodes_and_takes_only_kept_links():
 
 
 def test_cli_hybrid_json_on_a_ragged_trackpy_csv(tmp_path, capsys):
-    from test_formats import trackpy_csv
+    from format_samples import trackpy_csv
 
     from napari_mpt.cli import main
 

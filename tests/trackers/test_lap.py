@@ -138,7 +138,7 @@ def test_bad_input_and_parameters():
 
 
 def test_cli_lap_on_a_ragged_trackpy_csv(tmp_path, capsys):
-    from test_formats import trackpy_csv
+    from format_samples import trackpy_csv
 
     spots = tmp_path / "spots.csv"
     counts = trackpy_csv(spots)
@@ -163,7 +163,7 @@ def test_cli_lap_on_a_ragged_trackpy_csv(tmp_path, capsys):
 
 
 def test_cli_lap_on_a_trackmate_export(tmp_path, capsys):
-    from test_formats import TM_HEADER, TM_LABELS, TM_ROWS
+    from format_samples import TM_HEADER, TM_LABELS, TM_ROWS
 
     spots = tmp_path / "export.csv"
     spots.write_text(TM_HEADER + TM_LABELS + TM_ROWS)

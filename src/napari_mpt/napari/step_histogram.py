@@ -53,6 +53,7 @@ class StepHistogram(Container):
                                "frames; lines: the distances it used")
         self.native.layout().addWidget(self.canvas)
         self.lengths = np.zeros(0)
+        self.canvas.setVisible(False)     # an empty white plot until a run has steps
 
     def draw(self, label: str, result: TrackingResult | None) -> None:
         """Draw ``result``'s steps (nothing for None)."""
@@ -76,4 +77,5 @@ class StepHistogram(Container):
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=7, frameon=False)
             self.figure.tight_layout()
+        self.canvas.setVisible(bool(len(self.lengths)))
         self.canvas.draw_idle()

@@ -15,45 +15,17 @@ import math
 
 import numpy as np
 import pytest
+from mht_brute_force import FixedRules, Rules, constrained_best, score_of
+from mht_brute_force import brute_scene as _scene
+from mht_brute_force import cases as _cases
+from mht_brute_force import params as _params
 from mht_cases import links as link_set
-from test_mht_clutter_optimality import Rules, _cases, _params, _scene, score_of, successors
 
 from napari_mpt import api
 from napari_mpt.core.errors import InputError, ParameterError
 from napari_mpt.core.fixed import FixedLinks
 from napari_mpt.core.params import TrackpyParams
 from napari_mpt.trackers.mht import track_mht
-
-
-class FixedRules(Rules):
-    """The brute force's rules with forbidden links refused."""
-
-    def __init__(self, det, params, forbidden: set[tuple[int, int]]):
-        super().__init__(det, params)
-        self.forbidden = forbidden
-
-    def link(self, tr, preds, w, row):
-        if (tr["dets"][-1], row) in self.forbidden:
-            return None
-        return super().link(tr, preds, w, row)
-
-
-def constrained_best(rules: Rules, pinned: set[tuple[int, int]]) -> float:
-    """Best score over the hypotheses that make every pinned link (-inf: none does)."""
-    best = -math.inf
-
-    def frame(f: int, tracks: list) -> None:
-        nonlocal best
-        if f == len(rules.frames):
-            made = {(a, b) for t in tracks for a, b in itertools.pairwise(t["dets"])}
-            if pinned <= made:
-                best = max(best, sum(t["score"] for t in tracks))
-            return
-        for nxt in successors(rules, f, tracks):
-            frame(f + 1, nxt)
-
-    frame(0, [])
-    return best
 
 
 def fixed_case(det, params):
