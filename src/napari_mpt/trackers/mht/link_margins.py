@@ -114,7 +114,7 @@ def window_margins(tab: NodeTable, opts: Options, sel: np.ndarray, owners: np.nd
 def _margins(subs: list[tuple[Options, float]], budget: int, time_limit: float
              ) -> np.ndarray:
     """Each sub-problem's score now minus its best: all of them one selection, each on
-    detections of its own (its detections, numbered from 0, shifted past the previous
+    detections of its own (its detection numbers, from 0, shifted past the previous
     ones'), so no two share a cluster and each one's optimum is its owners' part of the
     whole."""
     if not subs:
@@ -180,9 +180,9 @@ def _without(opts: Options, group: np.ndarray, choice: np.ndarray, i: int,
     spans = [x for x, k in zip(spans, left, strict=True) if k]
     idx = np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
     lens = opts.dstart[idx + 1] - opts.dstart[idx]
-    _, dets = np.unique(opts.dets[_ranges(opts.dstart[idx], lens)], return_inverse=True)
+    dets = opts.dets[_ranges(opts.dstart[idx], lens)]
     sub = Options(opts.required[members][left], offsets([len(x) for x in spans]),
-                  opts.score[idx], offsets(lens), dets.reshape(-1).astype(np.int64),
+                  opts.score[idx], offsets(lens), dets - dets.min(initial=0),
                   opts.capped[members][left])
     now_score = sum(float(opts.score[opts.start[o] + choice[o]]) for o in members.tolist()
                     if choice[o] >= 0)
