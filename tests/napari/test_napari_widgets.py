@@ -163,7 +163,10 @@ def test_mht_run_matches_the_core(viewer, qtbot, run_and_wait):
     assert [named[c] for c in ("edge F1", "LNK", "TRA", "CHOTA", "time", "FLOPs")] == [
         *(f"{field[k]:.4f}" for k in ("edge_f1", "ctc_lnk", "ctc_tra", "chota")),
         f"{track.history.records[-1].wall_s:.2f} s", f"{res.flops.value:,}"]
-    assert named["parameters"].startswith("K=1, constant-velocity")
+    # the motion model the data chose, marked as estimated: a random walk (the scene is
+    # Brownian), from the run's own parameters
+    assert named["parameters"].startswith(f"K=1, {res.params['motion_model']} est.")
+    assert res.params["motion_model"] == "random-walk"
     assert track.progress.value == 100
     assert track.timing.value.startswith("click to result ")
     assert f"tracker {track.history.records[-1].wall_s:.2f} s" in track.timing.tooltip
