@@ -42,7 +42,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, params in (("LAP", api.LAPParams()), ("trackpy", TrackpyParams()),
                          ("association", api.TransformerParams(checkpoint="association")),
-                         ("MHT", api.MHTParams())):
+                         ("MHT", api.MHTParams(link_confidence=True))):
         t0 = time.perf_counter()
         res = api.track(det, params)
         runs[name] = res.tracks

@@ -57,6 +57,8 @@ def test_compare_draws_the_disagreement_and_the_queue_takes_every_decision(
     review.input.value = points
     review.session_file.value = tmp_path / "review.json"
     assert review.compare(), review.message
+    # the MHT ran without its (costly, opt-in) confidence, and the status says so
+    assert "no link confidence from B: MHT K=1" in review.message
     det = detections_from_points(points)
     a, b = (tracks_from_layer(x) for x in runs)
     d = disagreement(a, b)

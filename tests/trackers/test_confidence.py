@@ -94,8 +94,19 @@ def test_the_association_transformer_reports_its_association_probability():
 def test_the_mht_reports_its_score_margin():
     sim = scene()
     # the best hypothesis makes its links: every margin is >= 0, every confidence >= 1/2
-    tracks = api.track(sim.detections, api.MHTParams(lookback=3)).tracks
+    tracks = api.track(sim.detections, api.MHTParams(lookback=3, link_confidence=True)).tracks
     check_meaningful(tracks, sim.truth, sure=0.99, unsure=0.8, gap=0.05)
+
+
+def test_the_mht_gives_confidence_only_when_asked():
+    """Off by default (it costs 3 to 10 x the search): the feature is there, empty."""
+    sim = scene()
+    plain = api.track(sim.detections, api.MHTParams(lookback=2)).tracks
+    asked = api.track(sim.detections, api.MHTParams(lookback=2, link_confidence=True)).tracks
+    np.testing.assert_array_equal(plain.detection, asked.detection)   # the same tracks
+    assert np.isnan(np.asarray(plain.features[CONFIDENCE], dtype=float)).all()
+    assert np.isfinite(np.asarray(asked.features[CONFIDENCE],
+                                  dtype=float)[arriving_vertices(asked)]).all()
 
 
 @pytest.mark.slow
@@ -113,7 +124,7 @@ def test_the_mht_margin_is_the_brute_force_margin():
     checked = 0
     for n, T, seed, motion, gap in _cases()[:6]:
         det, _ = _scene(n, T, seed)
-        params = _params(motion, T - 1, gap)
+        params = _params(motion, T - 1, gap, link_confidence=True)
         tracks = track_mht(det, params).tracks
         best = constrained_best(FixedRules(det, params, set()), set())
         conf = np.asarray(tracks.features[CONFIDENCE])

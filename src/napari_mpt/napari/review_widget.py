@@ -44,6 +44,7 @@ from ..core.data import Detections, Tracks
 from ..core.errors import Cancelled, InputError, MPTError
 from ..core.params import AdviseParams
 from ..evaluation.agreement import (
+    CONFIDENCE,
     alternatives,
     disagreement,
     disagreement_matrix,
@@ -312,9 +313,14 @@ class ReviewWidget(ScrollingContainer):
         self.go()
         self._save()
         n = len(session.support.links)
+        unsure = [label for label, t in zip(self.run_labels, tracks, strict=True)
+                  if not np.isfinite(np.asarray(t.features.get(CONFIDENCE, [np.nan]),
+                                                dtype=float)).any()]
+        note = (f"; no link confidence from {', '.join(unsure)} (for the MHT: tick 'link "
+                "confidence' in the Track form before the run)" if unsure else "")
         self.status.value = breakable(f"{n} links in the runs' union, "
                                       f"{len(session.support.contested())} not made by every "
-                                      f"run; {len(session.review)} decisions so far")
+                                      f"run; {len(session.review)} decisions so far{note}")
         return True
 
     def _earlier_review(self, det: Detections) -> Review:

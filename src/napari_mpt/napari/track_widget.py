@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 MHT, TRANSFORMER, LAP, HYBRID = "mht", "transformer", "lap", "hybrid"   # TRACKERS' keys
 MHT_FIELDS = ("lookback", "motion_model", "process_noise", "measurement_noise",
               "detection_probability", "clutter_density", "birth_density", "max_gap",
-              "velocity_prior", "mode", "smooth")
+              "velocity_prior", "mode", "smooth", "link_confidence")
 MHT_LABELS = {"lookback": "lookback K", "motion_model": "motion model",
               "process_noise": "eta'", "measurement_noise": "nu'",
               "detection_probability": "detection probability P_D",

@@ -114,7 +114,7 @@ def search(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray]
     """The MHT's detection-level search with the candidate filter ``allowed``, its
     counts of expanded and created nodes added to the run statistics."""
     tracks, info, scene = run_detection_level(numbers, coords, rows, params, counter, control,
-                                              allowed)
+                                              allowed, confidence=params.link_confidence)
     T = len(coords)
     info.update(nodes_expanded=scene.expanded, nodes_created=scene.created,
                 link_nodes=scene.link_nodes, nodes_per_frame=scene.created / T,

@@ -366,7 +366,8 @@ def _run_general(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.nd
     forbid = keep.allowed if keep is not None and len(keep.forbidden) else None
     pin = keep.bonus if keep is not None and len(keep.pinned) else None
     tracks, info, _ = run_detection_level(numbers, coords, rows, params, counter, control,
-                                          forbid, tuning, pin)
+                                          forbid, tuning, pin,
+                                          confidence=params.link_confidence)
     return tracks, info
 
 
@@ -398,7 +399,7 @@ def _links(tracks: Tracks) -> np.ndarray:
 def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: list[np.ndarray],
                         params: MHTParams, counter: FlopCounter, control: RunControl | None,
                         allowed: Any = None, tuning: Tuning | None = None,
-                        bonus: Any = None, confidence: bool = True
+                        bonus: Any = None, confidence: bool = False
                         ) -> tuple[Tracks, dict, Scene]:
     """The detection-level MHT on every frame's coordinates and table rows (``numbers``:
     the frame numbers): its tracks, run statistics and the scene it searched.
@@ -406,8 +407,8 @@ def run_detection_level(numbers: np.ndarray, coords: list[np.ndarray], rows: lis
     ``allowed`` (a candidate filter, see :class:`Scene`) is for the hybrid tracker
     (:mod:`napari_mpt.trackers.hybrid`), which prunes links with the transformer's scores,
     and for forbidden links (:mod:`.fixed`), ``bonus`` for pinned ones; ``confidence``:
-    each link's ``link_confidence`` (:mod:`.link_margins`; off for the lookback rule's
-    sample runs); everything else is the MHT's own."""
+    each link's ``link_confidence`` (:mod:`.link_margins`; ``params.link_confidence``
+    for a user's run); everything else is the MHT's own."""
     d = coords[0].shape[1] if len(coords[0]) else next(len(z[0]) for z in coords if len(z))
     bank = motion_bank(params, d)
     lo, hi, area = field_of_view(coords)
