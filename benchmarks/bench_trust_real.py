@@ -5,9 +5,9 @@ section, on the shipped crop of trackpy's bulk-water movie (sample_data/bulk_wat
     PYTHONPATH=src .venv/bin/python benchmarks/bench_trust_real.py
 
 Spots detected with the detector's defaults; LAP, trackpy, the association transformer
-and the MHT with their defaults on them (the MHT with its link confidence asked for); each run's time, tracks, links and
-``link_confidence`` (median, share under 0.5), the pairwise disagreement and the links
-not every run makes.
+and the MHT with their defaults on them (the MHT with its link confidence asked for);
+each run's time, tracks, links and ``link_confidence`` (median, share under 0.5), the
+pairwise disagreement and the links not every run makes.
 """
 
 from __future__ import annotations
