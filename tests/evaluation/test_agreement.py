@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from chains import tracks
 
 from napari_mpt import api
 from napari_mpt.core.data import Tracks
@@ -15,18 +16,6 @@ from napari_mpt.evaluation.agreement import (
 )
 from napari_mpt.evaluation.metrics import detection_links
 from napari_mpt.evaluation.sampling import estimate_rates, review_order
-
-
-def tracks(*chains):
-    """Tracks from chains of (frame, detection row); coordinates do not matter here."""
-    tid, frame, det = [], [], []
-    for i, chain in enumerate(chains):
-        for f, d in chain:
-            tid.append(i)
-            frame.append(f)
-            det.append(d)
-    return Tracks(np.array(tid), np.array(frame), np.zeros((len(tid), 2)), np.array(det))
-
 
 A = tracks([(0, 0), (1, 2), (2, 4)], [(0, 1), (1, 3), (2, 5)])
 B = tracks([(0, 0), (1, 3), (2, 5)], [(0, 1), (1, 2), (2, 4)])   # swapped after frame 0

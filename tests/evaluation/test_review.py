@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from chains import tracks
 
-from napari_mpt.core.data import Detections, Tracks
+from napari_mpt.core.data import Detections
 from napari_mpt.core.errors import InputError
 from napari_mpt.evaluation.agreement import (
-    CONFIDENCE,
     link_confidence,
     link_support,
     priority_order,
@@ -25,18 +25,6 @@ from napari_mpt.evaluation.session import (
     start_session,
     truth_errors,
 )
-
-
-def tracks(*chains, confidence=None):
-    tid, frame, det = [], [], []
-    for i, chain in enumerate(chains):
-        for f, d in chain:
-            tid.append(i)
-            frame.append(f)
-            det.append(d)
-    feats = {} if confidence is None else {CONFIDENCE: np.asarray(confidence, float)}
-    return Tracks(np.array(tid), np.array(frame), np.zeros((len(tid), 2)), np.array(det), feats)
-
 
 # detections 0, 1 in frame 0; 2, 3 in frame 1; 4, 5 in frame 2
 DET = Detections(np.array([0, 0, 1, 1, 2, 2]),
