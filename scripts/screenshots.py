@@ -121,6 +121,18 @@ def front(widget: Any) -> None:
     pump()
 
 
+def statistics_of(viewer: Any, run: str) -> Any:
+    """Every dock, the sample movie tracked (:func:`movie_tracked`), and the Track
+    statistics dock settled on the run whose layer name starts with ``run``."""
+    docks = dock_all(viewer)
+    movie_tracked(viewer, docks)
+    stats = docks["Track statistics"]
+    stats.reset_choices()
+    stats.layer.value = next(x for x in viewer.layers if x.name.startswith(run))
+    settle(stats)
+    return stats
+
+
 def movie_tracked(viewer: Any, docks: dict[str, Any]) -> Any:
     """The sample movie (SNR 4), its spots detected, LAP and MHT K=2 run on them."""
     viewer.open_sample("napari-mpt", "movie_snr4")
@@ -182,12 +194,7 @@ def docks_track(viewer: Any) -> None:
 @shot("docks-track-statistics", caption="Track statistics of the MHT run: per-track D, α, "
       "speed and σ loc, the ensemble MSD")
 def docks_statistics(viewer: Any) -> None:
-    docks = dock_all(viewer)
-    movie_tracked(viewer, docks)
-    stats = docks["Track statistics"]
-    stats.reset_choices()
-    stats.layer.value = next(x for x in viewer.layers if x.name.startswith("MHT K=2 on"))
-    settle(stats)
+    stats = statistics_of(viewer, "MHT K=2 on")
     front(stats)
     pump(1.0)
 
@@ -218,12 +225,7 @@ def track_long_name(viewer: Any) -> None:
       "values a short or noisy track cannot support are flagged (a dash, the reason in the "
       "tooltip) and kept out of the colour scale")
 def statistics_flagged(viewer: Any) -> None:
-    docks = dock_all(viewer)
-    movie_tracked(viewer, docks)
-    stats = docks["Track statistics"]
-    stats.reset_choices()
-    stats.layer.value = next(x for x in viewer.layers if x.name.startswith("LAP"))
-    settle(stats)
+    stats = statistics_of(viewer, "LAP")
     stats.colour_by.value = "D"
     stats.min_length.value = 1           # the short tracks too, whose fits are flagged
     settle(stats)
