@@ -12,6 +12,16 @@ def dock(viewer: Any, name: str) -> Any:
     return viewer.window.add_plugin_dock_widget("napari-mpt", name)[1]
 
 
+def simulate_in(run_and_wait: Any, viewer: Any, **params: Any) -> Any:
+    """Simulate ``params`` with the Simulate widget; its points and truth layers."""
+    w = dock(viewer, "Simulate")
+    for k, v in params.items():
+        w.form[k].value = v
+    run_and_wait(w)
+    assert len(w.layers) == 2, w.status.value
+    return w.layers
+
+
 def run_layer(viewer: Any, label: str, kind: str = "result") -> Any:
     """The layer of ``kind`` (result, link_errors) of the run labelled ``label``."""
     from napari_mpt.napari.layers import mpt_meta

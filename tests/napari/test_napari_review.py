@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-from viewer_checks import dock
+from viewer_checks import dock, simulate_in
 
 from napari_mpt import api
 from napari_mpt.evaluation.agreement import disagreement, partner
@@ -32,12 +32,9 @@ def press(viewer, key):
 
 def two_runs(viewer, qtbot, run_and_wait):
     """A crowded simulated scene tracked with LAP and a short-lookback MHT."""
-    sim = dock(viewer, "Simulate")
-    for k, v in {"particles": 30, "frames": 12, "field_of_view": 60.0, "process_noise": 2.0,
-                 "detection_probability": 0.9, "clutter": 2.0, "seed": 5}.items():
-        sim.form[k].value = v
-    run_and_wait(sim)
-    points, _truth = sim.layers
+    points, _truth = simulate_in(run_and_wait, viewer, particles=30, frames=12,
+                                 field_of_view=60.0, process_noise=2.0,
+                                 detection_probability=0.9, clutter=2.0, seed=5)
     track = dock(viewer, "Track")
     for method in ("lap", "mht"):
         track.method.value = method
@@ -189,12 +186,8 @@ def test_estimated_error_rates_narrow_and_cover_the_truth(viewer, qtbot, tmp_pat
 
 @pytest.mark.slow
 def test_advise_ranks_every_tracker_on_twins_of_the_layer(viewer, qtbot, run_and_wait):
-    sim = dock(viewer, "Simulate")
-    for k, v in {"particles": 20, "frames": 10, "field_of_view": 60.0,
-                 "detection_probability": 0.9, "clutter": 1.0, "seed": 3}.items():
-        sim.form[k].value = v
-    run_and_wait(sim)
-    points, _ = sim.layers
+    points, _ = simulate_in(run_and_wait, viewer, particles=20, frames=10, field_of_view=60.0,
+                            detection_probability=0.9, clutter=1.0, seed=3)
     review = dock(viewer, "Review")
     review.input.value = points
     for k, v in {"twins": 1, "max_particles": 10, "max_frames": 6}.items():

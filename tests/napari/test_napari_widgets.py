@@ -19,7 +19,7 @@ pytest.importorskip("pytestqt")
 from napari.layers import Points, Tracks
 from napari.utils.colormaps import AVAILABLE_COLORMAPS
 from napari.utils.notifications import notification_manager
-from viewer_checks import assert_unchanged, dock, run_layer, snapshot
+from viewer_checks import assert_unchanged, dock, run_layer, simulate_in, snapshot
 
 from napari_mpt import api
 from napari_mpt.core.params import MHTParams, SimulationParams, known_priors
@@ -42,16 +42,6 @@ from napari_mpt.napari.transformer_controls import FROM_FILE, transformer_instal
 pytestmark = pytest.mark.gui
 needs_transformer = pytest.mark.skipif(not transformer_installed(),
                                        reason="the transformer module is not installed")
-
-
-def simulate_in(run_and_wait, viewer, **params):
-    """Simulate ``params`` with the Simulate widget; its points and truth layers."""
-    w = dock(viewer, "Simulate")
-    for k, v in params.items():
-        w.form[k].value = v
-    run_and_wait(w)
-    assert len(w.layers) == 2, w.status.value
-    return w.layers
 
 
 def from_simulation(sim: dict, **changes) -> MHTParams:
@@ -1026,12 +1016,9 @@ def test_track_widget_runs_the_hybrid(make_napari_viewer, qtbot, run_and_wait):
     from napari_mpt.napari.track_widget import HYBRID
 
     viewer = make_napari_viewer()
-    sim = dock(viewer, "Simulate")
-    for k, v in {"particles": 20, "frames": 12, "field_of_view": 64.0,
-                 "detection_probability": 0.9, "clutter": 1.0, "seed": 2}.items():
-        sim.form[k].value = v
-    run_and_wait(sim)
-    points, _truth = sim.layers
+    points, _truth = simulate_in(run_and_wait, viewer, particles=20, frames=12,
+                                 field_of_view=64.0, detection_probability=0.9, clutter=1.0,
+                                 seed=2)
     track = dock(viewer, "Track")
     track.method.value = HYBRID
     assert not track.hybrid.native.isHidden() and track.mht.native.isHidden()
